@@ -22,7 +22,7 @@ node_modules: package.json package-lock.json
 	@touch node_modules
 
 ## test: every test of the product (Go packages, fuzz seed corpora, the CDK stack, end to end)
-test: node_modules
+test: node_modules build
 	$(GO) test -race -count=1 ./...
 	cd infra && $(GO) test -count=1 ./...
 

@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 GOARCH ?= arm64
 FUNCTIONS := provision deprovision poller webhook
-STATICCHECK_VERSION := 2026.1
+STATICCHECK_VERSION := v0.8.2
 GO ?= go
 
 .PHONY: all build test lint demo sim invoke synth deploy bench fmt clean tools

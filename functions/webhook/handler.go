@@ -1,0 +1,370 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Routes served by the handler (CONTRACTS section 4).
+const (
+	deliveryRoute = "POST /webhooks/encompass"
+	healthRoute   = "GET /webhooks/encompass/health"
+)
+
+// Header names Encompass sends with every delivery (field-notes, Webhooks).
+const (
+	signatureHeader    = "Elli-Signature"
+	subscriptionHeader = "Elli-SubscriptionId"
+)
+
+const (
+	// MaxBodyBytes is the largest delivery accepted (CONTRACTS section 4): 256 KiB.
+	MaxBodyBytes = 256 << 10
+
+	// DedupTTL is how long a delivered eventId is remembered. Encompass retries for
+	// about 8 hours at most, so a week is ample and matches ARCHITECTURE.md.
+	DedupTTL = 7 * 24 * time.Hour
+
+	// releaseTimeout bounds the clean-up after a failed hand-off. It runs on a
+	// context detached from the request so that a client that has already hung up
+	// cannot leave a claim behind that would swallow Encompass's retry.
+	releaseTimeout = 5 * time.Second
+
+	// Limits on the fields that become keys and the EventBridge detail-type. An
+	// eventId ends up in a DynamoDB key and in logs; detail-type is limited to 128
+	// characters by EventBridge.
+	maxEventIDLen    = 256
+	maxDetailTypeLen = 128
+)
+
+// Source is the EventBridge source of every forwarded delivery (CONTRACTS section 3).
+const Source = "encompass.webhook"
+
+// Outcome names what became of one request. Each outcome is one metric and one
+// log line; the names are stable because dashboards and alarms use them.
+type Outcome string
+
+// The outcomes of POST /webhooks/encompass.
+const (
+	OutcomeAccepted      Outcome = "accepted"
+	OutcomeDuplicate     Outcome = "duplicate"
+	OutcomeBadSignature  Outcome = "bad_signature"
+	OutcomeMalformed     Outcome = "malformed"
+	OutcomeTooLarge      Outcome = "too_large"
+	OutcomeFailedHandOff Outcome = "failed_handoff"
+)
+
+// Outcomes lists every outcome, in the order of the checks.
+var Outcomes = []Outcome{OutcomeTooLarge, OutcomeBadSignature, OutcomeMalformed, OutcomeDuplicate, OutcomeFailedHandOff, OutcomeAccepted}
+
+// status is the HTTP answer for each outcome (CONTRACTS section 4).
+func (o Outcome) status() int {
+	switch o {
+	case OutcomeAccepted, OutcomeDuplicate:
+		return http.StatusOK
+	case OutcomeBadSignature:
+		return http.StatusUnauthorized
+	case OutcomeMalformed:
+		return http.StatusBadRequest
+	case OutcomeTooLarge:
+		return http.StatusRequestEntityTooLarge
+	default:
+		return http.StatusServiceUnavailable
+	}
+}
+
+// SignatureVerifier checks an Elli-Signature over the raw body with the keys of
+// the subscription. *encompass.SigningKeys implements it.
+type SignatureVerifier interface {
+	Verify(subscriptionID string, body []byte, signature string) error
+}
+
+// DeliveryClaims de-duplicates deliveries on eventId with a conditional write.
+// ClaimWebhook reports false when the eventId was claimed before.
+type DeliveryClaims interface {
+	ClaimWebhook(ctx context.Context, eventID string, ttl time.Duration) (bool, error)
+	ReleaseWebhook(ctx context.Context, eventID string) error
+}
+
+// EventPublisher puts one event on the bus with source Source.
+type EventPublisher interface {
+	PublishWebhook(ctx context.Context, detailType string, detail json.RawMessage) error
+}
+
+// OutcomeRecorder counts outcomes (as embedded-metric-format log lines in Lambda).
+type OutcomeRecorder interface {
+	RecordOutcome(ctx context.Context, outcome Outcome)
+}
+
+// Handler receives Encompass webhook deliveries. Build it with NewHandler.
+type Handler struct {
+	verifier  SignatureVerifier
+	claims    DeliveryClaims
+	publisher EventPublisher
+	metrics   OutcomeRecorder
+	log       *slog.Logger
+	mux       *http.ServeMux
+}
+
+// NewHandler returns the http.Handler for both routes. The same value serves the
+// Lambda (through httpadapter.NewV2) and the local HTTP server.
+func NewHandler(v SignatureVerifier, c DeliveryClaims, p EventPublisher, m OutcomeRecorder, log *slog.Logger) *Handler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	h := &Handler{verifier: v, claims: c, publisher: p, metrics: m, log: log, mux: http.NewServeMux()}
+	h.mux.HandleFunc(deliveryRoute, h.receive)
+	h.mux.HandleFunc(healthRoute, health)
+	return h
+}
+
+// ServeHTTP routes to the delivery and health endpoints.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mux.ServeHTTP(w, r)
+}
+
+// health answers without touching any dependency, so that it says whether the
+// function runs, not whether DynamoDB or EventBridge do.
+func health(w http.ResponseWriter, _ *http.Request) {
+	writeStatus(w, http.StatusOK, "ok")
+}
+
+// receive runs the checks in the contract's order (size, signature, payload),
+// then claims the eventId and hands the payload on. It answers 200 only once the
+// event is on the bus or was put there before.
+func (h *Handler) receive(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	subscriptionID := r.Header.Get(subscriptionHeader)
+	log := h.log.With("subscriptionId", truncate(subscriptionID, 64))
+
+	body, err := readBody(w, r, MaxBodyBytes)
+	if err != nil {
+		if errors.Is(err, errTooLarge) {
+			h.finish(ctx, w, log, OutcomeTooLarge, "body over 256 KiB")
+			return
+		}
+		// A body that cannot be read (client hung up) is answered like a failed
+		// hand-off: Encompass retries and nothing is lost.
+		h.finish(ctx, w, log, OutcomeFailedHandOff, "read body", "error", err.Error())
+		return
+	}
+
+	d, err := VerifyAndDecode(h.verifier, subscriptionID, r.Header.Get(signatureHeader), body)
+	if err != nil {
+		outcome := OutcomeMalformed
+		switch {
+		case errors.Is(err, ErrUnauthorized):
+			outcome = OutcomeBadSignature
+		case errors.Is(err, errEntryTooLarge):
+			outcome = OutcomeTooLarge
+		}
+		h.finish(ctx, w, log, outcome, err.Error())
+		return
+	}
+	log = log.With("eventId", d.EventID, "resourceType", d.Meta.ResourceType, "eventType", d.EventType)
+
+	claimed, err := h.claims.ClaimWebhook(ctx, d.EventID, DedupTTL)
+	if err != nil {
+		h.finish(ctx, w, log, OutcomeFailedHandOff, "claim eventId", "error", err.Error())
+		return
+	}
+	if !claimed {
+		h.finish(ctx, w, log, OutcomeDuplicate, "eventId seen before")
+		return
+	}
+
+	if err := h.publisher.PublishWebhook(ctx, d.DetailType(), json.RawMessage(body)); err != nil {
+		// Release the claim so that Encompass's retry is not mistaken for a duplicate.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+		defer cancel()
+		if rerr := h.claims.ReleaseWebhook(rctx, d.EventID); rerr != nil {
+			// The retry will now be taken for a duplicate until the TTL passes: say so loudly.
+			log.ErrorContext(ctx, "release webhook claim after failed publish; the retry will be dropped as a duplicate",
+				"error", rerr.Error())
+		}
+		h.finish(ctx, w, log, OutcomeFailedHandOff, "publish", "error", err.Error())
+		return
+	}
+	h.finish(ctx, w, log, OutcomeAccepted, "published")
+}
+
+// finish logs the outcome (never the body, signature or key), counts it and
+// writes the small JSON answer.
+func (h *Handler) finish(ctx context.Context, w http.ResponseWriter, log *slog.Logger, o Outcome, msg string, args ...any) {
+	level := slog.LevelInfo
+	switch o {
+	case OutcomeFailedHandOff:
+		level = slog.LevelError
+	case OutcomeBadSignature, OutcomeMalformed, OutcomeTooLarge:
+		level = slog.LevelWarn
+	}
+	log.Log(ctx, level, "webhook "+string(o), append([]any{"outcome", string(o), "detail", msg}, args...)...)
+	if h.metrics != nil {
+		h.metrics.RecordOutcome(ctx, o)
+	}
+	writeStatus(w, o.status(), string(o))
+}
+
+func writeStatus(w http.ResponseWriter, code int, status string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	// status is one of our constants, never input, so it needs no escaping.
+	_, _ = io.WriteString(w, `{"status":"`+status+`"}`)
+}
+
+var errTooLarge = errors.New("body too large")
+
+// readBody reads the whole body, at most limit bytes. It allocates once when
+// the length is declared (the API Gateway adapter always declares it).
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, errTooLarge
+	}
+	rd := http.MaxBytesReader(w, r.Body, limit)
+	defer rd.Close()
+	size := int64(512)
+	if r.ContentLength >= 0 {
+		// One byte more than declared, so that reading to EOF needs no regrowth.
+		size = r.ContentLength + 1
+	}
+	buf := make([]byte, 0, size)
+	for {
+		n, err := rd.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, errTooLarge
+			}
+			return nil, err
+		}
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+	}
+}
+
+// ErrUnauthorized wraps every signature failure: missing header, unknown
+// subscription, a signature that is not base64 or does not match.
+var ErrUnauthorized = errors.New("unauthorized")
+
+// ErrMalformed wraps every payload failure.
+var ErrMalformed = errors.New("malformed payload")
+
+// Delivery is the part of an Encompass delivery the receiver reads. The rest of
+// the payload is forwarded verbatim and never decoded here.
+type Delivery struct {
+	EventID   string `json:"eventId"`
+	EventType string `json:"eventType"`
+	EventTime string `json:"eventTime"`
+	Meta      struct {
+		ResourceType string `json:"resourceType"`
+		ResourceID   string `json:"resourceId"`
+	} `json:"meta"`
+}
+
+// DetailType is the EventBridge detail-type: "<resourceType> <eventType>".
+func (d *Delivery) DetailType() string {
+	return d.Meta.ResourceType + " " + d.EventType
+}
+
+// VerifyAndDecode is the request path without I/O: check the signature over the
+// raw body, then decode and validate the payload. Errors wrap ErrUnauthorized or
+// ErrMalformed and never contain the body, the signature or a key.
+func VerifyAndDecode(v SignatureVerifier, subscriptionID, signature string, body []byte) (*Delivery, error) {
+	switch {
+	case subscriptionID == "":
+		return nil, fmt.Errorf("%w: no %s header", ErrUnauthorized, subscriptionHeader)
+	case signature == "":
+		return nil, fmt.Errorf("%w: no %s header", ErrUnauthorized, signatureHeader)
+	}
+	if err := v.Verify(subscriptionID, body, signature); err != nil {
+		// The verifier's error names the failure (unknown subscription, bad
+		// signature) and, by its contract, nothing secret.
+		return nil, fmt.Errorf("%w: %v", ErrUnauthorized, err)
+	}
+	d := new(Delivery)
+	if err := json.Unmarshal(body, d); err != nil {
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) {
+			return nil, fmt.Errorf("%w: not JSON (offset %d)", ErrMalformed, syn.Offset)
+		}
+		var typ *json.UnmarshalTypeError
+		if errors.As(err, &typ) {
+			return nil, fmt.Errorf("%w: %s has the wrong type", ErrMalformed, typ.Field)
+		}
+		return nil, fmt.Errorf("%w: not a JSON object", ErrMalformed)
+	}
+	if err := d.validate(); err != nil {
+		return nil, err
+	}
+	if entryOverhead+len(d.DetailType())+len(body) > maxEntryBytes {
+		return nil, fmt.Errorf("%w: %d bytes with source and detail-type, limit %d", errEntryTooLarge, entryOverhead+len(d.DetailType())+len(body), maxEntryBytes)
+	}
+	return d, nil
+}
+
+func (d *Delivery) validate() error {
+	switch {
+	case d.EventID == "":
+		return fmt.Errorf("%w: eventId missing", ErrMalformed)
+	case d.EventType == "":
+		return fmt.Errorf("%w: eventType missing", ErrMalformed)
+	case d.Meta.ResourceType == "":
+		return fmt.Errorf("%w: meta.resourceType missing", ErrMalformed)
+	case len(d.EventID) > maxEventIDLen:
+		return fmt.Errorf("%w: eventId longer than %d bytes", ErrMalformed, maxEventIDLen)
+	case !printable(d.EventID):
+		return fmt.Errorf("%w: eventId has control or invalid characters", ErrMalformed)
+	case !printable(d.EventType) || !printable(d.Meta.ResourceType):
+		return fmt.Errorf("%w: eventType or meta.resourceType has control or invalid characters", ErrMalformed)
+	case utf8.RuneCountInString(d.DetailType()) > maxDetailTypeLen:
+		return fmt.Errorf("%w: meta.resourceType and eventType longer than %d characters together", ErrMalformed, maxDetailTypeLen)
+	}
+	return nil
+}
+
+// errEntryTooLarge: the body fits the 256 KiB limit but the EventBridge entry
+// (source + detail-type + detail + time) would not, so PutEvents would refuse it
+// on every retry. Answering 413 ends the retries instead of failing for 8 hours.
+var errEntryTooLarge = errors.New("event too large for EventBridge")
+
+// maxEntryBytes is EventBridge's PutEvents entry limit; entryOverhead is the
+// fixed part of its size calculation (the Time field counts 14 bytes).
+const (
+	maxEntryBytes = 256 << 10
+	entryOverhead = len(Source) + 14
+)
+
+// printable rejects strings that would corrupt keys, logs or the detail-type.
+func printable(s string) bool {
+	if !utf8.ValidString(s) || strings.TrimSpace(s) == "" {
+		return false
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

@@ -1,0 +1,137 @@
+// Package hris decodes and validates the HRIS joiner/mover/leaver events of
+// CONTRACTS section 1. Decode is the only way in: it returns either a fully
+// validated Event, with every phone number normalised and the userName
+// resolved, or an *Error that carries a CONTRACTS reason code and a message a
+// person can act on.
+package hris
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Type is the kind of HRIS event.
+type Type string
+
+// Event types (CONTRACTS section 1).
+const (
+	TypeHire      Type = "hire"
+	TypeUpdate    Type = "update"
+	TypeRehire    Type = "rehire"
+	TypeTerminate Type = "terminate"
+)
+
+// Queue names the SQS queue a message arrived on; each carries its own types.
+type Queue string
+
+// The two HRIS queues.
+const (
+	QueueProvision   Queue = "provision"
+	QueueDeprovision Queue = "deprovision"
+)
+
+// Accepts reports whether events of type t belong on queue q.
+func (q Queue) Accepts(t Type) bool {
+	switch q {
+	case QueueProvision:
+		return t == TypeHire || t == TypeUpdate || t == TypeRehire
+	case QueueDeprovision:
+		return t == TypeTerminate
+	}
+	return false
+}
+
+// SchemaVersion is the only schema version this code understands.
+const SchemaVersion = "1"
+
+// MaxBodyBytes is the largest message body Decode accepts. A real HRIS event
+// is a few KiB; anything near SQS's 256 KiB ceiling is not an HRIS event and is
+// rejected before parsing so that hostile bodies cost nothing.
+const MaxBodyBytes = 64 << 10
+
+// FutureTolerance is how far in the future effectiveAt may lie and still be
+// acted on now (CONTRACTS section 1: five minutes).
+const FutureTolerance = 5 * time.Minute
+
+// Field is a tri-state value: absent from the JSON ("leave it as it is"),
+// explicitly null ("clear it"), or set.
+type Field[T any] struct {
+	// Present is true when the key appeared in the JSON.
+	Present bool
+	// Null is true when the key appeared with the value null (or, for
+	// optional strings, "").
+	Null bool
+	// Value is the decoded value when Present && !Null.
+	Value T
+}
+
+// Set returns a Field holding v.
+func Set[T any](v T) Field[T] { return Field[T]{Present: true, Value: v} }
+
+// Null returns a Field that clears the value.
+func Null[T any]() Field[T] { return Field[T]{Present: true, Null: true} }
+
+// IsSet reports whether the field carries a value.
+func (f Field[T]) IsSet() bool { return f.Present && !f.Null }
+
+// MarshalJSON writes null for absent and cleared fields; it exists for logs
+// and golden files, never for the round trip (absent cannot be represented).
+func (f Field[T]) MarshalJSON() ([]byte, error) {
+	if !f.IsSet() {
+		return []byte("null"), nil
+	}
+	return json.Marshal(f.Value)
+}
+
+// Event is a decoded, validated HRIS event.
+type Event struct {
+	SchemaVersion string
+	EventID       string
+	Type          Type
+	OccurredAt    time.Time
+	// EffectiveAt is zero when the event carried none (meaning "now").
+	EffectiveAt time.Time
+	Source      string
+	Employee    Employee
+}
+
+// Employee is the employee's current profile as the event states it. Every
+// optional field is a Field so that "absent" and "clear" stay distinct.
+type Employee struct {
+	EmployeeID string
+	// UserName is the login id to use: the supplied one, or the one derived
+	// from the e-mail's local part. It is empty only for update and terminate
+	// events that carry neither.
+	UserName string
+	// UserNameDerived is true when UserName came from the e-mail.
+	UserNameDerived bool
+
+	GivenName  Field[string]
+	MiddleName Field[string]
+	FamilyName Field[string]
+	Suffix     Field[string]
+	Email      Field[string]
+	// WorkPhone, MobilePhone and Fax are normalised to ###-###-#### with an
+	// optional " ####" extension.
+	WorkPhone   Field[string]
+	MobilePhone Field[string]
+	Fax         Field[string]
+	JobTitle    Field[string]
+	JobCode     Field[string]
+	Department  Field[string]
+	Location    Field[string]
+	NMLSID      Field[string]
+	// NMLSExpirationDate is yyyy-mm-dd.
+	NMLSExpirationDate Field[string]
+	StateLicenses      Field[[]StateLicense]
+	SSOOnly            Field[bool]
+}
+
+// StateLicense is one state license of a loan officer.
+type StateLicense struct {
+	State         string `json:"state"`
+	LicenseNumber string `json:"licenseNumber,omitempty"`
+	// ExpirationDate is yyyy-mm-dd or empty.
+	ExpirationDate string `json:"expirationDate,omitempty"`
+	Status         string `json:"status,omitempty"`
+}

@@ -1,0 +1,361 @@
+package encompass
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"iter"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// MaxUsersPageSize is the largest page the v3 users list serves.
+const MaxUsersPageSize = 200
+
+// UsersService is the v3 user API (/encompass/v3/users).
+type UsersService struct{ c *Client }
+
+// User is a v3 Encompass user. Unknown fields are ignored when decoding;
+// empty fields are left out when encoding (Create sends only what is set).
+type User struct {
+	// ID is the user id, the lower-case login id.
+	ID      string `json:"id,omitempty"`
+	LoginID string `json:"loginId,omitempty"`
+
+	FirstName  string `json:"firstName,omitempty"`
+	MiddleName string `json:"middleName,omitempty"`
+	LastName   string `json:"lastName,omitempty"`
+	Suffix     string `json:"suffix,omitempty"`
+	Email      string `json:"email,omitempty"`
+	Phone      string `json:"phone,omitempty"`
+	CellPhone  string `json:"cellPhone,omitempty"`
+	Fax        string `json:"fax,omitempty"`
+	Title      string `json:"title,omitempty"`
+	EmployeeID string `json:"employeeId,omitempty"`
+
+	OrganizationID string       `json:"organizationId,omitempty"`
+	Personas       []PersonaRef `json:"personas,omitempty"`
+
+	// Enabled is the account state when the answer carries it; otherwise
+	// UserIndicators does. Use IsEnabled, which reads whichever is present.
+	Enabled        *bool    `json:"enabled,omitempty"`
+	UserIndicators []string `json:"userIndicators,omitempty"`
+
+	// NMLSOriginatorID also decodes from nmlsOriginatorID (see UnmarshalJSON).
+	NMLSOriginatorID      string `json:"nmlsOriginatorId,omitempty"`
+	NMLSExpirationDate    string `json:"nmlsExpirationDate,omitempty"`
+	WorkingFolder         string `json:"workingFolder,omitempty"`
+	RequirePasswordChange bool   `json:"requirePasswordChange,omitempty"`
+	SSOOnly               bool   `json:"ssoOnly,omitempty"`
+
+	// Password is write-only: sent by Create, never returned, never logged
+	// (User's String and LogValue leave it out).
+	Password string `json:"password,omitempty"`
+}
+
+// PersonaRef is a persona assigned to a user. It decodes from {"id","name"},
+// {"entityId","entityName"} or a bare id string or number.
+type PersonaRef struct {
+	ID   string `json:"id"`
+	Name string `json:"name,omitempty"`
+}
+
+// UnmarshalJSON accepts every persona reference shape seen on live tenants.
+func (p *PersonaRef) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] != '{' {
+		id, err := flexString(b)
+		if err != nil {
+			return fmt.Errorf("persona reference: %w", err)
+		}
+		*p = PersonaRef{ID: id}
+		return nil
+	}
+	var raw struct {
+		ID         json.RawMessage `json:"id"`
+		EntityID   json.RawMessage `json:"entityId"`
+		Name       string          `json:"name"`
+		EntityName string          `json:"entityName"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return fmt.Errorf("persona reference: %w", err)
+	}
+	idRaw := raw.ID
+	if len(idRaw) == 0 || string(idRaw) == "null" {
+		idRaw = raw.EntityID
+	}
+	id, err := flexString(idRaw)
+	if err != nil {
+		return fmt.Errorf("persona reference id: %w", err)
+	}
+	*p = PersonaRef{ID: id, Name: firstNonEmpty(raw.Name, raw.EntityName)}
+	return nil
+}
+
+// flexString decodes a JSON string or number (or null/absent) as a string.
+func flexString(b []byte) (string, error) {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || string(b) == "null" {
+		return "", nil
+	}
+	if b[0] == '"' {
+		var s string
+		err := json.Unmarshal(b, &s)
+		return s, err
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return "", fmt.Errorf("want a string or number, got %.20s", b)
+	}
+	return n.String(), nil
+}
+
+// UnmarshalJSON decodes a v3 user, accepting nmlsOriginatorID as well.
+// (encoding/json matches keys case-insensitively, so the alternate casing
+// already lands in NMLSOriginatorID; this method exists to make that
+// explicit and to keep an exact nmlsOriginatorId winning over it.)
+func (u *User) UnmarshalJSON(b []byte) error {
+	type plain User
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	*u = User(p)
+	return nil
+}
+
+// IsEnabled reports whether the account is enabled, from `enabled` when the
+// answer carries it, else from userIndicators ("Disabled" means disabled).
+// An answer with neither is treated as enabled: Encompass only marks the
+// exceptions.
+func (u User) IsEnabled() bool {
+	if u.Enabled != nil {
+		return *u.Enabled
+	}
+	for _, ind := range u.UserIndicators {
+		switch strings.ToLower(ind) {
+		case "disabled":
+			return false
+		}
+	}
+	return true
+}
+
+// IsLocked reports whether userIndicators contains "Locked".
+func (u User) IsLocked() bool {
+	for _, ind := range u.UserIndicators {
+		if strings.EqualFold(ind, "Locked") {
+			return true
+		}
+	}
+	return false
+}
+
+// PersonaIDs returns the ids of the user's personas in their order.
+func (u User) PersonaIDs() []string {
+	ids := make([]string, 0, len(u.Personas))
+	for _, p := range u.Personas {
+		ids = append(ids, p.ID)
+	}
+	return ids
+}
+
+// String prints the user without its password.
+func (u User) String() string {
+	return fmt.Sprintf("User{id=%s loginId=%s enabled=%t}", u.ID, u.LoginID, u.IsEnabled())
+}
+
+// UserPatch is a v3 PATCH body: only the fields to change, keyed by their v3
+// JSON names. A nil value is sent as an explicit null, which clears the field.
+type UserPatch map[string]any
+
+// ListUsersOptions selects a page of v3 users.
+type ListUsersOptions struct {
+	// Start is the zero-based offset of the first user.
+	Start int
+	// Limit is the page size, at most MaxUsersPageSize; 0 means the maximum.
+	Limit int
+	// OrgID restricts the list to one organization (servers may ignore it).
+	OrgID string
+	// IsRecursive includes the organization's children.
+	IsRecursive bool
+}
+
+func (o ListUsersOptions) query() url.Values {
+	q := url.Values{}
+	q.Set("start", strconv.Itoa(max(o.Start, 0)))
+	limit := o.Limit
+	if limit <= 0 || limit > MaxUsersPageSize {
+		limit = MaxUsersPageSize
+	}
+	q.Set("limit", strconv.Itoa(limit))
+	if o.OrgID != "" {
+		q.Set("orgId", o.OrgID)
+	}
+	if o.IsRecursive {
+		q.Set("isRecursive", "true")
+	}
+	return q
+}
+
+// ListPage returns one page of users. The answer may be a bare array or an
+// object with an items array; both are accepted.
+func (s *UsersService) ListPage(ctx context.Context, opts ListUsersOptions) ([]User, error) {
+	var raw json.RawMessage
+	if err := s.c.do(ctx, call{method: http.MethodGet, path: "/encompass/v3/users", endpoint: "/encompass/v3/users", query: opts.query()}, nil, &raw); err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	users, err := decodeList[User](raw)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return users, nil
+}
+
+// All iterates over every user, fetching pages of the maximum size (200) as
+// the loop advances. It stops at the first short page. An error is yielded
+// once, as the last element. opts may be nil; its Start and Limit are
+// ignored.
+func (s *UsersService) All(ctx context.Context, opts *ListUsersOptions) iter.Seq2[User, error] {
+	return func(yield func(User, error) bool) {
+		var o ListUsersOptions
+		if opts != nil {
+			o = *opts
+		}
+		o.Start, o.Limit = 0, MaxUsersPageSize
+		for {
+			page, err := s.ListPage(ctx, o)
+			if err != nil {
+				yield(User{}, err)
+				return
+			}
+			for _, u := range page {
+				if !yield(u, nil) {
+					return
+				}
+			}
+			if len(page) < MaxUsersPageSize {
+				return
+			}
+			o.Start += len(page)
+		}
+	}
+}
+
+// Get returns the user with the given id (the lower-case login id).
+func (s *UsersService) Get(ctx context.Context, id string) (*User, error) {
+	if err := checkID(id); err != nil {
+		return nil, fmt.Errorf("get user: %w", err)
+	}
+	var u User
+	if err := s.c.do(ctx, call{method: http.MethodGet, path: "/encompass/v3/users/" + url.PathEscape(id), endpoint: "/encompass/v3/users/{id}"}, nil, &u); err != nil {
+		return nil, fmt.Errorf("get user %s: %w", id, err)
+	}
+	return &u, nil
+}
+
+// FindByLoginID returns the user whose login id equals loginID
+// (case-insensitively), or an error matching ErrNotFound. The answer is
+// checked on the client side because live tenants ignore some filters.
+func (s *UsersService) FindByLoginID(ctx context.Context, loginID string) (*User, error) {
+	if err := checkID(loginID); err != nil {
+		return nil, fmt.Errorf("find user: %w", err)
+	}
+	u, err := s.Get(ctx, strings.ToLower(loginID))
+	if err != nil {
+		return nil, err
+	}
+	if !strings.EqualFold(u.LoginID, loginID) && !strings.EqualFold(u.ID, loginID) {
+		return nil, fmt.Errorf("find user %s: server answered user %s: %w", loginID, u.ID, ErrNotFound)
+	}
+	return u, nil
+}
+
+// Create creates a user and returns it as the server answered. If the
+// request was sent but its outcome is unknown (timeout, dropped connection),
+// Create looks the login id up before re-sending, so it never creates twice:
+// it returns the user found, or re-sends when there is none.
+func (s *UsersService) Create(ctx context.Context, u User) (*User, error) {
+	if u.LoginID == "" {
+		return nil, fmt.Errorf("create user: loginId is required: %w", errConfig)
+	}
+	var out User
+	cl := call{method: http.MethodPost, path: "/encompass/v3/users", endpoint: "/encompass/v3/users", create: true,
+		lookup: func(ctx context.Context) (bool, error) {
+			found, err := s.FindByLoginID(ctx, u.LoginID)
+			if err != nil {
+				return false, err
+			}
+			out = *found
+			return true, nil
+		}}
+	if err := s.c.do(ctx, cl, u, &out); err != nil {
+		return nil, fmt.Errorf("create user %s: %w", u.LoginID, err)
+	}
+	return &out, nil
+}
+
+// Patch changes only the given fields of user id and returns the user as the
+// server answered.
+func (s *UsersService) Patch(ctx context.Context, id string, patch UserPatch) (*User, error) {
+	if err := checkID(id); err != nil {
+		return nil, fmt.Errorf("patch user: %w", err)
+	}
+	if len(patch) == 0 {
+		return nil, fmt.Errorf("patch user %s: empty patch: %w", id, errConfig)
+	}
+	var u User
+	if err := s.c.do(ctx, call{method: http.MethodPatch, path: "/encompass/v3/users/" + url.PathEscape(id), endpoint: "/encompass/v3/users/{id}"}, patch, &u); err != nil {
+		return nil, fmt.Errorf("patch user %s: %w", id, err)
+	}
+	return &u, nil
+}
+
+// SetEnabled enables or disables user id (v3 PATCH of `enabled`).
+func (s *UsersService) SetEnabled(ctx context.Context, id string, enabled bool) (*User, error) {
+	return s.Patch(ctx, id, UserPatch{"enabled": enabled})
+}
+
+// checkID rejects ids that would change the request path.
+func checkID(id string) error {
+	if strings.TrimSpace(id) == "" {
+		return fmt.Errorf("empty id: %w", errConfig)
+	}
+	if len(id) > 256 || strings.ContainsAny(id, "/?#\\\x00\r\n") {
+		return fmt.Errorf("invalid id %q: %w", truncate(id, 40), errConfig)
+	}
+	return nil
+}
+
+// decodeList decodes a bare JSON array or an object carrying the array under
+// items (or another common wrapper key).
+func decodeList[T any](raw json.RawMessage) ([]T, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	if raw[0] == '[' {
+		var out []T
+		if err := json.Unmarshal(raw, &out); err != nil {
+			return nil, fmt.Errorf("decode list: %w", err)
+		}
+		return out, nil
+	}
+	var wrapper map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &wrapper); err != nil {
+		return nil, fmt.Errorf("decode list: %w", err)
+	}
+	for _, key := range []string{"items", "Items", "data", "users", "results", "Resources"} {
+		if v, ok := wrapper[key]; ok {
+			var out []T
+			if err := json.Unmarshal(v, &out); err != nil {
+				return nil, fmt.Errorf("decode list %s: %w", key, err)
+			}
+			return out, nil
+		}
+	}
+	return nil, fmt.Errorf("decode list: no items array in object answer")
+}

@@ -12,6 +12,9 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
+	"github.com/lenderops/encompass-lifecycle/pkg/publish"
 )
 
 // Routes served by the handler (CONTRACTS section 4).
@@ -22,8 +25,8 @@ const (
 
 // Header names Encompass sends with every delivery (field-notes, Webhooks).
 const (
-	signatureHeader    = "Elli-Signature"
-	subscriptionHeader = "Elli-SubscriptionId"
+	signatureHeader    = encompass.HeaderSignature
+	subscriptionHeader = encompass.HeaderSubscriptionID
 )
 
 const (
@@ -47,7 +50,7 @@ const (
 )
 
 // Source is the EventBridge source of every forwarded delivery (CONTRACTS section 3).
-const Source = "encompass.webhook"
+const Source = publish.SourceWebhook
 
 // Outcome names what became of one request. Each outcome is one metric and one
 // log line; the names are stable because dashboards and alarms use them.
@@ -83,7 +86,7 @@ func (o Outcome) status() int {
 }
 
 // SignatureVerifier checks an Elli-Signature over the raw body with the keys of
-// the subscription. *encompass.SigningKeys implements it.
+// the subscription. encompass.SigningKeys implements it.
 type SignatureVerifier interface {
 	Verify(subscriptionID string, body []byte, signature string) error
 }
@@ -258,73 +261,48 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 }
 
 // ErrUnauthorized wraps every signature failure: missing header, unknown
-// subscription, a signature that is not base64 or does not match.
+// subscription, a signature that is not base64 or does not match. The
+// verifier's own error (encompass.ErrUnknownSubscription, ErrBadSignature) is
+// kept in the message for the log.
 var ErrUnauthorized = errors.New("unauthorized")
 
 // ErrMalformed wraps every payload failure.
 var ErrMalformed = errors.New("malformed payload")
 
-// Delivery is the part of an Encompass delivery the receiver reads. The rest of
-// the payload is forwarded verbatim and never decoded here.
-type Delivery struct {
-	EventID   string `json:"eventId"`
-	EventType string `json:"eventType"`
-	EventTime string `json:"eventTime"`
-	Meta      struct {
-		ResourceType string `json:"resourceType"`
-		ResourceID   string `json:"resourceId"`
-	} `json:"meta"`
-}
-
-// DetailType is the EventBridge detail-type: "<resourceType> <eventType>".
-func (d *Delivery) DetailType() string {
-	return d.Meta.ResourceType + " " + d.EventType
-}
-
 // VerifyAndDecode is the request path without I/O: check the signature over the
 // raw body, then decode and validate the payload. Errors wrap ErrUnauthorized or
 // ErrMalformed and never contain the body, the signature or a key.
-func VerifyAndDecode(v SignatureVerifier, subscriptionID, signature string, body []byte) (*Delivery, error) {
+func VerifyAndDecode(v SignatureVerifier, subscriptionID, signature string, body []byte) (encompass.WebhookEvent, error) {
+	var none encompass.WebhookEvent
 	switch {
 	case subscriptionID == "":
-		return nil, fmt.Errorf("%w: no %s header", ErrUnauthorized, subscriptionHeader)
+		return none, fmt.Errorf("%w: no %s header", ErrUnauthorized, subscriptionHeader)
 	case signature == "":
-		return nil, fmt.Errorf("%w: no %s header", ErrUnauthorized, signatureHeader)
+		return none, fmt.Errorf("%w: no %s header", ErrUnauthorized, signatureHeader)
 	}
 	if err := v.Verify(subscriptionID, body, signature); err != nil {
 		// The verifier's error names the failure (unknown subscription, bad
 		// signature) and, by its contract, nothing secret.
-		return nil, fmt.Errorf("%w: %v", ErrUnauthorized, err)
+		return none, fmt.Errorf("%w: %v", ErrUnauthorized, err)
 	}
-	d := new(Delivery)
-	if err := json.Unmarshal(body, d); err != nil {
-		var syn *json.SyntaxError
-		if errors.As(err, &syn) {
-			return nil, fmt.Errorf("%w: not JSON (offset %d)", ErrMalformed, syn.Offset)
-		}
-		var typ *json.UnmarshalTypeError
-		if errors.As(err, &typ) {
-			return nil, fmt.Errorf("%w: %s has the wrong type", ErrMalformed, typ.Field)
-		}
-		return nil, fmt.Errorf("%w: not a JSON object", ErrMalformed)
+	ev, err := encompass.ParseWebhookEvent(body)
+	if err != nil {
+		return none, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	if err := d.validate(); err != nil {
-		return nil, err
+	if err := validate(ev); err != nil {
+		return none, err
 	}
-	if entryOverhead+len(d.DetailType())+len(body) > maxEntryBytes {
-		return nil, fmt.Errorf("%w: %d bytes with source and detail-type, limit %d", errEntryTooLarge, entryOverhead+len(d.DetailType())+len(body), maxEntryBytes)
+	if size := entryOverhead + len(ev.DetailType()) + len(body); size > maxEntryBytes {
+		return none, fmt.Errorf("%w: %d bytes with source and detail-type, limit %d", errEntryTooLarge, size, maxEntryBytes)
 	}
-	return d, nil
+	return ev, nil
 }
 
-func (d *Delivery) validate() error {
+// validate adds the receiver's own limits to encompass.ParseWebhookEvent's
+// checks: the eventId becomes a DynamoDB key and a log field, the two names
+// become the EventBridge detail-type.
+func validate(d encompass.WebhookEvent) error {
 	switch {
-	case d.EventID == "":
-		return fmt.Errorf("%w: eventId missing", ErrMalformed)
-	case d.EventType == "":
-		return fmt.Errorf("%w: eventType missing", ErrMalformed)
-	case d.Meta.ResourceType == "":
-		return fmt.Errorf("%w: meta.resourceType missing", ErrMalformed)
 	case len(d.EventID) > maxEventIDLen:
 		return fmt.Errorf("%w: eventId longer than %d bytes", ErrMalformed, maxEventIDLen)
 	case !printable(d.EventID):
@@ -343,10 +321,11 @@ func (d *Delivery) validate() error {
 var errEntryTooLarge = errors.New("event too large for EventBridge")
 
 // maxEntryBytes is EventBridge's PutEvents entry limit; entryOverhead is the
-// fixed part of its size calculation (the Time field counts 14 bytes).
+// fixed part of its size calculation (no Time or Resources are sent). The raw
+// body is counted: pkg/publish compacts it, so the entry can only be smaller.
 const (
 	maxEntryBytes = 256 << 10
-	entryOverhead = len(Source) + 14
+	entryOverhead = len(Source)
 )
 
 // printable rejects strings that would corrupt keys, logs or the detail-type.

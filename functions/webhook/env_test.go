@@ -1,0 +1,129 @@
+package main
+
+import (
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/lenderops/encompass-lifecycle/internal/testenv"
+	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
+	"github.com/lenderops/encompass-lifecycle/pkg/publish"
+	"github.com/lenderops/encompass-lifecycle/pkg/state"
+	"github.com/lenderops/encompass-lifecycle/pkg/telemetry"
+
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func sign(key string, body []byte) string { return encompass.Sign(key, body) }
+
+var testKeys = encompass.SigningKeys{testSubscription: {testKey, testRotatedKey}}
+
+// metricCount counts the EMF lines that carry the outcome's metric.
+func (e *testEnv) metricCount(t *testing.T, o Outcome) int {
+	t.Helper()
+	n := 0
+	for line := range strings.Lines(e.metrics.String()) {
+		var doc map[string]any
+		if err := json.Unmarshal([]byte(line), &doc); err != nil {
+			t.Fatalf("metrics line is not JSON: %v", err)
+		}
+		if _, ok := doc["_aws"]; !ok {
+			t.Fatalf("metrics line without _aws: %s", line)
+		}
+		if v, ok := doc[MetricName(o)].(float64); ok {
+			n += int(v)
+		}
+	}
+	return n
+}
+
+type lockedBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+func (l *lockedBuf) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+type testEnv struct {
+	handler http.Handler
+	db      *testenv.Dynalite
+	table   string
+	bus     *testenv.EventBridgeFake
+	metrics *lockedBuf
+	logs    *lockedBuf
+}
+
+func newTestEnv(t *testing.T) *testEnv {
+	e := &testEnv{bus: testenv.EventBridge(t), metrics: &lockedBuf{}, logs: &lockedBuf{}}
+	e.db = testenv.DynamoDB(t)
+	e.table = e.db.CreateTable(t)
+	e.handler = NewHandler(testKeys, state.New(e.db.Client, e.table),
+		Bus{publish.New(e.bus.Client, "lifecycle-test", publish.WithBackoff(time.Millisecond))},
+		EMFRecorder{W: e.metrics, Dimensions: map[string]string{"Function": "webhook"}},
+		telemetry.NewLogger(e.logs, slog.LevelDebug))
+	return e
+}
+
+func (e *testEnv) published(t *testing.T) []testenv.Event { return e.bus.Events() }
+
+// failPublishing makes every PutEvents request fail (or none).
+func (e *testEnv) failPublishing(t *testing.T, fail bool) {
+	if fail {
+		e.bus.FailRequests(1<<30, http.StatusInternalServerError)
+	} else {
+		e.bus.FailRequests(0, 0)
+	}
+}
+
+// failState deletes the table under the running handler: every claim fails.
+func (e *testEnv) failState(t *testing.T) {
+	t.Helper()
+	if _, err := e.db.Client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(e.table)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// claimed reads the de-duplication item straight from the table.
+func (e *testEnv) claimed(t *testing.T, id string) bool {
+	t.Helper()
+	out, err := e.db.Client.GetItem(context.Background(), &dynamodb.GetItemInput{
+		TableName:      aws.String(e.table),
+		ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{
+			"pk": &types.AttributeValueMemberS{Value: "WEBHOOK#" + id},
+			"sk": &types.AttributeValueMemberS{Value: "WEBHOOK"},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.Item != nil
+}
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+func (e *testEnv) assertNoSecretsLogged(t *testing.T, h http.Header) {
+	t.Helper()
+	logs := e.logs.String()
+	for _, s := range []string{testKey, testRotatedKey, otherKey, h.Get(signatureHeader), "9f1e7c3a-1111"} {
+		if s != "" && strings.Contains(logs, s) {
+			t.Errorf("logs contain a secret or the body: %q", s)
+		}
+	}
+}
+
+func benchKeys(b *testing.B) SignatureVerifier {
+	return testKeys
+}

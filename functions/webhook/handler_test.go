@@ -1,0 +1,409 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+
+	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
+)
+
+const (
+	testSubscription = "5b1d1c86-7d0e-4a53-9f6a-4f3a0b6b2c11"
+	testKey          = "Webhook-Signing-Key#2026-abcdefghijklmnop"
+	// A second key of the same subscription, as during a rotation.
+	testRotatedKey = "Rotated-Signing-Key!2027-qrstuvwxyzABCDEF"
+	otherKey       = "Some-Other-Tenant-Key^2026-0123456789abcd"
+)
+
+// transport sends one request to the handler and returns status and body. The
+// tests run every case through both: API Gateway v2 events through the proxy
+// adapter, and a plain HTTP server.
+type transport struct {
+	name string
+	do   func(t *testing.T, h http.Handler, method, path string, header http.Header, body []byte) (int, string)
+}
+
+var transports = []transport{
+	{"apigw-v2", doAPIGateway(false)},
+	{"apigw-v2-base64", doAPIGateway(true)},
+	{"http", doHTTP},
+}
+
+// apigwTemplate is the aws-lambda-go test event for an HTTP API without authorizer.
+var apigwTemplate = func() []byte {
+	b, err := os.ReadFile("testdata/apigw-v2-request-no-authorizer.json")
+	if err != nil {
+		panic(err)
+	}
+	return b
+}()
+
+func doAPIGateway(base64Body bool) func(t *testing.T, h http.Handler, method, path string, header http.Header, body []byte) (int, string) {
+	return func(t *testing.T, h http.Handler, method, path string, header http.Header, body []byte) (int, string) {
+		t.Helper()
+		var ev events.APIGatewayV2HTTPRequest
+		if err := json.Unmarshal(apigwTemplate, &ev); err != nil {
+			t.Fatal(err)
+		}
+		ev.RawPath = path
+		ev.RequestContext.HTTP.Method = method
+		ev.RequestContext.HTTP.Path = path
+		ev.RouteKey = method + " " + path
+		ev.RequestContext.RouteKey = ev.RouteKey
+		// API Gateway lower-cases header names.
+		for k, v := range header {
+			ev.Headers[strings.ToLower(k)] = strings.Join(v, ",")
+		}
+		ev.Headers["content-length"] = fmt.Sprint(len(body))
+		ev.Headers["content-type"] = "application/json"
+		if base64Body {
+			ev.Body = base64.StdEncoding.EncodeToString(body)
+			ev.IsBase64Encoded = true
+		} else {
+			ev.Body = string(body)
+		}
+		// Round-trip through JSON, as the Lambda runtime delivers it.
+		raw, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var in events.APIGatewayV2HTTPRequest
+		if err := json.Unmarshal(raw, &in); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := httpadapter.NewV2(h).ProxyWithContext(context.Background(), in)
+		if err != nil {
+			t.Fatalf("proxy: %v", err)
+		}
+		out := resp.Body
+		if resp.IsBase64Encoded {
+			b, _ := base64.StdEncoding.DecodeString(out)
+			out = string(b)
+		}
+		return resp.StatusCode, out
+	}
+}
+
+func doHTTP(t *testing.T, h http.Handler, method, path string, header http.Header, body []byte) (int, string) {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	req, err := http.NewRequest(method, srv.URL+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// loanDelivery is a delivery as field-notes.md describes it.
+func loanDelivery(eventID string) []byte {
+	return fmt.Appendf(nil, `{"eventId":%q,"eventTime":"2026-11-20T15:04:05Z","eventType":"update",`+
+		`"meta":{"userId":"admin","resourceType":"Loan","resourceId":"9f1e7c3a-1111-2222-3333-444455556666",`+
+		`"instanceId":"BE11140034","resourceRef":"/encompass/v3/loans/9f1e7c3a-1111-2222-3333-444455556666"}}`, eventID)
+}
+
+func signedHeader(key string, body []byte) http.Header {
+	h := http.Header{}
+	h.Set(subscriptionHeader, testSubscription)
+	h.Set(signatureHeader, sign(key, body))
+	h.Set("Elli-Environment", "prod")
+	return h
+}
+
+func TestReceive(t *testing.T) {
+	t.Parallel()
+	valid := loanDelivery("ev-valid")
+	oversize := bytes.Repeat([]byte(" "), MaxBodyBytes+1)
+	copy(oversize, loanDelivery("ev-big"))
+	atLimit := padTo(loanDelivery("ev-at-limit"), MaxBodyBytes-200)
+
+	tests := []struct {
+		name      string
+		header    func(body []byte) http.Header
+		body      []byte
+		status    int
+		outcome   Outcome
+		published int
+	}{
+		{"valid loan update", func(b []byte) http.Header { return signedHeader(testKey, b) }, valid, 200, OutcomeAccepted, 1},
+		{"rotated key also verifies", func(b []byte) http.Header { return signedHeader(testRotatedKey, b) }, valid, 200, OutcomeAccepted, 1},
+		{"InternalUsers forwarded the same way", func(b []byte) http.Header { return signedHeader(testKey, b) },
+			[]byte(`{"eventId":"ev-user","eventTime":"2026-11-20T15:04:05Z","eventType":"update","meta":{"resourceType":"InternalUsers","resourceId":"jdoe","payload":{"entities":[{"id":"jdoe"}]}}}`),
+			200, OutcomeAccepted, 1},
+		{"body just under the limit", func(b []byte) http.Header { return signedHeader(testKey, b) }, atLimit, 200, OutcomeAccepted, 1},
+		{"no signature", func([]byte) http.Header {
+			return http.Header{subscriptionHeader: {testSubscription}}
+		}, valid, 401, OutcomeBadSignature, 0},
+		{"no subscription id", func(b []byte) http.Header {
+			return http.Header{signatureHeader: {sign(testKey, b)}}
+		}, valid, 401, OutcomeBadSignature, 0},
+		{"signature for another body", func([]byte) http.Header { return signedHeader(testKey, loanDelivery("ev-other")) }, valid, 401, OutcomeBadSignature, 0},
+		{"signature with the wrong key", func(b []byte) http.Header { return signedHeader(otherKey, b) }, valid, 401, OutcomeBadSignature, 0},
+		{"unknown subscription id", func(b []byte) http.Header {
+			h := signedHeader(testKey, b)
+			h.Set(subscriptionHeader, "00000000-0000-0000-0000-000000000000")
+			return h
+		}, valid, 401, OutcomeBadSignature, 0},
+		{"signature not base64", func([]byte) http.Header {
+			h := signedHeader(testKey, valid)
+			h.Set(signatureHeader, "not*base64!")
+			return h
+		}, valid, 401, OutcomeBadSignature, 0},
+		{"signature over re-serialised JSON", func(b []byte) http.Header {
+			var v any
+			_ = json.Unmarshal(b, &v)
+			re, _ := json.Marshal(v)
+			return signedHeader(testKey, re)
+		}, valid, 401, OutcomeBadSignature, 0},
+		{"body not JSON", func(b []byte) http.Header { return signedHeader(testKey, b) }, []byte(`eventId=1`), 400, OutcomeMalformed, 0},
+		{"truncated JSON", func(b []byte) http.Header { return signedHeader(testKey, b) }, valid[:len(valid)-2], 400, OutcomeMalformed, 0},
+		{"JSON array", func(b []byte) http.Header { return signedHeader(testKey, b) }, []byte(`[1,2]`), 400, OutcomeMalformed, 0},
+		{"empty body", func(b []byte) http.Header { return signedHeader(testKey, b) }, []byte{}, 400, OutcomeMalformed, 0},
+		{"no eventId", func(b []byte) http.Header { return signedHeader(testKey, b) },
+			[]byte(`{"eventType":"update","meta":{"resourceType":"Loan"}}`), 400, OutcomeMalformed, 0},
+		{"no eventType", func(b []byte) http.Header { return signedHeader(testKey, b) },
+			[]byte(`{"eventId":"e1","meta":{"resourceType":"Loan"}}`), 400, OutcomeMalformed, 0},
+		{"no meta.resourceType", func(b []byte) http.Header { return signedHeader(testKey, b) },
+			[]byte(`{"eventId":"e1","eventType":"update","meta":{}}`), 400, OutcomeMalformed, 0},
+		{"no meta", func(b []byte) http.Header { return signedHeader(testKey, b) },
+			[]byte(`{"eventId":"e1","eventType":"update"}`), 400, OutcomeMalformed, 0},
+		{"eventId a number", func(b []byte) http.Header { return signedHeader(testKey, b) },
+			[]byte(`{"eventId":42,"eventType":"update","meta":{"resourceType":"Loan"}}`), 400, OutcomeMalformed, 0},
+		{"eventId with control characters", func(b []byte) http.Header { return signedHeader(testKey, b) },
+			[]byte(`{"eventId":"e1\n\u0000","eventType":"update","meta":{"resourceType":"Loan"}}`), 400, OutcomeMalformed, 0},
+		{"eventId blank", func(b []byte) http.Header { return signedHeader(testKey, b) },
+			[]byte(`{"eventId":"   ","eventType":"update","meta":{"resourceType":"Loan"}}`), 400, OutcomeMalformed, 0},
+		{"eventId too long", func(b []byte) http.Header { return signedHeader(testKey, b) },
+			fmt.Appendf(nil, `{"eventId":%q,"eventType":"update","meta":{"resourceType":"Loan"}}`, strings.Repeat("x", maxEventIDLen+1)), 400, OutcomeMalformed, 0},
+		{"detail-type too long", func(b []byte) http.Header { return signedHeader(testKey, b) },
+			fmt.Appendf(nil, `{"eventId":"e1","eventType":%q,"meta":{"resourceType":"Loan"}}`, strings.Repeat("u", 124)), 400, OutcomeMalformed, 0},
+		{"body of 256 KiB + 1", func(b []byte) http.Header { return signedHeader(testKey, b) }, oversize, 413, OutcomeTooLarge, 0},
+		{"256 KiB + 1 without a signature is still 413 (size first)", func([]byte) http.Header { return http.Header{} }, oversize, 413, OutcomeTooLarge, 0},
+		{"body of 256 KiB that EventBridge would refuse", func(b []byte) http.Header { return signedHeader(testKey, b) },
+			padTo(loanDelivery("ev-256k"), MaxBodyBytes), 413, OutcomeTooLarge, 0},
+		{"bad signature and bad JSON is 401 (signature before payload)", func([]byte) http.Header { return signedHeader(testKey, []byte("x")) },
+			[]byte(`not json`), 401, OutcomeBadSignature, 0},
+	}
+	for _, tr := range transports {
+		for _, tc := range tests {
+			t.Run(tr.name+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				env := newTestEnv(t)
+				status, body := tr.do(t, env.handler, http.MethodPost, "/webhooks/encompass", tc.header(tc.body), tc.body)
+				if status != tc.status {
+					t.Fatalf("status = %d, want %d (body %s)", status, tc.status, body)
+				}
+				if want := `{"status":"` + string(tc.outcome) + `"}`; body != want {
+					t.Errorf("body = %s, want %s", body, want)
+				}
+				got := env.published(t)
+				if len(got) != tc.published {
+					t.Fatalf("published %d events, want %d", len(got), tc.published)
+				}
+				if tc.published == 1 {
+					var d encompass.WebhookEvent
+					_ = json.Unmarshal(tc.body, &d)
+					if got[0].Source != Source || got[0].DetailType != d.Meta.ResourceType+" "+d.EventType {
+						t.Errorf("published source %q detail-type %q", got[0].Source, got[0].DetailType)
+					}
+					if !jsonEqual(got[0].Detail, tc.body) {
+						t.Errorf("detail is not the delivered payload")
+					}
+				}
+				if n := env.metricCount(t, tc.outcome); n != 1 {
+					t.Errorf("metric %s counted %d times, want 1", tc.outcome, n)
+				}
+				env.assertNoSecretsLogged(t, tc.header(tc.body))
+			})
+		}
+	}
+}
+
+func TestDuplicateDelivery(t *testing.T) {
+	t.Parallel()
+	for _, tr := range transports {
+		t.Run(tr.name+"/twice", func(t *testing.T) {
+			t.Parallel()
+			env := newTestEnv(t)
+			body := loanDelivery("ev-twice")
+			for i, want := range []Outcome{OutcomeAccepted, OutcomeDuplicate} {
+				status, got := tr.do(t, env.handler, http.MethodPost, "/webhooks/encompass", signedHeader(testKey, body), body)
+				if status != 200 || got != `{"status":"`+string(want)+`"}` {
+					t.Fatalf("delivery %d: %d %s, want 200 %s", i+1, status, got, want)
+				}
+			}
+			if n := len(env.published(t)); n != 1 {
+				t.Fatalf("published %d, want 1", n)
+			}
+		})
+		t.Run(tr.name+"/twenty concurrently", func(t *testing.T) {
+			t.Parallel()
+			env := newTestEnv(t)
+			body := loanDelivery("ev-twenty")
+			var wg sync.WaitGroup
+			statuses := make([]int, 20)
+			for i := range statuses {
+				wg.Go(func() {
+					statuses[i], _ = tr.do(t, env.handler, http.MethodPost, "/webhooks/encompass", signedHeader(testKey, body), body)
+				})
+			}
+			wg.Wait()
+			for i, s := range statuses {
+				if s != 200 {
+					t.Errorf("delivery %d: status %d", i, s)
+				}
+			}
+			if n := len(env.published(t)); n != 1 {
+				t.Fatalf("published %d, want exactly 1", n)
+			}
+			if a, d := env.metricCount(t, OutcomeAccepted), env.metricCount(t, OutcomeDuplicate); a != 1 || d != 19 {
+				t.Errorf("accepted %d duplicate %d, want 1 and 19", a, d)
+			}
+		})
+	}
+}
+
+func TestEventBridgeFailing(t *testing.T) {
+	t.Parallel()
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			t.Parallel()
+			env := newTestEnv(t)
+			body := loanDelivery("ev-eb-down")
+			env.failPublishing(t, true)
+			status, got := tr.do(t, env.handler, http.MethodPost, "/webhooks/encompass", signedHeader(testKey, body), body)
+			if status != 503 || got != `{"status":"failed_handoff"}` {
+				t.Fatalf("got %d %s, want 503 failed_handoff", status, got)
+			}
+			if env.claimed(t, "ev-eb-down") {
+				t.Fatal("de-duplication record kept after failed publish: Encompass's retry would be dropped")
+			}
+			// Encompass retries; EventBridge is back.
+			env.failPublishing(t, false)
+			status, got = tr.do(t, env.handler, http.MethodPost, "/webhooks/encompass", signedHeader(testKey, body), body)
+			if status != 200 || got != `{"status":"accepted"}` {
+				t.Fatalf("retry: %d %s, want 200 accepted", status, got)
+			}
+			if n := len(env.published(t)); n != 1 {
+				t.Fatalf("published %d, want 1", n)
+			}
+			if !env.claimed(t, "ev-eb-down") {
+				t.Fatal("no de-duplication record after publishing")
+			}
+		})
+	}
+}
+
+func TestStateTableFailing(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t)
+	env.failState(t)
+	body := loanDelivery("ev-ddb-down")
+	status, got := doHTTP(t, env.handler, http.MethodPost, "/webhooks/encompass", signedHeader(testKey, body), body)
+	if status != 503 || got != `{"status":"failed_handoff"}` {
+		t.Fatalf("got %d %s, want 503 failed_handoff", status, got)
+	}
+	if n := len(env.published(t)); n != 0 {
+		t.Fatalf("published %d, want 0", n)
+	}
+}
+
+func TestHealth(t *testing.T) {
+	t.Parallel()
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			t.Parallel()
+			env := newTestEnv(t)
+			// Dependencies down: health must not care.
+			env.failPublishing(t, true)
+			env.failState(t)
+			status, body := tr.do(t, env.handler, http.MethodGet, "/webhooks/encompass/health", nil, nil)
+			if status != 200 || body != `{"status":"ok"}` {
+				t.Fatalf("got %d %s", status, body)
+			}
+		})
+	}
+}
+
+func TestRoutes(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t)
+	for _, tc := range []struct {
+		method, path string
+		status       int
+	}{
+		{http.MethodGet, "/webhooks/encompass", http.StatusMethodNotAllowed},
+		{http.MethodPut, "/webhooks/encompass", http.StatusMethodNotAllowed},
+		{http.MethodPost, "/webhooks/other", http.StatusNotFound},
+		{http.MethodPost, "/webhooks/encompass/health", http.StatusMethodNotAllowed},
+	} {
+		status, _ := doHTTP(t, env.handler, tc.method, tc.path, nil, []byte("{}"))
+		if status != tc.status {
+			t.Errorf("%s %s: %d, want %d", tc.method, tc.path, status, tc.status)
+		}
+	}
+	if n := len(env.published(t)); n != 0 {
+		t.Fatalf("published %d", n)
+	}
+}
+
+// TestChunkedOversize covers a plain-HTTP client that declares no length.
+func TestChunkedOversize(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t)
+	srv := httptest.NewServer(env.handler)
+	defer srv.Close()
+	body := io.MultiReader(bytes.NewReader(loanDelivery("ev-chunked")), bytes.NewReader(bytes.Repeat([]byte(" "), MaxBodyBytes)))
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/webhooks/encompass", body)
+	req.ContentLength = -1
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 413 {
+		t.Fatalf("status %d, want 413", resp.StatusCode)
+	}
+}
+
+func padTo(body []byte, size int) []byte {
+	out := bytes.Repeat([]byte(" "), size)
+	copy(out, body)
+	return out
+}
+
+func jsonEqual(a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	xa, _ := json.Marshal(x)
+	ya, _ := json.Marshal(y)
+	return bytes.Equal(xa, ya)
+}

@@ -1,0 +1,493 @@
+// Package config reads a function's configuration from the environment
+// (CONTRACTS section 5) and Secrets Manager, and builds the AWS SDK config.
+// It validates everything at cold start, so that a misconfigured function
+// stops at once with one error naming each bad variable and never echoing a
+// secret.
+package config
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/lenderops/encompass-lifecycle/pkg/telemetry"
+)
+
+// Environment variable names (CONTRACTS section 5, plus
+// ENCOMPASS_MAX_IN_FLIGHT).
+const (
+	EnvAPIURL             = "ENCOMPASS_API_URL"
+	EnvInstanceID         = "ENCOMPASS_INSTANCE_ID"
+	EnvSecretARN          = "ENCOMPASS_SECRET_ARN"
+	EnvClientID           = "ENCOMPASS_CLIENT_ID"
+	EnvClientSecret       = "ENCOMPASS_CLIENT_SECRET"
+	EnvUsername           = "ENCOMPASS_USERNAME"
+	EnvPassword           = "ENCOMPASS_PASSWORD"
+	EnvGrant              = "ENCOMPASS_GRANT"
+	EnvUserAPI            = "ENCOMPASS_USER_API"
+	EnvMaxInFlight        = "ENCOMPASS_MAX_IN_FLIGHT"
+	EnvStateTable         = "STATE_TABLE"
+	EnvEventBusName       = "EVENT_BUS_NAME"
+	EnvMappingFile        = "MAPPING_FILE"
+	EnvWebhookSecretARN   = "WEBHOOK_SECRET_ARN"
+	EnvWebhookSigningKeys = "WEBHOOK_SIGNING_KEYS"
+	EnvDryRun             = "DRY_RUN"
+	EnvMaxRemovalRatio    = "POLLER_MAX_REMOVAL_RATIO"
+	EnvLogLevel           = "LOG_LEVEL"
+)
+
+// Defaults.
+const (
+	DefaultAPIURL          = "https://api.elliemae.com"
+	DefaultUserAPI         = UserAPISCIM
+	DefaultMaxRemovalRatio = 0.2
+	DefaultMaxInFlight     = 4
+)
+
+// Values of ENCOMPASS_USER_API and ENCOMPASS_GRANT.
+const (
+	UserAPISCIM            = "scim"
+	UserAPIV3              = "v3"
+	GrantPassword          = "password"
+	GrantClientCredentials = "client_credentials"
+)
+
+// Needs says which parts of the configuration a function requires.
+type Needs uint
+
+// The parts a function can need.
+const (
+	// NeedEncompass: instance id, API URL, credentials, grant, user API.
+	NeedEncompass Needs = 1 << iota
+	// NeedState: STATE_TABLE.
+	NeedState
+	// NeedEventBus: EVENT_BUS_NAME.
+	NeedEventBus
+	// NeedWebhookKeys: WEBHOOK_SECRET_ARN or WEBHOOK_SIGNING_KEYS.
+	NeedWebhookKeys
+)
+
+// What each function needs.
+const (
+	ForProvision   = NeedEncompass | NeedState | NeedEventBus
+	ForDeprovision = NeedEncompass | NeedState | NeedEventBus
+	ForPoller      = NeedEncompass | NeedState | NeedEventBus
+	ForWebhook     = NeedState | NeedEventBus | NeedWebhookKeys
+)
+
+// Config is a function's validated configuration. Fields a function did not
+// need are left at their defaults (or zero when they have none).
+type Config struct {
+	APIURL       string // without a trailing slash
+	InstanceID   string
+	SecretARN    string // ENCOMPASS_SECRET_ARN, when the credentials came from it
+	ClientID     string
+	ClientSecret Secret
+	Username     string
+	Password     Secret
+	Grant        string // GrantPassword or GrantClientCredentials
+	UserAPI      string // UserAPISCIM or UserAPIV3
+	MaxInFlight  int
+
+	StateTable   string
+	EventBusName string
+	MappingFile  string // empty: built-in rules
+
+	WebhookSecretARN string
+	// WebhookKeys maps an Elli-SubscriptionId to its signing keys (more than
+	// one while a key is rotated).
+	WebhookKeys map[string][]Secret
+
+	DryRun          bool
+	MaxRemovalRatio float64
+	LogLevel        slog.Level
+
+	// AWS is the SDK configuration (config.LoadDefaultConfig): region and
+	// credentials from the Lambda environment, and the standard endpoint
+	// variables (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_DYNAMODB, ...).
+	AWS aws.Config
+}
+
+// Encompass is what the Encompass client needs; pass its fields to
+// encompass.New (ClientSecret.Reveal(), Password.Reveal()).
+type Encompass struct {
+	BaseURL      string
+	InstanceID   string
+	ClientID     string
+	ClientSecret Secret
+	Username     string
+	Password     Secret
+	Grant        string
+	UserAPI      string
+	MaxInFlight  int
+}
+
+// EncompassConfig returns the Encompass client settings.
+func (c *Config) EncompassConfig() Encompass {
+	return Encompass{
+		BaseURL: c.APIURL, InstanceID: c.InstanceID, ClientID: c.ClientID, ClientSecret: c.ClientSecret,
+		Username: c.Username, Password: c.Password, Grant: c.Grant, UserAPI: c.UserAPI, MaxInFlight: c.MaxInFlight,
+	}
+}
+
+// SecretsAPI is the part of the Secrets Manager client Load uses.
+type SecretsAPI interface {
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+}
+
+// Option configures Load.
+type Option func(*loader)
+
+type loader struct {
+	aws     *aws.Config
+	secrets SecretsAPI
+}
+
+// WithAWSConfig uses cfg instead of config.LoadDefaultConfig.
+func WithAWSConfig(cfg aws.Config) Option { return func(l *loader) { l.aws = &cfg } }
+
+// WithSecretsClient uses c to read secrets instead of a client built from
+// the AWS config.
+func WithSecretsClient(c SecretsAPI) Option { return func(l *loader) { l.secrets = c } }
+
+// Error lists every missing or malformed variable.
+type Error struct {
+	Problems []string // each "VARIABLE: what is wrong"
+}
+
+func (e *Error) Error() string { return "config: " + strings.Join(e.Problems, "; ") }
+
+// FromEnv is Load with the process environment.
+func FromEnv(ctx context.Context, need Needs, opts ...Option) (*Config, error) {
+	return Load(ctx, os.Getenv, need, opts...)
+}
+
+// Load reads and validates the configuration from getenv. The AWS SDK
+// config comes from config.LoadDefaultConfig (which reads the process
+// environment, not getenv) unless WithAWSConfig is given. Secrets are read
+// once per ARN per process (a Lambda container) and cached.
+func Load(ctx context.Context, getenv func(string) string, need Needs, opts ...Option) (*Config, error) {
+	l := &loader{}
+	for _, o := range opts {
+		o(l)
+	}
+	env := func(name string) string { return strings.TrimSpace(getenv(name)) }
+	var problems []string
+	bad := func(name, format string, args ...any) {
+		problems = append(problems, name+": "+fmt.Sprintf(format, args...))
+	}
+
+	c := &Config{
+		APIURL:          DefaultAPIURL,
+		UserAPI:         DefaultUserAPI,
+		MaxInFlight:     DefaultMaxInFlight,
+		MaxRemovalRatio: DefaultMaxRemovalRatio,
+		MappingFile:     env(EnvMappingFile),
+	}
+
+	// Plain values first: they need no network.
+	if v := env(EnvLogLevel); v != "" {
+		lvl, err := telemetry.ParseLevel(v)
+		if err != nil {
+			bad(EnvLogLevel, "%v", err)
+		}
+		c.LogLevel = lvl
+	}
+	if v := env(EnvDryRun); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			bad(EnvDryRun, "must be true or false, got %q", v)
+		}
+		c.DryRun = b
+	}
+	if v := env(EnvMaxRemovalRatio); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || math.IsNaN(f) || f <= 0 || f > 1 {
+			bad(EnvMaxRemovalRatio, "must be a number greater than 0 and at most 1, got %q", v)
+		} else {
+			c.MaxRemovalRatio = f
+		}
+	}
+	if need&NeedState != 0 {
+		c.StateTable = env(EnvStateTable)
+		switch {
+		case c.StateTable == "":
+			bad(EnvStateTable, "required (the DynamoDB state table name)")
+		case !validTable(c.StateTable):
+			bad(EnvStateTable, "not a DynamoDB table name or ARN: %q", c.StateTable)
+		}
+	}
+	if need&NeedEventBus != 0 {
+		c.EventBusName = env(EnvEventBusName)
+		switch {
+		case c.EventBusName == "":
+			bad(EnvEventBusName, "required (the EventBridge bus name)")
+		case !busName.MatchString(c.EventBusName):
+			bad(EnvEventBusName, "not an EventBridge bus name or ARN: %q", c.EventBusName)
+		}
+	}
+	if need&NeedEncompass != 0 {
+		if v := env(EnvAPIURL); v != "" {
+			u, err := url.Parse(v)
+			switch {
+			case err != nil:
+				bad(EnvAPIURL, "not a URL")
+			case u.User != nil:
+				// Never echo it: the user info may hold a password.
+				bad(EnvAPIURL, "must not carry user info (credentials belong in %s)", EnvSecretARN)
+			case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+				bad(EnvAPIURL, "must be an absolute http(s) URL, got %q", v)
+			case u.RawQuery != "" || u.Fragment != "":
+				bad(EnvAPIURL, "must not have a query or fragment, got %q", v)
+			default:
+				c.APIURL = strings.TrimRight(u.String(), "/")
+			}
+		}
+		c.InstanceID = env(EnvInstanceID)
+		switch {
+		case c.InstanceID == "":
+			bad(EnvInstanceID, "required (the lender's Encompass instance id, e.g. BE11111111)")
+		case !instanceID.MatchString(c.InstanceID):
+			bad(EnvInstanceID, "must be letters, digits, '-', '_' or '.' (at most 64), got %q", c.InstanceID)
+		}
+		if v := env(EnvUserAPI); v != "" {
+			if v != UserAPISCIM && v != UserAPIV3 {
+				bad(EnvUserAPI, "must be %q or %q, got %q", UserAPISCIM, UserAPIV3, v)
+			}
+			c.UserAPI = v
+		}
+		if v := env(EnvMaxInFlight); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 1000 {
+				bad(EnvMaxInFlight, "must be a whole number from 1 to 1000, got %q", v)
+			} else {
+				c.MaxInFlight = n
+			}
+		}
+		if v := env(EnvGrant); v != "" && v != GrantPassword && v != GrantClientCredentials {
+			bad(EnvGrant, "must be %q or %q, got %q", GrantPassword, GrantClientCredentials, v)
+		}
+	}
+	if need&NeedWebhookKeys != 0 && env(EnvWebhookSecretARN) == "" && getenv(EnvWebhookSigningKeys) == "" {
+		bad(EnvWebhookSecretARN, "required: set %s or, for local runs, %s", EnvWebhookSecretARN, EnvWebhookSigningKeys)
+	}
+	if len(problems) > 0 {
+		return nil, &Error{Problems: problems}
+	}
+
+	// AWS and secrets.
+	if l.aws != nil {
+		c.AWS = *l.aws
+	} else {
+		cfg, err := awsconfig.LoadDefaultConfig(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("config: AWS SDK configuration: %w", err)
+		}
+		c.AWS = cfg
+	}
+	secrets := l.secrets
+	lazySecrets := func() SecretsAPI {
+		if secrets == nil {
+			secrets = secretsmanager.NewFromConfig(c.AWS)
+		}
+		return secrets
+	}
+
+	if need&NeedEncompass != 0 {
+		if err := c.loadCredentials(ctx, env, getenv, lazySecrets, bad); err != nil {
+			return nil, err
+		}
+	}
+	if need&NeedWebhookKeys != 0 {
+		if err := c.loadWebhookKeys(ctx, env, getenv, lazySecrets, bad); err != nil {
+			return nil, err
+		}
+	}
+	if len(problems) > 0 {
+		return nil, &Error{Problems: problems}
+	}
+	return c, nil
+}
+
+var (
+	instanceID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+	tableName  = regexp.MustCompile(`^[A-Za-z0-9._-]{3,255}$`)
+	busName    = regexp.MustCompile(`^(arn:[A-Za-z0-9:/._-]+|[A-Za-z0-9/._-]{1,256})$`)
+)
+
+func validTable(s string) bool {
+	if strings.HasPrefix(s, "arn:") {
+		return strings.Contains(s, ":table/") && tableName.MatchString(s[strings.LastIndex(s, "/")+1:])
+	}
+	return tableName.MatchString(s)
+}
+
+type badFunc func(name, format string, args ...any)
+
+// encompassSecret is the JSON of ENCOMPASS_SECRET_ARN.
+type encompassSecret struct {
+	ClientID     string `json:"clientId"`
+	ClientSecret string `json:"clientSecret"`
+	Username     string `json:"username"`
+	Password     string `json:"password"`
+}
+
+func (c *Config) loadCredentials(ctx context.Context, env, getenv func(string) string, secrets func() SecretsAPI, bad badFunc) error {
+	var where, idName, secretName, userName, passName string
+	if arn := env(EnvSecretARN); arn != "" {
+		raw, err := secretString(ctx, secrets(), arn)
+		if err != nil {
+			return fmt.Errorf("config: %s: %w", EnvSecretARN, err)
+		}
+		var s encompassSecret
+		if err := decodeObject(raw, &s); err != nil {
+			bad(EnvSecretARN, "secret %s %v", arn, err)
+			return nil
+		}
+		c.SecretARN = arn
+		c.ClientID, c.ClientSecret = strings.TrimSpace(s.ClientID), Secret(s.ClientSecret)
+		c.Username, c.Password = strings.TrimSpace(s.Username), Secret(s.Password)
+		where = EnvSecretARN
+		idName, secretName, userName, passName = where+" clientId", where+" clientSecret", where+" username", where+" password"
+	} else {
+		c.ClientID, c.ClientSecret = env(EnvClientID), Secret(getenv(EnvClientSecret))
+		c.Username, c.Password = env(EnvUsername), Secret(getenv(EnvPassword))
+		idName, secretName, userName, passName = EnvClientID, EnvClientSecret, EnvUsername, EnvPassword
+	}
+	if c.ClientID == "" {
+		bad(idName, "required (or set %s)", EnvSecretARN)
+	}
+	if c.ClientSecret == "" {
+		bad(secretName, "required (or set %s)", EnvSecretARN)
+	}
+	c.Grant = env(EnvGrant)
+	if c.Grant == "" {
+		c.Grant = GrantClientCredentials
+		if c.Username != "" {
+			c.Grant = GrantPassword
+		}
+	}
+	if c.Grant == GrantPassword {
+		if c.Username == "" {
+			bad(userName, "required for the password grant")
+		}
+		if c.Password == "" {
+			bad(passName, "required for the password grant")
+		}
+	}
+	return nil
+}
+
+func (c *Config) loadWebhookKeys(ctx context.Context, env, getenv func(string) string, secrets func() SecretsAPI, bad badFunc) error {
+	var raw, name string
+	if arn := env(EnvWebhookSecretARN); arn != "" {
+		s, err := secretString(ctx, secrets(), arn)
+		if err != nil {
+			return fmt.Errorf("config: %s: %w", EnvWebhookSecretARN, err)
+		}
+		c.WebhookSecretARN, raw, name = arn, s, EnvWebhookSecretARN
+	} else {
+		raw, name = getenv(EnvWebhookSigningKeys), EnvWebhookSigningKeys
+	}
+	keys, err := ParseSigningKeys(raw)
+	if err != nil {
+		bad(name, "%v", err)
+		return nil
+	}
+	c.WebhookKeys = keys
+	return nil
+}
+
+// ParseSigningKeys parses the webhook key JSON: an object mapping each
+// subscription id to a key or to a list of keys. Errors never quote a key.
+func ParseSigningKeys(raw string) (map[string][]Secret, error) {
+	var m map[string]json.RawMessage
+	if err := decodeObject(raw, &m); err != nil {
+		return nil, err
+	}
+	if len(m) == 0 {
+		return nil, errors.New("has no subscriptions: want {\"<subscription id>\": \"<key>\" or [\"<key>\", ...]}")
+	}
+	out := make(map[string][]Secret, len(m))
+	for sub, v := range m {
+		if strings.TrimSpace(sub) == "" {
+			return nil, errors.New("has an empty subscription id")
+		}
+		var one string
+		var many []string
+		switch {
+		case json.Unmarshal(v, &one) == nil:
+			many = []string{one}
+		case json.Unmarshal(v, &many) == nil:
+		default:
+			return nil, fmt.Errorf("subscription %q: want a key string or a list of key strings", sub)
+		}
+		if len(many) == 0 {
+			return nil, fmt.Errorf("subscription %q: no keys", sub)
+		}
+		for _, k := range many {
+			if k == "" {
+				return nil, fmt.Errorf("subscription %q: empty key", sub)
+			}
+			out[sub] = append(out[sub], Secret(k))
+		}
+	}
+	return out, nil
+}
+
+// decodeObject unmarshals a JSON object without ever putting the input (a
+// secret) in the error: json's own messages can quote parts of it.
+func decodeObject(raw string, v any) error {
+	if strings.TrimSpace(raw) == "" {
+		return errors.New("is empty: want a JSON object")
+	}
+	if err := json.Unmarshal([]byte(raw), v); err != nil {
+		var syn *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &syn):
+			return fmt.Errorf("is not valid JSON (syntax error at byte %d)", syn.Offset)
+		case errors.As(err, &typ):
+			if typ.Field != "" {
+				return fmt.Errorf("is not the expected JSON: field %q must be a %s", typ.Field, typ.Type)
+			}
+			return fmt.Errorf("is not a JSON object (got a JSON %s)", typ.Value)
+		default:
+			return errors.New("is not the expected JSON object")
+		}
+	}
+	return nil
+}
+
+// secretCache keeps secret strings per ARN for the life of the process (a
+// Lambda container), so warm invocations and repeated Loads do not call
+// Secrets Manager again.
+var secretCache sync.Map
+
+func secretString(ctx context.Context, client SecretsAPI, arn string) (string, error) {
+	if v, ok := secretCache.Load(arn); ok {
+		return v.(string), nil
+	}
+	out, err := client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
+	if err != nil {
+		return "", fmt.Errorf("read secret %s: %w", arn, err)
+	}
+	if out.SecretString == nil {
+		return "", fmt.Errorf("secret %s has no SecretString (binary secrets are not supported)", arn)
+	}
+	secretCache.Store(arn, *out.SecretString)
+	return *out.SecretString, nil
+}

@@ -1,0 +1,148 @@
+package state
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// Status is the lifecycle status of an employee link.
+type Status string
+
+// The employee link statuses.
+const (
+	// StatusActive: the employee has an enabled Encompass account.
+	StatusActive Status = "active"
+	// StatusTerminated: the account was disabled by a terminate.
+	StatusTerminated Status = "terminated"
+	// StatusTombstone: a terminate arrived for an employee never provisioned;
+	// it keeps a late, older hire from creating an account.
+	StatusTombstone Status = "tombstone"
+)
+
+func (s Status) valid() bool {
+	return s == StatusActive || s == StatusTerminated || s == StatusTombstone
+}
+
+// Employee is the link between an HRIS employee and an Encompass user
+// (item pk EMP#<employeeId>, sk PROFILE).
+type Employee struct {
+	EmployeeID   string
+	UserID       string // Encompass user id (loginId for v3, SCIM id where they differ)
+	GlobalUserID string
+	UserName     string
+	// LastOccurredAt is the occurredAt of the last applied event; older
+	// events are stale.
+	LastOccurredAt time.Time
+	LastEventID    string
+	Status         Status
+	// Version is the optimistic-lock counter: 0 for a link not yet stored,
+	// incremented by every PutEmployee.
+	Version   int64
+	UpdatedAt time.Time
+}
+
+func employeePK(id string) string { return "EMP#" + id }
+
+const employeeSK = "PROFILE"
+
+// GetEmployee reads an employee link with a strongly consistent read. found
+// is false when there is none.
+func (s *Store) GetEmployee(ctx context.Context, employeeID string) (e Employee, found bool, err error) {
+	if employeeID == "" {
+		return Employee{}, false, fmt.Errorf("state: get employee: empty employee id")
+	}
+	s.count("GetItem")
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.table),
+		Key:            key(employeePK(employeeID), employeeSK),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return Employee{}, false, fmt.Errorf("state: get employee %s: %w", employeeID, err)
+	}
+	if len(out.Item) == 0 {
+		return Employee{}, false, nil
+	}
+	e, err = decodeEmployee(out.Item)
+	if err != nil {
+		return Employee{}, false, err
+	}
+	return e, true, nil
+}
+
+func decodeEmployee(item map[string]types.AttributeValue) (Employee, error) {
+	r := &itemReader{item: item, what: "employee item"}
+	pk := r.str(AttrPK, true)
+	r.what = "employee item " + pk
+	e := Employee{
+		EmployeeID:     r.str("employeeId", true),
+		UserID:         r.str("userId", false),
+		GlobalUserID:   r.str("globalUserId", false),
+		UserName:       r.str("userName", false),
+		LastOccurredAt: r.time("lastOccurredAt", true),
+		LastEventID:    r.str("lastEventId", false),
+		Status:         Status(r.str("status", true)),
+		Version:        r.int("version", true),
+		UpdatedAt:      r.time("updatedAt", false),
+	}
+	if r.err == nil && !e.Status.valid() {
+		r.fail("status", "unknown status %q (want active, terminated or tombstone)", e.Status)
+	}
+	if r.err == nil && e.Version < 1 {
+		r.fail("version", "must be at least 1, got %d", e.Version)
+	}
+	return e, r.err
+}
+
+// PutEmployee writes the link if the stored version is still expectedVersion
+// (0: no link may exist yet) and stores it as version expectedVersion+1;
+// e.Version is ignored. When another delivery wrote first it returns
+// ErrConflict and changes nothing. UpdatedAt defaults to now.
+func (s *Store) PutEmployee(ctx context.Context, e Employee, expectedVersion int64) error {
+	if e.EmployeeID == "" {
+		return fmt.Errorf("state: put employee: empty employee id")
+	}
+	if !e.Status.valid() {
+		return fmt.Errorf("state: put employee %s: invalid status %q", e.EmployeeID, e.Status)
+	}
+	if expectedVersion < 0 {
+		return fmt.Errorf("state: put employee %s: negative expected version %d", e.EmployeeID, expectedVersion)
+	}
+	if e.UpdatedAt.IsZero() {
+		e.UpdatedAt = s.now()
+	}
+	item := key(employeePK(e.EmployeeID), employeeSK)
+	item["employeeId"] = str(e.EmployeeID)
+	item["status"] = str(string(e.Status))
+	item["version"] = num(expectedVersion + 1)
+	item["lastOccurredAt"] = str(e.LastOccurredAt.UTC().Format(time.RFC3339Nano))
+	item["updatedAt"] = str(e.UpdatedAt.UTC().Format(time.RFC3339Nano))
+	for name, v := range map[string]string{
+		"userId": e.UserID, "globalUserId": e.GlobalUserID, "userName": e.UserName, "lastEventId": e.LastEventID,
+	} {
+		if v != "" {
+			item[name] = str(v)
+		}
+	}
+	in := &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item}
+	if expectedVersion == 0 {
+		in.ConditionExpression = aws.String("attribute_not_exists(pk)")
+	} else {
+		in.ConditionExpression = aws.String("#v = :v")
+		in.ExpressionAttributeNames = map[string]string{"#v": "version"}
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":v": num(expectedVersion)}
+	}
+	s.count("PutItem")
+	if _, err := s.db.PutItem(ctx, in); err != nil {
+		if isConditionFailed(err) {
+			return fmt.Errorf("put employee %s at version %d: %w", e.EmployeeID, expectedVersion, ErrConflict)
+		}
+		return fmt.Errorf("state: put employee %s: %w", e.EmployeeID, err)
+	}
+	return nil
+}

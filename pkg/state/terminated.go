@@ -1,0 +1,101 @@
+package state
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+const terminatedPK = "TERMINATED"
+
+// TerminatedUser is an entry of the terminated index (pk TERMINATED, sk
+// <employeeId>): an account this system deprovisioned. The poller reports
+// drift when such an account is enabled again.
+type TerminatedUser struct {
+	EmployeeID   string
+	UserID       string
+	LoginID      string
+	TerminatedAt time.Time
+}
+
+// MarkTerminated adds the employee to the terminated index (overwriting an
+// earlier entry).
+func (s *Store) MarkTerminated(ctx context.Context, employeeID, userID, loginID string) error {
+	if employeeID == "" {
+		return fmt.Errorf("state: mark terminated: empty employee id")
+	}
+	item := key(terminatedPK, employeeID)
+	item["employeeId"] = str(employeeID)
+	item["terminatedAt"] = str(s.now().UTC().Format(time.RFC3339Nano))
+	if userID != "" {
+		item["userId"] = str(userID)
+	}
+	if loginID != "" {
+		item["loginId"] = str(loginID)
+	}
+	s.count("PutItem")
+	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item}); err != nil {
+		return fmt.Errorf("state: mark %s terminated: %w", employeeID, err)
+	}
+	return nil
+}
+
+// ClearTerminated removes the employee from the terminated index (rehire).
+// Clearing an absent entry is not an error.
+func (s *Store) ClearTerminated(ctx context.Context, employeeID string) error {
+	s.count("DeleteItem")
+	if _, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: aws.String(s.table),
+		Key:       key(terminatedPK, employeeID),
+	}); err != nil {
+		return fmt.Errorf("state: clear terminated %s: %w", employeeID, err)
+	}
+	return nil
+}
+
+// Terminated yields every entry of the terminated index, reading it page by
+// page (one Query per page). It stops at the first error, which it yields.
+func (s *Store) Terminated(ctx context.Context) iter.Seq2[TerminatedUser, error] {
+	return func(yield func(TerminatedUser, error) bool) {
+		stopped := false
+		err := s.query(ctx, &dynamodb.QueryInput{
+			TableName:                 aws.String(s.table),
+			KeyConditionExpression:    aws.String("pk = :pk"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(terminatedPK)},
+		}, func(item map[string]types.AttributeValue) bool {
+			r := &itemReader{item: item, what: "terminated item " + r0(item)}
+			u := TerminatedUser{
+				EmployeeID:   r.str("employeeId", true),
+				UserID:       r.str("userId", false),
+				LoginID:      r.str("loginId", false),
+				TerminatedAt: r.time("terminatedAt", false),
+			}
+			if r.err != nil {
+				yield(TerminatedUser{}, r.err)
+				stopped = true
+				return false
+			}
+			if !yield(u, nil) {
+				stopped = true
+				return false
+			}
+			return true
+		})
+		if err != nil && !stopped {
+			yield(TerminatedUser{}, err)
+		}
+	}
+}
+
+// r0 names an item by its sort key for error messages.
+func r0(item map[string]types.AttributeValue) string {
+	if s, ok := item[AttrSK].(*types.AttributeValueMemberS); ok {
+		return s.Value
+	}
+	return "?"
+}

@@ -1,0 +1,124 @@
+package encompasstest
+
+import (
+	"strings"
+	"sync"
+	"time"
+)
+
+// faults holds the run-time fault injections.
+type faults struct {
+	mu       sync.Mutex
+	throttle int
+	fails    []faultRule
+	drops    []faultRule
+}
+
+type faultRule struct {
+	n      int
+	status int
+	match  string
+}
+
+// matches reports whether a rule's match string selects a request. An empty
+// match selects every request; otherwise it must equal the templated
+// endpoint ("PATCH /encompass/v3/users/{id}") or be a prefix of
+// "METHOD /path" ("PATCH /scim2/v1/users", "POST ").
+func (f faultRule) matches(method, path, endpoint string) bool {
+	if f.match == "" || f.match == endpoint {
+		return true
+	}
+	return strings.HasPrefix(method+" "+path, f.match)
+}
+
+func (f *faults) takeThrottle() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.throttle > 0 {
+		f.throttle--
+		return true
+	}
+	return false
+}
+
+func take(rules []faultRule, method, path, endpoint string) ([]faultRule, faultRule, bool) {
+	for i, r := range rules {
+		if r.matches(method, path, endpoint) {
+			rules[i].n--
+			if rules[i].n <= 0 {
+				rules = append(rules[:i], rules[i+1:]...)
+			}
+			return rules, r, true
+		}
+	}
+	return rules, faultRule{}, false
+}
+
+func (f *faults) takeFail(method, path, endpoint string) (int, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var r faultRule
+	var ok bool
+	f.fails, r, ok = take(f.fails, method, path, endpoint)
+	return r.status, ok
+}
+
+func (f *faults) takeDrop(method, path, endpoint string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var ok bool
+	f.drops, _, ok = take(f.drops, method, path, endpoint)
+	return ok
+}
+
+// Throttle makes the next n API requests answer 429 with Encompass's
+// concurrency/quota body (token requests included, as on a live tenant).
+func (s *Server) Throttle(n int) {
+	s.faults.mu.Lock()
+	s.faults.throttle += n
+	s.faults.mu.Unlock()
+}
+
+// FailNext makes the next n requests selected by match answer status (for
+// example 500, 502, 503, 504) without being applied. match is "" for any
+// request, a templated endpoint such as "PATCH /encompass/v3/users/{id}", or
+// a prefix of "METHOD /path".
+func (s *Server) FailNext(n, status int, match string) {
+	if n <= 0 {
+		return
+	}
+	s.faults.mu.Lock()
+	s.faults.fails = append(s.faults.fails, faultRule{n: n, status: status, match: match})
+	s.faults.mu.Unlock()
+}
+
+// DropAfterApply makes the next n requests selected by match (see FailNext)
+// be applied in full and then lose their connection before any answer is
+// sent: the client sees a network error although the write happened.
+func (s *Server) DropAfterApply(n int, match string) {
+	if n <= 0 {
+		return
+	}
+	s.faults.mu.Lock()
+	s.faults.drops = append(s.faults.drops, faultRule{n: n, match: match})
+	s.faults.mu.Unlock()
+}
+
+// SetLatency delays every following API response by d (0 to stop).
+func (s *Server) SetLatency(d time.Duration) { s.latency.Store(int64(d)) }
+
+// SetConcurrencyLimit changes how many requests may be in flight before 429.
+func (s *Server) SetConcurrencyLimit(n int) { s.concLimit.Store(int64(n)) }
+
+// ClearFaults removes every pending injected fault and the latency.
+func (s *Server) ClearFaults() {
+	s.faults.mu.Lock()
+	s.faults.throttle = 0
+	s.faults.fails = nil
+	s.faults.drops = nil
+	s.faults.mu.Unlock()
+	s.latency.Store(0)
+}
+
+// InFlight reports how many API requests are being served right now.
+func (s *Server) InFlight() int { return int(s.inflight.Load()) }

@@ -1,0 +1,6 @@
+package encompasstest
+
+// subscription is a webhook subscription.
+type subscription struct {
+	ID string
+}

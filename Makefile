@@ -41,6 +41,14 @@ sim:
 demo: node_modules
 	$(GO) run ./cmd/demo
 
+## invoke: run one real bootstrap Docker-free against the local product (FN=provision EVENT=events/...; ENV_VARS=file for your own variables)
+invoke: node_modules
+	$(GO) run ./cmd/lambdarun -fn $(FN) -event $(EVENT) $(if $(ENV_VARS),-env-vars $(ENV_VARS))
+
+## bench: run the benchmarks and print one table (binary sizes, cold starts, calls per user, events/s, poller, webhook)
+bench: node_modules
+	$(GO) run ./cmd/benchreport
+
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 

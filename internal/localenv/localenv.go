@@ -1,0 +1,286 @@
+// Package localenv runs the whole product on this machine: the Encompass
+// simulator, dynalite with the state table, an EventBridge fake that records
+// what is published, and the four real bootstraps in the Docker-free Lambda
+// runner, each configured as the CDK stack configures it in AWS. The demo,
+// `make invoke`, the end-to-end tests and `make bench` all start it.
+package localenv
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/lenderops/encompass-lifecycle/internal/lambdarun"
+	"github.com/lenderops/encompass-lifecycle/internal/testenv"
+	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
+	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
+	"github.com/lenderops/encompass-lifecycle/pkg/state"
+)
+
+// Names of the local resources, as the stack would name them.
+const (
+	TableName      = "encompass-lifecycle-state"
+	BusName        = "encompass-lifecycle"
+	SubscriptionID = "local-subscription"
+)
+
+// DefaultTimeouts are the functions' timeouts in the CDK stack.
+var DefaultTimeouts = map[string]time.Duration{
+	"provision":   60 * time.Second,
+	"deprovision": 60 * time.Second,
+	"poller":      300 * time.Second,
+	"webhook":     10 * time.Second,
+}
+
+// Options configure Start.
+type Options struct {
+	// BinDir is where the host builds of the bootstraps go
+	// (<BinDir>/<fn>/bootstrap). Empty means a temporary directory.
+	BinDir string
+	// SkipBuild uses the bootstraps already in BinDir.
+	SkipBuild bool
+	// Sim are options for the Encompass simulator.
+	Sim []encompasstest.Option
+	// SimAddr is where the simulator listens (default: a free loopback port).
+	SimAddr string
+	// Env adds or overrides variables per function ("provision" ...), or for
+	// every function under "*".
+	Env map[string]map[string]string
+	// Timeouts override DefaultTimeouts per function.
+	Timeouts map[string]time.Duration
+}
+
+// Env is a running local product.
+type Env struct {
+	// Sim is the Encompass simulator the functions call.
+	Sim *encompasstest.Server
+	// DynamoURL is the dynalite endpoint and DynamoDB a client for it.
+	DynamoURL string
+	DynamoDB  *dynamodb.Client
+	// Bus records every event the functions publish.
+	Bus *testenv.EventBridgeFake
+	// WebhookKey is the signing key of SubscriptionID.
+	WebhookKey string
+	// Bootstraps are the host builds by function name.
+	Bootstraps map[string]string
+
+	opts       Options
+	ownBinDir  string
+	stopDynamo func()
+
+	mu         sync.Mutex
+	containers map[string]*lambdarun.Container
+}
+
+// Start builds the bootstraps for this machine and starts every server. Close
+// stops them all, also after a failed Start.
+func Start(ctx context.Context, opts Options) (env *Env, err error) {
+	e := &Env{opts: opts, containers: map[string]*lambdarun.Container{}}
+	defer func() {
+		if err != nil {
+			e.Close()
+		}
+	}()
+
+	if opts.BinDir == "" {
+		dir, err := os.MkdirTemp("", "localenv-bin-")
+		if err != nil {
+			return nil, err
+		}
+		e.ownBinDir, e.opts.BinDir = dir, dir
+	}
+	root, err := lambdarun.ModuleRoot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !filepath.IsAbs(e.opts.BinDir) {
+		e.opts.BinDir = filepath.Join(root, e.opts.BinDir)
+	}
+	if e.opts.SkipBuild {
+		e.Bootstraps = map[string]string{}
+		for _, fn := range lambdarun.Functions {
+			e.Bootstraps[fn] = filepath.Join(e.opts.BinDir, fn, "bootstrap")
+		}
+	} else {
+		if e.Bootstraps, err = lambdarun.Build(ctx, root, e.opts.BinDir); err != nil {
+			return nil, err
+		}
+	}
+
+	// dynalite starts (node) while the rest is set up.
+	type dyn struct {
+		url  string
+		stop func()
+		err  error
+	}
+	dynCh := make(chan dyn, 1)
+	go func() {
+		url, stop, err := testenv.StartDynalite(ctx)
+		dynCh <- dyn{url, stop, err}
+	}()
+
+	e.Sim = encompasstest.New(opts.Sim...)
+	addr := opts.SimAddr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	simErr := e.Sim.Start(addr)
+	e.Bus = testenv.NewEventBridgeFake()
+	if e.WebhookKey, err = encompass.GenerateSigningKey(); err != nil {
+		return nil, err
+	}
+
+	d := <-dynCh
+	e.stopDynamo = d.stop
+	if simErr != nil {
+		return nil, fmt.Errorf("start simulator: %w", simErr)
+	}
+	if d.err != nil {
+		return nil, fmt.Errorf("start dynalite: %w", d.err)
+	}
+	e.DynamoURL = d.url
+	e.DynamoDB = testenv.NewDynamoDBClient(d.url)
+	if err := state.CreateTable(ctx, e.DynamoDB, TableName); err != nil {
+		return nil, fmt.Errorf("create state table: %w", err)
+	}
+	return e, nil
+}
+
+// Vars returns the environment variables of function fn: the simulator's
+// URL and credentials, the local table and bus, the webhook signing key, and
+// the overrides of Options.Env.
+func (e *Env) Vars(fn string) map[string]string {
+	keys, _ := json.Marshal(map[string]string{SubscriptionID: e.WebhookKey})
+	vars := map[string]string{
+		"ENCOMPASS_API_URL":            e.Sim.URL,
+		"ENCOMPASS_INSTANCE_ID":        e.Sim.InstanceID,
+		"ENCOMPASS_CLIENT_ID":          e.Sim.ClientID,
+		"ENCOMPASS_CLIENT_SECRET":      e.Sim.ClientSecret,
+		"ENCOMPASS_USERNAME":           e.Sim.Username,
+		"ENCOMPASS_PASSWORD":           e.Sim.Password,
+		"STATE_TABLE":                  TableName,
+		"EVENT_BUS_NAME":               BusName,
+		"AWS_ENDPOINT_URL_DYNAMODB":    e.DynamoURL,
+		"AWS_ENDPOINT_URL_EVENTBRIDGE": e.Bus.URL,
+		"LOG_LEVEL":                    "info",
+	}
+	if fn == "webhook" {
+		vars["WEBHOOK_SIGNING_KEYS"] = string(keys)
+	}
+	maps.Copy(vars, e.opts.Env["*"])
+	maps.Copy(vars, e.opts.Env[fn])
+	return vars
+}
+
+// Config returns the runner configuration of function fn.
+func (e *Env) Config(fn string) (lambdarun.Config, error) {
+	path, ok := e.Bootstraps[fn]
+	if !ok {
+		return lambdarun.Config{}, fmt.Errorf("unknown function %q (want one of %v)", fn, lambdarun.Functions)
+	}
+	timeout := DefaultTimeouts[fn]
+	if t, ok := e.opts.Timeouts[fn]; ok {
+		timeout = t
+	}
+	return lambdarun.Config{
+		Name:      lambdarun.LogicalID(fn),
+		Bootstrap: path,
+		Env:       e.Vars(fn),
+		Timeout:   timeout,
+		MemoryMB:  256,
+	}, nil
+}
+
+// Function returns the warm container of fn, creating it on first use.
+func (e *Env) Function(fn string) (*lambdarun.Container, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if c, ok := e.containers[fn]; ok {
+		return c, nil
+	}
+	cfg, err := e.Config(fn)
+	if err != nil {
+		return nil, err
+	}
+	c, err := lambdarun.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	e.containers[fn] = c
+	return c, nil
+}
+
+// Reconfigure replaces fn's container with one whose configuration mutate
+// changed (a shorter timeout, another variable); the next invocation is cold.
+func (e *Env) Reconfigure(fn string, mutate func(*lambdarun.Config)) error {
+	cfg, err := e.Config(fn)
+	if err != nil {
+		return err
+	}
+	mutate(&cfg)
+	c, err := lambdarun.New(cfg)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	old := e.containers[fn]
+	e.containers[fn] = c
+	e.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
+	return nil
+}
+
+// Invoke runs fn with payload (any value is marshalled to JSON; []byte and
+// json.RawMessage are sent as they are).
+func (e *Env) Invoke(ctx context.Context, fn string, payload any) (*lambdarun.Result, error) {
+	var body []byte
+	switch p := payload.(type) {
+	case []byte:
+		body = p
+	case json.RawMessage:
+		body = p
+	default:
+		b, err := json.Marshal(p)
+		if err != nil {
+			return nil, fmt.Errorf("invoke %s: %w", fn, err)
+		}
+		body = b
+	}
+	c, err := e.Function(fn)
+	if err != nil {
+		return nil, err
+	}
+	return c.Invoke(ctx, body)
+}
+
+// Close stops every process and server and removes temporary files.
+func (e *Env) Close() {
+	e.mu.Lock()
+	cs := e.containers
+	e.containers = map[string]*lambdarun.Container{}
+	e.mu.Unlock()
+	for _, c := range cs {
+		c.Close()
+	}
+	if e.Bus != nil {
+		e.Bus.Close()
+	}
+	if e.Sim != nil {
+		e.Sim.Close()
+	}
+	if e.stopDynamo != nil {
+		e.stopDynamo()
+	}
+	if e.ownBinDir != "" {
+		os.RemoveAll(e.ownBinDir)
+	}
+}

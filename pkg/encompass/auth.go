@@ -138,8 +138,10 @@ func tokenError(err error) error {
 		if re.Response != nil {
 			ae.StatusCode = re.Response.StatusCode
 			ae.CorrelationID = re.Response.Header.Get("X-Correlation-ID")
-			if reset, ok := parseReset(re.Response.Header.Get("X-Rate-Limit-Reset")); ok {
-				ae.RateLimitReset = reset
+			if re.Response.Header.Get("X-Rate-Limit-Remaining") == "0" {
+				if reset, ok := parseReset(re.Response.Header.Get("X-Rate-Limit-Reset")); ok {
+					ae.RateLimitReset = reset
+				}
 			}
 		}
 		if ae.Summary == "" {

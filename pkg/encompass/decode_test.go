@@ -26,7 +26,7 @@ func TestDecodeAPIError(t *testing.T) {
 	}{
 		{"rest", 400, `{"summary":"Bad Request","details":"loginId is invalid","errorCode":"EBS-912"}`, nil, "EBS-912", "Bad Request", "loginId is invalid", ErrBadRequest, false},
 		{"oauth style", 401, `{"error":"invalid_token","error_description":"token expired"}`, nil, "invalid_token", "token expired", "", ErrUnauthorized, false},
-		{"throttled", 429, `{"code":"100002","message":"Client has exceeded the concurrency limit or daily quota."}`, http.Header{"X-Rate-Limit-Reset": {"1900000000"}}, "100002", "Client has exceeded the concurrency limit or daily quota.", "", ErrThrottled, true},
+		{"throttled", 429, `{"code":"100002","message":"Client has exceeded the concurrency limit or daily quota."}`, http.Header{"X-Rate-Limit-Reset": {"1900000000"}, "X-Rate-Limit-Remaining": {"0"}}, "100002", "Client has exceeded the concurrency limit or daily quota.", "", ErrThrottled, true},
 		{"numeric code", 429, `{"code":100002,"message":"x"}`, nil, "100002", "x", "", ErrThrottled, true},
 		{"errors array", 409, `{"summary":"Conflict","errors":[{"errorCode":"E1","details":"exists"},{"message":"again"}]}`, nil, "", "Conflict", "E1 exists; again", ErrConflict, false},
 		{"not json", 502, `<html>bad gateway</html>`, nil, "", "Bad Gateway", "<html>bad gateway</html>", ErrServer, true},

@@ -50,7 +50,8 @@ type APIError struct {
 	CorrelationID string
 	// Method and Endpoint name the call, Endpoint templated (no ids).
 	Method, Endpoint string
-	// RateLimitReset is X-Rate-Limit-Reset when the answer carried it.
+	// RateLimitReset is X-Rate-Limit-Reset when the answer said the quota
+	// is used up (X-Rate-Limit-Remaining: 0).
 	RateLimitReset time.Time
 }
 
@@ -179,8 +180,13 @@ func decodeAPIError(method, endpoint string, resp *http.Response, body []byte) *
 		Endpoint:      endpoint,
 		CorrelationID: resp.Header.Get("X-Correlation-ID"),
 	}
-	if reset, ok := parseReset(resp.Header.Get("X-Rate-Limit-Reset")); ok {
-		e.RateLimitReset = reset
+	// X-Rate-Limit-Reset is the end of the quota window (often midnight);
+	// it only says when to come back if the quota is used up. A 429 from
+	// the concurrency limit carries it too and must not wait for it.
+	if resp.Header.Get("X-Rate-Limit-Remaining") == "0" {
+		if reset, ok := parseReset(resp.Header.Get("X-Rate-Limit-Reset")); ok {
+			e.RateLimitReset = reset
+		}
 	}
 	var eb errorBody
 	if len(body) > 0 && json.Unmarshal(body, &eb) == nil {

@@ -258,21 +258,47 @@ func (s *UsersService) Get(ctx context.Context, id string) (*User, error) {
 }
 
 // FindByLoginID returns the user whose login id equals loginID
-// (case-insensitively), or an error matching ErrNotFound. The answer is
-// checked on the client side because live tenants ignore some filters.
+// (case-insensitively), or an error matching ErrNotFound. It asks the list
+// with the loginId filter and checks the answer on the client side, because
+// live tenants silently ignore some filters; when the filter was ignored (the
+// page holds only other users) it falls back to GET by id, the lower-case
+// login id.
 func (s *UsersService) FindByLoginID(ctx context.Context, loginID string) (*User, error) {
 	if err := checkID(loginID); err != nil {
 		return nil, fmt.Errorf("find user: %w", err)
 	}
+	q := url.Values{"loginId": {loginID}, "start": {"0"}, "limit": {strconv.Itoa(findPageSize)}}
+	var raw json.RawMessage
+	if err := s.c.do(ctx, call{method: http.MethodGet, path: "/encompass/v3/users", endpoint: "/encompass/v3/users", query: q}, nil, &raw); err != nil {
+		return nil, fmt.Errorf("find user %s: %w", loginID, err)
+	}
+	page, err := decodeList[User](raw)
+	if err != nil {
+		return nil, fmt.Errorf("find user %s: %w", loginID, err)
+	}
+	for _, u := range page {
+		if strings.EqualFold(u.LoginID, loginID) {
+			return &u, nil
+		}
+	}
+	if len(page) == 0 {
+		return nil, fmt.Errorf("find user %s: %w", loginID, ErrNotFound)
+	}
+	// The filter was ignored: the id is the lower-case login id.
 	u, err := s.Get(ctx, strings.ToLower(loginID))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("find user %s: %w", loginID, err)
 	}
-	if !strings.EqualFold(u.LoginID, loginID) && !strings.EqualFold(u.ID, loginID) {
+	if !strings.EqualFold(u.LoginID, loginID) {
 		return nil, fmt.Errorf("find user %s: server answered user %s: %w", loginID, u.ID, ErrNotFound)
 	}
 	return u, nil
 }
+
+// findPageSize is the page asked for by FindByLoginID: a login id is unique,
+// so a working filter answers one user; a small page keeps an ignored filter
+// cheap.
+const findPageSize = 10
 
 // Create creates a user and returns it as the server answered. If the
 // request was sent but its outcome is unknown (timeout, dropped connection),
@@ -298,8 +324,8 @@ func (s *UsersService) Create(ctx context.Context, u User) (*User, error) {
 	return &out, nil
 }
 
-// Patch changes only the given fields of user id and returns the user as the
-// server answered.
+// Patch changes only the given fields of user id. The answer carries the id
+// and the fields that were sent (not the whole user); use Get for the rest.
 func (s *UsersService) Patch(ctx context.Context, id string, patch UserPatch) (*User, error) {
 	if err := checkID(id); err != nil {
 		return nil, fmt.Errorf("patch user: %w", err)

@@ -1,0 +1,116 @@
+package encompass
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
+)
+
+// calls records what the OnCall hook saw.
+type calls struct {
+	mu  sync.Mutex
+	all []CallInfo
+}
+
+func (c *calls) hook(ci CallInfo) {
+	c.mu.Lock()
+	c.all = append(c.all, ci)
+	c.mu.Unlock()
+}
+
+// count returns how many exchanges hit endpoint ("GET /encompass/v3/users").
+func (c *calls) count(endpoint string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, ci := range c.all {
+		if ci.Endpoint == endpoint {
+			n++
+		}
+	}
+	return n
+}
+
+func (c *calls) total() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.all)
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+type testClient struct {
+	*Client
+	srv   *encompasstest.Server
+	calls *calls
+	logs  *syncBuffer
+}
+
+// newSimClient starts a simulator and a client for it with fast back-off
+// and debug logging captured for the secret checks.
+func newSimClient(t testing.TB, mutate func(*Config), opts ...encompasstest.Option) *testClient {
+	t.Helper()
+	srv := encompasstest.NewServer(t, opts...)
+	rec := &calls{}
+	logs := &syncBuffer{}
+	cfg := Config{
+		BaseURL:      srv.URL,
+		InstanceID:   srv.InstanceID,
+		ClientID:     srv.ClientID,
+		ClientSecret: srv.ClientSecret,
+		Username:     srv.Username,
+		Password:     srv.Password,
+		HTTPClient:   srv.Client(),
+		BaseDelay:    time.Millisecond,
+		MaxDelay:     20 * time.Millisecond,
+		OnCall:       rec.hook,
+		Logger:       slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := &testClient{Client: c, srv: srv, calls: rec, logs: logs}
+	t.Cleanup(func() { tc.assertNoSecrets(t, logs.String()) })
+	return tc
+}
+
+// assertNoSecrets fails when s contains a credential or a token the
+// simulator issued.
+func (tc *testClient) assertNoSecrets(t testing.TB, s string) {
+	t.Helper()
+	secrets := []string{tc.srv.ClientSecret, tc.srv.Password, "Bearer "}
+	for _, sec := range secrets {
+		if sec != "" && strings.Contains(s, sec) {
+			t.Errorf("secret %q leaked into output", sec[:min(4, len(sec))]+"...")
+		}
+	}
+	// Tokens issued by the simulator start with 0004 followed by hex.
+	if i := strings.Index(s, `"0004`); i >= 0 {
+		t.Errorf("something token-like leaked into output: %.12s", s[i:])
+	}
+}

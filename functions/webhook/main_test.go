@@ -1,0 +1,94 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/lenderops/encompass-lifecycle/internal/testenv"
+	"github.com/lenderops/encompass-lifecycle/pkg/config"
+	"github.com/lenderops/encompass-lifecycle/pkg/telemetry"
+)
+
+// TestWiring starts the real wiring (config from the environment, keys from
+// Secrets Manager, SDK clients honouring the endpoint variables) as the local
+// HTTP server and sends it a signed delivery.
+func TestWiring(t *testing.T) {
+	db := testenv.DynamoDB(t)
+	table := db.CreateTable(t)
+	bus := testenv.EventBridge(t)
+	secrets := testenv.SecretsManager(t)
+	const arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:webhook-keys"
+	secrets.Put(arn, `{"`+testSubscription+`": ["`+testKey+`", "`+testRotatedKey+`"]}`)
+
+	t.Setenv("AWS_REGION", testenv.Region)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTESTENV")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "testenv-secret")
+	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", db.URL)
+	t.Setenv("AWS_ENDPOINT_URL_EVENTBRIDGE", bus.URL)
+	t.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", secrets.URL)
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv(config.EnvStateTable, table)
+	t.Setenv(config.EnvEventBusName, "lifecycle")
+	t.Setenv(config.EnvWebhookSecretARN, arn)
+	t.Setenv(config.EnvWebhookSigningKeys, "")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg, err := config.FromEnv(ctx, config.ForWebhook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	var metrics bytes.Buffer
+	h := newHandler(cfg, telemetry.NewLogger(&logs, cfg.LogLevel), &metrics)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, ln, h, telemetry.NewLogger(&bytes.Buffer{}, cfg.LogLevel)) }()
+	url := "http://" + ln.Addr().String() + "/webhooks/encompass"
+
+	for i, key := range []string{testKey, testRotatedKey} {
+		body := loanDelivery("ev-wiring-" + string(rune('a'+i)))
+		req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+		req.Header = signedHeader(key, body)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("key %d: status %d", i, resp.StatusCode)
+		}
+	}
+	if n := bus.Count("Loan update"); n != 2 {
+		t.Fatalf("published %d Loan update events, want 2", n)
+	}
+	if ev := bus.Events()[0]; ev.Source != "encompass.webhook" || ev.EventBusName != "lifecycle" {
+		t.Errorf("published to %s from %s", ev.EventBusName, ev.Source)
+	}
+	if !bytes.Contains(metrics.Bytes(), []byte(`"WebhookAccepted":1`)) {
+		t.Errorf("no EMF line for the accepted deliveries: %s", metrics.String())
+	}
+	if bytes.Contains(logs.Bytes(), []byte(testKey)) || bytes.Contains(logs.Bytes(), []byte(testRotatedKey)) {
+		t.Error("a signing key was logged")
+	}
+	if n := secrets.Calls(arn); n != 1 {
+		t.Errorf("secret read %d times, want once per cold start", n)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("server did not shut down")
+	}
+}

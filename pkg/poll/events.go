@@ -1,0 +1,154 @@
+package poll
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strconv"
+	"strings"
+
+	"github.com/lenderops/encompass-lifecycle/pkg/publish"
+	"github.com/lenderops/encompass-lifecycle/pkg/state"
+)
+
+// Detail types of the poller's events (CONTRACTS §3), named here for the
+// poller's own code; the strings are pkg/publish's.
+const (
+	TypeUserCreated   = publish.UserCreated
+	TypeUserChanged   = publish.UserChanged
+	TypeUserDisabled  = publish.UserDisabled
+	TypeUserEnabled   = publish.UserEnabled
+	TypeUserRemoved   = publish.UserRemoved
+	TypeBaseline      = publish.BaselineEstablished
+	TypeAnomaly       = publish.PollAnomaly
+	TypeDriftDetected = publish.UserDriftDetected
+)
+
+// Origins of a difference.
+const (
+	OriginProvisioning = "provisioning"
+	OriginExternal     = "external"
+)
+
+// event is one poller event (source encompass.poller).
+func event(detailType string, detail any) publish.Event {
+	return publish.Event{Source: publish.SourcePoller, DetailType: detailType, Detail: detail}
+}
+
+// UserDetail is the detail of the per-user events.
+type UserDetail struct {
+	EventID string `json:"eventId"`
+	UserID  string `json:"userId"`
+	LoginID string `json:"loginId"`
+	Origin  string `json:"origin"`
+	// Changes is set for User Changed only.
+	Changes []Change `json:"changes,omitempty"`
+	// User is the new canonical user, set for User Created.
+	User map[string]string `json:"user,omitempty"`
+	// EmployeeID is set for User Drift Detected: the employee the state
+	// table marks as terminated.
+	EmployeeID string `json:"employeeId,omitempty"`
+	// Generation is the poll generation that observed the difference.
+	Generation int64 `json:"generation"`
+}
+
+// BaselineDetail is the detail of Baseline Established.
+type BaselineDetail struct {
+	EventID    string `json:"eventId"`
+	Users      int    `json:"users"`
+	Generation int64  `json:"generation"`
+}
+
+// AnomalyDetail is the detail of Poll Anomaly.
+type AnomalyDetail struct {
+	EventID         string  `json:"eventId"`
+	KnownUsers      int     `json:"knownUsers"`
+	ListedUsers     int     `json:"listedUsers"`
+	Removed         int     `json:"removed"`
+	Disabled        int     `json:"disabled"`
+	MaxRemovalRatio float64 `json:"maxRemovalRatio"`
+	// Sample names up to 20 of the users concerned, to start the
+	// investigation from.
+	Sample     []string `json:"sample"`
+	Generation int64    `json:"generation"`
+}
+
+// eventID is deterministic in the generation, the user, the kind and both
+// states: a poll that is re-run after a crash or a stop publishes the same
+// ids (so consumers can drop the duplicates), while a later, different
+// difference of the same user always gets a new id.
+func eventID(gen int64, parts ...string) string {
+	h := sha256.New()
+	h.Write([]byte(strconv.FormatInt(gen, 10)))
+	for _, p := range parts {
+		h.Write([]byte{0})
+		h.Write([]byte(p))
+	}
+	return "poll-" + strconv.FormatInt(gen, 10) + "-" + hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+// fieldsMap is a canonical user as a map of its non-empty fields.
+func fieldsMap(c Canonical) map[string]string {
+	m := make(map[string]string, NumFields)
+	for f, v := range c {
+		if v != "" {
+			m[Field(f).String()] = v
+		}
+	}
+	return m
+}
+
+// recorded returns the value the write log recorded for field, normalised,
+// and whether it recorded one at all. Field names are matched
+// case-insensitively because the write log is written by another function.
+func recorded(w state.Write, f Field) (string, bool) {
+	if v, ok := w.Fields[f.String()]; ok {
+		return normalise(f, v), true
+	}
+	for k, v := range w.Fields {
+		if strings.EqualFold(k, f.String()) {
+			return normalise(f, v), true
+		}
+	}
+	return "", false
+}
+
+// wrote reports whether a recorded write set field to value.
+func wrote(writes []state.Write, f Field, value string) bool {
+	for _, w := range writes {
+		if v, ok := recorded(w, f); ok && v == value {
+			return true
+		}
+	}
+	return false
+}
+
+// originOf decides a difference's origin: provisioning when every field it
+// changed matches a write the provisioning functions recorded since the
+// previous poll (same user, same field, same new value), else external. A
+// mixed difference is external: someone outside this system touched the
+// user, which is what the event must make visible.
+func originOf(writes []state.Write, kind string, c Canonical, changes []Change) string {
+	if len(writes) == 0 {
+		return OriginExternal
+	}
+	switch kind {
+	case TypeUserCreated:
+		// The user did not exist at the previous poll; any recorded write
+		// to that login since then is the creation.
+		return OriginProvisioning
+	case TypeUserDisabled, TypeUserEnabled, TypeDriftDetected:
+		if wrote(writes, FieldEnabled, c[FieldEnabled]) {
+			return OriginProvisioning
+		}
+		return OriginExternal
+	case TypeUserChanged:
+		for _, ch := range changes {
+			f, ok := FieldByName(ch.Field)
+			if !ok || !wrote(writes, f, ch.To) {
+				return OriginExternal
+			}
+		}
+		return OriginProvisioning
+	}
+	return OriginExternal
+}

@@ -1,0 +1,667 @@
+// Package poll detects changes to Encompass users that nobody announced: it
+// lists every user, compares each with the snapshot the previous poll left in
+// the state table and publishes one synthetic event per difference
+// (CONTRACTS §3, source encompass.poller). docs/poller.md explains the
+// snapshot, the commit protocol and what a poll costs.
+package poll
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
+	"github.com/lenderops/encompass-lifecycle/pkg/publish"
+	"github.com/lenderops/encompass-lifecycle/pkg/state"
+)
+
+// Users lists and reads Encompass users. *encompass.UsersService satisfies it.
+type Users interface {
+	All(ctx context.Context, opts *encompass.ListUsersOptions) iter.Seq2[encompass.User, error]
+	Get(ctx context.Context, id string) (*encompass.User, error)
+}
+
+// StateReader is what the poller reads from the provisioning functions'
+// items in the state table. *state.Store satisfies it.
+type StateReader interface {
+	WritesSince(ctx context.Context, loginID string, since time.Time) ([]state.Write, error)
+	Terminated(ctx context.Context) iter.Seq2[state.TerminatedUser, error]
+}
+
+// Publisher hands events to EventBridge. It batches and retries failed
+// entries itself; an error means some events may not have been delivered.
+// *publish.Publisher satisfies it.
+type Publisher interface {
+	Publish(ctx context.Context, events ...publish.Event) error
+}
+
+// Defaults applied by New.
+const (
+	DefaultMaxRemovalRatio  = 0.2
+	DefaultConcurrency      = 4
+	DefaultDeadlineMargin   = 30 * time.Second
+	DefaultApplyChunk       = 250
+	DefaultMaxRemovalChecks = 50
+	// originSkew widens the write-log window: a write recorded just before
+	// the previous poll started listing may not have been visible to it.
+	originSkew = time.Minute
+	// leaseWithoutDeadline is the lease when the context has no deadline:
+	// the longest a Lambda can run.
+	leaseWithoutDeadline = 15 * time.Minute
+)
+
+// Config wires a Poller.
+type Config struct {
+	Users     Users
+	State     StateReader
+	Snapshot  *Snapshot
+	Publisher Publisher
+	// MaxRemovalRatio is POLLER_MAX_REMOVAL_RATIO: the share of known users
+	// one poll may remove or disable before it is an anomaly.
+	MaxRemovalRatio float64
+	// Concurrency bounds the write-log look-ups and removal checks in
+	// flight. The Encompass requests are bounded by the client's MaxInFlight.
+	Concurrency int
+	// DeadlineMargin is how long before the context's deadline the poll
+	// stops cleanly.
+	DeadlineMargin time.Duration
+	// ApplyChunk is how many users' differences are published and then
+	// recorded per round; the deadline is checked between rounds.
+	ApplyChunk int
+	// MaxRemovalChecks bounds the users that seem removed and are read back
+	// one by one before being reported (offset paging can skip a user when
+	// another is deleted during the listing).
+	MaxRemovalChecks int
+	// Owner names this poll in the lease (e.g. the Lambda request id).
+	Owner string
+	// Now replaces time.Now (tests of the deadline).
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Poller runs polls. It is safe to reuse across invocations, not to run two
+// polls on one Poller at once (two Pollers, even in two processes, are safe).
+type Poller struct {
+	cfg Config
+	log *slog.Logger
+}
+
+// New applies defaults to cfg and returns a Poller.
+func New(cfg Config) (*Poller, error) {
+	if cfg.Users == nil || cfg.State == nil || cfg.Snapshot == nil || cfg.Publisher == nil {
+		return nil, errors.New("poll: Users, State, Snapshot and Publisher are required")
+	}
+	if cfg.MaxRemovalRatio <= 0 {
+		cfg.MaxRemovalRatio = DefaultMaxRemovalRatio
+	}
+	if cfg.MaxRemovalRatio > 1 {
+		return nil, fmt.Errorf("poll: MaxRemovalRatio %v is above 1", cfg.MaxRemovalRatio)
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = DefaultConcurrency
+	}
+	if cfg.DeadlineMargin <= 0 {
+		cfg.DeadlineMargin = DefaultDeadlineMargin
+	}
+	if cfg.ApplyChunk <= 0 {
+		cfg.ApplyChunk = DefaultApplyChunk
+	}
+	if cfg.MaxRemovalChecks < 0 {
+		cfg.MaxRemovalChecks = 0
+	} else if cfg.MaxRemovalChecks == 0 {
+		cfg.MaxRemovalChecks = DefaultMaxRemovalChecks
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Poller{cfg: cfg, log: cfg.Logger}, nil
+}
+
+// Outcome says how a poll ended.
+type Outcome string
+
+// Outcomes of a poll.
+const (
+	// OutcomeBaseline: first poll, the snapshot was recorded.
+	OutcomeBaseline Outcome = "baseline"
+	// OutcomeChanges: differences were published and recorded.
+	OutcomeChanges Outcome = "changes"
+	// OutcomeUnchanged: nothing differed; nothing was written or published.
+	OutcomeUnchanged Outcome = "unchanged"
+	// OutcomeAnomaly: too many removals; Poll Anomaly only, snapshot kept.
+	OutcomeAnomaly Outcome = "anomaly"
+	// OutcomeStopped: the deadline came near; the next poll completes it.
+	OutcomeStopped Outcome = "stopped"
+	// OutcomeSkipped: another poll holds the lease.
+	OutcomeSkipped Outcome = "skipped"
+)
+
+// Summary is what one poll did; the handler returns it and logs it as
+// metrics.
+type Summary struct {
+	Outcome    Outcome `json:"outcome"`
+	Generation int64   `json:"generation"`
+	Listed     int     `json:"listed"`
+	Known      int     `json:"known"`
+	Invalid    int     `json:"invalid"`
+	Duplicates int     `json:"duplicates"`
+	Created    int     `json:"created"`
+	Changed    int     `json:"changed"`
+	Disabled   int     `json:"disabled"`
+	Enabled    int     `json:"enabled"`
+	Removed    int     `json:"removed"`
+	Drift      int     `json:"drift"`
+	Events     int     `json:"events"`
+	// Writes is the number of snapshot items written (user items and the
+	// header), Conflicts those skipped because another poll got there first.
+	Writes    int `json:"writes"`
+	Conflicts int `json:"conflicts"`
+	// Pending is how many users' differences a stopped poll left for the
+	// next one.
+	Pending  int           `json:"pending"`
+	Duration time.Duration `json:"durationNs"`
+}
+
+// errStopped is the internal signal that the deadline came near.
+var errStopped = errors.New("poll: stopped before the deadline")
+
+// diffEntry is everything a poll found out about one user.
+type diffEntry struct {
+	key     string
+	old     *entry // nil: not in the snapshot
+	oldC    Canonical
+	newEnc  string // "": removed
+	newC    Canonical
+	changes []Change
+	kinds   []string // event detail types, in publishing order
+	drift   bool     // the drift flag to store
+	emp     string   // employee id of a drift
+}
+
+func (d *diffEntry) op() op {
+	o := op{key: d.key, old: d.old}
+	if d.newEnc != "" {
+		o.new = &entry{enc: d.newEnc, drift: d.drift, known: int(NumFields)}
+	}
+	return o
+}
+
+// Run performs one poll. It returns an error, having published nothing for
+// the users not yet recorded, when the listing or a dependency fails; the
+// next poll then starts again from the last recorded snapshot.
+func (p *Poller) Run(ctx context.Context) (Summary, error) {
+	start := p.cfg.Now()
+	sum, err := p.run(ctx, start)
+	sum.Duration = p.cfg.Now().Sub(start)
+	return sum, err
+}
+
+func (p *Poller) run(ctx context.Context, start time.Time) (Summary, error) {
+	var sum Summary
+	meta, err := p.cfg.Snapshot.LoadMeta(ctx)
+	if err != nil {
+		return sum, err
+	}
+	sum.Generation = meta.Generation
+	if meta.LeaseOwner != "" && meta.LeaseUntil.After(start) {
+		p.log.Info("poll: another poll holds the lease; skipping", "owner", meta.LeaseOwner, "until", meta.LeaseUntil)
+		sum.Outcome = OutcomeSkipped
+		return sum, nil
+	}
+
+	// The snapshot and the terminated index load while the users are
+	// listed: the listing is the long part, and the rest hides behind it.
+	var snap map[string]entry
+	var terminated []state.TerminatedUser
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		var err error
+		snap, err = p.cfg.Snapshot.LoadUsers(gctx)
+		return err
+	})
+	g.Go(func() error {
+		for t, err := range p.cfg.State.Terminated(gctx) {
+			if err != nil {
+				return fmt.Errorf("poll: read terminated index: %w", err)
+			}
+			terminated = append(terminated, t)
+		}
+		return nil
+	})
+	listed, lerr := p.list(gctx, meta.Users, &sum)
+	if err := g.Wait(); err != nil {
+		return sum, err
+	}
+	if errors.Is(lerr, errStopped) {
+		p.log.Warn("poll: deadline near during the listing; nothing published, the next poll starts again", "listed", sum.Listed)
+		sum.Outcome = OutcomeStopped
+		return sum, nil
+	}
+	if lerr != nil {
+		return sum, fmt.Errorf("poll: list users (nothing published, snapshot kept): %w", lerr)
+	}
+	sum.Known = len(snap)
+	baseline := meta.Generation == 0
+	next := meta.Generation + 1
+
+	diffs := p.compare(snap, listed, terminated, baseline)
+	removed := p.removedCandidates(snap, listed)
+
+	if !baseline {
+		disabled := 0
+		for _, d := range diffs {
+			if slices.Contains(d.kinds, TypeUserDisabled) {
+				disabled++
+			}
+		}
+		if float64(len(removed)+disabled) > p.cfg.MaxRemovalRatio*float64(len(snap)) {
+			return p.anomaly(ctx, sum, next, listed, snap, removed, diffs, disabled)
+		}
+	}
+	more, err := p.checkRemovals(ctx, removed, snap, listed, terminated, baseline)
+	if err != nil {
+		return sum, err
+	}
+	diffs = append(diffs, more...)
+	slices.SortFunc(diffs, func(a, b *diffEntry) int { return strings.Compare(a.key, b.key) })
+	for _, d := range diffs {
+		for _, k := range d.kinds {
+			switch k {
+			case TypeUserCreated:
+				sum.Created++
+			case TypeUserChanged:
+				sum.Changed++
+			case TypeUserDisabled:
+				sum.Disabled++
+			case TypeUserEnabled:
+				sum.Enabled++
+			case TypeUserRemoved:
+				sum.Removed++
+			case TypeDriftDetected:
+				sum.Drift++
+			}
+		}
+	}
+	if len(diffs) == 0 && !baseline {
+		sum.Outcome = OutcomeUnchanged
+		return sum, nil
+	}
+	return p.apply(ctx, sum, meta, next, start, diffs, len(listed), baseline)
+}
+
+// list reads every user and returns key -> encoded canonical form.
+func (p *Poller) list(ctx context.Context, expect int, sum *Summary) (map[string]string, error) {
+	listed := make(map[string]string, expect)
+	n := 0
+	for u, err := range p.cfg.Users.All(ctx, nil) {
+		if err != nil {
+			return nil, err
+		}
+		n++
+		if n%encompass.MaxUsersPageSize == 0 && p.deadlineNear(ctx) {
+			sum.Listed = n
+			return nil, errStopped
+		}
+		key, c, ok := FromUser(u)
+		if !ok {
+			sum.Invalid++
+			p.log.Warn("poll: user without a usable id or login id ignored", "position", n)
+			continue
+		}
+		enc := c.encode()
+		if prev, dup := listed[key]; dup {
+			sum.Duplicates++
+			if prev != enc {
+				// Two different records under one id (login ids differing
+				// only in case): keep a deterministic one so that the
+				// listing order cannot make the user flap between polls.
+				p.log.Warn("poll: two different users share one id; keeping one deterministically", "user", key)
+				if enc < prev {
+					listed[key] = enc
+				}
+			}
+			continue
+		}
+		listed[key] = enc
+	}
+	sum.Listed = n
+	return listed, nil
+}
+
+func (p *Poller) deadlineNear(ctx context.Context) bool {
+	d, ok := ctx.Deadline()
+	return ok && !p.cfg.Now().Add(p.cfg.DeadlineMargin).Before(d)
+}
+
+// driftSet returns, for the listed users the terminated index names, the
+// employee id keyed by user key.
+func driftSet(listed map[string]string, terminated []state.TerminatedUser) map[string]string {
+	out := make(map[string]string)
+	for _, t := range terminated {
+		for _, key := range []string{t.UserID, strings.ToLower(t.LoginID)} {
+			if key == "" {
+				continue
+			}
+			if _, ok := listed[key]; ok {
+				out[key] = t.EmployeeID
+				break
+			}
+		}
+	}
+	return out
+}
+
+// compare diffs the listed users against the snapshot. In a baseline, no
+// per-user event is planned: only the writes.
+func (p *Poller) compare(snap map[string]entry, listed map[string]string, terminated []state.TerminatedUser, baseline bool) []*diffEntry {
+	drifting := driftSet(listed, terminated)
+	var out []*diffEntry
+	for key, enc := range listed {
+		emp, term := drifting[key]
+		old, had := snap[key]
+		if d := p.compareOne(key, enc, old, had, term, emp, baseline); d != nil {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func (p *Poller) compareOne(key, enc string, old entry, had, terminated bool, emp string, baseline bool) *diffEntry {
+	newC, _, _ := decodeCanonical(enc)
+	// Drift is reported once, when it starts; a baseline reports none (the
+	// next poll reports drift that already existed).
+	wantDrift := terminated && newC.Enabled() && !baseline
+	if had && old.enc == enc && old.drift == wantDrift {
+		return nil
+	}
+	d := &diffEntry{key: key, newEnc: enc, newC: newC, drift: wantDrift, emp: emp}
+	if had {
+		o := old
+		d.old = &o
+	}
+	switch {
+	case baseline:
+		// Writes only.
+	case !had:
+		d.kinds = append(d.kinds, TypeUserCreated)
+	case old.known == 0:
+		// Unreadable item: re-record silently.
+	case old.enc != enc:
+		d.oldC, _, _ = decodeCanonical(old.enc)
+		if old.known > int(FieldEnabled) && d.oldC.Enabled() != newC.Enabled() {
+			if newC.Enabled() {
+				d.kinds = append(d.kinds, TypeUserEnabled)
+			} else {
+				d.kinds = append(d.kinds, TypeUserDisabled)
+			}
+		}
+		d.changes = diff(d.oldC, newC, old.known)
+		if len(d.changes) > 0 {
+			d.kinds = append(d.kinds, TypeUserChanged)
+		}
+	}
+	if wantDrift && (!had || !old.drift) {
+		d.kinds = append(d.kinds, TypeDriftDetected)
+	}
+	return d
+}
+
+// removedCandidates are the snapshot users the listing did not return, sorted.
+func (p *Poller) removedCandidates(snap map[string]entry, listed map[string]string) []string {
+	var out []string
+	for key := range snap {
+		if _, ok := listed[key]; !ok {
+			out = append(out, key)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// checkRemovals reads back the users that seem removed (up to
+// MaxRemovalChecks of them): offset paging skips a user when another one is
+// deleted during the listing, and a skipped user must not be reported as
+// removed. A user found is compared like a listed one.
+func (p *Poller) checkRemovals(ctx context.Context, keys []string, snap map[string]entry, listed map[string]string, terminated []state.TerminatedUser, baseline bool) ([]*diffEntry, error) {
+	out := make([]*diffEntry, len(keys))
+	check := len(keys) <= p.cfg.MaxRemovalChecks && !baseline
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(p.cfg.Concurrency)
+	for i, key := range keys {
+		old := snap[key]
+		removal := &diffEntry{key: key, old: &old}
+		removal.oldC, _, _ = decodeCanonical(old.enc)
+		if !baseline {
+			removal.kinds = []string{TypeUserRemoved}
+		}
+		out[i] = removal
+		if !check {
+			continue
+		}
+		g.Go(func() error {
+			u, err := p.cfg.Users.Get(gctx, key)
+			if errors.Is(err, encompass.ErrNotFound) || errors.Is(err, encompass.ErrBadRequest) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("poll: read back user %s that seems removed (nothing published): %w", key, err)
+			}
+			k, c, ok := FromUser(*u)
+			if !ok || k != key {
+				return nil
+			}
+			enc := c.encode()
+			one := map[string]string{key: enc}
+			emp, term := driftSet(one, terminated)[key]
+			out[i] = p.compareOne(key, enc, old, true, term, emp, baseline)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(out, func(d *diffEntry) bool { return d == nil }), nil
+}
+
+// anomaly publishes Poll Anomaly and nothing else, and keeps the snapshot.
+func (p *Poller) anomaly(ctx context.Context, sum Summary, next int64, listed map[string]string, snap map[string]entry, removed []string, diffs []*diffEntry, disabled int) (Summary, error) {
+	var sample []string
+	for _, k := range removed {
+		if len(sample) == 20 {
+			break
+		}
+		sample = append(sample, k)
+	}
+	for _, d := range diffs {
+		if len(sample) == 20 {
+			break
+		}
+		if slices.Contains(d.kinds, TypeUserDisabled) {
+			sample = append(sample, d.key)
+		}
+	}
+	detail := AnomalyDetail{
+		EventID:    eventID(next, "anomaly", fmt.Sprint(len(listed), len(removed), disabled)),
+		KnownUsers: len(snap), ListedUsers: len(listed), Removed: len(removed), Disabled: disabled,
+		MaxRemovalRatio: p.cfg.MaxRemovalRatio, Sample: sample, Generation: next,
+	}
+	p.log.Warn("poll: anomaly: too many users removed or disabled; nothing published per user, snapshot kept",
+		"known", len(snap), "listed", len(listed), "removed", len(removed), "disabled", disabled, "maxRatio", p.cfg.MaxRemovalRatio)
+	if err := p.cfg.Publisher.Publish(ctx, event(TypeAnomaly, detail)); err != nil {
+		return sum, fmt.Errorf("poll: publish anomaly: %w", err)
+	}
+	sum.Outcome = OutcomeAnomaly
+	sum.Events = 1
+	return sum, nil
+}
+
+// apply takes the lease, then per chunk of users publishes their events and
+// records their new snapshot, and finally commits the generation. A chunk's
+// items are written only after its events were accepted, so a crash in
+// between re-publishes them (same ids) rather than losing them.
+func (p *Poller) apply(ctx context.Context, sum Summary, meta Meta, next int64, start time.Time, diffs []*diffEntry, users int, baseline bool) (Summary, error) {
+	owner := p.cfg.Owner
+	if owner == "" {
+		owner = randomOwner()
+	}
+	until := start.Add(leaseWithoutDeadline)
+	if d, ok := ctx.Deadline(); ok {
+		until = d
+	}
+	snap := p.cfg.Snapshot
+	writes0 := snap.ItemWrites()
+	defer func() { sum.Writes = int(snap.ItemWrites() - writes0) }()
+	if err := snap.acquire(ctx, meta.Generation, owner, p.cfg.Now(), until); err != nil {
+		if errors.Is(err, ErrLeaseHeld) {
+			p.log.Info("poll: another poll took the lease or committed first; nothing published")
+			sum.Outcome = OutcomeSkipped
+			sum.Writes = int(snap.ItemWrites() - writes0)
+			return sum, nil
+		}
+		return sum, err
+	}
+	release := func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := snap.release(rctx, owner); err != nil {
+			p.log.Warn("poll: release lease", "error", err)
+		}
+	}
+	since := time.Time{}
+	if !meta.ListedAt.IsZero() {
+		since = meta.ListedAt.Add(-originSkew)
+	}
+	for i := 0; i < len(diffs); i += p.cfg.ApplyChunk {
+		if p.deadlineNear(ctx) {
+			sum.Pending = len(diffs) - i
+			p.log.Warn("poll: deadline near; stopping cleanly, the next poll completes the rest", "pending", sum.Pending)
+			release()
+			sum.Outcome = OutcomeStopped
+			sum.Writes = int(snap.ItemWrites() - writes0)
+			return sum, nil
+		}
+		chunk := diffs[i:min(i+p.cfg.ApplyChunk, len(diffs))]
+		events, err := p.events(ctx, chunk, next, since)
+		if err != nil {
+			release()
+			return sum, err
+		}
+		if len(events) > 0 {
+			if err := p.cfg.Publisher.Publish(ctx, events...); err != nil {
+				release()
+				return sum, fmt.Errorf("poll: publish (this chunk is not recorded and will be published again, same ids): %w", err)
+			}
+			sum.Events += len(events)
+		}
+		ops := make([]op, len(chunk))
+		for j, d := range chunk {
+			ops[j] = d.op()
+		}
+		conflicts, err := snap.apply(ctx, ops)
+		sum.Conflicts += conflicts
+		if err != nil {
+			release()
+			return sum, err
+		}
+	}
+	if baseline {
+		ev := event(TypeBaseline, BaselineDetail{EventID: eventID(next, "baseline"), Users: users, Generation: next})
+		if err := p.cfg.Publisher.Publish(ctx, ev); err != nil {
+			release()
+			return sum, fmt.Errorf("poll: publish baseline: %w", err)
+		}
+		sum.Events++
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := snap.commit(cctx, owner, next, start, users); err != nil {
+		return sum, err
+	}
+	sum.Generation = next
+	sum.Outcome = OutcomeChanges
+	if baseline {
+		sum.Outcome = OutcomeBaseline
+	}
+	sum.Writes = int(snap.ItemWrites() - writes0)
+	return sum, nil
+}
+
+// events builds the chunk's events, looking up the write log (one query per
+// user with events, in parallel) to set each event's origin.
+func (p *Poller) events(ctx context.Context, chunk []*diffEntry, gen int64, since time.Time) ([]publish.Event, error) {
+	perUser := make([][]publish.Event, len(chunk))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(p.cfg.Concurrency)
+	for i, d := range chunk {
+		if len(d.kinds) == 0 {
+			continue
+		}
+		g.Go(func() error {
+			c := d.newC
+			if d.newEnc == "" {
+				c = d.oldC
+			}
+			loginID := c[FieldLoginID]
+			if loginID == "" {
+				loginID = d.key
+			}
+			var writes []state.Write
+			if !(len(d.kinds) == 1 && d.kinds[0] == TypeUserRemoved) {
+				var err error
+				writes, err = p.cfg.State.WritesSince(gctx, loginID, since)
+				if err != nil {
+					return fmt.Errorf("poll: read write log of %s: %w", loginID, err)
+				}
+			}
+			oldEnc := ""
+			if d.old != nil {
+				oldEnc = d.old.enc
+			}
+			for _, kind := range d.kinds {
+				detail := UserDetail{
+					EventID:    eventID(gen, d.key, kind, oldEnc, d.newEnc),
+					UserID:     d.key,
+					LoginID:    loginID,
+					Origin:     originOf(writes, kind, c, d.changes),
+					Generation: gen,
+				}
+				switch kind {
+				case TypeUserChanged:
+					detail.Changes = d.changes
+				case TypeUserCreated:
+					detail.User = fieldsMap(c)
+				case TypeDriftDetected:
+					detail.EmployeeID = d.emp
+				}
+				perUser[i] = append(perUser[i], event(kind, detail))
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	var out []publish.Event
+	for _, evs := range perUser {
+		out = append(out, evs...)
+	}
+	return out, nil
+}
+
+func randomOwner() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return "poll-" + hex.EncodeToString(b)
+}

@@ -1,0 +1,393 @@
+package encompass
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
+)
+
+// warm fetches the token so that later fault injections hit API calls.
+func warm(t *testing.T, tc *testClient) {
+	t.Helper()
+	if _, err := tc.Users.Get(context.Background(), "mjohnson"); err != nil {
+		t.Fatal(err)
+	}
+	tc.srv.ResetRequests()
+}
+
+func TestGrants(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+	}{
+		{"password (auto)", nil},
+		{"password (explicit, full user name)", func(c *Config) {
+			c.Grant = GrantPassword
+			c.Username = c.Username + "@encompass:" + c.InstanceID
+		}},
+		{"client credentials (auto)", func(c *Config) { c.Username, c.Password = "", "" }},
+		{"client credentials (explicit)", func(c *Config) { c.Grant = GrantClientCredentials }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tc := newSimClient(t, tt.mutate)
+			for range 3 {
+				if _, err := tc.Users.Get(context.Background(), "mjohnson"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n := tc.srv.Count("POST /oauth2/v1/token"); n != 1 {
+				t.Fatalf("token requests = %d, want 1 (shared token)", n)
+			}
+		})
+	}
+}
+
+func TestBadCredentialsArePermanentAndSecretFree(t *testing.T) {
+	t.Parallel()
+	const wrong = "Wr0ng-Secret-Value!"
+	for _, mutate := range []func(*Config){
+		func(c *Config) { c.Password = wrong },
+		func(c *Config) { c.ClientSecret = wrong },
+		func(c *Config) { c.InstanceID = "BE000"; c.Username, c.Password = "", "" },
+	} {
+		tc := newSimClient(t, mutate)
+		_, err := tc.Users.Get(context.Background(), "mjohnson")
+		if !errors.Is(err, ErrUnauthorized) || IsRetryable(err) {
+			t.Fatalf("err = %v", err)
+		}
+		if strings.Contains(err.Error(), wrong) || strings.Contains(err.Error(), tc.srv.ClientSecret) {
+			t.Fatalf("secret in error: %v", err)
+		}
+		if tc.srv.Count("GET /encompass/v3/users/{id}") != 0 {
+			t.Fatal("API called without a token")
+		}
+	}
+}
+
+func TestTokenSharedAcrossGoroutines(t *testing.T) {
+	t.Parallel()
+	tc := newSimClient(t, nil, encompasstest.WithLatency(2*time.Millisecond))
+	var wg sync.WaitGroup
+	for range 40 {
+		wg.Go(func() {
+			if _, err := tc.Users.Get(context.Background(), "asmith"); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := tc.srv.Count("POST /oauth2/v1/token"); n != 1 {
+		t.Fatalf("token requests = %d, want 1", n)
+	}
+}
+
+func TestTokenExpiredOrRevokedRefreshesOnce(t *testing.T) {
+	t.Parallel()
+	for _, kill := range []string{"expire", "revoke"} {
+		t.Run(kill, func(t *testing.T) {
+			t.Parallel()
+			tc := newSimClient(t, nil)
+			warm(t, tc)
+			if kill == "expire" {
+				tc.srv.ExpireTokens()
+			} else {
+				tc.srv.RevokeTokens()
+			}
+			var wg sync.WaitGroup
+			for range 10 {
+				wg.Go(func() {
+					if _, err := tc.Users.Get(context.Background(), "asmith"); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+			wg.Wait()
+			// Ten calls saw the dead token at most once each, and one new
+			// token served them all.
+			if n := tc.srv.Count("POST /oauth2/v1/token"); n != 1 {
+				t.Fatalf("token requests after %s = %d, want 1", kill, n)
+			}
+			if n := tc.srv.Count("GET /encompass/v3/users/{id}"); n < 10 || n > 20 {
+				t.Fatalf("GETs = %d", n)
+			}
+		})
+	}
+}
+
+func TestPersistent401IsNotRetriedForever(t *testing.T) {
+	t.Parallel()
+	tc := newSimClient(t, nil, encompasstest.WithTokenTTL(time.Nanosecond))
+	_, err := tc.Users.Get(context.Background(), "asmith")
+	if !errors.Is(err, ErrUnauthorized) || IsRetryable(err) {
+		t.Fatalf("err = %v", err)
+	}
+	if n := tc.srv.Count("GET /encompass/v3/users/{id}"); n != 2 {
+		t.Fatalf("GETs = %d, want 2 (the call and its one retry)", n)
+	}
+	if n := tc.srv.Count("POST /oauth2/v1/token"); n != 2 {
+		t.Fatalf("token requests = %d, want 2", n)
+	}
+}
+
+func TestConservativeTokenLifetime(t *testing.T) {
+	t.Parallel()
+	tc := newSimClient(t, func(c *Config) { c.TokenLifetime = 30 * time.Millisecond })
+	warm(t, tc)
+	time.Sleep(40 * time.Millisecond)
+	if _, err := tc.Users.Get(context.Background(), "asmith"); err != nil {
+		t.Fatal(err)
+	}
+	// The token was replaced before use, not after a 401.
+	if n := tc.srv.Count("POST /oauth2/v1/token"); n != 1 {
+		t.Fatalf("token requests = %d, want 1", n)
+	}
+	for _, r := range tc.srv.Requests() {
+		if r.Status == 401 {
+			t.Fatal("a request was sent with an expired token")
+		}
+	}
+}
+
+func TestThrottleBurstIsRetried(t *testing.T) {
+	t.Parallel()
+	tc := newSimClient(t, nil)
+	warm(t, tc)
+	tc.srv.Throttle(3)
+	if _, err := tc.Users.Get(context.Background(), "asmith"); err != nil {
+		t.Fatal(err)
+	}
+	if n := tc.srv.Count("GET /encompass/v3/users/{id}"); n != 4 {
+		t.Fatalf("GETs = %d, want 4", n)
+	}
+	if n := tc.calls.count("GET /encompass/v3/users/{id}"); n != 5 { // warm-up + 4
+		t.Fatalf("hook saw %d GETs", n)
+	}
+	var attempts []int
+	for _, ci := range tc.calls.all[len(tc.calls.all)-4:] {
+		attempts = append(attempts, ci.Attempt)
+	}
+	if fmt.Sprint(attempts) != "[1 2 3 4]" {
+		t.Fatalf("attempts %v", attempts)
+	}
+}
+
+func TestThrottleBeyondMaxAttempts(t *testing.T) {
+	t.Parallel()
+	tc := newSimClient(t, func(c *Config) { c.MaxAttempts = 3 })
+	warm(t, tc)
+	tc.srv.Throttle(10)
+	_, err := tc.Users.Get(context.Background(), "asmith")
+	var ae *APIError
+	if !errors.Is(err, ErrThrottled) || !IsRetryable(err) || !errors.As(err, &ae) || ae.Code != "100002" || ae.CorrelationID == "" {
+		t.Fatalf("err = %v", err)
+	}
+	if n := tc.srv.Count("GET /encompass/v3/users/{id}"); n != 3 {
+		t.Fatalf("GETs = %d, want 3", n)
+	}
+}
+
+func TestServerErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		status    int
+		failures  int
+		wantErr   bool
+		wantCalls int
+	}{
+		{500, 2, false, 3},
+		{502, 2, false, 3},
+		{503, 4, false, 5},
+		{504, 1, false, 2},
+		{503, 5, true, 5},
+		{501, 1, true, 1},
+		{400, 1, true, 1},
+		{403, 1, true, 1},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%d_x%d", tt.status, tt.failures), func(t *testing.T) {
+			t.Parallel()
+			tc := newSimClient(t, nil)
+			warm(t, tc)
+			tc.srv.FailNext(tt.failures, tt.status, "GET /encompass/v3/users/{id}")
+			_, err := tc.Users.Get(context.Background(), "asmith")
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v", err)
+			}
+			if err != nil && IsRetryable(err) != retryableStatus(tt.status) {
+				t.Fatalf("IsRetryable(%v) wrong", err)
+			}
+			if n := tc.srv.Count("GET /encompass/v3/users/{id}"); n != tt.wantCalls {
+				t.Fatalf("GETs = %d, want %d", n, tt.wantCalls)
+			}
+		})
+	}
+}
+
+func TestLatencyAndContextDeadline(t *testing.T) {
+	t.Parallel()
+	tc := newSimClient(t, nil)
+	warm(t, tc)
+	tc.srv.SetLatency(500 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := tc.Users.Get(ctx, "asmith")
+	if !errors.Is(err, context.DeadlineExceeded) || !IsRetryable(err) {
+		t.Fatalf("err = %v", err)
+	}
+	if n := tc.calls.count("GET /encompass/v3/users/{id}"); n != 2 { // warm-up + 1
+		t.Fatalf("hook saw %d GETs; a retry was started past the deadline", n)
+	}
+	// A cancelled context is the caller giving up: permanent.
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	cancel2()
+	if _, err := tc.Users.Get(ctx2, "asmith"); !errors.Is(err, context.Canceled) || IsRetryable(err) {
+		t.Fatalf("cancelled: %v", err)
+	}
+}
+
+func TestBackoffStopsBeforeTheDeadline(t *testing.T) {
+	t.Parallel()
+	tc := newSimClient(t, func(c *Config) { c.BaseDelay, c.MaxDelay, c.MaxAttempts = time.Second, time.Second, 10 })
+	warm(t, tc)
+	tc.srv.FailNext(100, 503, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err := tc.Users.Get(ctx, "asmith")
+	if !errors.Is(err, ErrServer) || !IsRetryable(err) {
+		t.Fatalf("err = %v", err)
+	}
+	// The first retry may sleep for anything up to a second: it is only
+	// started when the sleep fits, so few attempts are made.
+	if n := tc.srv.Count("GET /encompass/v3/users/{id}"); n > 3 {
+		t.Fatalf("GETs = %d", n)
+	}
+}
+
+func TestConcurrencyLimitHolds(t *testing.T) {
+	t.Parallel()
+	const limit = 4
+	tc := newSimClient(t, func(c *Config) { c.MaxInFlight = limit }, encompasstest.WithConcurrencyLimit(limit), encompasstest.WithLatency(3*time.Millisecond))
+	warm(t, tc)
+	var peak atomic.Int64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if n := int64(tc.srv.InFlight()); n > peak.Load() {
+				peak.Store(n)
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+	}()
+	var wg sync.WaitGroup
+	for range 60 {
+		wg.Go(func() {
+			if _, err := tc.Users.Get(context.Background(), "asmith"); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	<-done
+	for _, r := range tc.srv.Requests() {
+		if r.Status == 429 {
+			t.Fatal("the simulator throttled: more than the limit was in flight")
+		}
+	}
+	if p := peak.Load(); p > limit {
+		t.Fatalf("peak in flight %d > %d", p, limit)
+	}
+	if n := tc.srv.Count("GET /encompass/v3/users/{id}"); n != 60 {
+		t.Fatalf("GETs = %d, want 60 (no retries needed)", n)
+	}
+}
+
+func TestSharedTenantLimitIsSurvivedWithRetries(t *testing.T) {
+	t.Parallel()
+	// Another caller uses most of the tenant's limit: this client's own
+	// limit (8) is above what is left (3), so some calls get 429 and retry.
+	tc := newSimClient(t, func(c *Config) { c.MaxAttempts = 20 }, encompasstest.WithConcurrencyLimit(3), encompasstest.WithLatency(2*time.Millisecond))
+	warm(t, tc)
+	var wg sync.WaitGroup
+	for range 30 {
+		wg.Go(func() {
+			if _, err := tc.Users.Get(context.Background(), "asmith"); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	throttled := 0
+	for _, r := range tc.srv.Requests() {
+		if r.Status == 429 {
+			throttled++
+		}
+	}
+	if throttled == 0 {
+		t.Log("no 429 seen; the limit was not reached this run")
+	}
+	if ok := tc.srv.Count("GET /encompass/v3/users/{id}") - throttled; ok != 30 {
+		t.Fatalf("successful GETs = %d, want 30", ok)
+	}
+}
+
+func TestQuotaExhaustedWaitsOrFailsFast(t *testing.T) {
+	t.Parallel()
+	tc := newSimClient(t, nil, encompasstest.WithDailyQuota(3))
+	ctx := context.Background()
+	// Token (1), GET (2), GET (3: remaining 0, reset at midnight UTC).
+	for range 2 {
+		if _, err := tc.Users.Get(ctx, "asmith"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := len(tc.srv.Requests())
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	_, err := tc.Users.Get(short, "asmith")
+	if !errors.Is(err, ErrThrottled) || !IsRetryable(err) {
+		t.Fatalf("err = %v", err)
+	}
+	if after := len(tc.srv.Requests()); after != before {
+		t.Fatalf("%d requests sent while the quota was exhausted", after-before)
+	}
+}
+
+func TestHookSeesEveryCall(t *testing.T) {
+	t.Parallel()
+	tc := newSimClient(t, nil)
+	warm(t, tc)
+	tc.srv.FailNext(1, 502, "")
+	if _, err := tc.Users.Get(context.Background(), "asmith"); err != nil {
+		t.Fatal(err)
+	}
+	last := tc.calls.all[len(tc.calls.all)-2:]
+	if last[0].Status != 502 || last[0].Err == nil || last[0].Attempt != 1 || last[1].Status != 200 || last[1].Attempt != 2 || last[1].Err != nil {
+		t.Fatalf("%+v", last)
+	}
+	for _, ci := range tc.calls.all {
+		if ci.Method == "" || ci.Duration <= 0 || strings.Contains(ci.Endpoint, "asmith") {
+			t.Fatalf("bad call info %+v", ci)
+		}
+	}
+	if tc.calls.all[0].Endpoint != "POST /oauth2/v1/token" {
+		t.Fatalf("first call %+v", tc.calls.all[0])
+	}
+}

@@ -5,7 +5,7 @@ FUNCTIONS := provision deprovision poller webhook
 STATICCHECK_VERSION := v0.8.2
 GO ?= go
 
-.PHONY: all build test lint demo sim invoke synth deploy bench fmt clean tools
+.PHONY: all build test lint demo sim invoke synth deploy bench fmt clean tools webhook-subscription
 
 all: build
 
@@ -48,6 +48,10 @@ invoke: node_modules
 ## bench: run the benchmarks and print one table (binary sizes, cold starts, calls per user, events/s, poller, webhook)
 bench: node_modules
 	$(GO) run ./cmd/benchreport
+
+## webhook-subscription: manage the Encompass webhook subscription with the functions' ENCOMPASS_* variables (ACTION=register URL=https://<api>/webhooks/encompass KEY_FILE=path | ACTION=list | ACTION=delete ID=...)
+webhook-subscription:
+	$(GO) run ./cmd/webhookctl $(or $(ACTION),list) $(if $(URL),-url $(URL)) $(if $(KEY_FILE),-key-file $(KEY_FILE)) $(if $(filter true,$(PRINT_KEY)),-print-key) $(if $(ID),-id $(ID))
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

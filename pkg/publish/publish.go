@@ -187,6 +187,9 @@ func (p *Publisher) entry(ev Event) (entry, error) {
 		}
 		detail = b
 	}
+	if len(detail) == 0 || detail[0] != '{' {
+		return entry{}, fmt.Errorf("publish: %s: detail must be a JSON object", ev.DetailType)
+	}
 	var probe struct {
 		EventID json.RawMessage `json:"eventId"`
 	}

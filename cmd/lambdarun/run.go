@@ -34,7 +34,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (failed bool,
 	)
 	if o.envVars == "" && o.bootstrap == "" {
 		fmt.Fprintln(stderr, "starting the local product: Encompass simulator, dynalite, EventBridge fake; building for this machine ...")
-		env, err = localenv.Start(ctx, localenv.Options{BinDir: o.binDir})
+		env, err = localenv.Start(ctx, localenv.Options{BinDir: o.binDir, Functions: []string{o.fn}})
 		if err != nil {
 			return false, err
 		}

@@ -46,6 +46,8 @@ type Options struct {
 	BinDir string
 	// SkipBuild uses the bootstraps already in BinDir.
 	SkipBuild bool
+	// Functions limits the build to these functions (default: all four).
+	Functions []string
 	// Sim are options for the Encompass simulator.
 	Sim []encompasstest.Option
 	// SimAddr is where the simulator listens (default: a free loopback port).
@@ -103,13 +105,17 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 	if !filepath.IsAbs(e.opts.BinDir) {
 		e.opts.BinDir = filepath.Join(root, e.opts.BinDir)
 	}
+	fns := e.opts.Functions
+	if len(fns) == 0 {
+		fns = lambdarun.Functions
+	}
 	if e.opts.SkipBuild {
 		e.Bootstraps = map[string]string{}
-		for _, fn := range lambdarun.Functions {
+		for _, fn := range fns {
 			e.Bootstraps[fn] = filepath.Join(e.opts.BinDir, fn, "bootstrap")
 		}
 	} else {
-		if e.Bootstraps, err = lambdarun.Build(ctx, root, e.opts.BinDir); err != nil {
+		if e.Bootstraps, err = lambdarun.Build(ctx, root, e.opts.BinDir, fns...); err != nil {
 			return nil, err
 		}
 	}

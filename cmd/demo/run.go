@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/lenderops/encompass-lifecycle/internal/localenv"
+	"github.com/lenderops/encompass-lifecycle/internal/story"
+)
+
+func run(ctx context.Context, w io.Writer, binDir string, verbose bool) error {
+	start := time.Now()
+	fmt.Fprintf(w, "Encompass user lifecycle: local demo\n\n")
+	fmt.Fprintf(w, "building provision, deprovision, poller, webhook for %s/%s and starting the Encompass simulator, dynalite and an EventBridge fake ...\n", runtime.GOOS, runtime.GOARCH)
+	env, err := localenv.Start(ctx, localenv.Options{BinDir: binDir})
+	if err != nil {
+		return err
+	}
+	// Every server and function process stops here, also on Ctrl-C (the
+	// context is cancelled and Play returns).
+	defer env.Close()
+	fmt.Fprintf(w, "ready in %s: simulator %s (instance %s), dynalite %s (table %s), EventBridge fake %s\n\n",
+		time.Since(start).Round(time.Millisecond), env.Sim.URL, env.Sim.InstanceID, env.DynamoURL, localenv.TableName, env.Bus.URL)
+
+	p, err := story.New(env)
+	if err != nil {
+		return err
+	}
+	p.Emit = func(s story.Step) { printStep(w, s, verbose) }
+	rep, err := p.Play(ctx)
+	if ctx.Err() != nil {
+		return errors.New("interrupted; every process was stopped")
+	}
+	if err != nil {
+		return err
+	}
+	printSummary(w, rep.Summary)
+	fmt.Fprintf(w, "\nfinished in %s\n", time.Since(start).Round(time.Millisecond))
+	if n := len(rep.Summary.Failures); n > 0 {
+		return fmt.Errorf("%d invocation(s) failed", n)
+	}
+	return nil
+}
+
+func printStep(w io.Writer, s story.Step, verbose bool) {
+	fmt.Fprintf(w, "[%6.2fs] %-11s %s\n", s.Elapsed.Seconds(), s.Actor, s.Action)
+	if s.Outcome != "" {
+		fmt.Fprintf(w, "%22s %s\n", "->", s.Outcome)
+	}
+	if verbose && s.Result != nil && len(s.Result.Logs) > 0 {
+		for _, line := range strings.Split(strings.TrimRight(string(s.Result.Logs), "\n"), "\n") {
+			fmt.Fprintf(w, "%22s %s\n", "|", line)
+		}
+	}
+}
+
+func printSummary(w io.Writer, s story.Summary) {
+	fmt.Fprintf(w, "\nSummary\n")
+	fmt.Fprintf(w, "  users created       %d\n", s.Created)
+	fmt.Fprintf(w, "  users updated       %d\n", s.Updated)
+	fmt.Fprintf(w, "  users disabled      %d\n", s.Disabled)
+	fmt.Fprintf(w, "  users reactivated   %d\n", s.Reactivated)
+	fmt.Fprintf(w, "  events not applied  %d\n", len(s.Rejected))
+	for _, r := range s.Rejected {
+		fmt.Fprintf(w, "      %-10s %-20s reason %s\n", r.EventID, r.DetailType, r.Reason)
+	}
+	var synth []string
+	for _, t := range s.SyntheticTypes() {
+		synth = append(synth, fmt.Sprintf("%s x%d", t, s.Synthetic[t]))
+	}
+	fmt.Fprintf(w, "  synthetic events    %s\n", strings.Join(synth, ", "))
+	fmt.Fprintf(w, "  webhooks            %d forwarded, %d refused\n", s.WebhooksForwarded, s.WebhooksRefused)
+	fmt.Fprintf(w, "  invocations         %d (%d cold starts), %d failure(s)\n", s.Invocations, s.ColdStarts, len(s.Failures))
+	for _, f := range s.Failures {
+		fmt.Fprintf(w, "      %s\n", f)
+	}
+}

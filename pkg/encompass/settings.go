@@ -101,7 +101,7 @@ func (s *PersonasService) List(ctx context.Context) ([]Persona, error) {
 	var all []Persona
 	for start, pages := 0, 0; pages < maxSettingsPagesToFollow; pages++ {
 		q := url.Values{"start": {strconv.Itoa(start)}, "limit": {strconv.Itoa(maxPersonasPageSize)}}
-		var raw json.RawMessage
+		var raw []byte
 		if err := s.c.do(ctx, call{method: http.MethodGet, path: "/encompass/v3/settings/personas", endpoint: "/encompass/v3/settings/personas", query: q}, nil, &raw); err != nil {
 			return nil, fmt.Errorf("list personas: %w", err)
 		}
@@ -151,7 +151,7 @@ func (s *OrganizationsService) List(ctx context.Context) ([]Organization, error)
 	var all []Organization
 	for start, pages := 0, 0; pages < maxSettingsPagesToFollow; pages++ {
 		q := url.Values{"start": {strconv.Itoa(start)}, "limit": {strconv.Itoa(organizationsPageSize)}}
-		var raw json.RawMessage
+		var raw []byte
 		if err := s.c.do(ctx, call{method: http.MethodGet, path: "/encompass/v1/organizations", endpoint: "/encompass/v1/organizations", query: q}, nil, &raw); err != nil {
 			return nil, fmt.Errorf("list organizations: %w", err)
 		}

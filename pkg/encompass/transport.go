@@ -43,7 +43,8 @@ type call struct {
 type rateGate struct{ until atomic.Int64 }
 
 // do performs the call with retries and decodes a 2xx answer into out
-// (ignored when nil). in, when not nil, is sent as JSON.
+// (ignored when nil; a *[]byte receives the raw body). in, when not nil, is
+// sent as JSON.
 func (c *Client) do(ctx context.Context, cl call, in, out any) error {
 	var body []byte
 	if in != nil {
@@ -77,6 +78,12 @@ func (c *Client) do(ctx context.Context, cl call, in, out any) error {
 		case err == nil && res.status >= 200 && res.status < 300:
 			if cl.onResponse != nil {
 				cl.onResponse(res.resp)
+			}
+			if raw, ok := out.(*[]byte); ok {
+				// The caller decodes itself (list shapes vary): hand over
+				// the bytes without a second parse.
+				*raw = res.body
+				return nil
 			}
 			if out != nil && len(bytes.TrimSpace(res.body)) > 0 {
 				if err := json.Unmarshal(res.body, out); err != nil {

@@ -44,7 +44,8 @@ type User struct {
 	Enabled        *bool    `json:"enabled,omitempty"`
 	UserIndicators []string `json:"userIndicators,omitempty"`
 
-	// NMLSOriginatorID also decodes from nmlsOriginatorID (see UnmarshalJSON).
+	// NMLSOriginatorID also decodes from nmlsOriginatorID: encoding/json
+	// matches object keys case-insensitively.
 	NMLSOriginatorID      string `json:"nmlsOriginatorId,omitempty"`
 	NMLSExpirationDate    string `json:"nmlsExpirationDate,omitempty"`
 	WorkingFolder         string `json:"workingFolder,omitempty"`
@@ -111,20 +112,6 @@ func flexString(b []byte) (string, error) {
 		return "", fmt.Errorf("want a string or number, got %.20s", b)
 	}
 	return n.String(), nil
-}
-
-// UnmarshalJSON decodes a v3 user, accepting nmlsOriginatorID as well.
-// (encoding/json matches keys case-insensitively, so the alternate casing
-// already lands in NMLSOriginatorID; this method exists to make that
-// explicit and to keep an exact nmlsOriginatorId winning over it.)
-func (u *User) UnmarshalJSON(b []byte) error {
-	type plain User
-	var p plain
-	if err := json.Unmarshal(b, &p); err != nil {
-		return err
-	}
-	*u = User(p)
-	return nil
 }
 
 // IsEnabled reports whether the account is enabled, from `enabled` when the
@@ -204,21 +191,29 @@ func (o ListUsersOptions) query() url.Values {
 // ListPage returns one page of users. The answer may be a bare array or an
 // object with an items array; both are accepted.
 func (s *UsersService) ListPage(ctx context.Context, opts ListUsersOptions) ([]User, error) {
-	var raw json.RawMessage
+	users, _, err := s.listPage(ctx, opts)
+	return users, err
+}
+
+// listPage also returns the total the answer announced (totalCount in the
+// object form), or -1 when it did not.
+func (s *UsersService) listPage(ctx context.Context, opts ListUsersOptions) ([]User, int, error) {
+	var raw []byte
 	if err := s.c.do(ctx, call{method: http.MethodGet, path: "/encompass/v3/users", endpoint: "/encompass/v3/users", query: opts.query()}, nil, &raw); err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
+		return nil, -1, fmt.Errorf("list users: %w", err)
 	}
 	users, err := decodeList[User](raw)
 	if err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
+		return nil, -1, fmt.Errorf("list users: %w", err)
 	}
-	return users, nil
+	return users, listTotal(raw), nil
 }
 
 // All iterates over every user, fetching pages of the maximum size (200) as
-// the loop advances. It stops at the first short page. An error is yielded
-// once, as the last element. opts may be nil; its Start and Limit are
-// ignored.
+// the loop advances. It stops at the first short page, or when the answer's
+// totalCount says the list is complete; a bare-array answer whose last page
+// is exactly full costs one more (empty) page. An error is yielded once, as
+// the last element. opts may be nil; its Start and Limit are ignored.
 func (s *UsersService) All(ctx context.Context, opts *ListUsersOptions) iter.Seq2[User, error] {
 	return func(yield func(User, error) bool) {
 		var o ListUsersOptions
@@ -227,7 +222,7 @@ func (s *UsersService) All(ctx context.Context, opts *ListUsersOptions) iter.Seq
 		}
 		o.Start, o.Limit = 0, MaxUsersPageSize
 		for {
-			page, err := s.ListPage(ctx, o)
+			page, total, err := s.listPage(ctx, o)
 			if err != nil {
 				yield(User{}, err)
 				return
@@ -237,10 +232,10 @@ func (s *UsersService) All(ctx context.Context, opts *ListUsersOptions) iter.Seq
 					return
 				}
 			}
-			if len(page) < MaxUsersPageSize {
+			o.Start += len(page)
+			if len(page) < MaxUsersPageSize || (total >= 0 && o.Start >= total) {
 				return
 			}
-			o.Start += len(page)
 		}
 	}
 }
@@ -268,7 +263,7 @@ func (s *UsersService) FindByLoginID(ctx context.Context, loginID string) (*User
 		return nil, fmt.Errorf("find user: %w", err)
 	}
 	q := url.Values{"loginId": {loginID}, "start": {"0"}, "limit": {strconv.Itoa(findPageSize)}}
-	var raw json.RawMessage
+	var raw []byte
 	if err := s.c.do(ctx, call{method: http.MethodGet, path: "/encompass/v3/users", endpoint: "/encompass/v3/users", query: q}, nil, &raw); err != nil {
 		return nil, fmt.Errorf("find user %s: %w", loginID, err)
 	}
@@ -356,9 +351,32 @@ func checkID(id string) error {
 	return nil
 }
 
+// listTotal returns the totalCount (or total) of an object answer, or -1.
+func listTotal(raw []byte) int {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '{' {
+		return -1
+	}
+	var w struct {
+		TotalCount json.RawMessage `json:"totalCount"`
+		Total      json.RawMessage `json:"total"`
+	}
+	if json.Unmarshal(raw, &w) != nil {
+		return -1
+	}
+	for _, v := range []json.RawMessage{w.TotalCount, w.Total} {
+		if s, err := flexString(v); err == nil && s != "" {
+			if n, err := strconv.Atoi(s); err == nil && n >= 0 {
+				return n
+			}
+		}
+	}
+	return -1
+}
+
 // decodeList decodes a bare JSON array or an object carrying the array under
 // items (or another common wrapper key).
-func decodeList[T any](raw json.RawMessage) ([]T, error) {
+func decodeList[T any](raw []byte) ([]T, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil

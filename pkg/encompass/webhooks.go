@@ -81,7 +81,7 @@ func (s Subscription) String() string {
 
 // ListSubscriptions returns the application's subscriptions.
 func (s *WebhooksService) ListSubscriptions(ctx context.Context) ([]Subscription, error) {
-	var raw json.RawMessage
+	var raw []byte
 	if err := s.c.do(ctx, call{method: http.MethodGet, path: "/webhook/v1/subscriptions", endpoint: "/webhook/v1/subscriptions"}, nil, &raw); err != nil {
 		return nil, fmt.Errorf("list subscriptions: %w", err)
 	}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// provisionMaxAgeMinutes is the provision queue's age alarm: joiners can
+// wait longer than leavers, but an hour means the pipeline is stuck.
+const provisionMaxAgeMinutes = 60
+
+// alertDetailTypes are the poller events that need a human at once.
+var alertDetailTypes = []string{"Poll Anomaly", "User Drift Detected"}
+
+// defineAlarms creates the alert topic (KMS-encrypted, TLS-only, optional
+// e-mail subscription), the CloudWatch alarms, and the rule that forwards
+// Poll Anomaly and User Drift Detected events to the topic.
+func (s *LifecycleStack) defineAlarms() {
+	key := awskms.NewKey(s.Stack, jsii.String("AlertKey"), &awskms.KeyProps{
+		Description:       jsii.String("Encrypts the Encompass lifecycle alert topic"),
+		EnableKeyRotation: jsii.Bool(true),
+	})
+	// CloudWatch alarms and EventBridge publish to an encrypted topic only
+	// when they may use its key; AWS managed keys cannot grant that.
+	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("AlarmAndEventPublishers"),
+		Principals: &[]awsiam.IPrincipal{
+			awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil),
+			awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil),
+		},
+		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey"),
+		Resources:  jsii.Strings("*"), // in a key policy, "*" is this key
+		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()}},
+	}), nil)
+	s.AlertTopic = awssns.NewTopic(s.Stack, jsii.String("AlertTopic"), &awssns.TopicProps{
+		DisplayName: jsii.String("Encompass lifecycle alerts"),
+		MasterKey:   key,
+		EnforceSSL:  jsii.Bool(true),
+	})
+	if s.Config.AlertEmail != "" {
+		s.AlertTopic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(s.Config.AlertEmail), nil))
+	}
+	action := awscloudwatchactions.NewSnsAction(s.AlertTopic)
+
+	alarm := func(id, description string, metric awscloudwatch.IMetric, threshold float64) {
+		a := awscloudwatch.NewAlarm(s.Stack, jsii.String(id), &awscloudwatch.AlarmProps{
+			AlarmDescription:   jsii.String(description),
+			Metric:             metric,
+			Threshold:          jsii.Number(threshold),
+			EvaluationPeriods:  jsii.Number(1),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+		})
+		a.AddAlarmAction(action)
+		a.AddOkAction(action)
+	}
+	minute := awscdk.Duration_Minutes(jsii.Number(1))
+	fiveMinutes := awscdk.Duration_Minutes(jsii.Number(5))
+
+	s.AlertRuleDLQ = s.standardDLQ("AlertRuleDLQ")
+	dlqs := []struct {
+		id, what string
+		q        awssqs.Queue
+	}{
+		{"ProvisionDLQMessages", "HRIS hire/update/rehire events failed repeatedly and wait in the provision DLQ", s.ProvisionDLQ},
+		{"DeprovisionDLQMessages", "HRIS terminate events failed repeatedly and wait in the deprovision DLQ: leavers may still have access", s.DeprovisionDLQ},
+		{"PollerScheduleDLQMessages", "Scheduled polls could not be delivered to the poller", s.ScheduleDLQ},
+		{"AlertRuleDLQMessages", "Poll Anomaly or User Drift Detected events could not be delivered to the alert topic", s.AlertRuleDLQ},
+	}
+	for _, d := range dlqs {
+		alarm(d.id, d.what, d.q.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
+			Period: minute, Statistic: jsii.String("Maximum"),
+		}), 1)
+	}
+
+	for _, f := range []struct {
+		name string
+		fn   awslambda.Function
+	}{{"Provision", s.Provision}, {"Deprovision", s.Deprovision}, {"Poller", s.Poller}, {"Webhook", s.Webhook}} {
+		alarm(f.name+"Errors", fmt.Sprintf("%sFunction reported errors", f.name),
+			f.fn.MetricErrors(&awscloudwatch.MetricOptions{Period: fiveMinutes, Statistic: jsii.String("Sum")}), 1)
+		alarm(f.name+"Throttles", fmt.Sprintf("%sFunction was throttled", f.name),
+			f.fn.MetricThrottles(&awscloudwatch.MetricOptions{Period: fiveMinutes, Statistic: jsii.String("Sum")}), 1)
+	}
+
+	alarm("DeprovisionQueueAge",
+		fmt.Sprintf("A leaver's terminate event has waited %d minutes or more: the account is still enabled", s.Config.DeprovisionMaxAgeMinutes),
+		s.DeprovisionQueue.MetricApproximateAgeOfOldestMessage(&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Maximum")}),
+		float64(s.Config.DeprovisionMaxAgeMinutes*60))
+	alarm("ProvisionQueueAge",
+		fmt.Sprintf("An HRIS event has waited %d minutes or more on the provision queue", provisionMaxAgeMinutes),
+		s.ProvisionQueue.MetricApproximateAgeOfOldestMessage(&awscloudwatch.MetricOptions{Period: fiveMinutes, Statistic: jsii.String("Maximum")}),
+		float64(provisionMaxAgeMinutes*60))
+
+	awsevents.NewRule(s.Stack, jsii.String("PollerAlertRule"), &awsevents.RuleProps{
+		Description:  jsii.String("Forwards Poll Anomaly and User Drift Detected to the alert topic"),
+		EventBus:     s.Bus,
+		EventPattern: &awsevents.EventPattern{Source: jsii.Strings("encompass.poller"), DetailType: jsii.Strings(alertDetailTypes...)},
+		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewSnsTopic(s.AlertTopic, &awseventstargets.SnsTopicProps{
+			DeadLetterQueue: s.AlertRuleDLQ,
+			RetryAttempts:   jsii.Number(5),
+			MaxEventAge:     awscdk.Duration_Hours(jsii.Number(2)),
+		})},
+	})
+}

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"path/filepath"
+	"strconv"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// DynamoDB actions each function uses on the state table (pkg/state,
+// pkg/poll). Listed rather than granted through GrantReadWriteData so that a
+// function gets exactly what it calls: no Scan, no batch or transactional
+// writes, no table administration.
+var (
+	provisioningTableActions = []string{
+		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query",
+	}
+	pollerTableActions = []string{
+		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query",
+	}
+	// The webhook claims a delivery id with a conditional put and releases
+	// it when publishing fails.
+	webhookTableActions = []string{"dynamodb:PutItem", "dynamodb:DeleteItem"}
+)
+
+// localOnlyEncompassVars and localOnlyWebhookVars are declared (empty) only
+// with samLocal, because `sam local invoke --env-vars` ignores variables the
+// template does not declare. In AWS the functions read Secrets Manager.
+var (
+	localOnlyEndpointVars  = []string{"AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_EVENTBRIDGE", "AWS_ENDPOINT_URL_SECRETS_MANAGER"}
+	localOnlyEncompassVars = []string{"ENCOMPASS_CLIENT_ID", "ENCOMPASS_CLIENT_SECRET", "ENCOMPASS_USERNAME", "ENCOMPASS_PASSWORD"}
+	localOnlyWebhookVars   = []string{"WEBHOOK_SIGNING_KEYS"}
+)
+
+// logRetention maps a number of days to the CDK enum.
+var logRetention = map[int]awslogs.RetentionDays{
+	1: awslogs.RetentionDays_ONE_DAY, 3: awslogs.RetentionDays_THREE_DAYS, 5: awslogs.RetentionDays_FIVE_DAYS,
+	7: awslogs.RetentionDays_ONE_WEEK, 14: awslogs.RetentionDays_TWO_WEEKS, 30: awslogs.RetentionDays_ONE_MONTH,
+	60: awslogs.RetentionDays_TWO_MONTHS, 90: awslogs.RetentionDays_THREE_MONTHS, 120: awslogs.RetentionDays_FOUR_MONTHS,
+	150: awslogs.RetentionDays_FIVE_MONTHS, 180: awslogs.RetentionDays_SIX_MONTHS, 365: awslogs.RetentionDays_ONE_YEAR,
+	400: awslogs.RetentionDays_THIRTEEN_MONTHS, 545: awslogs.RetentionDays_EIGHTEEN_MONTHS, 731: awslogs.RetentionDays_TWO_YEARS,
+	1096: awslogs.RetentionDays_THREE_YEARS, 1827: awslogs.RetentionDays_FIVE_YEARS, 2192: awslogs.RetentionDays_SIX_YEARS,
+	2557: awslogs.RetentionDays_SEVEN_YEARS, 2922: awslogs.RetentionDays_EIGHT_YEARS, 3288: awslogs.RetentionDays_NINE_YEARS,
+	3653: awslogs.RetentionDays_TEN_YEARS,
+}
+
+// functionSpec is what differs between the four functions.
+type functionSpec struct {
+	id          string
+	description string
+	timeout     int
+	reserved    int // 0: no reserved concurrency
+	env         map[string]string
+	// async marks a function invoked asynchronously (the poller, by its
+	// schedule): Lambda does not retry it and drops invocations older than
+	// maxAge, because the next scheduled poll does the work again and a
+	// retry could overlap it.
+	async  bool
+	maxAge int // seconds
+}
+
+// defineFunctions creates the four functions with least-privilege roles and
+// wires the queues to the provisioning functions.
+func (s *LifecycleStack) defineFunctions(distDir string) {
+	cfg, cc := s.Config, s.Concurrency
+	encompassEnv := map[string]string{
+		"ENCOMPASS_API_URL":       cfg.APIURL,
+		"ENCOMPASS_INSTANCE_ID":   cfg.InstanceID,
+		"ENCOMPASS_SECRET_ARN":    *s.EncompassSecret.SecretArn(),
+		"ENCOMPASS_USER_API":      cfg.UserAPI,
+		"ENCOMPASS_MAX_IN_FLIGHT": strconv.Itoa(cc.InFlight),
+		"STATE_TABLE":             *s.Table.TableName(),
+		"EVENT_BUS_NAME":          *s.Bus.EventBusName(),
+		"DRY_RUN":                 strconv.FormatBool(cfg.DryRun),
+		"LOG_LEVEL":               cfg.LogLevel,
+	}
+	if cfg.Grant != "" {
+		encompassEnv["ENCOMPASS_GRANT"] = cfg.Grant
+	}
+	if cfg.SAMLocal {
+		for _, k := range append(localOnlyEncompassVars, localOnlyEndpointVars...) {
+			encompassEnv[k] = ""
+		}
+	}
+	with := func(extra map[string]string) map[string]string {
+		m := make(map[string]string, len(encompassEnv)+len(extra))
+		for k, v := range encompassEnv {
+			m[k] = v
+		}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+
+	s.Provision = s.function(distDir, functionSpec{
+		id:          "ProvisionFunction",
+		description: "Applies HRIS hire, update and rehire events to Encompass",
+		timeout:     queueFunctionTimeoutSeconds,
+		reserved:    cc.Provision,
+		env:         with(nil),
+	})
+	s.Deprovision = s.function(distDir, functionSpec{
+		id:          "DeprovisionFunction",
+		description: "Disables the Encompass accounts of HRIS leavers",
+		timeout:     queueFunctionTimeoutSeconds,
+		reserved:    cc.Deprovision,
+		env:         with(nil),
+	})
+	s.Poller = s.function(distDir, functionSpec{
+		id:          "PollerFunction",
+		description: "Polls Encompass users and publishes the differences",
+		timeout:     pollerTimeoutSeconds,
+		reserved:    cc.Poller,
+		env:         with(map[string]string{"POLLER_MAX_REMOVAL_RATIO": strconv.FormatFloat(cfg.MaxRemovalRatio, 'f', -1, 64)}),
+		async:       true,
+		maxAge:      cfg.PollRateMinutes * 60,
+	})
+	webhookEnv := map[string]string{
+		"WEBHOOK_SECRET_ARN": *s.WebhookSecret.SecretArn(),
+		"STATE_TABLE":        *s.Table.TableName(),
+		"EVENT_BUS_NAME":     *s.Bus.EventBusName(),
+		"LOG_LEVEL":          cfg.LogLevel,
+	}
+	if cfg.SAMLocal {
+		for _, k := range append(localOnlyWebhookVars, localOnlyEndpointVars...) {
+			webhookEnv[k] = ""
+		}
+	}
+	s.Webhook = s.function(distDir, functionSpec{
+		id:          "WebhookFunction",
+		description: "Verifies Encompass webhook deliveries and hands them to EventBridge",
+		timeout:     webhookTimeoutSeconds,
+		env:         webhookEnv,
+	})
+
+	// Grants: exactly what each function calls.
+	for _, fn := range []awslambda.Function{s.Provision, s.Deprovision, s.Poller} {
+		s.EncompassSecret.GrantRead(fn, nil)
+		s.Bus.GrantPutEventsTo(fn, nil)
+	}
+	s.Table.Grant(s.Provision, strs(provisioningTableActions)...)
+	s.Table.Grant(s.Deprovision, strs(provisioningTableActions)...)
+	s.Table.Grant(s.Poller, strs(pollerTableActions)...)
+	s.Table.Grant(s.Webhook, strs(webhookTableActions)...)
+	s.WebhookSecret.GrantRead(s.Webhook, nil)
+	s.Bus.GrantPutEventsTo(s.Webhook, nil)
+
+	s.subscribe(s.Provision, s.ProvisionQueue, cc.Provision)
+	s.subscribe(s.Deprovision, s.DeprovisionQueue, cc.Deprovision)
+}
+
+// function creates one function: provided.al2023 on arm64 running
+// dist/<fn>/bootstrap, JSON logs into its own log group with a retention,
+// and a role that starts with nothing but writing to that log group (no
+// AWS managed policy).
+func (s *LifecycleStack) function(distDir string, spec functionSpec) awslambda.Function {
+	logs := awslogs.NewLogGroup(s.Stack, jsii.String(spec.id+"Logs"), &awslogs.LogGroupProps{
+		Retention:     logRetention[s.Config.LogRetentionDays],
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+	role := awsiam.NewRole(s.Stack, jsii.String(spec.id+"Role"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		Description: jsii.String("Execution role of " + spec.id),
+	})
+	logs.GrantWrite(role)
+
+	env := make(map[string]*string, len(spec.env))
+	for k, v := range spec.env {
+		env[k] = jsii.String(v)
+	}
+	props := &awslambda.FunctionProps{
+		Description:   jsii.String(spec.description),
+		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture:  awslambda.Architecture_ARM_64(),
+		Handler:       jsii.String("bootstrap"),
+		Code:          awslambda.Code_FromAsset(jsii.String(filepath.Join(distDir, functionDirs[spec.id])), nil),
+		MemorySize:    jsii.Number(256),
+		Timeout:       awscdk.Duration_Seconds(jsii.Number(float64(spec.timeout))),
+		Environment:   &env,
+		Role:          role,
+		LogGroup:      logs,
+		LoggingFormat: awslambda.LoggingFormat_JSON,
+	}
+	if spec.async {
+		props.RetryAttempts = jsii.Number(0)
+		props.MaxEventAge = awscdk.Duration_Seconds(jsii.Number(float64(spec.maxAge)))
+	}
+	if spec.reserved > 0 {
+		props.ReservedConcurrentExecutions = jsii.Number(float64(spec.reserved))
+	}
+	fn := awslambda.NewFunction(s.Stack, jsii.String(spec.id), props)
+	// The template key must be exactly the construct id so that
+	// `sam local invoke ProvisionFunction` finds it.
+	fn.Node().DefaultChild().(awslambda.CfnFunction).OverrideLogicalId(jsii.String(spec.id))
+	// The role must exist (with its log permissions) before the function.
+	fn.Node().AddDependency(role)
+	return fn
+}
+
+// subscribe connects a FIFO queue to a function. ReportBatchItemFailures
+// lets the handler retry only the failed messages (and the later messages
+// of their group); MaxConcurrency keeps the function inside its share of
+// the Encompass request budget.
+func (s *LifecycleStack) subscribe(fn awslambda.Function, q awssqs.Queue, maxConcurrency int) {
+	fn.AddEventSource(awslambdaeventsources.NewSqsEventSource(q, &awslambdaeventsources.SqsEventSourceProps{
+		BatchSize:               jsii.Number(sqsBatchSize),
+		ReportBatchItemFailures: jsii.Bool(true),
+		MaxConcurrency:          jsii.Number(float64(maxConcurrency)),
+	}))
+}
+
+// strs converts to the []*string that jsii variadic methods take.
+func strs(ss []string) []*string {
+	out := make([]*string, len(ss))
+	for i := range ss {
+		out[i] = jsii.String(ss[i])
+	}
+	return out
+}

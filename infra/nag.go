@@ -1,0 +1,55 @@
+package main
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+)
+
+// defineOutputs exports what an operator needs after deploying (docs/deploy.md).
+func (s *LifecycleStack) defineOutputs() {
+	out := func(id, description string, value *string) {
+		awscdk.NewCfnOutput(s.Stack, jsii.String(id), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(description)})
+	}
+	out("ProvisionQueueUrl", "HRIS hire, update and rehire events go here (FIFO, MessageGroupId = employeeId)", s.ProvisionQueue.QueueUrl())
+	out("ProvisionQueueArn", "ARN of the provision queue, for the HRIS producer's IAM policy", s.ProvisionQueue.QueueArn())
+	out("DeprovisionQueueUrl", "HRIS terminate events go here (FIFO, MessageGroupId = employeeId)", s.DeprovisionQueue.QueueUrl())
+	out("DeprovisionQueueArn", "ARN of the deprovision queue, for the HRIS producer's IAM policy", s.DeprovisionQueue.QueueArn())
+	out("WebhookUrl", "Register this URL with `make webhook-subscription`", jsii.String(*s.webhookURL+"webhooks/encompass"))
+	out("EventBusName", "Bus carrying every published event", s.Bus.EventBusName())
+	out("StateTableName", "DynamoDB state table", s.Table.TableName())
+	out("EncompassSecretArn", "Put the Encompass API credentials here", s.EncompassSecret.SecretArn())
+	out("WebhookSecretArn", "Put the webhook signing keys here", s.WebhookSecret.SecretArn())
+	out("AlertTopicArn", "Alarms and poller alerts are published here", s.AlertTopic.TopicArn())
+}
+
+// suppressNagFindings records, next to the resources, why the few
+// AwsSolutions findings that remain are acceptable. Each reason is written
+// for the reviewer who has to accept it.
+func (s *LifecycleStack) suppressNagFindings() {
+	suppress := func(construct any, id, reason string) {
+		cdknag.NagSuppressions_AddResourceSuppressions(construct, &[]*cdknag.NagPackSuppression{
+			{Id: jsii.String(id), Reason: jsii.String(reason)},
+		}, jsii.Bool(true))
+	}
+	const rotation = ", so a new value has to be created there first. Rotation is a documented manual procedure (docs/deploy.md); " +
+		"the webhook secret accepts two keys per subscription while a key is being rotated."
+	if s.Config.EncompassSecretARN == "" { // an imported secret is not a resource of this stack
+		suppress(s.EncompassSecret, "AwsSolutions-SMG4", "No rotation Lambda is possible: Encompass API client credentials are issued by ICE in the Encompass developer portal"+rotation)
+	}
+	if s.Config.WebhookSecretARN == "" {
+		suppress(s.WebhookSecret, "AwsSolutions-SMG4", "No rotation Lambda is possible: webhook signing keys are registered with the Encompass webhook subscription"+rotation)
+	}
+	for _, q := range []any{s.ScheduleDLQ, s.AlertRuleDLQ} {
+		suppress(q, "AwsSolutions-SQS3", "This queue is itself a dead-letter queue (of the poller schedule or the alert rule target); a DLQ of a DLQ would only hide failures. Messages in it raise an alarm.")
+	}
+	suppress(s.Node().FindChild(jsii.String("WebhookApi")), "AwsSolutions-APIG4",
+		"Encompass delivers webhooks with an HMAC signature (Elli-Signature) and cannot present IAM, JWT or Lambda-authorizer credentials. "+
+			"The webhook function verifies the signature over the raw body before anything else and answers 401 otherwise; the health route returns a constant and touches nothing.")
+}
+
+// ApplyNag runs the AwsSolutions rule pack over every construct of the app
+// at synthesis; findings become error or warning annotations.
+func ApplyNag(app awscdk.App) {
+	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+}

@@ -62,7 +62,7 @@ func TestListAllUsersCallCount(t *testing.T) {
 		if want := ceilDiv(tt.n, MaxUsersPageSize) + 1; calls != want {
 			t.Fatalf("N=%d: %d API calls, want ceil(N/200)+1 = %d", tt.n, calls, want)
 		}
-		if got := srv.Count("GET /encompass/v3/users"); got != ceilDiv(tt.n, MaxUsersPageSize) {
+		if got := waitCount(srv, "GET /encompass/v3/users", ceilDiv(tt.n, MaxUsersPageSize)); got != ceilDiv(tt.n, MaxUsersPageSize) {
 			t.Fatalf("N=%d: simulator saw %d list calls", tt.n, got)
 		}
 	}

@@ -45,7 +45,7 @@ func TestGrants(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if n := tc.srv.Count("POST /oauth2/v1/token"); n != 1 {
+			if n := waitCount(tc.srv, "POST /oauth2/v1/token", 1); n != 1 {
 				t.Fatalf("token requests = %d, want 1 (shared token)", n)
 			}
 		})
@@ -86,7 +86,7 @@ func TestTokenSharedAcrossGoroutines(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := tc.srv.Count("POST /oauth2/v1/token"); n != 1 {
+	if n := waitCount(tc.srv, "POST /oauth2/v1/token", 1); n != 1 {
 		t.Fatalf("token requests = %d, want 1", n)
 	}
 }
@@ -114,7 +114,7 @@ func TestTokenExpiredOrRevokedRefreshesOnce(t *testing.T) {
 			wg.Wait()
 			// Ten calls saw the dead token at most once each, and one new
 			// token served them all.
-			if n := tc.srv.Count("POST /oauth2/v1/token"); n != 1 {
+			if n := waitCount(tc.srv, "POST /oauth2/v1/token", 1); n != 1 {
 				t.Fatalf("token requests after %s = %d, want 1", kill, n)
 			}
 			if n := tc.srv.Count("GET /encompass/v3/users/{id}"); n < 10 || n > 20 {
@@ -131,10 +131,10 @@ func TestPersistent401IsNotRetriedForever(t *testing.T) {
 	if !errors.Is(err, ErrUnauthorized) || IsRetryable(err) {
 		t.Fatalf("err = %v", err)
 	}
-	if n := tc.srv.Count("GET /encompass/v3/users/{id}"); n != 2 {
+	if n := waitCount(tc.srv, "GET /encompass/v3/users/{id}", 2); n != 2 {
 		t.Fatalf("GETs = %d, want 2 (the call and its one retry)", n)
 	}
-	if n := tc.srv.Count("POST /oauth2/v1/token"); n != 2 {
+	if n := waitCount(tc.srv, "POST /oauth2/v1/token", 2); n != 2 {
 		t.Fatalf("token requests = %d, want 2", n)
 	}
 }
@@ -148,7 +148,7 @@ func TestConservativeTokenLifetime(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The token was replaced before use, not after a 401.
-	if n := tc.srv.Count("POST /oauth2/v1/token"); n != 1 {
+	if n := waitCount(tc.srv, "POST /oauth2/v1/token", 1); n != 1 {
 		t.Fatalf("token requests = %d, want 1", n)
 	}
 	for _, r := range tc.srv.Requests() {
@@ -166,7 +166,7 @@ func TestThrottleBurstIsRetried(t *testing.T) {
 	if _, err := tc.Users.Get(context.Background(), "asmith"); err != nil {
 		t.Fatal(err)
 	}
-	if n := tc.srv.Count("GET /encompass/v3/users/{id}"); n != 4 {
+	if n := waitCount(tc.srv, "GET /encompass/v3/users/{id}", 4); n != 4 {
 		t.Fatalf("GETs = %d, want 4", n)
 	}
 	if n := tc.calls.count("GET /encompass/v3/users/{id}"); n != 5 { // warm-up + 4
@@ -191,7 +191,7 @@ func TestThrottleBeyondMaxAttempts(t *testing.T) {
 	if !errors.Is(err, ErrThrottled) || !IsRetryable(err) || !errors.As(err, &ae) || ae.Code != "100002" || ae.CorrelationID == "" {
 		t.Fatalf("err = %v", err)
 	}
-	if n := tc.srv.Count("GET /encompass/v3/users/{id}"); n != 3 {
+	if n := waitCount(tc.srv, "GET /encompass/v3/users/{id}", 3); n != 3 {
 		t.Fatalf("GETs = %d, want 3", n)
 	}
 }
@@ -226,7 +226,7 @@ func TestServerErrors(t *testing.T) {
 			if err != nil && IsRetryable(err) != retryableStatus(tt.status) {
 				t.Fatalf("IsRetryable(%v) wrong", err)
 			}
-			if n := tc.srv.Count("GET /encompass/v3/users/{id}"); n != tt.wantCalls {
+			if n := waitCount(tc.srv, "GET /encompass/v3/users/{id}", tt.wantCalls); n != tt.wantCalls {
 				t.Fatalf("GETs = %d, want %d", n, tt.wantCalls)
 			}
 		})
@@ -314,7 +314,7 @@ func TestConcurrencyLimitHolds(t *testing.T) {
 	if p := peak.Load(); p > limit {
 		t.Fatalf("peak in flight %d > %d", p, limit)
 	}
-	if n := tc.srv.Count("GET /encompass/v3/users/{id}"); n != 60 {
+	if n := waitCount(tc.srv, "GET /encompass/v3/users/{id}", 60); n != 60 {
 		t.Fatalf("GETs = %d, want 60 (no retries needed)", n)
 	}
 }

@@ -57,7 +57,7 @@ func TestFindByLoginIDWhenTheFilterIsIgnored(t *testing.T) {
 	}
 	// With the filter ignored the list answered other users; the client must
 	// not have taken the first of them.
-	if n := tc.srv.Count("GET /encompass/v3/users/{id}"); n != 2 {
+	if n := waitCount(tc.srv, "GET /encompass/v3/users/{id}", 2); n != 2 {
 		t.Fatalf("fallback GETs = %d, want 2", n)
 	}
 }
@@ -177,7 +177,7 @@ func TestUsersAllPagesAndCountsCalls(t *testing.T) {
 				if total%MaxUsersPageSize == 0 && (wrapper == encompasstest.ListBareArray || total == 0) {
 					pages++
 				}
-				if got := tc.srv.Count("GET /encompass/v3/users"); got != pages {
+				if got := waitCount(tc.srv, "GET /encompass/v3/users", pages); got != pages {
 					t.Fatalf("list calls = %d, want %d", got, pages)
 				}
 				if got := tc.calls.total(); got != pages+1 {
@@ -204,7 +204,7 @@ func TestUsersAllStopsEarly(t *testing.T) {
 			break
 		}
 	}
-	if got := tc.srv.Count("GET /encompass/v3/users"); got != 2 {
+	if got := waitCount(tc.srv, "GET /encompass/v3/users", 2); got != 2 {
 		t.Fatalf("list calls = %d, want 2", got)
 	}
 }

@@ -51,9 +51,10 @@ const (
 	DefaultDeadlineMargin   = 30 * time.Second
 	DefaultApplyChunk       = 250
 	DefaultMaxRemovalChecks = 50
-	// originSkew widens the write-log window: a write recorded just before
-	// the previous poll started listing may not have been visible to it.
-	originSkew = time.Minute
+	// DefaultOriginSkew widens the write-log window: a function that records
+	// its write just before making it may have been listed by the previous
+	// poll in between.
+	DefaultOriginSkew = time.Minute
 	// leaseWithoutDeadline is the lease when the context has no deadline:
 	// the longest a Lambda can run.
 	leaseWithoutDeadline = 15 * time.Minute
@@ -81,6 +82,9 @@ type Config struct {
 	// one by one before being reported (offset paging can skip a user when
 	// another is deleted during the listing).
 	MaxRemovalChecks int
+	// OriginSkew is how far before the previous poll's listing start a
+	// recorded write still counts as explaining a difference.
+	OriginSkew time.Duration
 	// Owner names this poll in the lease (e.g. the Lambda request id).
 	Owner string
 	// Now replaces time.Now (tests of the deadline).
@@ -119,6 +123,9 @@ func New(cfg Config) (*Poller, error) {
 		cfg.MaxRemovalChecks = 0
 	} else if cfg.MaxRemovalChecks == 0 {
 		cfg.MaxRemovalChecks = DefaultMaxRemovalChecks
+	}
+	if cfg.OriginSkew == 0 {
+		cfg.OriginSkew = DefaultOriginSkew
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -541,7 +548,7 @@ func (p *Poller) apply(ctx context.Context, sum Summary, meta Meta, next int64, 
 	}
 	since := time.Time{}
 	if !meta.ListedAt.IsZero() {
-		since = meta.ListedAt.Add(-originSkew)
+		since = meta.ListedAt.Add(-max(p.cfg.OriginSkew, 0))
 	}
 	for i := 0; i < len(diffs); i += p.cfg.ApplyChunk {
 		if p.deadlineNear(ctx) {

@@ -123,7 +123,3 @@ func (e *testEnv) assertNoSecretsLogged(t *testing.T, h http.Header) {
 		}
 	}
 }
-
-func benchKeys(b *testing.B) SignatureVerifier {
-	return testKeys
-}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -329,6 +330,21 @@ func TestCheckID(t *testing.T) {
 	for _, good := range []string{"jdoe", "j.doe@x", "18272ed6-0455-486f-94ea-a586924e8fd5"} {
 		if err := checkID(good); err != nil {
 			t.Errorf("checkID(%q): %v", good, err)
+		}
+	}
+}
+
+func TestConfigNeverPrintsSecrets(t *testing.T) {
+	t.Parallel()
+	cfg := Config{BaseURL: "http://x", InstanceID: "BE1", ClientID: "id", ClientSecret: "cl13nt-s3cret", Username: "u", Password: "pa55w0rd!"}
+	var buf syncBuffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("config", "cfg", cfg)
+	for _, out := range []string{fmt.Sprint(cfg), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", cfg), buf.String()} {
+		if strings.Contains(out, "cl13nt-s3cret") || strings.Contains(out, "pa55w0rd!") {
+			t.Fatalf("secret printed: %s", out)
+		}
+		if !strings.Contains(out, "BE1") {
+			t.Fatalf("config not printed: %s", out)
 		}
 	}
 }

@@ -76,6 +76,32 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// String prints the configuration with its secrets redacted, so that a
+// Config that ends up in a log line or an error message leaks nothing.
+func (c Config) String() string {
+	return fmt.Sprintf("encompass.Config{BaseURL:%s InstanceID:%s ClientID:%s ClientSecret:%s Username:%s Password:%s Grant:%s}",
+		c.BaseURL, c.InstanceID, c.ClientID, redact(c.ClientSecret), c.Username, redact(c.Password), c.Grant)
+}
+
+// LogValue redacts the secrets when a Config is logged with slog.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("baseURL", c.BaseURL), slog.String("instanceId", c.InstanceID),
+		slog.String("clientId", c.ClientID), slog.String("clientSecret", redact(c.ClientSecret)),
+		slog.String("username", c.Username), slog.String("password", redact(c.Password)),
+		slog.String("grant", string(c.Grant)))
+}
+
+// GoString keeps %#v from printing the secrets too.
+func (c Config) GoString() string { return c.String() }
+
+func redact(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "[REDACTED]"
+}
+
 // CallInfo describes one HTTP exchange for the OnCall hook.
 type CallInfo struct {
 	// Method is the HTTP method.

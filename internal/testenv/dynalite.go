@@ -142,14 +142,18 @@ func RepoRoot() (string, error) {
 	}
 }
 
-// watchdog wraps dynalite's cli.js so that node exits when its stdin closes,
-// i.e. when the Go process that started it is gone for any reason.
-const watchdog = `
+// launcher starts dynalite the way its cli.js does, but listens on port 0
+// so that the kernel picks a free port (cli.js treats --port 0 as its
+// default 4567), and exits when its stdin closes, i.e. when the Go process
+// that started it is gone for any reason, even SIGKILL.
+const launcher = `
 process.stdin.on('end', function () { process.exit(0) });
 process.stdin.on('error', function () { process.exit(0) });
 process.stdin.resume();
-process.argv = [process.argv[0], process.env.TESTENV_DYNALITE_CLI].concat(process.argv.slice(1));
-require(process.env.TESTENV_DYNALITE_CLI);
+var server = require(process.env.TESTENV_DYNALITE_DIR)({createTableMs: 0, deleteTableMs: 0, updateTableMs: 0});
+server.listen(0, '127.0.0.1', function () {
+  console.log('Dynalite listening at: http://127.0.0.1:' + server.address().port);
+});
 `
 
 // StartDynalite starts an in-memory dynalite on a free port and waits until it
@@ -160,17 +164,16 @@ func StartDynalite(ctx context.Context) (url string, stop func(), err error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("start dynalite: %w", err)
 	}
-	cli := filepath.Join(root, "node_modules", "dynalite", "cli.js")
-	if _, err := os.Stat(cli); err != nil {
-		return "", nil, fmt.Errorf("start dynalite: %s is missing: run `npm ci` (or `make node_modules`) in %s", cli, root)
+	dir := filepath.Join(root, "node_modules", "dynalite")
+	if _, err := os.Stat(filepath.Join(dir, "index.js")); err != nil {
+		return "", nil, fmt.Errorf("start dynalite: %s is missing: run `npm ci` (or `make node_modules`) in %s", dir, root)
 	}
 	node, err := exec.LookPath("node")
 	if err != nil {
 		return "", nil, fmt.Errorf("start dynalite: node is not on PATH: install Node.js, then run `npm ci` in %s", root)
 	}
-	cmd := exec.Command(node, "-e", watchdog, "--",
-		"--host", "127.0.0.1", "--port", "0", "--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0")
-	cmd.Env = append(os.Environ(), "TESTENV_DYNALITE_CLI="+cli)
+	cmd := exec.Command(node, "-e", launcher)
+	cmd.Env = append(os.Environ(), "TESTENV_DYNALITE_DIR="+dir)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

@@ -103,6 +103,14 @@ func TestStartDynaliteStop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	url2, stop2, err := testenv.StartDynalite(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop2()
+	if url2 == url {
+		t.Fatalf("two servers on one address %s", url)
+	}
 	c := testenv.NewDynamoDBClient(url)
 	if _, err := c.ListTables(context.Background(), &dynamodb.ListTablesInput{}); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,295 @@
+package config_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+
+	"github.com/lenderops/encompass-lifecycle/internal/testenv"
+	"github.com/lenderops/encompass-lifecycle/pkg/config"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// Secret values used in tests; no error or output may contain them.
+const (
+	clientSecret = "CS-s3cr3t-value"
+	password     = "PW-s3cr3t-value"
+	signingKey   = "SK-s3cr3t-value"
+)
+
+func base() map[string]string {
+	return map[string]string{
+		"ENCOMPASS_INSTANCE_ID":   "BE11111111",
+		"ENCOMPASS_CLIENT_ID":     "client-1",
+		"ENCOMPASS_CLIENT_SECRET": clientSecret,
+		"ENCOMPASS_USERNAME":      "admin",
+		"ENCOMPASS_PASSWORD":      password,
+		"STATE_TABLE":             "lifecycle-state",
+		"EVENT_BUS_NAME":          "lifecycle",
+	}
+}
+
+func getenv(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+var awsCfg = config.WithAWSConfig(aws.Config{Region: "us-east-1", Credentials: testenv.Credentials})
+
+func load(t *testing.T, env map[string]string, need config.Needs, opts ...config.Option) (*config.Config, error) {
+	t.Helper()
+	c, err := config.Load(context.Background(), getenv(env), need, append([]config.Option{awsCfg}, opts...)...)
+	if err != nil {
+		for _, s := range []string{clientSecret, password, signingKey} {
+			if strings.Contains(err.Error(), s) {
+				t.Fatalf("error leaks a secret: %v", err)
+			}
+		}
+	}
+	return c, err
+}
+
+func TestDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := load(t, base(), config.ForProvision)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.APIURL != config.DefaultAPIURL || c.UserAPI != "scim" || c.Grant != "password" || c.MaxInFlight != 4 ||
+		c.MaxRemovalRatio != 0.2 || c.DryRun || c.LogLevel != slog.LevelInfo || c.MappingFile != "" {
+		t.Fatalf("defaults: %+v", c)
+	}
+	ec := c.EncompassConfig()
+	if ec.ClientSecret.Reveal() != clientSecret || ec.Password.Reveal() != password || ec.InstanceID != "BE11111111" || ec.Username != "admin" {
+		t.Fatalf("encompass config %+v", ec)
+	}
+	// Without a username the grant is client_credentials.
+	env := base()
+	delete(env, "ENCOMPASS_USERNAME")
+	delete(env, "ENCOMPASS_PASSWORD")
+	if c, err := load(t, env, config.ForPoller); err != nil || c.Grant != "client_credentials" {
+		t.Fatalf("grant %v %v", c, err)
+	}
+}
+
+func TestValues(t *testing.T) {
+	t.Parallel()
+	env := base()
+	for k, v := range map[string]string{
+		"ENCOMPASS_API_URL": "http://127.0.0.1:8081/", "ENCOMPASS_USER_API": "v3", "ENCOMPASS_GRANT": "password",
+		"DRY_RUN": "true", "POLLER_MAX_REMOVAL_RATIO": "1", "LOG_LEVEL": "DEBUG", "ENCOMPASS_MAX_IN_FLIGHT": "12",
+		"MAPPING_FILE": "/etc/mapping.yaml", "STATE_TABLE": "arn:aws:dynamodb:us-east-1:123:table/state",
+	} {
+		env[k] = v
+	}
+	c, err := load(t, env, config.ForProvision)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.APIURL != "http://127.0.0.1:8081" || c.UserAPI != "v3" || !c.DryRun || c.MaxRemovalRatio != 1 ||
+		c.LogLevel != slog.LevelDebug || c.MaxInFlight != 12 || c.MappingFile != "/etc/mapping.yaml" {
+		t.Fatalf("%+v", c)
+	}
+}
+
+func TestInvalid(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		need   config.Needs
+		change map[string]string // "" deletes
+		want   []string
+	}{
+		{"missing instance", config.ForProvision, map[string]string{"ENCOMPASS_INSTANCE_ID": ""}, []string{"ENCOMPASS_INSTANCE_ID: required"}},
+		{"hostile instance", config.ForProvision, map[string]string{"ENCOMPASS_INSTANCE_ID": "BE1/../x"}, []string{"ENCOMPASS_INSTANCE_ID: must be"}},
+		{"user api", config.ForProvision, map[string]string{"ENCOMPASS_USER_API": "soap"}, []string{`ENCOMPASS_USER_API: must be "scim" or "v3", got "soap"`}},
+		{"grant", config.ForProvision, map[string]string{"ENCOMPASS_GRANT": "implicit"}, []string{`ENCOMPASS_GRANT: must be "password" or "client_credentials", got "implicit"`}},
+		{"relative url", config.ForProvision, map[string]string{"ENCOMPASS_API_URL": "api.elliemae.com"}, []string{"ENCOMPASS_API_URL: must be an absolute http(s) URL"}},
+		{"ftp url", config.ForProvision, map[string]string{"ENCOMPASS_API_URL": "ftp://x"}, []string{"ENCOMPASS_API_URL: must be an absolute http(s) URL"}},
+		{"url with password", config.ForProvision, map[string]string{"ENCOMPASS_API_URL": "https://u:" + password + "@x"}, []string{"ENCOMPASS_API_URL: must not carry user info"}},
+		{"url with query", config.ForProvision, map[string]string{"ENCOMPASS_API_URL": "https://x/?a=b"}, []string{"ENCOMPASS_API_URL: must not have a query"}},
+		{"dry run", config.ForProvision, map[string]string{"DRY_RUN": "yes please"}, []string{`DRY_RUN: must be true or false, got "yes please"`}},
+		{"ratio zero", config.ForPoller, map[string]string{"POLLER_MAX_REMOVAL_RATIO": "0"}, []string{"POLLER_MAX_REMOVAL_RATIO: must be a number greater than 0 and at most 1"}},
+		{"ratio big", config.ForPoller, map[string]string{"POLLER_MAX_REMOVAL_RATIO": "1.5"}, []string{"POLLER_MAX_REMOVAL_RATIO"}},
+		{"ratio NaN", config.ForPoller, map[string]string{"POLLER_MAX_REMOVAL_RATIO": "NaN"}, []string{"POLLER_MAX_REMOVAL_RATIO"}},
+		{"log level", config.ForProvision, map[string]string{"LOG_LEVEL": "trace"}, []string{`LOG_LEVEL: must be one of debug, info, warn, error, got "trace"`}},
+		{"in flight", config.ForProvision, map[string]string{"ENCOMPASS_MAX_IN_FLIGHT": "0"}, []string{"ENCOMPASS_MAX_IN_FLIGHT: must be a whole number"}},
+		{"in flight text", config.ForProvision, map[string]string{"ENCOMPASS_MAX_IN_FLIGHT": "four"}, []string{"ENCOMPASS_MAX_IN_FLIGHT"}},
+		{"table", config.ForProvision, map[string]string{"STATE_TABLE": ""}, []string{"STATE_TABLE: required"}},
+		{"table name", config.ForProvision, map[string]string{"STATE_TABLE": "a b"}, []string{"STATE_TABLE: not a DynamoDB table name"}},
+		{"bus", config.ForWebhook, map[string]string{"EVENT_BUS_NAME": "", "WEBHOOK_SIGNING_KEYS": `{"s":"k"}`}, []string{"EVENT_BUS_NAME: required"}},
+		{"no client secret", config.ForProvision, map[string]string{"ENCOMPASS_CLIENT_SECRET": ""}, []string{"ENCOMPASS_CLIENT_SECRET: required"}},
+		{"password grant without password", config.ForProvision, map[string]string{"ENCOMPASS_PASSWORD": ""}, []string{"ENCOMPASS_PASSWORD: required for the password grant"}},
+		{"webhook keys missing", config.ForWebhook, nil, []string{"WEBHOOK_SECRET_ARN: required"}},
+		{"webhook keys not json", config.ForWebhook, map[string]string{"WEBHOOK_SIGNING_KEYS": signingKey}, []string{"WEBHOOK_SIGNING_KEYS: is not valid JSON"}},
+		{"webhook keys wrong shape", config.ForWebhook, map[string]string{"WEBHOOK_SIGNING_KEYS": `{"sub":{"k":"` + signingKey + `"}}`}, []string{`subscription "sub": want a key string or a list`}},
+		{"webhook keys empty list", config.ForWebhook, map[string]string{"WEBHOOK_SIGNING_KEYS": `{"sub":[]}`}, []string{`subscription "sub": no keys`}},
+		{"webhook keys array", config.ForWebhook, map[string]string{"WEBHOOK_SIGNING_KEYS": `["` + signingKey + `"]`}, []string{"WEBHOOK_SIGNING_KEYS: is not a JSON object"}},
+		{"several at once", config.ForProvision, map[string]string{"STATE_TABLE": "", "LOG_LEVEL": "loud"}, []string{"STATE_TABLE: required", "LOG_LEVEL: must be"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env := base()
+			for k, v := range tc.change {
+				if v == "" {
+					delete(env, k)
+				} else {
+					env[k] = v
+				}
+			}
+			_, err := load(t, env, tc.need)
+			var cerr *config.Error
+			if !errors.As(err, &cerr) {
+				t.Fatalf("err = %v, want *config.Error", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("err = %q, want it to contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// Only what a function needs is required: the webhook needs no Encompass.
+func TestNeeds(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"STATE_TABLE": "tbl", "EVENT_BUS_NAME": "bus",
+		"WEBHOOK_SIGNING_KEYS": `{"sub-1":"` + signingKey + `","sub-2":["old","new"]}`}
+	c, err := load(t, env, config.ForWebhook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.WebhookKeys) != 2 || c.WebhookKeys["sub-1"][0].Reveal() != signingKey || len(c.WebhookKeys["sub-2"]) != 2 {
+		t.Fatalf("keys %v", c.WebhookKeys)
+	}
+	if _, err := load(t, env, config.ForProvision); err == nil || !strings.Contains(err.Error(), "ENCOMPASS_INSTANCE_ID") {
+		t.Fatalf("provision without instance: %v", err)
+	}
+}
+
+func TestSecretsManager(t *testing.T) {
+	t.Parallel()
+	sm := testenv.SecretsManager(t)
+	arn := "arn:aws:secretsmanager:us-east-1:123:secret:" + t.Name()
+	sm.Put(arn, fmt.Sprintf(`{"clientId":"from-secret","clientSecret":%q,"username":"svc","password":%q}`, clientSecret, password))
+	env := base()
+	env["ENCOMPASS_SECRET_ARN"] = arn
+	delete(env, "ENCOMPASS_CLIENT_SECRET")
+	for range 3 {
+		c, err := load(t, env, config.ForProvision, config.WithSecretsClient(sm.Client))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.ClientID != "from-secret" || c.ClientSecret.Reveal() != clientSecret || c.Username != "svc" || c.SecretARN != arn {
+			t.Fatalf("%+v", c)
+		}
+	}
+	if sm.Calls(arn) != 1 {
+		t.Fatalf("secret read %d times, want once per container", sm.Calls(arn))
+	}
+
+	whARN := arn + "-webhook"
+	sm.Put(whARN, `{"sub":"`+signingKey+`"}`)
+	c, err := load(t, map[string]string{"STATE_TABLE": "tbl", "EVENT_BUS_NAME": "bus", "WEBHOOK_SECRET_ARN": whARN}, config.ForWebhook, config.WithSecretsClient(sm.Client))
+	if err != nil || c.WebhookKeys["sub"][0].Reveal() != signingKey {
+		t.Fatalf("%v %v", c, err)
+	}
+}
+
+func TestSecretsManagerErrors(t *testing.T) {
+	t.Parallel()
+	sm := testenv.SecretsManager(t)
+	prefix := "arn:aws:secretsmanager:us-east-1:123:secret:" + t.Name()
+	sm.Put(prefix+"-bad", `{"clientId":"x","clientSecret":"`+clientSecret)
+	sm.Put(prefix+"-type", `{"clientId":"x","clientSecret":["`+clientSecret+`"]}`)
+	sm.Put(prefix+"-nouser", `{"clientId":"x","clientSecret":"`+clientSecret+`","password":"`+password+`"}`)
+	for suffix, want := range map[string]string{
+		"-missing": "ResourceNotFoundException",
+		"-bad":     "is not valid JSON",
+		"-type":    `field "clientSecret" must be a string`,
+		"-nouser":  "", // password without username: client_credentials grant, fine
+	} {
+		env := base()
+		delete(env, "ENCOMPASS_USERNAME")
+		env["ENCOMPASS_SECRET_ARN"] = prefix + suffix
+		_, err := load(t, env, config.ForProvision, config.WithSecretsClient(sm.Client))
+		if want == "" {
+			if err != nil {
+				t.Errorf("%s: %v", suffix, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "ENCOMPASS_SECRET_ARN") {
+			t.Errorf("%s: err = %v, want %q", suffix, err, want)
+		}
+	}
+}
+
+func TestSecretNeverPrints(t *testing.T) {
+	t.Parallel()
+	c, err := load(t, base(), config.ForProvision)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("cfg", "config", c, "secret", c.ClientSecret)
+	j, _ := json.Marshal(c.EncompassConfig())
+	for _, out := range []string{fmt.Sprintf("%v %+v %#v %s", c, c, c, c.Password), buf.String(), string(j)} {
+		if strings.Contains(out, clientSecret) || strings.Contains(out, password) {
+			t.Fatalf("secret printed: %s", out)
+		}
+	}
+	if !strings.Contains(string(j), "[REDACTED]") {
+		t.Fatalf("no redaction marker: %s", j)
+	}
+}
+
+// The SDK's standard endpoint variables reach local servers: the AWS config
+// Load builds sends DynamoDB to dynalite, EventBridge and Secrets Manager to
+// the fakes. (Not parallel: it sets process environment.)
+func TestEndpointVariables(t *testing.T) {
+	d := testenv.DynamoDB(t)
+	table := d.CreateTable(t)
+	eb := testenv.EventBridge(t)
+	sm := testenv.SecretsManager(t)
+	arn := "arn:aws:secretsmanager:us-east-1:123:secret:endpoint-test"
+	sm.Put(arn, `{"clientId":"c","clientSecret":"`+clientSecret+`"}`)
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", d.URL)
+	t.Setenv("AWS_ENDPOINT_URL_EVENTBRIDGE", eb.URL)
+	t.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", sm.URL)
+	env := base()
+	env["ENCOMPASS_SECRET_ARN"] = arn
+	env["STATE_TABLE"] = table
+	c, err := config.Load(context.Background(), getenv(env), config.ForProvision)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sm.Calls(arn) != 1 || c.ClientID != "c" {
+		t.Fatalf("secret not read through the endpoint variable: %d calls", sm.Calls(arn))
+	}
+	ddb := dynamodb.NewFromConfig(c.AWS)
+	if _, err := ddb.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(c.StateTable)}); err != nil {
+		t.Fatalf("dynamodb via AWS_ENDPOINT_URL_DYNAMODB: %v", err)
+	}
+	_, err = eventbridge.NewFromConfig(c.AWS).PutEvents(context.Background(), &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{
+		Source: aws.String("s"), DetailType: aws.String("d"), Detail: aws.String(`{"eventId":"x"}`), EventBusName: aws.String(c.EventBusName),
+	}}})
+	if err != nil || eb.Count("d") != 1 {
+		t.Fatalf("eventbridge via AWS_ENDPOINT_URL_EVENTBRIDGE: %v", err)
+	}
+}

@@ -24,6 +24,15 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /encompass/v1/organizations/{id}", s.handleOrganization)
 	m.HandleFunc("GET /encompass/v1/organizations/{id}/children", s.handleOrgChildren)
 
+	m.HandleFunc("GET /scim2/v1/users", s.handleSCIMList)
+	m.HandleFunc("POST /scim2/v1/users", s.handleSCIMCreate)
+	m.HandleFunc("GET /scim2/v1/users/{id}", s.handleSCIMGet)
+	m.HandleFunc("PATCH /scim2/v1/users/{id}", s.handleSCIMPatch)
+	m.HandleFunc("DELETE /scim2/v1/users/{id}", s.handleSCIMDelete)
+	m.HandleFunc("GET /scim2/v1/groups", s.handleSCIMGroups)
+	m.HandleFunc("GET /scim2/v1/groups/{id}", s.handleSCIMGroup)
+	m.HandleFunc("PATCH /scim2/v1/groups/{id}", s.handleSCIMGroupPatch)
+
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		notFound(w, "No such endpoint in the simulator: "+r.Method+" "+r.URL.Path)
 	})

@@ -145,6 +145,9 @@ func (s *Server) load(sd Seed) error {
 				g.Members[i].Value = strings.ToLower(g.Members[i].Value)
 			}
 		}
+		if g.Modified.IsZero() {
+			g.Modified = time.Now().UTC().Truncate(time.Second)
+		}
 		st.groups = append(st.groups, &g)
 	}
 	now := time.Now().UTC().Truncate(time.Second)

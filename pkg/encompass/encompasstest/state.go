@@ -80,6 +80,8 @@ type Group struct {
 	ID      string        `json:"id"`
 	Name    string        `json:"name"`
 	Members []GroupMember `json:"members,omitempty"`
+	// Modified is when the members last changed.
+	Modified time.Time `json:"lastModified,omitzero"`
 }
 
 // GroupMember is a user or an organization in a user group.
@@ -123,7 +125,7 @@ func (s *store) put(u *SimUser) {
 	u.ID = strings.ToLower(u.LoginID)
 	if old, ok := s.users[u.ID]; ok {
 		if old.GlobalUserID != "" && old.GlobalUserID != u.GlobalUserID {
-			delete(s.byGUID, old.GlobalUserID)
+			delete(s.byGUID, strings.ToLower(old.GlobalUserID))
 		}
 	} else {
 		i, _ := slices.BinarySearch(s.ids, u.ID)
@@ -131,7 +133,7 @@ func (s *store) put(u *SimUser) {
 	}
 	s.users[u.ID] = u
 	if u.GlobalUserID != "" {
-		s.byGUID[u.GlobalUserID] = u.ID
+		s.byGUID[strings.ToLower(u.GlobalUserID)] = u.ID
 	}
 }
 
@@ -145,7 +147,7 @@ func (s *store) bulkPut(us []*SimUser) {
 		}
 		s.users[u.ID] = u
 		if u.GlobalUserID != "" {
-			s.byGUID[u.GlobalUserID] = u.ID
+			s.byGUID[strings.ToLower(u.GlobalUserID)] = u.ID
 		}
 	}
 	sort.Strings(s.ids)
@@ -159,7 +161,7 @@ func (s *store) remove(id string) bool {
 	}
 	delete(s.users, id)
 	if u.GlobalUserID != "" {
-		delete(s.byGUID, u.GlobalUserID)
+		delete(s.byGUID, strings.ToLower(u.GlobalUserID))
 	}
 	if i, found := slices.BinarySearch(s.ids, id); found {
 		s.ids = slices.Delete(s.ids, i, i+1)
@@ -239,4 +241,19 @@ func (s *store) groupByName(name string) *Group {
 		}
 	}
 	return nil
+}
+
+// memberCovers reports whether a group member entry includes u: the user
+// itself, its organization, or (Recursive) an ancestor organization.
+func (s *store) memberCovers(m GroupMember, u *SimUser) bool {
+	switch m.Type {
+	case "User":
+		return strings.EqualFold(m.Value, u.ID)
+	case "Organization":
+		if m.OrgLevel == "Recursive" {
+			return s.orgWithin(u.OrganizationID, m.Value)
+		}
+		return m.Value == u.OrganizationID
+	}
+	return false
 }

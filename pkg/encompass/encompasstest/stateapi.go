@@ -42,7 +42,7 @@ func (st *store) find(key string) *SimUser {
 	if u := st.lookup(key); u != nil {
 		return u
 	}
-	if id, ok := st.byGUID[key]; ok {
+	if id, ok := st.byGUID[strings.ToLower(key)]; ok {
 		return st.users[id]
 	}
 	return nil

@@ -190,8 +190,11 @@ func ReplaceUserAttrs(attrs map[string]any) PatchOp {
 
 // SCIMListOptions selects a SCIM page.
 type SCIMListOptions struct {
-	// Filter is a SCIM filter, e.g. `userName eq "jdoe"`.
+	// Filter is a SCIM filter, e.g. `userName eq "jdoe"` or `enc_orgId eq 1`.
 	Filter string
+	// Recursive adds `enc_isRecursive eq true`: without it Encompass lists
+	// only the users of the root organization (or of enc_orgId itself).
+	Recursive bool
 	// StartIndex is one-based; 0 means 1.
 	StartIndex int
 	// Count is the page size, at most MaxSCIMPageSize; 0 means the maximum.
@@ -208,8 +211,15 @@ func (o SCIMListOptions) query(schema string) url.Values {
 		count = MaxSCIMPageSize
 	}
 	q.Set("count", strconv.Itoa(count))
-	if o.Filter != "" {
-		q.Set("filter", o.Filter)
+	filter := o.Filter
+	if o.Recursive {
+		if filter != "" {
+			filter += " and "
+		}
+		filter += "enc_isRecursive eq true"
+	}
+	if filter != "" {
+		q.Set("filter", filter)
 	}
 	if len(o.Attributes) > 0 {
 		q.Set("attributes", strings.Join(o.Attributes, ","))
@@ -320,7 +330,8 @@ func (s *SCIMService) ListUsers(ctx context.Context, opts SCIMListOptions) (*SCI
 	return out, nil
 }
 
-// AllUsers iterates over every user matching opts.Filter, page by page.
+// AllUsers iterates over every user matching opts, page by page (set
+// opts.Recursive for the whole organization tree).
 func (s *SCIMService) AllUsers(ctx context.Context, opts SCIMListOptions) iter.Seq2[SCIMUser, error] {
 	return func(yield func(SCIMUser, error) bool) {
 		opts.StartIndex = max(opts.StartIndex, 1)

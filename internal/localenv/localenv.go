@@ -35,7 +35,7 @@ const (
 var DefaultTimeouts = map[string]time.Duration{
 	"provision":   60 * time.Second,
 	"deprovision": 60 * time.Second,
-	"poller":      300 * time.Second,
+	"poller":      240 * time.Second,
 	"webhook":     10 * time.Second,
 }
 
@@ -57,6 +57,10 @@ type Options struct {
 	Env map[string]map[string]string
 	// Timeouts override DefaultTimeouts per function.
 	Timeouts map[string]time.Duration
+	// DynamoURL uses a running DynamoDB-protocol server instead of starting
+	// dynalite (tests share one); Table is then created there (default TableName).
+	DynamoURL string
+	Table     string
 }
 
 // Env is a running local product.
@@ -66,6 +70,8 @@ type Env struct {
 	// DynamoURL is the dynalite endpoint and DynamoDB a client for it.
 	DynamoURL string
 	DynamoDB  *dynamodb.Client
+	// Table is the state table's name.
+	Table string
 	// Bus records every event the functions publish.
 	Bus *testenv.EventBridgeFake
 	// WebhookKey is the signing key of SubscriptionID.
@@ -128,6 +134,10 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 	}
 	dynCh := make(chan dyn, 1)
 	go func() {
+		if opts.DynamoURL != "" {
+			dynCh <- dyn{url: opts.DynamoURL}
+			return
+		}
 		url, stop, err := testenv.StartDynalite(ctx)
 		dynCh <- dyn{url, stop, err}
 	}()
@@ -153,7 +163,11 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 	}
 	e.DynamoURL = d.url
 	e.DynamoDB = testenv.NewDynamoDBClient(d.url)
-	if err := state.CreateTable(ctx, e.DynamoDB, TableName); err != nil {
+	e.Table = opts.Table
+	if e.Table == "" {
+		e.Table = TableName
+	}
+	if err := state.CreateTable(ctx, e.DynamoDB, e.Table); err != nil {
 		return nil, fmt.Errorf("create state table: %w", err)
 	}
 	return e, nil
@@ -171,7 +185,7 @@ func (e *Env) Vars(fn string) map[string]string {
 		"ENCOMPASS_CLIENT_SECRET":      e.Sim.ClientSecret,
 		"ENCOMPASS_USERNAME":           e.Sim.Username,
 		"ENCOMPASS_PASSWORD":           e.Sim.Password,
-		"STATE_TABLE":                  TableName,
+		"STATE_TABLE":                  e.Table,
 		"EVENT_BUS_NAME":               BusName,
 		"AWS_ENDPOINT_URL_DYNAMODB":    e.DynamoURL,
 		"AWS_ENDPOINT_URL_EVENTBRIDGE": e.Bus.URL,

@@ -570,3 +570,60 @@ func TestUnreachableTable(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkEventPath measures the state-table work of one provisioned HRIS
+// event (claim, read link, write link, record write, complete) on dynalite.
+func BenchmarkEventPath(b *testing.B) {
+	d := testenv.DynamoDB(b)
+	st := state.New(d.Client, d.CreateTable(b))
+	ctx := context.Background()
+	i := 0
+	for b.Loop() {
+		i++
+		id, emp := fmt.Sprintf("ev-%d", i), fmt.Sprintf("E%d", i)
+		if ok, err := st.ClaimEvent(ctx, id, emp, 0); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+		e, _, err := st.GetEmployee(ctx, emp)
+		if err != nil {
+			b.Fatal(err)
+		}
+		e.EmployeeID, e.Status = emp, state.StatusActive
+		if err := st.PutEmployee(ctx, e, e.Version); err != nil {
+			b.Fatal(err)
+		}
+		if err := st.RecordWrite(ctx, state.Write{LoginID: emp, EventID: id, Fields: map[string]string{"email": "x@example.com"}}); err != nil {
+			b.Fatal(err)
+		}
+		if err := st.CompleteEvent(ctx, id, "User Provisioned"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(st.Ops())/float64(b.N), "ops/event")
+}
+
+// BenchmarkTerminatedScan reads a 2,000-entry terminated index.
+func BenchmarkTerminatedScan(b *testing.B) {
+	d := testenv.DynamoDB(b)
+	st := state.New(d.Client, d.CreateTable(b))
+	ctx := context.Background()
+	for i := range 2000 {
+		if err := st.MarkTerminated(ctx, fmt.Sprintf("E%05d", i), fmt.Sprintf("u%d", i), fmt.Sprintf("login%d", i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	before := st.Ops()
+	for b.Loop() {
+		n := 0
+		for _, err := range st.Terminated(ctx) {
+			if err != nil {
+				b.Fatal(err)
+			}
+			n++
+		}
+		if n != 2000 {
+			b.Fatal(n)
+		}
+	}
+	b.ReportMetric(float64(st.Ops()-before)/float64(b.N), "queries/scan")
+}

@@ -33,6 +33,15 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /scim2/v1/groups/{id}", s.handleSCIMGroup)
 	m.HandleFunc("PATCH /scim2/v1/groups/{id}", s.handleSCIMGroupPatch)
 
+	m.HandleFunc("GET /webhook/v1/subscriptions", s.handleSubsList)
+	m.HandleFunc("POST /webhook/v1/subscriptions", s.handleSubsCreate)
+	m.HandleFunc("GET /webhook/v1/subscriptions/{id}", s.handleSubGet)
+	m.HandleFunc("PUT /webhook/v1/subscriptions/{id}", s.handleSubPut)
+	m.HandleFunc("DELETE /webhook/v1/subscriptions/{id}", s.handleSubDelete)
+	m.HandleFunc("GET /webhook/v1/resources", s.handleWebhookResources)
+
+	s.controlRoutes(m)
+
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		notFound(w, "No such endpoint in the simulator: "+r.Method+" "+r.URL.Path)
 	})

@@ -421,6 +421,8 @@ func ParseSigningKeys(raw string) (map[string][]Secret, error) {
 	if len(m) == 0 {
 		return nil, errors.New("has no subscriptions: want {\"<subscription id>\": \"<key>\" or [\"<key>\", ...]}")
 	}
+	// Errors name no subscription id: a key pasted in the wrong place would
+	// otherwise be echoed.
 	out := make(map[string][]Secret, len(m))
 	for sub, v := range m {
 		if strings.TrimSpace(sub) == "" {
@@ -433,14 +435,14 @@ func ParseSigningKeys(raw string) (map[string][]Secret, error) {
 			many = []string{one}
 		case json.Unmarshal(v, &many) == nil:
 		default:
-			return nil, fmt.Errorf("subscription %q: want a key string or a list of key strings", sub)
+			return nil, errors.New("a subscription's value must be a key string or a list of key strings")
 		}
 		if len(many) == 0 {
-			return nil, fmt.Errorf("subscription %q: no keys", sub)
+			return nil, errors.New("a subscription has an empty list of keys")
 		}
 		for _, k := range many {
 			if k == "" {
-				return nil, fmt.Errorf("subscription %q: empty key", sub)
+				return nil, errors.New("a subscription has an empty key")
 			}
 			out[sub] = append(out[sub], Secret(k))
 		}

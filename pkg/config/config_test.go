@@ -130,8 +130,8 @@ func TestInvalid(t *testing.T) {
 		{"password grant without password", config.ForProvision, map[string]string{"ENCOMPASS_PASSWORD": ""}, []string{"ENCOMPASS_PASSWORD: required for the password grant"}},
 		{"webhook keys missing", config.ForWebhook, nil, []string{"WEBHOOK_SECRET_ARN: required"}},
 		{"webhook keys not json", config.ForWebhook, map[string]string{"WEBHOOK_SIGNING_KEYS": signingKey}, []string{"WEBHOOK_SIGNING_KEYS: is not valid JSON"}},
-		{"webhook keys wrong shape", config.ForWebhook, map[string]string{"WEBHOOK_SIGNING_KEYS": `{"sub":{"k":"` + signingKey + `"}}`}, []string{`subscription "sub": want a key string or a list`}},
-		{"webhook keys empty list", config.ForWebhook, map[string]string{"WEBHOOK_SIGNING_KEYS": `{"sub":[]}`}, []string{`subscription "sub": no keys`}},
+		{"webhook keys wrong shape", config.ForWebhook, map[string]string{"WEBHOOK_SIGNING_KEYS": `{"sub":{"k":"` + signingKey + `"}}`}, []string{"a subscription's value must be a key string or a list"}},
+		{"webhook keys empty list", config.ForWebhook, map[string]string{"WEBHOOK_SIGNING_KEYS": `{"sub":[]}`}, []string{"empty list of keys"}},
 		{"webhook keys array", config.ForWebhook, map[string]string{"WEBHOOK_SIGNING_KEYS": `["` + signingKey + `"]`}, []string{"WEBHOOK_SIGNING_KEYS: is not a JSON object"}},
 		{"several at once", config.ForProvision, map[string]string{"STATE_TABLE": "", "LOG_LEVEL": "loud"}, []string{"STATE_TABLE: required", "LOG_LEVEL: must be"}},
 	}
@@ -292,4 +292,33 @@ func TestEndpointVariables(t *testing.T) {
 	if err != nil || eb.Count("d") != 1 {
 		t.Fatalf("eventbridge via AWS_ENDPOINT_URL_EVENTBRIDGE: %v", err)
 	}
+}
+
+// Whatever the webhook key JSON looks like, an error never quotes a key.
+func FuzzParseSigningKeys(f *testing.F) {
+	for _, seed := range []string{
+		`{"sub":"KEYMARK"}`, `{"KEYMARK":1}`, `{"sub":["KEYMARK",""]}`, `["KEYMARK"]`, `"KEYMARK"`, `{"sub":{"KEYMARK":1}}`,
+		`{"sub":"KEYMARK"`, `KEYMARK`, `{"a":"b","sub":[1,"KEYMARK"]}`, `{"":"KEYMARK"}`, `{"sub":[]}`,
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		keys, err := config.ParseSigningKeys(raw)
+		if err != nil {
+			if strings.Contains(err.Error(), "KEYMARK") {
+				t.Fatalf("error quotes input: %v", err)
+			}
+			return
+		}
+		if len(keys) == 0 {
+			t.Fatal("no error and no keys")
+		}
+		for _, ks := range keys {
+			for _, k := range ks {
+				if k.Reveal() == "" {
+					t.Fatal("empty key accepted")
+				}
+			}
+		}
+	})
 }

@@ -1,0 +1,323 @@
+package provisioning_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/lenderops/encompass-lifecycle/internal/testenv"
+	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
+	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
+	"github.com/lenderops/encompass-lifecycle/pkg/hris"
+	"github.com/lenderops/encompass-lifecycle/pkg/mapping"
+	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
+	"github.com/lenderops/encompass-lifecycle/pkg/publish"
+	"github.com/lenderops/encompass-lifecycle/pkg/state"
+	"github.com/lenderops/encompass-lifecycle/pkg/telemetry"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// env is one product installation for a test: the Encompass simulator over
+// HTTP, a dynalite table, the EventBridge fake, and both handlers.
+type env struct {
+	t      testing.TB
+	sim    *encompasstest.Server
+	client *encompass.Client
+	store  *state.Store
+	eb     *testenv.EventBridgeFake
+	prov   *provisioning.Handler
+	deprov *provisioning.Handler
+	api    provisioning.UserAPI
+	calls  atomic.Int64
+	logs   *syncBuffer
+	rules  *mapping.Resolved
+}
+
+type envOptions struct {
+	dryRun      bool
+	mapping     *mapping.Rules
+	simOpts     []encompasstest.Option
+	concurrency int
+	maxInFlight int
+}
+
+type envOption func(*envOptions)
+
+func dryRun() envOption { return func(o *envOptions) { o.dryRun = true } }
+func withSim(opts ...encompasstest.Option) envOption {
+	return func(o *envOptions) { o.simOpts = append(o.simOpts, opts...) }
+}
+func withConcurrency(n int) envOption { return func(o *envOptions) { o.concurrency = n } }
+func withMaxInFlight(n int) envOption { return func(o *envOptions) { o.maxInFlight = n } }
+
+// syncBuffer collects log output from concurrent goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newEnv(t testing.TB, api provisioning.UserAPI, opts ...envOption) *env {
+	t.Helper()
+	var o envOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	e := &env{t: t, api: api, logs: &syncBuffer{}}
+	e.sim = encompasstest.NewServer(t, o.simOpts...)
+	if o.maxInFlight == 0 {
+		o.maxInFlight = 8
+	}
+	var err error
+	e.client, err = encompass.New(encompass.Config{
+		BaseURL: e.sim.URL, InstanceID: e.sim.InstanceID,
+		ClientID: e.sim.ClientID, ClientSecret: e.sim.ClientSecret,
+		Username: e.sim.Username, Password: e.sim.Password,
+		HTTPClient:  e.sim.Client(),
+		MaxInFlight: o.maxInFlight,
+		MaxAttempts: 3,
+		BaseDelay:   time.Millisecond, MaxDelay: 5 * time.Millisecond,
+		OnCall: func(encompass.CallInfo) { e.calls.Add(1) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := testenv.DynamoDB(t)
+	e.store = state.New(db.Client, db.CreateTable(t))
+	e.eb = testenv.EventBridge(t)
+
+	rules := o.mapping
+	if rules == nil {
+		rules = mapping.Default()
+	}
+	res := mapping.Resolvers{Personas: e.client.Personas.Resolve, Organizations: e.client.Organizations.Resolve}
+	if api == provisioning.UserAPISCIM {
+		res.Groups = e.client.SCIM.ResolveGroups
+	}
+	e.rules, err = mapping.Resolve(context.Background(), rules, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := telemetry.NewLogger(e.logs, slog.LevelDebug)
+	pub := publish.New(e.eb.Client, "lifecycle-bus", publish.WithBackoff(time.Millisecond))
+	for _, q := range []hris.Queue{hris.QueueProvision, hris.QueueDeprovision} {
+		h, err := provisioning.New(provisioning.Config{
+			Queue: q, UserAPI: api, Users: e.client.Users, SCIM: e.client.SCIM,
+			Store: e.store, Publisher: pub, Mapping: e.rules, DryRun: o.dryRun,
+			Logger: logger, Concurrency: o.concurrency,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q == hris.QueueProvision {
+			e.prov = h
+		} else {
+			e.deprov = h
+		}
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("logs:\n%s", lastLines(e.logs.String(), 40))
+		}
+		for _, secret := range []string{e.sim.ClientSecret, e.sim.Password} {
+			if strings.Contains(e.logs.String(), secret) {
+				t.Errorf("a secret appeared in the logs")
+			}
+		}
+	})
+	return e
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// msg is an HRIS event under construction.
+type msg map[string]any
+
+var seq atomic.Int64
+
+// hrisEvent builds an event body; occurredAt offsets keep a story ordered.
+func hrisEvent(typ, employeeID string, at time.Time, emp map[string]any) msg {
+	e := map[string]any{"employeeId": employeeID}
+	for k, v := range emp {
+		e[k] = v
+	}
+	return msg{
+		"schemaVersion": "1",
+		"eventId":       fmt.Sprintf("evt-%s-%s-%d", typ, employeeID, seq.Add(1)),
+		"type":          typ,
+		"occurredAt":    at.UTC().Format(time.RFC3339Nano),
+		"source":        "workday",
+		"employee":      e,
+	}
+}
+
+func (m msg) body() string {
+	b, err := json.Marshal(m)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+func (m msg) id() string { return m["eventId"].(string) }
+
+var t0 = time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+
+func joiner(employeeID, userName string) map[string]any {
+	return map[string]any{
+		"userName": userName, "givenName": "Jane", "familyName": "Doe",
+		"email": userName + "@lender.example", "workPhone": "(555) 555-1234 x12",
+		"jobTitle": "Loan Officer", "jobCode": "LO1", "department": "Retail Lending",
+	}
+}
+
+// record builds the SQS record of a body.
+func record(body string, i int) events.SQSMessage {
+	group := ""
+	var v struct {
+		Employee struct {
+			EmployeeID string `json:"employeeId"`
+		} `json:"employee"`
+	}
+	if json.Unmarshal([]byte(body), &v) == nil {
+		group = v.Employee.EmployeeID
+	}
+	r := events.SQSMessage{MessageId: fmt.Sprintf("m-%d-%d", seq.Add(1), i), Body: body, Attributes: map[string]string{}}
+	if group != "" {
+		r.Attributes["MessageGroupId"] = group
+	}
+	return r
+}
+
+// send delivers bodies as one batch and returns the ids of failed messages'
+// bodies.
+func (e *env) send(h *provisioning.Handler, bodies ...string) []string {
+	e.t.Helper()
+	batch := events.SQSEvent{}
+	byID := map[string]string{}
+	for i, b := range bodies {
+		r := record(b, i)
+		byID[r.MessageId] = b
+		batch.Records = append(batch.Records, r)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	resp, err := h.HandleSQS(ctx, batch)
+	if err != nil {
+		e.t.Fatalf("HandleSQS error: %v", err)
+	}
+	var failed []string
+	for _, f := range resp.BatchItemFailures {
+		failed = append(failed, byID[f.ItemIdentifier])
+	}
+	return failed
+}
+
+// drain delivers bodies and redelivers the failed ones, as SQS would, until
+// every message succeeded.
+func (e *env) drain(h *provisioning.Handler, bodies ...string) (rounds int) {
+	e.t.Helper()
+	for rounds = 1; len(bodies) > 0; rounds++ {
+		if rounds > 30 {
+			e.t.Fatalf("messages still failing after 30 deliveries: %d", len(bodies))
+		}
+		bodies = e.send(h, bodies...)
+	}
+	return rounds - 1
+}
+
+func (e *env) mustSend(h *provisioning.Handler, bodies ...string) {
+	e.t.Helper()
+	if failed := e.send(h, bodies...); len(failed) > 0 {
+		e.t.Fatalf("%d messages failed:\n%s", len(failed), lastLines(e.logs.String(), 20))
+	}
+}
+
+// published returns the published provisioning events of detailType.
+func (e *env) published(detailType string) []map[string]any {
+	var out []map[string]any
+	for _, ev := range e.eb.Events() {
+		if ev.DetailType == detailType && ev.Source == publish.SourceProvisioning {
+			out = append(out, ev.DetailMap())
+		}
+	}
+	return out
+}
+
+// lastEvent returns the one event published for an HRIS event id.
+func (e *env) eventFor(eventID string) (string, map[string]any) {
+	e.t.Helper()
+	var dt string
+	var detail map[string]any
+	n := 0
+	for _, ev := range e.eb.Events() {
+		d := ev.DetailMap()
+		if d["eventId"] == eventID {
+			dt, detail = ev.DetailType, d
+			n++
+		}
+	}
+	if n == 0 {
+		e.t.Fatalf("no event published for %s", eventID)
+	}
+	return dt, detail
+}
+
+func (e *env) user(login string) encompasstest.SimUser {
+	e.t.Helper()
+	for _, u := range e.sim.Users() {
+		if strings.EqualFold(u.LoginID, login) {
+			return u
+		}
+	}
+	e.t.Fatalf("no Encompass user %q", login)
+	return encompasstest.SimUser{}
+}
+
+func (e *env) usersNamed(login string) int {
+	n := 0
+	for _, u := range e.sim.Users() {
+		if strings.EqualFold(u.LoginID, login) {
+			n++
+		}
+	}
+	return n
+}
+
+// writes counts the requests that change Encompass state.
+func (e *env) writes() int {
+	n := 0
+	for _, r := range e.sim.Requests() {
+		if r.Method != "GET" && !strings.HasPrefix(r.Endpoint, "POST /oauth2") {
+			n++
+		}
+	}
+	return n
+}

@@ -34,6 +34,12 @@ func ModuleRoot(ctx context.Context) (string, error) {
 // flags as `make build`, and returns the path of each bootstrap:
 // out/<fn>/bootstrap. The deployable linux/arm64 builds in dist/ are left alone.
 func Build(ctx context.Context, root, out string, fns ...string) (map[string]string, error) {
+	return BuildFor(ctx, runtime.GOOS, runtime.GOARCH, root, out, fns...)
+}
+
+// BuildFor is Build for another platform, e.g. linux/arm64 to measure the
+// size of what is deployed.
+func BuildFor(ctx context.Context, goos, goarch, root, out string, fns ...string) (map[string]string, error) {
 	if len(fns) == 0 {
 		fns = Functions
 	}
@@ -56,7 +62,7 @@ func Build(ctx context.Context, root, out string, fns ...string) (map[string]str
 	}
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+runtime.GOOS, "GOARCH="+runtime.GOARCH)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+goos, "GOARCH="+goarch)
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr
 	if err := cmd.Run(); err != nil {

@@ -1,0 +1,266 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/lenderops/encompass-lifecycle/internal/lambdarun"
+	"github.com/lenderops/encompass-lifecycle/internal/localenv"
+	"github.com/lenderops/encompass-lifecycle/internal/story"
+	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
+	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
+)
+
+// runnerStats are the measurements taken on the real bootstraps.
+type runnerStats struct {
+	DeploySizes map[string]int64 // linux/arm64, as deployed
+	ColdStarts  map[string][]time.Duration
+	ColdMemory  map[string]int
+
+	CallsPerUser  float64
+	CallsByRoute  map[string]int
+	UsersMeasured int
+
+	Events        int
+	EventsElapsed time.Duration
+	Throttled     int
+
+	PollUsers       int
+	BaselinePoll    *lambdarun.Result
+	SteadyPoll      *lambdarun.Result
+	BareList        time.Duration
+	PollErr         string
+	SimLatency      time.Duration
+	ColdRuns        int
+	ThroughputBatch int
+}
+
+type runnerOptions struct {
+	coldRuns   int
+	batches    int
+	batchSize  int
+	latency    time.Duration
+	pollUsers  int
+	root, bins string
+}
+
+func measureRunner(ctx context.Context, o runnerOptions, progress io.Writer) (*runnerStats, error) {
+	st := &runnerStats{
+		DeploySizes: map[string]int64{}, ColdStarts: map[string][]time.Duration{}, ColdMemory: map[string]int{},
+		SimLatency: o.latency, ColdRuns: o.coldRuns, ThroughputBatch: o.batchSize, PollUsers: o.pollUsers,
+	}
+
+	fmt.Fprintln(progress, "building linux/arm64 (deployed) and host bootstraps ...")
+	armDir, err := os.MkdirTemp("", "benchreport-arm64-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(armDir)
+	arm, err := lambdarun.BuildFor(ctx, "linux", "arm64", o.root, armDir)
+	if err != nil {
+		return nil, err
+	}
+	for fn, path := range arm {
+		if fi, err := os.Stat(path); err == nil {
+			st.DeploySizes[fn] = fi.Size()
+		}
+	}
+
+	env, err := localenv.Start(ctx, localenv.Options{BinDir: o.bins})
+	if err != nil {
+		return nil, err
+	}
+	defer env.Close()
+
+	fmt.Fprintf(progress, "cold starts: %d per function ...\n", o.coldRuns)
+	seq := 0
+	coldEvent := map[string]func() any{
+		"provision": func() any {
+			seq++
+			return localenv.SQSBatch(localenv.ProvisionQueueARN, hire(fmt.Sprintf("C%05d", seq)).Body())
+		},
+		"deprovision": func() any {
+			seq++
+			return localenv.SQSBatch(localenv.DeprovisionQueueARN, terminate(fmt.Sprintf("Q%05d", seq)).Body())
+		},
+		"poller": func() any { return localenv.Schedule(time.Now()) },
+		"webhook": func() any {
+			seq++
+			return localenv.WebhookRequest(story.LoanWebhook(fmt.Sprintf("whk-bench-%d", seq)), localenv.SubscriptionID, env.WebhookKey)
+		},
+	}
+	for _, fn := range lambdarun.Functions {
+		c, err := env.Function(fn)
+		if err != nil {
+			return nil, err
+		}
+		for range o.coldRuns {
+			c.Stop()
+			res, err := env.Invoke(ctx, fn, coldEvent[fn]())
+			if err != nil {
+				return nil, err
+			}
+			if res.Error != nil {
+				return nil, fmt.Errorf("%s cold start: %v\n%s", fn, res.Error, res.Logs)
+			}
+			st.ColdStarts[fn] = append(st.ColdStarts[fn], res.ColdStart)
+			st.ColdMemory[fn] = max(st.ColdMemory[fn], res.MaxMemoryMB)
+		}
+	}
+
+	fmt.Fprintf(progress, "Encompass calls per provisioned user: one batch of %d hires ...\n", o.batchSize)
+	time.Sleep(100 * time.Millisecond) // the simulator logs a request after its answer
+	env.Sim.ResetRequests()
+	batch := make([][]byte, o.batchSize)
+	for i := range batch {
+		batch[i] = hire(fmt.Sprintf("U%05d", i)).Body()
+	}
+	if err := provisionBatch(ctx, env, batch); err != nil {
+		return nil, err
+	}
+	time.Sleep(100 * time.Millisecond)
+	st.CallsByRoute = env.Sim.Counts()
+	total := 0
+	for _, n := range st.CallsByRoute {
+		total += n
+	}
+	st.UsersMeasured = o.batchSize
+	st.CallsPerUser = float64(total) / float64(o.batchSize)
+
+	fmt.Fprintf(progress, "throughput: %d batches of %d hires, simulator latency %s ...\n", o.batches, o.batchSize, o.latency)
+	env.Sim.SetLatency(o.latency)
+	env.Sim.ResetRequests()
+	startT := time.Now()
+	for b := range o.batches {
+		batch := make([][]byte, o.batchSize)
+		for i := range batch {
+			batch[i] = hire(fmt.Sprintf("R%03d%03d", b, i)).Body()
+		}
+		if err := provisionBatch(ctx, env, batch); err != nil {
+			return nil, err
+		}
+	}
+	st.EventsElapsed = time.Since(startT)
+	st.Events = o.batches * o.batchSize
+	for _, r := range env.Sim.Requests() {
+		if r.Status == 429 {
+			st.Throttled++
+		}
+	}
+	env.Sim.SetLatency(0)
+
+	if o.pollUsers > 0 {
+		if err := measurePoller(ctx, env, o, st, progress); err != nil {
+			st.PollErr = err.Error()
+		}
+	}
+	return st, nil
+}
+
+// measurePoller runs the real poller twice over a simulator holding
+// pollUsers users, and lists the same users in process for comparison.
+func measurePoller(ctx context.Context, base *localenv.Env, o runnerOptions, st *runnerStats, progress io.Writer) error {
+	fmt.Fprintf(progress, "poller: %d users, baseline then steady-state poll ...\n", o.pollUsers)
+	env, err := localenv.Start(ctx, localenv.Options{
+		BinDir: o.bins, SkipBuild: true, DynamoURL: base.DynamoURL, Table: "bench-poller",
+		Sim: []encompasstest.Option{encompasstest.WithUsers(o.pollUsers)},
+	})
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	for i, slot := range []**lambdarun.Result{&st.BaselinePoll, &st.SteadyPoll} {
+		res, err := env.Invoke(ctx, "poller", localenv.Schedule(time.Now()))
+		if err != nil {
+			return err
+		}
+		if res.Error != nil {
+			return fmt.Errorf("poll %d: %v", i+1, res.Error)
+		}
+		*slot = res
+	}
+	client, err := encompass.New(encompass.Config{
+		BaseURL: env.Sim.URL, InstanceID: env.Sim.InstanceID, ClientID: env.Sim.ClientID,
+		ClientSecret: env.Sim.ClientSecret, Username: env.Sim.Username, Password: env.Sim.Password,
+	})
+	if err != nil {
+		return err
+	}
+	startT := time.Now()
+	n := 0
+	for _, err := range client.Users.All(ctx, nil) {
+		if err != nil {
+			return fmt.Errorf("bare listing: %w", err)
+		}
+		n++
+	}
+	st.BareList = time.Since(startT)
+	if n < o.pollUsers {
+		return fmt.Errorf("bare listing returned %d users, want at least %d", n, o.pollUsers)
+	}
+	return nil
+}
+
+func provisionBatch(ctx context.Context, env *localenv.Env, bodies [][]byte) error {
+	res, err := env.Invoke(ctx, "provision", localenv.SQSBatch(localenv.ProvisionQueueARN, bodies...))
+	if err != nil {
+		return err
+	}
+	if res.Error != nil {
+		return fmt.Errorf("provision: %v\n%s", res.Error, res.Logs)
+	}
+	var resp events.SQSEventResponse
+	if err := json.Unmarshal(res.Payload, &resp); err != nil {
+		return fmt.Errorf("provision answered %q: %w", res.Payload, err)
+	}
+	if n := len(resp.BatchItemFailures); n > 0 {
+		return fmt.Errorf("provision left %d of %d messages for a retry\n%s", n, len(bodies), res.Logs)
+	}
+	return nil
+}
+
+func hire(id string) story.HRISEvent {
+	return story.HRISEvent{EventID: "hris-bench-" + id, Type: "hire", OccurredAt: time.Now().Add(-time.Minute), Employee: story.Employee{
+		"employeeId": id, "givenName": "Bench", "familyName": "User" + id, "email": "bench" + strings.ToLower(id) + "@example.com",
+		"jobCode": "LO1", "department": "Retail Lending", "workPhone": "555-201-0000",
+	}}
+}
+
+func terminate(id string) story.HRISEvent {
+	return story.HRISEvent{EventID: "hris-bench-t-" + id, Type: "terminate", OccurredAt: time.Now().Add(-time.Minute), Employee: story.Employee{"employeeId": id}}
+}
+
+func median(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// routeSummary lists the calls per user by endpoint, largest first.
+func routeSummary(counts map[string]int, users int) string {
+	keys := slices.Collect(maps.Keys(counts))
+	sort.Slice(keys, func(i, j int) bool {
+		if counts[keys[i]] != counts[keys[j]] {
+			return counts[keys[i]] > counts[keys[j]]
+		}
+		return keys[i] < keys[j]
+	})
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("`%s` %.1f", k, float64(counts[k])/float64(users)))
+	}
+	return strings.Join(parts, ", ")
+}

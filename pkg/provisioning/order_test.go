@@ -1,0 +1,205 @@
+package provisioning_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
+	"github.com/lenderops/encompass-lifecycle/pkg/publish"
+	"github.com/lenderops/encompass-lifecycle/pkg/state"
+)
+
+func TestDuplicateAndStale(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, provisioning.UserAPIV3)
+	hire := hrisEvent("hire", "E800", t0, joiner("E800", "dup"))
+	e.mustSend(e.prov, hire.body())
+	before := e.writes()
+
+	// Duplicate delivery of the same eventId.
+	e.mustSend(e.prov, hire.body())
+	if e.writes() != before {
+		t.Fatal("a duplicate wrote to Encompass")
+	}
+	skipped := e.published(publish.HRISEventSkipped)
+	if len(skipped) != 1 || skipped[0]["reason"] != provisioning.ReasonDuplicate || skipped[0]["eventId"] != hire.id() {
+		t.Fatalf("duplicate: %v", skipped)
+	}
+
+	// A newer update, then an older one arriving late.
+	newer := hrisEvent("update", "E800", t0.Add(2*time.Hour), map[string]any{"jobTitle": "Branch Manager"})
+	older := hrisEvent("update", "E800", t0.Add(time.Hour), map[string]any{"jobTitle": "Intern"})
+	e.mustSend(e.prov, newer.body())
+	e.mustSend(e.prov, older.body())
+	if u := e.user("dup"); u.Title != "Branch Manager" {
+		t.Fatalf("stale event applied: title %q", u.Title)
+	}
+	dt, d := e.eventFor(older.id())
+	if dt != publish.HRISEventSkipped || d["reason"] != provisioning.ReasonStale || d["lastAppliedAt"] == nil {
+		t.Fatalf("stale: %s %v", dt, d)
+	}
+	// Ordering holds across the two queues: an older terminate is stale too.
+	oldLeave := hrisEvent("terminate", "E800", t0.Add(90*time.Minute), nil)
+	e.mustSend(e.deprov, oldLeave.body())
+	if !e.user("dup").Enabled {
+		t.Fatal("stale terminate disabled the account")
+	}
+}
+
+// TestTombstone: a leaver who was never provisioned leaves a tombstone, and a
+// late, older hire does not create an account.
+func TestTombstone(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, provisioning.UserAPISCIM)
+	leave := hrisEvent("terminate", "E801", t0.Add(time.Hour), nil)
+	e.mustSend(e.deprov, leave.body())
+	dt, d := e.eventFor(leave.id())
+	if dt != publish.HRISEventSkipped || d["reason"] != provisioning.ReasonNotProvisioned {
+		t.Fatalf("tombstone: %s %v", dt, d)
+	}
+	link, found, err := e.store.GetEmployee(context.Background(), "E801")
+	if err != nil || !found || link.Status != state.StatusTombstone {
+		t.Fatalf("link = %+v %v %v", link, found, err)
+	}
+	lateHire := hrisEvent("hire", "E801", t0, joiner("E801", "ghost"))
+	e.mustSend(e.prov, lateHire.body())
+	if e.usersNamed("ghost") != 0 {
+		t.Fatal("a late, older hire created an account for a leaver")
+	}
+	if dt, d := e.eventFor(lateHire.id()); dt != publish.HRISEventSkipped || d["reason"] != provisioning.ReasonStale {
+		t.Fatalf("late hire: %s %v", dt, d)
+	}
+	// A genuinely new hire after the tombstone does create the account.
+	rejoin := hrisEvent("hire", "E801", t0.Add(48*time.Hour), joiner("E801", "ghost"))
+	e.mustSend(e.prov, rejoin.body())
+	if !e.user("ghost").Enabled {
+		t.Fatal("newer hire after a tombstone not applied")
+	}
+}
+
+// TestTerminateUnlinkedExistingStaff: a terminate that identifies an existing
+// account (login id and e-mail) disables it even though it was never linked.
+func TestTerminateUnlinkedExistingStaff(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, provisioning.UserAPISCIM)
+	leave := hrisEvent("terminate", "E10002", t0, map[string]any{"userName": "asmith", "email": "alex.smith@lender.example"})
+	e.mustSend(e.deprov, leave.body())
+	if e.user("asmith").Enabled {
+		t.Fatal("existing staff leaver not disabled")
+	}
+	if dt, _ := e.eventFor(leave.id()); dt != publish.UserDeprovisioned {
+		t.Fatalf("got %s", dt)
+	}
+	// A terminate whose e-mail does not match leaves the account alone.
+	other := hrisEvent("terminate", "E555", t0, map[string]any{"userName": "mjohnson", "email": "someone.else@lender.example"})
+	e.mustSend(e.deprov, other.body())
+	if !e.user("mjohnson").Enabled {
+		t.Fatal("disabled an account that is not provably the leaver's")
+	}
+}
+
+// TestConcurrentDeliveriesApplyOnce delivers one event to several
+// invocations at once: exactly one applies it.
+func TestConcurrentDeliveriesApplyOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, provisioning.UserAPISCIM)
+	e.sim.SetLatency(20 * time.Millisecond) // widen the race window
+	hire := hrisEvent("hire", "E802", t0, joiner("E802", "racer"))
+	const n = 6
+	results := make([]provisioning.Result, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			results[i] = e.prov.Process(context.Background(), provisioning.Message{ID: "m", Body: hire.body()})
+		})
+	}
+	wg.Wait()
+	e.sim.SetLatency(0)
+	applied := 0
+	t.Logf("results: %+v", results)
+	for _, r := range results {
+		if r.Outcome == publish.UserProvisioned {
+			applied++
+		}
+	}
+	if applied != 1 || e.usersNamed("racer") != 1 || e.sim.Count("POST /scim2/v1/users") != 1 {
+		t.Fatalf("applied %d times, %d users, %d creates: %+v", applied, e.usersNamed("racer"), e.sim.Count("POST /scim2/v1/users"), results)
+	}
+	if got := len(e.published(publish.UserProvisioned)); got != 1 {
+		t.Fatalf("%d User Provisioned events", got)
+	}
+}
+
+// TestConcurrentEmployeesAcrossQueues: an update and a terminate of one
+// employee racing on the two queues end in the newer state.
+func TestConcurrentEventsOfOneEmployee(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, provisioning.UserAPIV3)
+	e.mustSend(e.prov, hrisEvent("hire", "E803", t0, joiner("E803", "twoq")).body())
+	upd := hrisEvent("update", "E803", t0.Add(time.Hour), map[string]any{"jobTitle": "Senior LO"})
+	leave := hrisEvent("terminate", "E803", t0.Add(2*time.Hour), nil)
+	var wg sync.WaitGroup
+	wg.Go(func() { e.drain(e.prov, upd.body()) })
+	wg.Go(func() { e.drain(e.deprov, leave.body()) })
+	wg.Wait()
+	link, _, _ := e.store.GetEmployee(context.Background(), "E803")
+	if e.user("twoq").Enabled || link.Status != state.StatusTerminated || !link.LastOccurredAt.Equal(t0.Add(2*time.Hour)) {
+		t.Fatalf("final state: enabled %v link %+v", e.user("twoq").Enabled, link)
+	}
+}
+
+// TestBatchOrderWithinEmployee: once a message of an employee fails, the
+// later ones of that employee are reported failed without being started;
+// other employees go on.
+func TestBatchOrderWithinEmployee(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, provisioning.UserAPIV3, withConcurrency(2))
+	e.mustSend(e.prov, hrisEvent("hire", "E804", t0, joiner("E804", "ordera")).body())
+	e.sim.FailNext(5, 503, "PATCH /encompass/v3/users/ordera") // more than the client's attempts
+	a1 := hrisEvent("update", "E804", t0.Add(time.Hour), map[string]any{"jobTitle": "one"})
+	a2 := hrisEvent("update", "E804", t0.Add(2*time.Hour), map[string]any{"jobTitle": "two"})
+	b1 := hrisEvent("hire", "E805", t0, joiner("E805", "orderb"))
+	failed := e.send(e.prov, a1.body(), b1.body(), a2.body())
+	if len(failed) != 2 || failed[0] != a1.body() || failed[1] != a2.body() {
+		t.Fatalf("failed = %d messages", len(failed))
+	}
+	if e.user("ordera").Title != "Loan Officer" {
+		t.Fatal("a later message of a failed employee ran")
+	}
+	if e.usersNamed("orderb") != 1 {
+		t.Fatal("another employee was held up")
+	}
+	e.sim.ClearFaults()
+	e.drain(e.prov, failed...)
+	if e.user("ordera").Title != "two" {
+		t.Fatalf("after redelivery title = %q", e.user("ordera").Title)
+	}
+}
+
+// TestDeadlineGuard: with less than the safety margin left, nothing starts
+// and every message is reported failed for SQS to redeliver.
+func TestDeadlineGuard(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, provisioning.UserAPIV3)
+	ctx, cancel := context.WithTimeout(context.Background(), provisioning.DefaultSafetyMargin/2)
+	defer cancel()
+	batch := events.SQSEvent{}
+	for i, b := range []string{hrisEvent("hire", "E806", t0, joiner("E806", "late1")).body(), hrisEvent("hire", "E807", t0, joiner("E807", "late2")).body()} {
+		batch.Records = append(batch.Records, record(b, i))
+	}
+	resp, err := e.prov.HandleSQS(ctx, batch)
+	if err != nil || len(resp.BatchItemFailures) != 2 {
+		t.Fatalf("resp %+v err %v", resp, err)
+	}
+	if e.usersNamed("late1")+e.usersNamed("late2") != 0 || e.writes() != 0 {
+		t.Fatal("work started with no time left")
+	}
+	if !strings.Contains(e.logs.String(), "deadline near") {
+		t.Error("deferral not logged")
+	}
+}

@@ -26,7 +26,7 @@ var messageSeq atomic.Int64
 // that are not HRIS JSON are delivered as they are, which is how a bad
 // producer's message arrives.
 func SQSBatch(queueARN string, bodies ...[]byte) events.SQSEvent {
-	var ev events.SQSEvent
+	ev := events.SQSEvent{Records: make([]events.SQSMessage, 0, len(bodies))}
 	for _, body := range bodies {
 		var probe struct {
 			EventID  string `json:"eventId"`

@@ -50,6 +50,9 @@ var logRetention = map[int]awslogs.RetentionDays{
 	3653: awslogs.RetentionDays_TEN_YEARS,
 }
 
+// maxAsyncEventAgeSeconds is Lambda's upper bound for MaximumEventAgeInSeconds.
+const maxAsyncEventAgeSeconds = 6 * 60 * 60
+
 // functionSpec is what differs between the four functions.
 type functionSpec struct {
 	id          string
@@ -120,7 +123,7 @@ func (s *LifecycleStack) defineFunctions(distDir string) {
 		reserved:    cc.Poller,
 		env:         with(map[string]string{"POLLER_MAX_REMOVAL_RATIO": strconv.FormatFloat(cfg.MaxRemovalRatio, 'f', -1, 64)}),
 		async:       true,
-		maxAge:      cfg.PollRateMinutes * 60,
+		maxAge:      min(cfg.PollRateMinutes*60, maxAsyncEventAgeSeconds),
 	})
 	webhookEnv := map[string]string{
 		"WEBHOOK_SECRET_ARN": *s.WebhookSecret.SecretArn(),

@@ -63,10 +63,29 @@ type SCIMUser struct {
 	RequirePasswordChange *bool    `json:"requirePasswordChange,omitempty"`
 	UserIndicators        []string `json:"userIndicators,omitempty"`
 
+	// Licenses are the state licenses of a loan officer. Encompass answers
+	// one entry per state, most with only stateAbbreviation and selected.
+	Licenses []SCIMLicense `json:"licenses,omitempty"`
+
 	// Password is write-only; never logged.
 	Password string `json:"password,omitempty"`
 
 	Meta *SCIMMeta `json:"meta,omitempty"`
+}
+
+// SCIMLicense is a state license. Dates are yyyy-MM-dd (Encompass accepts
+// date-times on input too); LicenseStatusType is e.g. "Approved".
+type SCIMLicense struct {
+	StateAbbreviation string `json:"stateAbbreviation"`
+	Selected          bool   `json:"selected"`
+	LicenseNumber     string `json:"licenseNumber,omitempty"`
+	LicenseStatusType string `json:"licenseStatusType,omitempty"`
+	LicenseStatus     string `json:"licenseStatus,omitempty"`
+	IssueDate         string `json:"issueDate,omitempty"`
+	StartDate         string `json:"startDate,omitempty"`
+	EndDate           string `json:"endDate,omitempty"`
+	StatusDate        string `json:"statusDate,omitempty"`
+	LastChecked       string `json:"lastChecked,omitempty"`
 }
 
 // SCIMName is the SCIM name object.

@@ -22,6 +22,7 @@ func newSCIMUser(userName string) SCIMUser {
 		Personas:     []SCIMEntity{{EntityID: "10"}},
 		Organization: &SCIMEntity{EntityID: "1"},
 		IsSSOOnly:    ptr(true),
+		Licenses:     []SCIMLicense{{StateAbbreviation: "CA", Selected: true, LicenseNumber: "CA-99", LicenseStatusType: "Approved", EndDate: "2027-01-01"}},
 	}
 }
 
@@ -55,6 +56,13 @@ func TestSCIMUserLifecycle(t *testing.T) {
 	got, err := tc.SCIM.GetUser(ctx, created.ID)
 	if err != nil {
 		t.Fatal(err)
+	}
+	ca := false
+	for _, l := range got.Licenses {
+		ca = ca || (l.StateAbbreviation == "CA" && l.Selected && l.LicenseNumber == "CA-99")
+	}
+	if !ca {
+		t.Fatalf("license not applied: %+v", got.Licenses)
 	}
 	if got.ID != created.ID || got.Name.FamilyName != "Doe" || len(got.Personas) != 1 || got.Personas[0].EntityID != "10" || got.Organization.EntityID != "1" {
 		t.Fatalf("get %+v", got)

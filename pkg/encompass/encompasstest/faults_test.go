@@ -1,0 +1,190 @@
+package encompasstest_test
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
+)
+
+func TestRateLimitHeadersOnEveryResponse(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, encompasstest.WithDailyQuota(1000))
+	calls := []struct{ method, path string }{
+		{"GET", "/encompass/v3/users"},
+		{"GET", "/encompass/v3/users/nobody"},
+		{"GET", "/scim2/v1/users"},
+		{"GET", "/no/such/endpoint"},
+	}
+	last := 1000
+	for _, c := range calls {
+		_, _, h := a.do(c.method, c.path, nil)
+		for _, k := range []string{"X-Rate-Limit-Limit", "X-Rate-Limit-Remaining", "X-Rate-Limit-Reset",
+			"X-Concurrency-Limit-Limit", "X-Concurrency-Limit-Remaining", "X-Correlation-ID"} {
+			if h.Get(k) == "" {
+				t.Fatalf("%s %s: header %s missing", c.method, c.path, k)
+			}
+		}
+		if h.Get("Retry-After") != "" {
+			t.Fatal("Encompass never sends Retry-After")
+		}
+		rem, _ := strconv.Atoi(h.Get("X-Rate-Limit-Remaining"))
+		if rem >= last {
+			t.Fatalf("remaining quota did not decrease: %d then %d", last, rem)
+		}
+		last = rem
+		reset, _ := strconv.ParseInt(h.Get("X-Rate-Limit-Reset"), 10, 64)
+		if d := time.Until(time.Unix(reset, 0)); d <= 0 || d > 24*time.Hour {
+			t.Fatalf("reset %d is not the next midnight in epoch seconds", reset)
+		}
+		if h.Get("X-Concurrency-Limit-Limit") != "30" {
+			t.Fatalf("concurrency limit %s", h.Get("X-Concurrency-Limit-Limit"))
+		}
+	}
+}
+
+func TestDailyQuotaExhausted(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, encompasstest.WithDailyQuota(3)) // the token request used one
+	a.must(200, "GET", "/encompass/v3/users", nil, nil)
+	a.must(200, "GET", "/encompass/v3/users", nil, nil)
+	status, body, h := a.do("GET", "/encompass/v3/users", nil)
+	if status != 429 || !strings.Contains(string(body), `"code":"100002"`) || h.Get("X-Rate-Limit-Remaining") != "0" {
+		t.Fatalf("over quota: %d %s remaining %s", status, body, h.Get("X-Rate-Limit-Remaining"))
+	}
+}
+
+func TestThrottleBurst(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	a.srv.Throttle(2)
+	for i := range 2 {
+		status, body, _ := a.do("GET", "/encompass/v3/users", nil)
+		if status != 429 || string(body) != `{"code":"100002","message":"Client has exceeded the concurrency limit or daily quota. Please retry after some time."}` {
+			t.Fatalf("throttled call %d: %d %s", i, status, body)
+		}
+	}
+	a.must(200, "GET", "/encompass/v3/users", nil, nil)
+	if n := a.srv.Count("GET /encompass/v3/users"); n != 3 {
+		t.Fatalf("Count = %d, want 3 (throttled attempts count)", n)
+	}
+}
+
+func TestFailNextMatchesAndDoesNotApply(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	a.srv.FailNext(1, 503, "PATCH /encompass/v3/users/{id}")
+	a.must(200, "GET", "/encompass/v3/users/mjohnson", nil, nil) // not matched
+	status, body, _ := a.do("PATCH", "/encompass/v3/users/mjohnson", map[string]any{"title": "Boss"})
+	if status != 503 || !strings.Contains(string(body), "Simulated") {
+		t.Fatalf("injected failure: %d %s", status, body)
+	}
+	if u, _ := a.srv.User("mjohnson"); u.Title == "Boss" {
+		t.Fatal("a failed request was applied")
+	}
+	a.must(200, "PATCH", "/encompass/v3/users/mjohnson", map[string]any{"title": "Boss"}, nil)
+	// prefix match on "METHOD /path", and any request with ""
+	a.srv.FailNext(2, 504, "GET /encompass/v3/settings")
+	for range 2 {
+		if status, _, _ := a.do("GET", "/encompass/v3/settings/personas", nil); status != 504 {
+			t.Fatalf("prefix match: %d", status)
+		}
+	}
+	a.must(200, "GET", "/encompass/v3/settings/personas", nil, nil)
+	a.srv.FailNext(1, 500, "")
+	if status, _, _ := a.do("GET", "/encompass/v1/organizations", nil); status != 500 {
+		t.Fatalf("empty match: %d", status)
+	}
+}
+
+func TestDropAfterApply(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	a.srv.DropAfterApply(1, "PATCH /encompass/v3/users/{id}")
+	req, _ := http.NewRequest("PATCH", a.srv.URL+"/encompass/v3/users/mjohnson", strings.NewReader(`{"title":"Applied"}`))
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err == nil {
+		_, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		t.Fatalf("want a connection error, got %d", resp.StatusCode)
+	}
+	if u, _ := a.srv.User("mjohnson"); u.Title != "Applied" {
+		t.Fatal("the dropped request was not applied")
+	}
+	reqs := a.srv.Requests()
+	last := reqs[len(reqs)-1]
+	if !last.Dropped || last.Status != 200 || last.Endpoint != "PATCH /encompass/v3/users/{id}" {
+		t.Fatalf("log entry %+v", last)
+	}
+	a.must(200, "PATCH", "/encompass/v3/users/mjohnson", map[string]any{"title": "Again"}, nil)
+}
+
+func TestLatencyAndConcurrencyLimit(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, encompasstest.WithConcurrencyLimit(3), encompasstest.WithLatency(150*time.Millisecond))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	codes := map[int]int{}
+	for range 8 {
+		wg.Go(func() {
+			req, _ := http.NewRequest("GET", a.srv.URL+"/encompass/v3/settings/personas", nil)
+			req.Header.Set("Authorization", "Bearer "+a.token)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			mu.Lock()
+			codes[resp.StatusCode]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if codes[200] > 3 || codes[429] < 5 || codes[200]+codes[429] != 8 {
+		t.Fatalf("status counts %v: at most 3 may be served at once", codes)
+	}
+	a.srv.SetLatency(0)
+	a.srv.SetConcurrencyLimit(100)
+	a.must(200, "GET", "/encompass/v3/settings/personas", nil, nil)
+	if a.srv.InFlight() != 0 {
+		t.Fatalf("in flight %d after all requests", a.srv.InFlight())
+	}
+}
+
+func TestRequestLogAndCounts(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	a.srv.ResetRequests()
+	a.must(200, "GET", "/encompass/v3/users/mjohnson", nil, nil)
+	a.must(200, "GET", "/encompass/v3/users/asmith", nil, nil)
+	a.must(200, "PATCH", "/encompass/v3/users/asmith", map[string]any{"title": "x"}, nil)
+	a.do("GET", "/encompass/v3/users/ghost", nil)
+	if n := a.srv.Count("GET /encompass/v3/users/{id}"); n != 3 {
+		t.Fatalf("Count = %d", n)
+	}
+	reqs := a.srv.Requests()
+	if len(reqs) != 4 || reqs[2].Method != "PATCH" || string(reqs[2].Body) != `{"title":"x"}` || reqs[3].Status != 404 || reqs[0].Path != "/encompass/v3/users/mjohnson" {
+		t.Fatalf("log %+v", reqs)
+	}
+	if c := a.srv.Counts(); c["PATCH /encompass/v3/users/{id}"] != 1 {
+		t.Fatalf("Counts %v", c)
+	}
+}
+
+func TestClearFaults(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	a.srv.Throttle(5)
+	a.srv.FailNext(5, 500, "")
+	a.srv.DropAfterApply(5, "")
+	a.srv.SetLatency(time.Hour)
+	a.srv.ClearFaults()
+	a.must(200, "GET", "/encompass/v3/users", nil, nil)
+}

@@ -93,7 +93,7 @@ func (c *Client) do(ctx context.Context, cl call, in, out any) error {
 			return nil
 		case err != nil:
 			lastErr = err
-			if ctx.Err() != nil && !cl.create {
+			if (ctx.Err() != nil && !cl.create) || errors.Is(err, errQuotaWait) {
 				return err
 			}
 			if cl.create && res.sent {
@@ -272,6 +272,10 @@ func (c *Client) noteRateLimit(resp *http.Response) {
 	}
 }
 
+// errQuotaWait marks a call refused on the client side because the quota
+// resets after the deadline: no attempt of this call can succeed.
+var errQuotaWait = errors.New("quota exhausted")
+
 // waitRateGate waits until the rate-limit gate opens. When the context's
 // deadline comes first it fails at once with a throttling error (retryable
 // by a later invocation).
@@ -282,7 +286,7 @@ func (c *Client) waitRateGate(ctx context.Context) error {
 		return nil
 	}
 	if !c.canWait(ctx, d) {
-		return fmt.Errorf("rate limit resets at %s, after the deadline: %w", until.UTC().Format(time.RFC3339), ErrThrottled)
+		return fmt.Errorf("rate limit resets at %s, after the deadline: %w: %w", until.UTC().Format(time.RFC3339), errQuotaWait, ErrThrottled)
 	}
 	c.log.Debug("encompass rate limit exhausted, waiting", "wait", d)
 	if !c.sleeper(ctx.Done(), d) {

@@ -226,3 +226,43 @@ func TestUsersAllYieldsErrorOnce(t *testing.T) {
 		t.Fatalf("%d errors yielded", errs)
 	}
 }
+
+func TestUsersListPageOptions(t *testing.T) {
+	t.Parallel()
+	tc := newSimClient(t, nil, encompasstest.WithUsers(30))
+	ctx := context.Background()
+	page, err := tc.Users.ListPage(ctx, ListUsersOptions{Start: 5, Limit: 10})
+	if err != nil || len(page) != 10 {
+		t.Fatalf("%d users, %v", len(page), err)
+	}
+	all := tc.srv.Users()
+	if page[0].ID != all[5].ID {
+		t.Fatalf("page starts at %s, want %s", page[0].ID, all[5].ID)
+	}
+	inOrg, err := tc.Users.ListPage(ctx, ListUsersOptions{OrgID: "2"})
+	if err != nil || len(inOrg) != 1 || inOrg[0].LoginID != "asmith" {
+		t.Fatalf("org 2: %+v %v", inOrg, err)
+	}
+	tree, err := tc.Users.ListPage(ctx, ListUsersOptions{OrgID: "0", IsRecursive: true})
+	if err != nil || len(tree) != MaxUsersPageSize && len(tree) != len(all) {
+		t.Fatalf("recursive: %d users, %v", len(tree), err)
+	}
+	waitCount(tc.srv, "GET /encompass/v3/users", 3)
+	q := tc.srv.Requests()[len(tc.srv.Requests())-1].Query
+	if !strings.Contains(q, "isRecursive=true") || !strings.Contains(q, "orgId=0") || !strings.Contains(q, "limit=200") {
+		t.Fatalf("query %s", q)
+	}
+}
+
+func TestInvalidateTokenFetchesANewOne(t *testing.T) {
+	t.Parallel()
+	tc := newSimClient(t, nil)
+	warm(t, tc)
+	tc.InvalidateToken()
+	if _, err := tc.Users.Get(context.Background(), "asmith"); err != nil {
+		t.Fatal(err)
+	}
+	if n := waitCount(tc.srv, "POST /oauth2/v1/token", 1); n != 1 {
+		t.Fatalf("token requests = %d, want 1", n)
+	}
+}

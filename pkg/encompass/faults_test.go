@@ -391,3 +391,48 @@ func TestHookSeesEveryCall(t *testing.T) {
 		t.Fatalf("first call %+v", tc.calls.all[0])
 	}
 }
+
+func TestDebugLogsAndErrorsCarryNoSecrets(t *testing.T) {
+	t.Parallel()
+	tc := newSimClient(t, nil)
+	ctx := context.Background()
+	const pw = "N3w-User-Passw0rd!"
+	var errs []error
+	record := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	_, err := tc.Users.Create(ctx, User{LoginID: "logme", FirstName: "L", LastName: "M", Email: "l@example.com", OrganizationID: "1", Password: pw})
+	record(err)
+	tc.srv.RevokeTokens()
+	_, err = tc.Users.Patch(ctx, "logme", UserPatch{"password": pw + "2"})
+	record(err)
+	_, err = tc.Users.Patch(ctx, "logme", UserPatch{"password": "short"})
+	record(err)
+	tc.srv.DropAfterApply(1, "POST /encompass/v3/users")
+	_, err = tc.Users.Create(ctx, User{LoginID: "logme2", FirstName: "L", LastName: "M", Email: "l2@example.com", OrganizationID: "1", Password: pw})
+	record(err)
+	bad := newSimClient(t, func(c *Config) { c.Password = pw })
+	_, err = bad.Users.Get(ctx, "asmith")
+	record(err)
+
+	logs := tc.logs.String() + bad.logs.String()
+	for _, want := range []string{"encompass call", "encompass token fetched", "encompass token rejected", "encompass create outcome unknown"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %q", want)
+		}
+	}
+	if len(errs) < 2 {
+		t.Fatalf("expected the short password and the bad credentials to fail, got %v", errs)
+	}
+	for _, e := range errs {
+		logs += "\n" + e.Error() + fmt.Sprintf(" %+v %#v", e, e)
+	}
+	for _, secret := range []string{pw, tc.srv.ClientSecret, tc.srv.Password, "short\""} {
+		if strings.Contains(logs, secret) {
+			t.Fatalf("secret %.4s... in logs or errors", secret)
+		}
+	}
+	tc.assertNoSecrets(t, logs)
+}

@@ -49,6 +49,7 @@ type envOptions struct {
 	simOpts     []encompasstest.Option
 	concurrency int
 	maxInFlight int
+	httpTimeout time.Duration
 }
 
 type envOption func(*envOptions)
@@ -59,6 +60,10 @@ func withSim(opts ...encompasstest.Option) envOption {
 }
 func withConcurrency(n int) envOption { return func(o *envOptions) { o.concurrency = n } }
 func withMaxInFlight(n int) envOption { return func(o *envOptions) { o.maxInFlight = n } }
+func withHTTPTimeout(d time.Duration) envOption {
+	return func(o *envOptions) { o.httpTimeout = d }
+}
+func withMapping(r *mapping.Rules) envOption { return func(o *envOptions) { o.mapping = r } }
 
 // syncBuffer collects log output from concurrent goroutines.
 type syncBuffer struct {
@@ -89,12 +94,18 @@ func newEnv(t testing.TB, api provisioning.UserAPI, opts ...envOption) *env {
 	if o.maxInFlight == 0 {
 		o.maxInFlight = 8
 	}
+	httpClient := e.sim.Client()
+	if o.httpTimeout > 0 {
+		c := *httpClient
+		c.Timeout = o.httpTimeout
+		httpClient = &c
+	}
 	var err error
 	e.client, err = encompass.New(encompass.Config{
 		BaseURL: e.sim.URL, InstanceID: e.sim.InstanceID,
 		ClientID: e.sim.ClientID, ClientSecret: e.sim.ClientSecret,
 		Username: e.sim.Username, Password: e.sim.Password,
-		HTTPClient:  e.sim.Client(),
+		HTTPClient:  httpClient,
 		MaxInFlight: o.maxInFlight,
 		MaxAttempts: 3,
 		BaseDelay:   time.Millisecond, MaxDelay: 5 * time.Millisecond,

@@ -377,9 +377,31 @@ func (h *Handler) write(ctx context.Context, ev *hris.Event, acc *Account, plan 
 		password = p
 	}
 	if err := h.dir.update(ctx, acc, plan, password); err != nil {
+		if errors.Is(err, encompass.ErrUnknownOutcome) && h.landed(ctx, acc, plan) {
+			// The write was applied but its answer lost: done. Without
+			// this check the redelivery would find nothing left to change
+			// and the outcome event would never be published.
+			h.log.InfoContext(ctx, "write outcome was unknown; read-back shows it applied")
+			return nil
+		}
 		return fmt.Errorf("update user %s: %w", acc.ID, err)
 	}
 	return nil
+}
+
+// landed re-reads the account and reports whether every planned change is
+// in place.
+func (h *Handler) landed(ctx context.Context, acc *Account, plan Plan) bool {
+	cur, err := h.dir.read(ctx, acc.ID, acc.GUID)
+	if err != nil {
+		return false
+	}
+	for _, c := range plan.Changes {
+		if cur.field(c.Field) != c.To {
+			return false
+		}
+	}
+	return true
 }
 
 // recordWrite logs the fields about to be written, before writing them, so

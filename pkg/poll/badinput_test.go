@@ -167,4 +167,3 @@ func FuzzCanonicalRoundTrip(f *testing.F) {
 		}
 	})
 }
-

@@ -436,3 +436,30 @@ func TestDebugLogsAndErrorsCarryNoSecrets(t *testing.T) {
 	}
 	tc.assertNoSecrets(t, logs)
 }
+
+func TestTokenRequestFaultsAreRetried(t *testing.T) {
+	t.Parallel()
+	for _, fault := range []string{"429", "503", "drop"} {
+		t.Run(fault, func(t *testing.T) {
+			t.Parallel()
+			tc := newSimClient(t, nil)
+			switch fault {
+			case "429":
+				tc.srv.Throttle(2)
+			case "503":
+				tc.srv.FailNext(2, 503, "POST /oauth2/v1/token")
+			case "drop":
+				tc.srv.DropAfterApply(1, "POST /oauth2/v1/token")
+			}
+			if _, err := tc.Users.Get(context.Background(), "asmith"); err != nil {
+				t.Fatal(err)
+			}
+			if n := waitCount(tc.srv, "GET /encompass/v3/users/{id}", 1); n != 1 {
+				t.Fatalf("GETs = %d, want 1", n)
+			}
+			if n := tc.calls.count(tokenEndpoint); n < 2 {
+				t.Fatalf("token requests seen by the hook = %d", n)
+			}
+		})
+	}
+}

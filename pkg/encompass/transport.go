@@ -54,11 +54,11 @@ func (c *Client) do(ctx context.Context, cl call, in, out any) error {
 		}
 		body = b
 	}
-	u := *c.base
-	u.Path = c.base.Path + cl.path
-	u.RawPath = ""
-	if cl.query != nil {
-		u.RawQuery = cl.query.Encode()
+	// cl.path is already escaped (ids go through url.PathEscape), so the
+	// URL is joined as a string; setting url.URL.Path would escape it twice.
+	rawURL := c.base.String() + cl.path
+	if len(cl.query) > 0 {
+		rawURL += "?" + cl.query.Encode()
 	}
 	endpoint := cl.method + " " + cl.endpoint
 	refreshed := false
@@ -73,7 +73,7 @@ func (c *Client) do(ctx context.Context, cl call, in, out any) error {
 				return errors.Join(lastErr, ctx.Err())
 			}
 		}
-		res, err := c.attempt(ctx, cl, u.String(), endpoint, body, attempt)
+		res, err := c.attempt(ctx, cl, rawURL, endpoint, body, attempt)
 		switch {
 		case err == nil && res.status >= 200 && res.status < 300:
 			if cl.onResponse != nil {

@@ -266,3 +266,19 @@ func TestInvalidateTokenFetchesANewOne(t *testing.T) {
 		t.Fatalf("token requests = %d, want 1", n)
 	}
 }
+
+func TestIDsAreEscapedOnce(t *testing.T) {
+	t.Parallel()
+	tc := newSimClient(t, nil)
+	for _, id := range []string{"a b", "a+b", "a%20b", "j.doe@example"} {
+		if _, err := tc.Users.Get(context.Background(), id); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("%q: %v", id, err)
+		}
+		waitCount(tc.srv, "GET /encompass/v3/users/{id}", 1)
+		reqs := tc.srv.Requests()
+		if got := reqs[len(reqs)-1].Path; got != "/encompass/v3/users/"+id {
+			t.Fatalf("%q reached the server as %q", id, got)
+		}
+		tc.srv.ResetRequests()
+	}
+}

@@ -59,10 +59,12 @@ func (d *directory) find(ctx context.Context, loginID string) (*Account, error) 
 	}
 	acc := accountFromV3(u)
 	if d.scimMode() {
+		// SCIM list answers carry only a few attributes, so the v3 record
+		// stays the source of the fields; SCIM adds the global user id.
 		su, err := d.scim.FindUserByUserName(ctx, loginID)
 		switch {
 		case err == nil:
-			acc = accountFromSCIM(su)
+			acc.GUID = su.ID
 		case !errors.Is(err, encompass.ErrNotFound):
 			return nil, err
 		}

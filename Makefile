@@ -53,6 +53,17 @@ bench: node_modules
 webhook-subscription:
 	$(GO) run ./cmd/webhookctl $(or $(ACTION),list) $(if $(URL),-url $(URL)) $(if $(KEY_FILE),-key-file $(KEY_FILE)) $(if $(filter true,$(PRINT_KEY)),-print-key) $(if $(ID),-id $(ID))
 
+## synth: cdk.out/EncompassLifecycle.template.json and the staged bootstraps for `sam local invoke -t` (SAM_LOCAL=true also declares the variables events/env.json overrides)
+synth: build
+	cd infra && $(if $(filter true,$(SAM_LOCAL)),CDK_CONTEXT_JSON='{"samLocal":true}') $(GO) run .
+
+## deploy: synthesize the deployable template and deploy it with the CDK CLI (AWS credentials, a bootstrapped account; docs/deploy.md)
+CDK_CLI_VERSION ?= 2.1148.1
+deploy: build
+	cd infra && $(GO) run .
+	@! grep -q '"ENCOMPASS_CLIENT_SECRET"' cdk.out/EncompassLifecycle.template.json || (echo "deploy: the template declares local-only variables (samLocal); refusing to deploy it"; exit 1)
+	npx --yes aws-cdk@$(CDK_CLI_VERSION) deploy --app cdk.out $(CDK_DEPLOY_FLAGS) EncompassLifecycle
+
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 

@@ -87,6 +87,10 @@ func Build(app awscdk.App, distDir string) (*LifecycleStack, error) {
 		awscdk.Annotations_Of(stack.Stack).AddWarningV2(jsii.String("encompass:simulator-instance"), jsii.String(
 			"instanceId is the simulator's "+simulatorInstanceID+": set your lender's instance id in infra/cdk.json before deploying"))
 	}
+	if cfg.SAMLocal {
+		awscdk.Annotations_Of(stack.Stack).AddWarningV2(jsii.String("encompass:sam-local"), jsii.String(
+			"samLocal declares empty local-only variables for sam local invoke: do not deploy this template"))
+	}
 	ApplyNag(app)
 	return stack, nil
 }

@@ -691,3 +691,43 @@ func TestMissingBootstrapFailsWithTheFix(t *testing.T) {
 		t.Fatalf("err = %v, want one telling to run make build", err)
 	}
 }
+
+// TestEnvJSONOnlySetsDeclaredVariables: `sam local invoke --env-vars`
+// silently ignores a variable the template does not declare, so every
+// variable of events/env.json must be in the samLocal template.
+func TestEnvJSONOnlySetsDeclaredVariables(t *testing.T) {
+	s := synthesize(t, map[string]any{ctxSAMLocal: true})
+	root, _ := repoRoot()
+	b, err := os.ReadFile(filepath.Join(root, "events", "env.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file map[string]map[string]any
+	if err := json.Unmarshal(b, &file); err != nil {
+		t.Fatal(err)
+	}
+	for _, fn := range allFunctions {
+		env := dig(props(s.resource(t, fn)), "Environment", "Variables").(map[string]any)
+		section, ok := file[fn]
+		if !ok {
+			t.Errorf("events/env.json has no %s section", fn)
+		}
+		for _, vars := range []map[string]any{file["Parameters"], section} {
+			for k := range vars {
+				if _, declared := env[k]; !declared {
+					t.Errorf("events/env.json sets %s for %s, but the template does not declare it: SAM would ignore it", k, fn)
+				}
+			}
+		}
+	}
+	// And the deployable template declares none of the local-only ones.
+	d := defaultStack(t)
+	for _, fn := range allFunctions {
+		env := dig(props(d.resource(t, fn)), "Environment", "Variables").(map[string]any)
+		for _, k := range slices.Concat(localOnlyEncompassVars, localOnlyWebhookVars, localOnlyEndpointVars) {
+			if _, ok := env[k]; ok {
+				t.Errorf("%s declares the local-only %s in the deployable template", fn, k)
+			}
+		}
+	}
+}

@@ -332,3 +332,36 @@ func (e *env) writes() int {
 	}
 	return n
 }
+
+// container starts another Lambda container of the provision function
+// against the same tenant, table and bus: its own Encompass client (token,
+// in-flight limit, look-up caches) and handler.
+func (e *env) container(maxInFlight, concurrency int) *provisioning.Handler {
+	e.t.Helper()
+	client, err := encompass.New(encompass.Config{
+		BaseURL: e.sim.URL, InstanceID: e.sim.InstanceID,
+		ClientID: e.sim.ClientID, ClientSecret: e.sim.ClientSecret,
+		Username: e.sim.Username, Password: e.sim.Password,
+		HTTPClient: e.sim.Client(), MaxInFlight: maxInFlight,
+		BaseDelay: time.Millisecond, MaxDelay: 20 * time.Millisecond,
+		OnCall: func(encompass.CallInfo) { e.calls.Add(1) },
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	rules, err := mapping.Resolve(context.Background(), mapping.Default(), mapping.Resolvers{
+		Personas: client.Personas.Resolve, Organizations: client.Organizations.Resolve, Groups: client.SCIM.ResolveGroups,
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	h, err := provisioning.New(provisioning.Config{
+		Queue: hris.QueueProvision, UserAPI: e.api, Users: client.Users, SCIM: client.SCIM,
+		Store: e.store, Publisher: publish.New(e.eb.Client, "lifecycle-bus"), Mapping: rules,
+		Concurrency: concurrency,
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return h
+}

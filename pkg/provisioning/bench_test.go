@@ -1,0 +1,144 @@
+package provisioning_test
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
+	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
+	"github.com/lenderops/encompass-lifecycle/pkg/publish"
+)
+
+var benchRun atomic.Int64
+
+// hireBatches builds n hire events for new employees, in SQS batches of 10.
+// jobCode selects the mapping rule: "AE1" falls to the defaults (no user
+// groups), "LO1" matches the loan-officer rule and joins one group.
+func hireBatches(n int, jobCode string) [][]string {
+	run := benchRun.Add(1)
+	var batches [][]string
+	for i := 0; i < n; i += 10 {
+		var batch []string
+		for j := i; j < i+10 && j < n; j++ {
+			emp := fmt.Sprintf("B%d-%d", run, j)
+			p := joiner(emp, fmt.Sprintf("bench%d.%d", run, j))
+			p["jobCode"] = jobCode
+			batch = append(batch, hrisEvent("hire", emp, t0, p).body())
+		}
+		batches = append(batches, batch)
+	}
+	return batches
+}
+
+// BenchmarkHire500 sends 500 hire events in batches of 10 to one container,
+// counted from its cold start: the token and the persona, organization and
+// group look-ups are part of the count.
+func BenchmarkHire500(b *testing.B) {
+	for _, c := range []struct {
+		api     provisioning.UserAPI
+		jobCode string
+	}{{provisioning.UserAPISCIM, "AE1"}, {provisioning.UserAPIV3, "AE1"}, {provisioning.UserAPISCIM, "LO1"}} {
+		b.Run(fmt.Sprintf("%s/jobCode=%s", c.api, c.jobCode), func(b *testing.B) {
+			e := newEnv(b, c.api, withConcurrency(10))
+			events := 0
+			b.ResetTimer()
+			for range b.N {
+				b.StopTimer()
+				batches := hireBatches(500, c.jobCode)
+				b.StartTimer()
+				for _, batch := range batches {
+					if failed := e.send(e.prov, batch...); len(failed) > 0 {
+						b.Fatalf("%d failed", len(failed))
+					}
+				}
+				events += 500
+			}
+			b.StopTimer()
+			if got := len(e.published(publish.UserProvisioned)); got != events {
+				b.Fatalf("%d provisioned events for %d hires", got, events)
+			}
+			b.ReportMetric(float64(e.calls.Load())/float64(events), "encompass-calls/event")
+			b.ReportMetric(float64(e.store.Ops())/float64(events), "state-ops/event")
+			b.ReportMetric(float64(e.eb.Calls())/float64(events), "putevents/event")
+		})
+	}
+}
+
+// BenchmarkUnchangedUpdate: an update that changes nothing costs one read
+// and no write.
+func BenchmarkUnchangedUpdate(b *testing.B) {
+	for _, api := range bothAPIs {
+		b.Run(string(api), func(b *testing.B) {
+			e := newEnv(b, api)
+			e.mustSend(e.prov, hrisEvent("hire", "U1", t0, joiner("U1", "unchanged")).body())
+			e.sim.ResetRequests()
+			before := e.calls.Load()
+			b.ResetTimer()
+			i := 0
+			for b.Loop() {
+				i++
+				e.mustSend(e.prov, hrisEvent("update", "U1", t0.Add(time.Duration(i)*time.Second), joiner("U1", "unchanged")).body())
+			}
+			b.StopTimer()
+			if w := e.writes(); w != 0 {
+				b.Fatalf("%d write calls", w)
+			}
+			b.ReportMetric(0, "encompass-writes/event")
+			b.ReportMetric(float64(e.calls.Load()-before)/float64(i), "encompass-calls/event")
+		})
+	}
+}
+
+// BenchmarkThroughputAtTenantLimit: the simulator allows 30 requests in
+// flight and answers after 50 ms, so the tenant's ceiling is 30/0.05 s = 600
+// requests per second. Three containers, each a client limited to 10 requests
+// in flight and processing the 10 employees of a batch at once, share it.
+func BenchmarkThroughputAtTenantLimit(b *testing.B) {
+	const containers, perContainer = 3, 200
+	e := newEnv(b, provisioning.UserAPIV3, withSim(encompasstest.WithConcurrencyLimit(30)))
+	var handlers []*provisioning.Handler
+	for range containers {
+		h := e.container(10, 10)
+		// Warm the container (token, look-ups) outside the measurement.
+		e.mustSend(h, hireBatches(1, "AE1")[0]...)
+		handlers = append(handlers, h)
+	}
+	e.sim.SetLatency(50 * time.Millisecond)
+	total, requests := 0, 0
+	var elapsed time.Duration
+	b.ResetTimer()
+	for range b.N {
+		work := make([][][]string, containers)
+		for c := range containers {
+			work[c] = hireBatches(perContainer, "AE1")
+		}
+		e.sim.ResetRequests()
+		start := time.Now()
+		var wg sync.WaitGroup
+		for c := range containers {
+			wg.Go(func() {
+				for _, batch := range work[c] {
+					e.drain(handlers[c], batch...)
+				}
+			})
+		}
+		wg.Wait()
+		elapsed += time.Since(start)
+		total += containers * perContainer
+		requests += len(e.sim.Requests())
+	}
+	b.StopTimer()
+	throttled := 0
+	for _, r := range e.sim.Requests() {
+		if r.Status == 429 {
+			throttled++
+		}
+	}
+	b.ReportMetric(float64(total)/elapsed.Seconds(), "events/s")
+	b.ReportMetric(float64(requests)/elapsed.Seconds(), "requests/s")
+	b.ReportMetric(30/0.05, "limit-requests/s")
+	b.ReportMetric(float64(throttled), "throttled")
+}

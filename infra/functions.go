@@ -13,16 +13,19 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
-// DynamoDB actions each function uses on the state table (pkg/state,
-// pkg/poll). Listed rather than granted through GrantReadWriteData so that a
+// DynamoDB actions each function uses on the state table: the methods of
+// the DynamoDBAPI interfaces of pkg/state and pkg/poll. Listed rather than granted through GrantReadWriteData so that a
 // function gets exactly what it calls: no Scan, no batch or transactional
 // writes, no table administration.
 var (
 	provisioningTableActions = []string{
 		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query",
 	}
+	// The poller's snapshot (pkg/poll) also compacts its delta items with
+	// BatchWriteItem.
 	pollerTableActions = []string{
 		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query",
+		"dynamodb:BatchWriteItem",
 	}
 	// The webhook claims a delivery id with a conditional put and releases
 	// it when publishing fails.

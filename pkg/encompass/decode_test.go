@@ -348,3 +348,22 @@ func TestConfigNeverPrintsSecrets(t *testing.T) {
 		}
 	}
 }
+
+// FuzzFlexString checks the fast path for ids against encoding/json: for
+// any JSON string literal both must agree, and nothing may panic.
+func FuzzFlexString(f *testing.F) {
+	for _, seed := range []string{`"abc"`, `"a\"b"`, `"\u00e9"`, `12`, `-1.5e3`, `null`, `"`, `""`, `"a\\"`, `{}`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := flexString(b)
+		var want string
+		if json.Unmarshal(b, &want) == nil {
+			if err != nil || got != want {
+				t.Fatalf("flexString(%q) = %q, %v; encoding/json says %q", b, got, err, want)
+			}
+		}
+		// Lists of users decode or fail, never panic.
+		_, _ = decodeList[User](b)
+	})
+}

@@ -75,25 +75,46 @@ func (p *PersonaRef) UnmarshalJSON(b []byte) error {
 		*p = PersonaRef{ID: id}
 		return nil
 	}
+	// flexID fields decode strings and numbers without copying raw JSON:
+	// this runs once per persona of every listed user.
 	var raw struct {
-		ID         json.RawMessage `json:"id"`
-		EntityID   json.RawMessage `json:"entityId"`
-		Name       string          `json:"name"`
-		EntityName string          `json:"entityName"`
+		ID         flexID `json:"id"`
+		EntityID   flexID `json:"entityId"`
+		Name       string `json:"name"`
+		EntityName string `json:"entityName"`
 	}
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return fmt.Errorf("persona reference: %w", err)
 	}
-	idRaw := raw.ID
-	if len(idRaw) == 0 || string(idRaw) == "null" {
-		idRaw = raw.EntityID
-	}
-	id, err := flexString(idRaw)
-	if err != nil {
-		return fmt.Errorf("persona reference id: %w", err)
+	id := string(raw.ID)
+	if id == "" {
+		id = string(raw.EntityID)
 	}
 	*p = PersonaRef{ID: id, Name: firstNonEmpty(raw.Name, raw.EntityName)}
 	return nil
+}
+
+// flexID is an id that arrives as a JSON string or number.
+type flexID string
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (f *flexID) UnmarshalJSON(b []byte) error {
+	s, err := flexString(b)
+	if err != nil {
+		return err
+	}
+	*f = flexID(s)
+	return nil
+}
+
+// plainASCII reports whether b needs no JSON unescaping or UTF-8 repair.
+func plainASCII(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // flexString decodes a JSON string or number (or null/absent) as a string.
@@ -103,6 +124,10 @@ func flexString(b []byte) (string, error) {
 		return "", nil
 	}
 	if b[0] == '"' {
+		// Fast path for the usual id: printable ASCII without escapes.
+		if len(b) >= 2 && b[len(b)-1] == '"' && plainASCII(b[1:len(b)-1]) {
+			return string(b[1 : len(b)-1]), nil
+		}
 		var s string
 		err := json.Unmarshal(b, &s)
 		return s, err
@@ -171,14 +196,17 @@ type ListUsersOptions struct {
 	IsRecursive bool
 }
 
+func (o ListUsersOptions) pageSize() int {
+	if o.Limit <= 0 || o.Limit > MaxUsersPageSize {
+		return MaxUsersPageSize
+	}
+	return o.Limit
+}
+
 func (o ListUsersOptions) query() url.Values {
 	q := url.Values{}
 	q.Set("start", strconv.Itoa(max(o.Start, 0)))
-	limit := o.Limit
-	if limit <= 0 || limit > MaxUsersPageSize {
-		limit = MaxUsersPageSize
-	}
-	q.Set("limit", strconv.Itoa(limit))
+	q.Set("limit", strconv.Itoa(o.pageSize()))
 	if o.OrgID != "" {
 		q.Set("orgId", o.OrgID)
 	}
@@ -202,7 +230,7 @@ func (s *UsersService) listPage(ctx context.Context, opts ListUsersOptions) ([]U
 	if err := s.c.do(ctx, call{method: http.MethodGet, path: "/encompass/v3/users", endpoint: "/encompass/v3/users", query: opts.query()}, nil, &raw); err != nil {
 		return nil, -1, fmt.Errorf("list users: %w", err)
 	}
-	users, err := decodeList[User](raw)
+	users, err := decodeListCap[User](raw, opts.pageSize())
 	if err != nil {
 		return nil, -1, fmt.Errorf("list users: %w", err)
 	}
@@ -377,12 +405,18 @@ func listTotal(raw []byte) int {
 // decodeList decodes a bare JSON array or an object carrying the array under
 // items (or another common wrapper key).
 func decodeList[T any](raw []byte) ([]T, error) {
+	return decodeListCap[T](raw, 0)
+}
+
+// decodeListCap is decodeList with a capacity hint: encoding/json appends
+// into the slice it is given, so a page-sized slice avoids regrowing it.
+func decodeListCap[T any](raw []byte, capHint int) ([]T, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
 	}
 	if raw[0] == '[' {
-		var out []T
+		out := make([]T, 0, capHint)
 		if err := json.Unmarshal(raw, &out); err != nil {
 			return nil, fmt.Errorf("decode list: %w", err)
 		}

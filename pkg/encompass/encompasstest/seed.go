@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -171,39 +172,52 @@ func (s *Server) load(sd Seed) error {
 	return nil
 }
 
-// generateUsers adds n users named simuser000001 ... quickly.
+// generateUsers adds n users named simuser000001 ... quickly: one block
+// allocation for the records, one shared persona slice (every write path
+// copies a user before changing it) and a presized map.
 func (s *Server) generateUsers(n int) {
 	s.st.mu.Lock()
 	defer s.st.mu.Unlock()
-	var orgID, personaID string
+	var orgID string
 	for _, o := range s.st.orgs {
 		orgID = o.ID
 		if o.ParentID != "" {
 			break
 		}
 	}
+	var personas []string
 	if len(s.st.personas) > 0 {
-		personaID = s.st.personas[0].ID
+		personas = []string{s.st.personas[0].ID}
+	}
+	if len(s.st.users) < n {
+		users := make(map[string]*SimUser, n+len(s.st.users))
+		for k, v := range s.st.users {
+			users[k] = v
+		}
+		s.st.users = users
+		s.st.ids = slices.Grow(s.st.ids, n)
 	}
 	width := max(6, len(strconv.Itoa(n)))
 	now := time.Now().UTC().Truncate(time.Second)
 	us := make([]*SimUser, n)
-	block := make([]SimUser, n) // one allocation for all users
+	block := make([]SimUser, n)
+	digits := make([]byte, 0, 24)
 	for i := range n {
-		num := fmt.Sprintf("%0*d", width, i+1)
+		digits = strconv.AppendInt(digits[:0], int64(i+1), 10)
+		num := strings.Repeat("0", width-len(digits)) + string(digits)
+		// One string per user; the fields are slices of it.
+		all := "User" + num + " S" + num + " simuser" + num + "@example.com"
+		w := len(num)
 		u := &block[i]
-		u.LoginID = "simuser" + num
+		u.LastName = all[:4+w]
+		if w <= 9 {
+			u.EmployeeID = all[5+w : 6+2*w]
+		}
+		u.Email = all[7+2*w:]
+		u.LoginID = u.Email[:7+w]
 		u.FirstName = "Sim"
-		u.LastName = "User" + num
-		u.Email = "simuser" + num + "@example.com"
-		u.EmployeeID = "S" + num
-		if len(u.EmployeeID) > 10 {
-			u.EmployeeID = ""
-		}
 		u.OrganizationID = orgID
-		if personaID != "" {
-			u.Personas = []string{personaID}
-		}
+		u.Personas = personas
 		u.Enabled = true
 		u.Created, u.Modified = now, now
 		us[i] = u

@@ -2,7 +2,6 @@ package encompasstest
 
 import (
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -141,7 +140,7 @@ func (s *store) put(u *SimUser) {
 // holds mu. Used by WithUsers so that 100,000 users take milliseconds.
 func (s *store) bulkPut(us []*SimUser) {
 	for _, u := range us {
-		u.ID = strings.ToLower(u.LoginID)
+		u.ID = lower(u.LoginID)
 		if _, ok := s.users[u.ID]; !ok {
 			s.ids = append(s.ids, u.ID)
 		}
@@ -150,7 +149,9 @@ func (s *store) bulkPut(us []*SimUser) {
 			s.byGUID[strings.ToLower(u.GlobalUserID)] = u.ID
 		}
 	}
-	sort.Strings(s.ids)
+	if !slices.IsSorted(s.ids) {
+		slices.Sort(s.ids)
+	}
 }
 
 // remove deletes a user; the caller holds mu.
@@ -256,4 +257,14 @@ func (s *store) memberCovers(m GroupMember, u *SimUser) bool {
 		return m.Value == u.OrganizationID
 	}
 	return false
+}
+
+// lower avoids an allocation for ids that are already lower case.
+func lower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' || c >= 0x80 {
+			return strings.ToLower(s)
+		}
+	}
+	return s
 }

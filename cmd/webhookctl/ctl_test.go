@@ -69,7 +69,7 @@ func readKeyFile(t *testing.T, path string) (id, key string) {
 }
 
 func TestRegisterListDelete(t *testing.T) {
-	simEnv(t)
+	sim := simEnv(t)
 	keyFile := filepath.Join(t.TempDir(), "webhook-key.json")
 
 	r := ctl(t, "register", "-url", endpoint, "-key-file", keyFile)
@@ -85,6 +85,11 @@ func TestRegisterListDelete(t *testing.T) {
 	}
 	if strings.Contains(r.stdout+r.stderr, key) {
 		t.Error("key printed without -print-key")
+	}
+	subs := sim.Subscriptions()
+	if len(subs) != 1 || subs[0].ID != id || subs[0].SigningKey != key || subs[0].Endpoint != endpoint ||
+		subs[0].Resource != "Loan" || strings.Join(subs[0].Events, ",") != "create,update,delete" {
+		t.Fatalf("the simulator holds %+v, not the registered subscription with the key in the file", subs)
 	}
 
 	r = ctl(t, "list")

@@ -65,11 +65,13 @@ type testEnv struct {
 	logs    *lockedBuf
 }
 
-func newTestEnv(t *testing.T) *testEnv {
+func newTestEnv(t *testing.T) *testEnv { return newTestEnvWithKeys(t, testKeys) }
+
+func newTestEnvWithKeys(t *testing.T, keys encompass.SigningKeys) *testEnv {
 	e := &testEnv{bus: testenv.EventBridge(t), metrics: &lockedBuf{}, logs: &lockedBuf{}}
 	e.db = testenv.DynamoDB(t)
 	e.table = e.db.CreateTable(t)
-	e.handler = NewHandler(testKeys, state.New(e.db.Client, e.table),
+	e.handler = NewHandler(keys, state.New(e.db.Client, e.table),
 		Bus{publish.New(e.bus.Client, "lifecycle-test", publish.WithBackoff(time.Millisecond))},
 		EMFRecorder{W: e.metrics, Dimensions: map[string]string{"Function": "webhook"}},
 		telemetry.NewLogger(e.logs, slog.LevelDebug))

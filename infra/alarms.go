@@ -21,6 +21,9 @@ import (
 // wait longer than leavers, but an hour means the pipeline is stuck.
 const provisionMaxAgeMinutes = 60
 
+// metricsNamespace is the functions' CloudWatch namespace (pkg/telemetry.Namespace).
+const metricsNamespace = "EncompassLifecycle"
+
 // alertDetailTypes are the poller events that need a human at once.
 var alertDetailTypes = []string{"Poll Anomaly", "User Drift Detected"}
 
@@ -103,6 +106,18 @@ func (s *LifecycleStack) defineAlarms() {
 		fmt.Sprintf("An HRIS event has waited %d minutes or more on the provision queue", provisionMaxAgeMinutes),
 		s.ProvisionQueue.MetricApproximateAgeOfOldestMessage(&awscloudwatch.MetricOptions{Period: fiveMinutes, Statistic: jsii.String("Maximum")}),
 		float64(provisionMaxAgeMinutes*60))
+
+	// The webhook function's own metric (embedded metric format, docs/webhook.md):
+	// a delivery it could not hand on is answered 503 and retried by
+	// Encompass for about 8 hours, after which it is lost.
+	alarm("WebhookFailedHandOff", "Webhook deliveries could not be handed to EventBridge; Encompass is retrying them",
+		awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+			Namespace:     jsii.String(metricsNamespace),
+			MetricName:    jsii.String("WebhookFailedHandOff"),
+			DimensionsMap: &map[string]*string{"Function": jsii.String("webhook")},
+			Period:        fiveMinutes,
+			Statistic:     jsii.String("Sum"),
+		}), 1)
 
 	awsevents.NewRule(s.Stack, jsii.String("PollerAlertRule"), &awsevents.RuleProps{
 		Description:  jsii.String("Forwards Poll Anomaly and User Drift Detected to the alert topic"),

@@ -546,7 +546,8 @@ func TestAlarms(t *testing.T) {
 	for _, fn := range allFunctions {
 		want = append(want, alarmKey{"Errors", fn}, alarmKey{"Throttles", fn})
 	}
-	want = append(want, alarmKey{"ApproximateAgeOfOldestMessage", s.logicalID(t, "DeprovisionQueue/Resource")})
+	want = append(want, alarmKey{"ApproximateAgeOfOldestMessage", s.logicalID(t, "DeprovisionQueue/Resource")},
+		alarmKey{"WebhookFailedHandOff", ""}) // a literal dimension: Function=webhook
 	for _, k := range want {
 		p, ok := got[k]
 		if !ok {

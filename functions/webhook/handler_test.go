@@ -438,3 +438,51 @@ func TestStoredEvents(t *testing.T) {
 		})
 	}
 }
+
+// TestSampleEvents runs the repository's sample events (events/, used by sam
+// local invoke and make invoke) with the keys of events/env.json, so that the
+// samples and the receiver cannot drift apart.
+func TestSampleEvents(t *testing.T) {
+	t.Parallel()
+	envJSON, err := os.ReadFile("../../events/env.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vars map[string]map[string]string
+	if err := json.Unmarshal(envJSON, &vars); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := encompass.ParseSigningKeys([]byte(vars["WebhookFunction"]["WEBHOOK_SIGNING_KEYS"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		file   string
+		status int
+		body   string
+	}{
+		{"webhook-loan-update.json", 200, `{"status":"accepted"}`},
+		{"webhook-bad-signature.json", 401, `{"status":"bad_signature"}`},
+		{"webhook-health.json", 200, `{"status":"ok"}`},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			t.Parallel()
+			raw, err := os.ReadFile("../../events/" + tc.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ev events.APIGatewayV2HTTPRequest
+			if err := json.Unmarshal(raw, &ev); err != nil {
+				t.Fatal(err)
+			}
+			env := newTestEnvWithKeys(t, keys)
+			resp, err := httpadapter.NewV2(env.handler).ProxyWithContext(context.Background(), ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != tc.status || resp.Body != tc.body {
+				t.Fatalf("%d %s, want %d %s", resp.StatusCode, resp.Body, tc.status, tc.body)
+			}
+		})
+	}
+}

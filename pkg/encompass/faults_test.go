@@ -463,3 +463,33 @@ func TestTokenRequestFaultsAreRetried(t *testing.T) {
 		})
 	}
 }
+
+func TestInFlightSlotIsNotHeldWhileBackingOff(t *testing.T) {
+	t.Parallel()
+	tc := newSimClient(t, func(c *Config) { c.MaxInFlight = 1 })
+	warm(t, tc)
+	sleeping := make(chan struct{})
+	release := make(chan struct{})
+	tc.sleeper = func(done <-chan struct{}, d time.Duration) bool {
+		close(sleeping)
+		<-release
+		return true
+	}
+	tc.srv.FailNext(1, 503, "GET /encompass/v3/users/{id}")
+	errA := make(chan error, 1)
+	go func() {
+		_, err := tc.Users.Get(context.Background(), "asmith")
+		errA <- err
+	}()
+	<-sleeping
+	// A is backing off; with its slot released, B goes through at once.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := tc.Users.Get(ctx, "mjohnson"); err != nil {
+		t.Fatalf("B blocked behind a backing-off call: %v", err)
+	}
+	close(release)
+	if err := <-errA; err != nil {
+		t.Fatal(err)
+	}
+}

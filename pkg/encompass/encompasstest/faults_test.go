@@ -188,3 +188,17 @@ func TestClearFaults(t *testing.T) {
 	a.srv.ClearFaults()
 	a.must(200, "GET", "/encompass/v3/users", nil, nil)
 }
+
+// The log entry and the concurrency slot are settled before the answer
+// leaves: sequential calls never trip a limit of 1, and Count is exact as
+// soon as the client has its answer.
+func TestCountExactAndSlotFreedBeforeAnswer(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, encompasstest.WithConcurrencyLimit(1))
+	for i := 1; i <= 50; i++ {
+		a.must(200, "GET", "/encompass/v3/settings/personas", nil, nil)
+		if n := a.srv.Count("GET /encompass/v3/settings/personas"); n != i {
+			t.Fatalf("after %d answers Count = %d", i, n)
+		}
+	}
+}

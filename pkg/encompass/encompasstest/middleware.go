@@ -46,7 +46,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &recorder{ResponseWriter: w, status: 0}
 	start := time.Now()
 	dropped := false
-	defer func() {
+	n := s.inflight.Add(1)
+	// finish logs the request and frees its concurrency slot once, before
+	// the first response byte can reach the client: a test that has its
+	// answer can count it at once, and a client's next request never
+	// races the previous one's slot.
+	finished := false
+	finish := func() {
+		if finished {
+			return
+		}
+		finished = true
+		s.inflight.Add(-1)
 		s.log.add(Request{
 			Method:   r.Method,
 			Endpoint: endpoint,
@@ -58,10 +69,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Duration: time.Since(start),
 			Dropped:  dropped,
 		})
-	}()
+	}
+	rec.beforeHeader = finish
+	defer finish()
 
-	n := s.inflight.Add(1)
-	defer s.inflight.Add(-1)
 	limit := s.concLimit.Load()
 	s.rateHeaders(rec.Header(), n, limit)
 
@@ -106,6 +117,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		dropped = true
 		if hj, ok := w.(http.Hijacker); ok {
 			if conn, _, err := hj.Hijack(); err == nil {
+				finish()
 				_ = conn.Close()
 				return
 			}
@@ -145,19 +157,23 @@ func (s *Server) rateHeaders(h http.Header, inflight, limit int64) {
 // recorder captures the status code for the request log.
 type recorder struct {
 	http.ResponseWriter
-	status int
+	status       int
+	beforeHeader func()
 }
 
 func (r *recorder) WriteHeader(code int) {
 	if r.status == 0 {
 		r.status = code
 	}
+	if r.beforeHeader != nil {
+		r.beforeHeader()
+	}
 	r.ResponseWriter.WriteHeader(code)
 }
 
 func (r *recorder) Write(b []byte) (int, error) {
 	if r.status == 0 {
-		r.status = http.StatusOK
+		r.WriteHeader(http.StatusOK)
 	}
 	return r.ResponseWriter.Write(b)
 }

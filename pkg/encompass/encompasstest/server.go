@@ -143,26 +143,23 @@ type Server struct {
 	// admin credentials for this simulator.
 	InstanceID, ClientID, ClientSecret, Username, Password string
 
-	cfg     config
-	seed    *Seed
-	st      *store
-	tokens  *tokenStore
-	faults  *faults
-	log     *requestLog
-	mux     *http.ServeMux
-	handler http.Handler
+	cfg    config
+	seed   *Seed
+	st     *store
+	tokens *tokenStore
+	faults *faults
+	log    *requestLog
+	mux    *http.ServeMux
 
-	inflight    atomic.Int64
-	concLimit   atomic.Int64
-	latency     atomic.Int64 // nanoseconds
-	quotaUsed   atomic.Int64
-	idSeq       atomic.Int64
-	closeOnce   sync.Once
-	httpServer  *http.Server
-	testServer  *httptest.Server
-	listener    net.Listener
-	serveDone   chan struct{}
-	startedOnce sync.Once
+	inflight   atomic.Int64
+	concLimit  atomic.Int64
+	latency    atomic.Int64 // nanoseconds
+	quotaUsed  atomic.Int64
+	closeOnce  sync.Once
+	httpServer *http.Server
+	testServer *httptest.Server
+	listener   net.Listener
+	serveDone  chan struct{}
 }
 
 // New builds a simulator without starting it (standalone use). It panics on

@@ -367,3 +367,12 @@ func FuzzFlexString(f *testing.F) {
 		_, _ = decodeList[User](b)
 	})
 }
+
+func TestSCIMUserAlternateSchemaKey(t *testing.T) {
+	t.Parallel()
+	var u SCIMUser
+	in := `{"id":"g1","urn:ietf:params:scim:schemas:extension:enterprise:2.0:EncompassInternalUser":{"userName":"alt","accountEnabled":true}}`
+	if err := json.Unmarshal([]byte(in), &u); err != nil || u.UserName != "alt" || u.ID != "g1" || !u.IsEnabled() {
+		t.Fatalf("%+v %v", u, err)
+	}
+}

@@ -160,7 +160,17 @@ func (u *SCIMUser) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("scim user: %w", err)
 	}
 	var e ext
-	if body, ok := raw[SchemaEncompassUser]; ok {
+	body, ok := raw[SchemaEncompassUser]
+	if !ok {
+		// Reference 003 also names the schema under "extension:enterprise".
+		for k, v := range raw {
+			if strings.HasSuffix(k, ":EncompassInternalUser") {
+				body, ok = v, true
+				break
+			}
+		}
+	}
+	if ok {
 		if err := json.Unmarshal(body, &e); err != nil {
 			return fmt.Errorf("scim user: %w", err)
 		}

@@ -1,0 +1,162 @@
+package function_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/lenderops/encompass-lifecycle/internal/testenv"
+	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
+	"github.com/lenderops/encompass-lifecycle/pkg/hris"
+	"github.com/lenderops/encompass-lifecycle/pkg/provisioning/function"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// environment returns the variables of a function pointed at a simulator,
+// dynalite and the EventBridge fake, through the SDK's endpoint variables.
+func environment(t *testing.T, sim *encompasstest.Server) map[string]string {
+	db := testenv.DynamoDB(t)
+	eb := testenv.EventBridge(t)
+	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", db.URL)
+	t.Setenv("AWS_ENDPOINT_URL_EVENTBRIDGE", eb.URL)
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "local")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "local")
+	return map[string]string{
+		"ENCOMPASS_API_URL":       sim.URL,
+		"ENCOMPASS_INSTANCE_ID":   sim.InstanceID,
+		"ENCOMPASS_CLIENT_ID":     sim.ClientID,
+		"ENCOMPASS_CLIENT_SECRET": sim.ClientSecret,
+		"ENCOMPASS_USERNAME":      sim.Username,
+		"ENCOMPASS_PASSWORD":      sim.Password,
+		"STATE_TABLE":             db.CreateTable(t),
+		"EVENT_BUS_NAME":          "lifecycle",
+	}
+}
+
+func getenv(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestBuildAndHandle(t *testing.T) {
+	sim := encompasstest.NewServer(t)
+	env := environment(t, sim)
+	var out bytes.Buffer
+	fn, err := function.Build(context.Background(), getenv(env), hris.QueueProvision, "provision", function.Options{Output: &out, HTTPClient: sim.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := `{"schemaVersion":"1","eventId":"w1","type":"hire","occurredAt":"2026-11-20T09:00:00Z",
+		"employee":{"employeeId":"W1","givenName":"Wire","familyName":"Up","email":"wire.up@lender.example","jobCode":"LO1"}}`
+	resp, err := fn.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m1", Body: body}, {MessageId: "m2", Body: "{"}}})
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("resp %+v err %v", resp, err)
+	}
+	u, ok := sim.User("wire.up")
+	if !ok || u.GlobalUserID == "" {
+		t.Fatalf("user not created through SCIM (the default user API): %+v", u)
+	}
+	// The last line is the invocation's EMF metrics.
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var emf map[string]any
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &emf); err != nil || emf["_aws"] == nil {
+		t.Fatalf("last line is not EMF: %s", lines[len(lines)-1])
+	}
+	for name, want := range map[string]float64{"Messages": 2, "Outcome.UserProvisioned": 1, "Outcome.HRISEventRejected": 1, "BatchItemFailures": 0} {
+		if emf[name] != want {
+			t.Errorf("metric %s = %v, want %v", name, emf[name], want)
+		}
+	}
+	if calls, _ := emf["EncompassCalls"].(float64); calls < 3 {
+		t.Errorf("EncompassCalls = %v", emf["EncompassCalls"])
+	}
+	for _, l := range lines[:len(lines)-1] {
+		if strings.Contains(l, `"eventId":"w1"`) && !strings.Contains(l, `"employeeId":"W1"`) {
+			t.Errorf("log line without employeeId: %s", l)
+		}
+	}
+	if strings.Contains(out.String(), sim.ClientSecret) || strings.Contains(out.String(), sim.Password) {
+		t.Fatal("a secret was logged")
+	}
+}
+
+func TestBuildDeprovisionV3DryRun(t *testing.T) {
+	sim := encompasstest.NewServer(t)
+	env := environment(t, sim)
+	env["ENCOMPASS_USER_API"] = "v3"
+	env["DRY_RUN"] = "true"
+	var out bytes.Buffer
+	fn, err := function.Build(context.Background(), getenv(env), hris.QueueDeprovision, "deprovision", function.Options{Output: &out, HTTPClient: sim.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := `{"schemaVersion":"1","eventId":"w2","type":"terminate","occurredAt":"2026-11-20T09:00:00Z",
+		"employee":{"employeeId":"E10002","userName":"asmith","email":"alex.smith@lender.example"}}`
+	if _, err := fn.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m1", Body: body}}}); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := sim.User("asmith"); !u.Enabled {
+		t.Fatal("dry run disabled the account")
+	}
+	if !strings.Contains(out.String(), `"Outcome.UserDeprovisioned":1`) {
+		t.Errorf("no deprovision outcome metric:\n%s", out.String())
+	}
+}
+
+func TestStartupErrorsNameTheProblem(t *testing.T) {
+	sim := encompasstest.NewServer(t)
+	env := environment(t, sim)
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "mapping.yaml")
+	if err := os.WriteFile(bad, []byte("defaults:\n  organization: Mars Branch\n  personas: [Astronaut, Loan Officer]\nrules:\n  - when: {jobCode: 'X*'}\n    userGroups: [Ghosts]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	typo := filepath.Join(dir, "typo.yaml")
+	if err := os.WriteFile(typo, []byte("defaults:\n  organisation: Administration\n  personas: [Loan Officer]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		edit func(map[string]string)
+		says []string
+	}{
+		{"unknown mapping names", func(m map[string]string) { m["MAPPING_FILE"] = bad },
+			[]string{"MAPPING_FILE", "Astronaut", "Mars Branch", "Ghosts", "Loan Processor", "Administration", "Retail Loan Officers"}},
+		{"mapping key typo", func(m map[string]string) { m["MAPPING_FILE"] = typo }, []string{"MAPPING_FILE", "organisation"}},
+		{"missing mapping file", func(m map[string]string) { m["MAPPING_FILE"] = filepath.Join(dir, "nope.yaml") }, []string{"MAPPING_FILE", "nope.yaml"}},
+		{"missing table", func(m map[string]string) { delete(m, "STATE_TABLE") }, []string{"STATE_TABLE"}},
+		{"bad user api", func(m map[string]string) { m["ENCOMPASS_USER_API"] = "soap" }, []string{"ENCOMPASS_USER_API"}},
+		{"wrong credentials", func(m map[string]string) { m["ENCOMPASS_CLIENT_SECRET"] = "wrong-secret-value" }, []string{"unauthorized"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := map[string]string{}
+			for k, v := range env {
+				m[k] = v
+			}
+			tc.edit(m)
+			_, err := function.Build(context.Background(), getenv(m), hris.QueueProvision, "provision", function.Options{Output: &bytes.Buffer{}, HTTPClient: sim.Client()})
+			if err == nil {
+				t.Fatal("start-up succeeded")
+			}
+			for _, s := range tc.says {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("start-up error does not mention %q:\n%v", s, err)
+				}
+			}
+			if strings.Contains(err.Error(), "wrong-secret-value") || strings.Contains(err.Error(), sim.Password) {
+				t.Error("start-up error reveals a secret")
+			}
+			var out bytes.Buffer
+			function.Fail(&out, "provision", err)
+			if strings.Count(strings.TrimSpace(out.String()), "\n") != 0 || !strings.Contains(out.String(), "cold start failed") {
+				t.Errorf("failure is not one log line: %s", out.String())
+			}
+		})
+	}
+}

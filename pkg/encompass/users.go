@@ -332,7 +332,9 @@ func (s *UsersService) Create(ctx context.Context, u User) (*User, error) {
 		return nil, fmt.Errorf("create user: loginId is required: %w", errConfig)
 	}
 	var out User
+	var location string
 	cl := call{method: http.MethodPost, path: "/encompass/v3/users", endpoint: "/encompass/v3/users", create: true,
+		onResponse: func(resp *http.Response) { location = resp.Header.Get("Location") },
 		lookup: func(ctx context.Context) (bool, error) {
 			found, err := s.FindByLoginID(ctx, u.LoginID)
 			if err != nil {
@@ -343,6 +345,19 @@ func (s *UsersService) Create(ctx context.Context, u User) (*User, error) {
 		}}
 	if err := s.c.do(ctx, cl, u, &out); err != nil {
 		return nil, fmt.Errorf("create user %s: %w", u.LoginID, err)
+	}
+	// Some tenants answer 201 with only a Location header: fill in what
+	// the caller needs to address the user.
+	if out.ID == "" {
+		out.ID = strings.ToLower(u.LoginID)
+		if i := strings.LastIndexByte(location, '/'); i >= 0 && i < len(location)-1 {
+			if id, err := url.PathUnescape(location[i+1:]); err == nil {
+				out.ID = id
+			}
+		}
+	}
+	if out.LoginID == "" {
+		out.LoginID = u.LoginID
 	}
 	return &out, nil
 }

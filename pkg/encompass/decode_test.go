@@ -97,7 +97,7 @@ func TestIsRetryable(t *testing.T) {
 		{"unknown outcome", fmt.Errorf("x: %w", ErrUnknownOutcome), true},
 		{"throttled sentinel", ErrThrottled, true},
 		{"not found sentinel", ErrNotFound, false},
-		{"config", errConfig, false},
+		{"config", ErrInvalidArgument, false},
 		{"unknown names", &UnknownNamesError{Kind: "persona"}, false},
 		{"json", &json.SyntaxError{}, false},
 		{"token 400", tokenErrorFor(400), false},

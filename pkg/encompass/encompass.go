@@ -232,5 +232,7 @@ func New(cfg Config) (*Client, error) {
 // tools and tests.
 func (c *Client) InvalidateToken() { c.tokens.invalidate() }
 
-// errConfig reports a misuse of the client's API (not an API answer).
-var errConfig = errors.New("encompass: invalid argument")
+// ErrInvalidArgument reports a call the client refused to send (an empty or
+// path-changing id, a create without its key field, an empty patch). It is
+// permanent: the same call can never succeed.
+var ErrInvalidArgument = errors.New("encompass: invalid argument")

@@ -305,7 +305,7 @@ func scimUserQuery() url.Values { return url.Values{"schema": {SchemaEncompassUs
 // before re-sending, so the user is never created twice.
 func (s *SCIMService) CreateUser(ctx context.Context, u SCIMUser) (*SCIMUser, error) {
 	if u.UserName == "" {
-		return nil, fmt.Errorf("scim create user: userName is required: %w", errConfig)
+		return nil, fmt.Errorf("scim create user: userName is required: %w", ErrInvalidArgument)
 	}
 	u.ID = ""
 	var out SCIMUser
@@ -388,7 +388,7 @@ func (s *SCIMService) AllUsers(ctx context.Context, opts SCIMListOptions) iter.S
 // ErrNotFound.
 func (s *SCIMService) FindUserByUserName(ctx context.Context, userName string) (*SCIMUser, error) {
 	if strings.TrimSpace(userName) == "" || strings.ContainsAny(userName, "\"\\") {
-		return nil, fmt.Errorf("scim find user %q: %w", truncate(userName, 40), errConfig)
+		return nil, fmt.Errorf("scim find user %q: %w", truncate(userName, 40), ErrInvalidArgument)
 	}
 	page, err := s.ListUsers(ctx, SCIMListOptions{Filter: fmt.Sprintf("userName eq %q", userName)})
 	if err != nil {
@@ -409,7 +409,7 @@ func (s *SCIMService) PatchUser(ctx context.Context, guid string, ops []PatchOp)
 		return fmt.Errorf("scim patch user: %w", err)
 	}
 	if len(ops) == 0 {
-		return fmt.Errorf("scim patch user %s: no operations: %w", guid, errConfig)
+		return fmt.Errorf("scim patch user %s: no operations: %w", guid, ErrInvalidArgument)
 	}
 	body := patchBody{Schemas: []string{SchemaPatchOp}, Operations: ops}
 	if err := s.c.do(ctx, call{method: http.MethodPatch, path: "/scim2/v1/users/" + url.PathEscape(guid), endpoint: "/scim2/v1/users/{id}", query: scimUserQuery()}, body, nil); err != nil {
@@ -604,7 +604,7 @@ func (s *SCIMService) RemoveGroupMember(ctx context.Context, groupID string, mem
 		return fmt.Errorf("scim remove group member: %w", err)
 	}
 	if member.Value == "" || strings.ContainsAny(member.Value+member.Type, "\"\\") {
-		return fmt.Errorf("scim remove group member %q: %w", truncate(member.Value, 40), errConfig)
+		return fmt.Errorf("scim remove group member %q: %w", truncate(member.Value, 40), ErrInvalidArgument)
 	}
 	typ := member.Type
 	if typ == "" {

@@ -329,7 +329,7 @@ const findPageSize = 10
 // it returns the user found, or re-sends when there is none.
 func (s *UsersService) Create(ctx context.Context, u User) (*User, error) {
 	if u.LoginID == "" {
-		return nil, fmt.Errorf("create user: loginId is required: %w", errConfig)
+		return nil, fmt.Errorf("create user: loginId is required: %w", ErrInvalidArgument)
 	}
 	var out User
 	var location string
@@ -369,7 +369,7 @@ func (s *UsersService) Patch(ctx context.Context, id string, patch UserPatch) (*
 		return nil, fmt.Errorf("patch user: %w", err)
 	}
 	if len(patch) == 0 {
-		return nil, fmt.Errorf("patch user %s: empty patch: %w", id, errConfig)
+		return nil, fmt.Errorf("patch user %s: empty patch: %w", id, ErrInvalidArgument)
 	}
 	var u User
 	if err := s.c.do(ctx, call{method: http.MethodPatch, path: "/encompass/v3/users/" + url.PathEscape(id), endpoint: "/encompass/v3/users/{id}"}, patch, &u); err != nil {
@@ -386,10 +386,10 @@ func (s *UsersService) SetEnabled(ctx context.Context, id string, enabled bool) 
 // checkID rejects ids that would change the request path.
 func checkID(id string) error {
 	if strings.TrimSpace(id) == "" {
-		return fmt.Errorf("empty id: %w", errConfig)
+		return fmt.Errorf("empty id: %w", ErrInvalidArgument)
 	}
 	if len(id) > 256 || strings.ContainsAny(id, "/?#\\\x00\r\n") {
-		return fmt.Errorf("invalid id %q: %w", truncate(id, 40), errConfig)
+		return fmt.Errorf("invalid id %q: %w", truncate(id, 40), ErrInvalidArgument)
 	}
 	return nil
 }

@@ -97,7 +97,7 @@ func (s *WebhooksService) ListSubscriptions(ctx context.Context) ([]Subscription
 // was sent (a subscription has no natural key to look up).
 func (s *WebhooksService) CreateSubscription(ctx context.Context, sub Subscription) (string, error) {
 	if sub.Endpoint == "" || sub.Resource == "" || len(sub.Events) == 0 {
-		return "", fmt.Errorf("create subscription: endpoint, resource and events are required: %w", errConfig)
+		return "", fmt.Errorf("create subscription: endpoint, resource and events are required: %w", ErrInvalidArgument)
 	}
 	var loc string
 	cl := call{method: http.MethodPost, path: "/webhook/v1/subscriptions", endpoint: "/webhook/v1/subscriptions", create: true,

@@ -160,6 +160,7 @@ func TestSeedFile(t *testing.T) {
 		"bad userName":    strings.Replace(seed, `"loginId":"JDoe"`, `"loginId":".JDoe"`, 1),
 		"unknown field":   strings.Replace(seed, `"personas":[{`, `"personaz":[{`, 1),
 		"not json":        "{",
+		"duplicate guid":  strings.Replace(seed, `"users":[{`, `"users":[{"loginId":"a","globalUserId":"G1","firstName":"A","lastName":"B","email":"a@example.com","organizationId":"o1"},{"globalUserId":"g1",`, 1),
 	}
 	for name, content := range bad {
 		p := filepath.Join(dir, strings.ReplaceAll(name, " ", "_")+".json")

@@ -6,8 +6,13 @@ import (
 	"time"
 )
 
-// maxLoggedBody caps the request body kept in the log.
-const maxLoggedBody = 64 << 10
+// maxLoggedBody caps the request body kept in the log, and maxLogged the
+// entries, so that a long-running standalone simulator stays small; counts
+// are kept for every request regardless.
+const (
+	maxLoggedBody = 64 << 10
+	maxLogged     = 200000
+)
 
 // Request is one API request as the simulator saw it.
 type Request struct {
@@ -40,6 +45,9 @@ func (l *requestLog) add(r Request) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if len(l.reqs) >= maxLogged {
+		l.reqs = slices.Delete(l.reqs, 0, maxLogged/2)
+	}
 	l.reqs = append(l.reqs, r)
 	if l.counts == nil {
 		l.counts = make(map[string]int)
@@ -47,8 +55,8 @@ func (l *requestLog) add(r Request) {
 	l.counts[r.Endpoint]++
 }
 
-// Requests returns a copy of the request log, oldest first. Control calls
-// under /_sim are not logged.
+// Requests returns a copy of the request log, oldest first (the most recent
+// 100,000-200,000 requests). Control calls under /_sim are not logged.
 func (s *Server) Requests() []Request {
 	s.log.mu.Lock()
 	defer s.log.mu.Unlock()

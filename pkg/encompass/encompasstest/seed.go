@@ -95,7 +95,14 @@ func (sd Seed) check() error {
 		}
 	}
 	users := map[string]bool{}
+	guids := map[string]bool{}
 	for _, u := range sd.Users {
+		if g := strings.ToLower(u.GlobalUserID); g != "" {
+			if guids[g] {
+				return fmt.Errorf("user %q: duplicate globalUserId", u.LoginID)
+			}
+			guids[g] = true
+		}
 		id := strings.ToLower(u.LoginID)
 		if err := checkUserName(u.LoginID); err != nil {
 			return fmt.Errorf("user %q: %w", u.LoginID, err)

@@ -27,18 +27,22 @@ import (
 func TestMain(m *testing.M) { testenv.Main(m) }
 
 // countingDB passes every call to the real DynamoDB client and counts the
-// items written, split by whether they are user snapshot items.
+// items written: user delta items, base chunks and the header.
 type countingDB struct {
 	DynamoDBAPI
 	userWrites atomic.Int64
+	baseWrites atomic.Int64
 	metaWrites atomic.Int64
 	reads      atomic.Int64
 }
 
 func (c *countingDB) countKey(pk string, n int64) {
-	if strings.HasPrefix(pk, userPKPrefix) {
+	switch {
+	case strings.HasPrefix(pk, deltaPKPrefix):
 		c.userWrites.Add(n)
-	} else {
+	case strings.HasPrefix(pk, basePKPrefix):
+		c.baseWrites.Add(n)
+	default:
 		c.metaWrites.Add(n)
 	}
 }
@@ -71,6 +75,9 @@ func (c *countingDB) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWrite
 			if r.PutRequest != nil {
 				c.countKey(pkOf(r.PutRequest.Item), 1)
 			}
+			if r.DeleteRequest != nil {
+				c.countKey(pkOf(r.DeleteRequest.Key), 1)
+			}
 		}
 	}
 	return c.DynamoDBAPI.BatchWriteItem(ctx, in, o...)
@@ -81,7 +88,11 @@ func (c *countingDB) Query(ctx context.Context, in *dynamodb.QueryInput, o ...fu
 	return c.DynamoDBAPI.Query(ctx, in, o...)
 }
 
-func (c *countingDB) writes() (user, meta int64) { return c.userWrites.Load(), c.metaWrites.Load() }
+// writes returns the user delta items and the other items (header, base
+// chunks) written so far.
+func (c *countingDB) writes() (user, other int64) {
+	return c.userWrites.Load(), c.metaWrites.Load() + c.baseWrites.Load()
+}
 
 // env is one poller test setup: the Encompass simulator behind an optional
 // fault middleware, a dynalite table, the EventBridge fake.

@@ -56,6 +56,9 @@ type BaselineDetail struct {
 	EventID    string `json:"eventId"`
 	Users      int    `json:"users"`
 	Generation int64  `json:"generation"`
+	// Reason is set when a baseline is recorded again ("snapshot base
+	// damaged").
+	Reason string `json:"reason,omitempty"`
 }
 
 // AnomalyDetail is the detail of Poll Anomaly.

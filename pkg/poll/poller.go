@@ -210,8 +210,10 @@ func (d *diffEntry) op() op {
 // next poll then starts again from the last recorded snapshot.
 func (p *Poller) Run(ctx context.Context) (Summary, error) {
 	start := p.cfg.Now()
+	writes0 := p.cfg.Snapshot.ItemWrites()
 	sum, err := p.run(ctx, start)
 	sum.Duration = p.cfg.Now().Sub(start)
+	sum.Writes = int(p.cfg.Snapshot.ItemWrites() - writes0)
 	return sum, err
 }
 
@@ -231,11 +233,18 @@ func (p *Poller) run(ctx context.Context, start time.Time) (Summary, error) {
 	// The snapshot and the terminated index load while the users are
 	// listed: the listing is the long part, and the rest hides behind it.
 	var snap map[string]entry
+	damaged := false
 	var terminated []state.TerminatedUser
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		var err error
-		snap, err = p.cfg.Snapshot.LoadUsers(gctx)
+		snap, err = p.cfg.Snapshot.LoadUsers(gctx, meta)
+		if errors.Is(err, errBaseDamaged) {
+			damaged = true
+			p.log.Error("poll: the snapshot base is damaged; recording a new baseline", "error", err)
+			// Not fatal: the poll records a new baseline (below).
+			return nil
+		}
 		return err
 	})
 	g.Go(func() error {
@@ -259,9 +268,12 @@ func (p *Poller) run(ctx context.Context, start time.Time) (Summary, error) {
 	if lerr != nil {
 		return sum, fmt.Errorf("poll: list users (nothing published, snapshot kept): %w", lerr)
 	}
-	sum.Known = len(snap)
-	baseline := meta.Generation == 0
+	sum.Known = known(snap)
 	next := meta.Generation + 1
+	if meta.Generation == 0 || damaged {
+		return p.baseline(ctx, sum, meta, next, start, listed, snap, damaged)
+	}
+	const baseline = false
 
 	diffs := p.compare(snap, listed, terminated, baseline)
 	removed := p.removedCandidates(snap, listed)
@@ -273,7 +285,7 @@ func (p *Poller) run(ctx context.Context, start time.Time) (Summary, error) {
 				disabled++
 			}
 		}
-		if float64(len(removed)+disabled) > p.cfg.MaxRemovalRatio*float64(len(snap)) {
+		if float64(len(removed)+disabled) > p.cfg.MaxRemovalRatio*float64(sum.Known) {
 			return p.anomaly(ctx, sum, next, listed, snap, removed, diffs, disabled)
 		}
 	}
@@ -301,11 +313,11 @@ func (p *Poller) run(ctx context.Context, start time.Time) (Summary, error) {
 			}
 		}
 	}
-	if len(diffs) == 0 && !baseline {
+	if len(diffs) == 0 {
 		sum.Outcome = OutcomeUnchanged
 		return sum, nil
 	}
-	return p.apply(ctx, sum, meta, next, start, diffs, len(listed), baseline)
+	return p.apply(ctx, sum, meta, next, start, diffs, snap, len(listed))
 }
 
 // list reads every user and returns key -> encoded canonical form.
@@ -386,15 +398,23 @@ func (p *Poller) compare(snap map[string]entry, listed map[string]string, termin
 }
 
 func (p *Poller) compareOne(key, enc string, old entry, had, terminated bool, emp string, baseline bool) *diffEntry {
-	newC, _, _ := decodeCanonical(enc)
+	if old.known < 0 {
+		// Recorded as removed: back again, it is a new user.
+		had = false
+	}
 	// Drift is reported once, when it starts; a baseline reports none (the
 	// next poll reports drift that already existed).
-	wantDrift := terminated && newC.Enabled() && !baseline
+	wantDrift := terminated && !baseline && func() bool {
+		c, _, _ := decodeCanonical(enc)
+		return c.Enabled()
+	}()
+	// The common case, an unchanged user, costs one string comparison.
 	if had && old.enc == enc && old.drift == wantDrift {
 		return nil
 	}
+	newC, _, _ := decodeCanonical(enc)
 	d := &diffEntry{key: key, newEnc: enc, newC: newC, drift: wantDrift, emp: emp}
-	if had {
+	if had || old.delta {
 		o := old
 		d.old = &o
 	}
@@ -428,7 +448,10 @@ func (p *Poller) compareOne(key, enc string, old entry, had, terminated bool, em
 // removedCandidates are the snapshot users the listing did not return, sorted.
 func (p *Poller) removedCandidates(snap map[string]entry, listed map[string]string) []string {
 	var out []string
-	for key := range snap {
+	for key, e := range snap {
+		if e.known < 0 {
+			continue
+		}
 		if _, ok := listed[key]; !ok {
 			out = append(out, key)
 		}
@@ -501,11 +524,11 @@ func (p *Poller) anomaly(ctx context.Context, sum Summary, next int64, listed ma
 	}
 	detail := AnomalyDetail{
 		EventID:    eventID(next, "anomaly", fmt.Sprint(len(listed), len(removed), disabled)),
-		KnownUsers: len(snap), ListedUsers: len(listed), Removed: len(removed), Disabled: disabled,
+		KnownUsers: known(snap), ListedUsers: len(listed), Removed: len(removed), Disabled: disabled,
 		MaxRemovalRatio: p.cfg.MaxRemovalRatio, Sample: sample, Generation: next,
 	}
 	p.log.Warn("poll: anomaly: too many users removed or disabled; nothing published per user, snapshot kept",
-		"known", len(snap), "listed", len(listed), "removed", len(removed), "disabled", disabled, "maxRatio", p.cfg.MaxRemovalRatio)
+		"known", known(snap), "listed", len(listed), "removed", len(removed), "disabled", disabled, "maxRatio", p.cfg.MaxRemovalRatio)
 	if err := p.cfg.Publisher.Publish(ctx, event(TypeAnomaly, detail)); err != nil {
 		return sum, fmt.Errorf("poll: publish anomaly: %w", err)
 	}
@@ -514,12 +537,22 @@ func (p *Poller) anomaly(ctx context.Context, sum Summary, next int64, listed ma
 	return sum, nil
 }
 
-// apply takes the lease, then per chunk of users publishes their events and
-// records their new snapshot, and finally commits the generation. A chunk's
-// items are written only after its events were accepted, so a crash in
-// between re-publishes them (same ids) rather than losing them.
-func (p *Poller) apply(ctx context.Context, sum Summary, meta Meta, next int64, start time.Time, diffs []*diffEntry, users int, baseline bool) (Summary, error) {
-	owner := p.cfg.Owner
+// known counts the users a snapshot holds (removal records left out).
+func known(snap map[string]entry) int {
+	n := 0
+	for _, e := range snap {
+		if e.known >= 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// lease takes the lease and returns the function that gives it back.
+// A commit that removes the lease calls release's done() first, so the
+// deferred release makes no request.
+func (p *Poller) lease(ctx context.Context, meta Meta, start time.Time) (owner string, release func(), done func(), err error) {
+	owner = p.cfg.Owner
 	if owner == "" {
 		owner = randomOwner()
 	}
@@ -527,25 +560,116 @@ func (p *Poller) apply(ctx context.Context, sum Summary, meta Meta, next int64, 
 	if d, ok := ctx.Deadline(); ok {
 		until = d
 	}
-	snap := p.cfg.Snapshot
-	writes0 := snap.ItemWrites()
-	defer func() { sum.Writes = int(snap.ItemWrites() - writes0) }()
-	if err := snap.acquire(ctx, meta.Generation, owner, p.cfg.Now(), until); err != nil {
-		if errors.Is(err, ErrLeaseHeld) {
-			p.log.Info("poll: another poll took the lease or committed first; nothing published")
-			sum.Outcome = OutcomeSkipped
-			sum.Writes = int(snap.ItemWrites() - writes0)
-			return sum, nil
-		}
-		return sum, err
+	if err := p.cfg.Snapshot.acquire(ctx, meta.Generation, owner, p.cfg.Now(), until); err != nil {
+		return "", nil, nil, err
 	}
-	release := func() {
+	released := false
+	release = func() {
+		if released {
+			return
+		}
+		released = true
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if err := snap.release(rctx, owner); err != nil {
+		if err := p.cfg.Snapshot.release(rctx, owner); err != nil {
 			p.log.Warn("poll: release lease", "error", err)
 		}
 	}
+	return owner, release, func() { released = true }, nil
+}
+
+// baseline records the listed users as a new base and publishes only
+// Baseline Established: on the first poll, and when the stored base is
+// damaged (a format problem is not a change in Encompass).
+func (p *Poller) baseline(ctx context.Context, sum Summary, meta Meta, next int64, start time.Time, listed map[string]string, old map[string]entry, damaged bool) (Summary, error) {
+	owner, release, done, err := p.lease(ctx, meta, start)
+	if errors.Is(err, ErrLeaseHeld) {
+		sum.Outcome = OutcomeSkipped
+		return sum, nil
+	}
+	if err != nil {
+		return sum, err
+	}
+	defer release()
+	users := make(map[string]entry, len(listed))
+	for k, enc := range listed {
+		users[k] = entry{enc: enc, known: int(NumFields)}
+	}
+	if err := p.rebase(ctx, meta, owner, done, next, start, users, old, func() error {
+		reason := ""
+		if damaged {
+			reason = "snapshot base damaged"
+		}
+		ev := event(TypeBaseline, BaselineDetail{EventID: eventID(next, "baseline"), Users: len(listed), Generation: next, Reason: reason})
+		if err := p.cfg.Publisher.Publish(ctx, ev); err != nil {
+			return fmt.Errorf("poll: publish baseline: %w", err)
+		}
+		return nil
+	}); err != nil {
+		return sum, err
+	}
+	sum.Events = 1
+	sum.Outcome = OutcomeBaseline
+	sum.Generation = next
+	return sum, nil
+}
+
+// rebase writes users as the base of generation next, runs beforeCommit,
+// commits the generation and the base, and deletes what the new base
+// replaced: old's delta items and the previous base. The caller holds the
+// lease and releases it afterwards.
+func (p *Poller) rebase(ctx context.Context, meta Meta, owner string, done func(), next int64, start time.Time, users, old map[string]entry, beforeCommit func() error) error {
+	snap := p.cfg.Snapshot
+	chunks, err := snap.writeBase(ctx, next, users)
+	if err != nil {
+		return err
+	}
+	if beforeCommit != nil {
+		if err := beforeCommit(); err != nil {
+			return err
+		}
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	var deltas []string
+	for k, e := range old {
+		if e.delta {
+			deltas = append(deltas, k)
+		}
+	}
+	keep := len(deltas) > 0 || meta.BaseChunks > 0
+	if err := snap.commit(cctx, owner, next, start, known(users), next, chunks, keep); err != nil {
+		return err
+	}
+	if !keep {
+		done()
+		return nil
+	}
+	if err := snap.cleanup(cctx, deltas, meta.BaseGeneration, meta.BaseChunks); err != nil {
+		// The new base is committed; leftovers are harmless and the next
+		// compaction deletes the delta items again.
+		p.log.Warn("poll: clean-up after a new base", "error", err)
+	}
+	return nil
+}
+
+// apply takes the lease, then per chunk of users publishes their events and
+// records their delta items, and finally commits the generation (folding
+// the deltas into a new base when they have grown numerous). A chunk's
+// items are written only after its events were accepted, so a crash in
+// between re-publishes them (same ids) rather than losing them.
+func (p *Poller) apply(ctx context.Context, sum Summary, meta Meta, next int64, start time.Time, diffs []*diffEntry, users map[string]entry, listed int) (Summary, error) {
+	snap := p.cfg.Snapshot
+	owner, release, done, err := p.lease(ctx, meta, start)
+	if errors.Is(err, ErrLeaseHeld) {
+		p.log.Info("poll: another poll took the lease or committed first; nothing published")
+		sum.Outcome = OutcomeSkipped
+		return sum, nil
+	}
+	if err != nil {
+		return sum, err
+	}
+	defer release()
 	since := time.Time{}
 	if !meta.ListedAt.IsZero() {
 		since = meta.ListedAt.Add(-max(p.cfg.OriginSkew, 0))
@@ -554,20 +678,16 @@ func (p *Poller) apply(ctx context.Context, sum Summary, meta Meta, next int64, 
 		if p.deadlineNear(ctx) {
 			sum.Pending = len(diffs) - i
 			p.log.Warn("poll: deadline near; stopping cleanly, the next poll completes the rest", "pending", sum.Pending)
-			release()
 			sum.Outcome = OutcomeStopped
-			sum.Writes = int(snap.ItemWrites() - writes0)
 			return sum, nil
 		}
 		chunk := diffs[i:min(i+p.cfg.ApplyChunk, len(diffs))]
 		events, err := p.events(ctx, chunk, next, since)
 		if err != nil {
-			release()
 			return sum, err
 		}
 		if len(events) > 0 {
 			if err := p.cfg.Publisher.Publish(ctx, events...); err != nil {
-				release()
 				return sum, fmt.Errorf("poll: publish (this chunk is not recorded and will be published again, same ids): %w", err)
 			}
 			sum.Events += len(events)
@@ -579,30 +699,45 @@ func (p *Poller) apply(ctx context.Context, sum Summary, meta Meta, next int64, 
 		conflicts, err := snap.apply(ctx, ops)
 		sum.Conflicts += conflicts
 		if err != nil {
-			release()
 			return sum, err
 		}
-	}
-	if baseline {
-		ev := event(TypeBaseline, BaselineDetail{EventID: eventID(next, "baseline"), Users: users, Generation: next})
-		if err := p.cfg.Publisher.Publish(ctx, ev); err != nil {
-			release()
-			return sum, fmt.Errorf("poll: publish baseline: %w", err)
+		for _, o := range ops {
+			record(users, o)
 		}
-		sum.Events++
 	}
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if err := snap.commit(cctx, owner, next, start, users); err != nil {
-		return sum, err
+	deltas := 0
+	for _, e := range users {
+		if e.delta {
+			deltas++
+		}
 	}
 	sum.Generation = next
 	sum.Outcome = OutcomeChanges
-	if baseline {
-		sum.Outcome = OutcomeBaseline
+	if deltas >= snap.compactAt(listed) {
+		p.log.Info("poll: folding the delta items into a new base", "deltas", deltas)
+		return sum, p.rebase(ctx, meta, owner, done, next, start, users, users, nil)
 	}
-	sum.Writes = int(snap.ItemWrites() - writes0)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := snap.commit(cctx, owner, next, start, known(users), 0, 0, false); err != nil {
+		return sum, err
+	}
+	done()
 	return sum, nil
+}
+
+// record updates the in-memory snapshot with a written delta, so that a
+// compaction writes the snapshot as it now stands.
+func record(users map[string]entry, o op) {
+	inBase := o.old != nil && o.old.inBase
+	switch {
+	case o.new != nil:
+		users[o.key] = entry{enc: o.new.enc, drift: o.new.drift, known: o.new.known, inBase: inBase, delta: true, deltaEnc: o.new.enc}
+	case inBase:
+		users[o.key] = entry{known: -1, inBase: true, delta: true}
+	default:
+		delete(users, o.key)
+	}
 }
 
 // events builds the chunk's events, looking up the write log (one query per

@@ -30,8 +30,12 @@ func TestBaselineThenUnchangedPollWritesAndPublishesNothing(t *testing.T) {
 	if sum.Listed != n || sum.Generation != 1 {
 		t.Fatalf("baseline summary %+v, want %d listed, generation 1", sum, n)
 	}
-	if u, m := e.db.writes(); u != int64(n) || m != 2 {
-		t.Fatalf("baseline wrote %d user items and %d header writes, want %d and 2 (lease, commit)", u, m, n)
+	meta, err := NewSnapshot(e.db, e.table, 1, nil).LoadMeta(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, b, m := e.db.userWrites.Load(), e.db.baseWrites.Load(), e.db.metaWrites.Load(); u != 0 || b != int64(meta.BaseChunks) || m != 2 {
+		t.Fatalf("baseline wrote %d user items, %d base chunks, %d header writes; want 0, %d, 2 (lease, commit)", u, b, m, meta.BaseChunks)
 	}
 	if got := e.listCalls.Load(); got != int64(ceilDiv(n, 200)) {
 		t.Fatalf("baseline made %d list calls, want %d", got, ceilDiv(n, 200))
@@ -683,19 +687,21 @@ func TestSnapshotItemsOfOlderVersions(t *testing.T) {
 	}
 }
 
-// storedEnc reads one user's stored canonical form.
+// storedEnc reads one user's stored canonical form (base and deltas merged).
 func storedEnc(t testing.TB, e *env, key string) string {
 	t.Helper()
-	out, err := e.db.DynamoDBAPI.GetItem(context.Background(), &dynamodb.GetItemInput{
-		TableName: aws.String(e.table),
-		Key:       map[string]types.AttributeValue{"pk": sv(shardOf(key)), "sk": sv(key)},
-	})
-	if err != nil || out.Item == nil {
-		t.Fatalf("read item %s: %v", key, err)
+	snap := NewSnapshot(e.db.DynamoDBAPI, e.table, 4, nil)
+	meta, err := snap.LoadMeta(context.Background())
+	if err != nil {
+		t.Fatal(err)
 	}
-	s, _ := out.Item[attrCanonical].(*types.AttributeValueMemberS)
-	if s == nil {
-		return ""
+	users, err := snap.LoadUsers(context.Background(), meta)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return s.Value
+	u, ok := users[key]
+	if !ok || u.known < 0 {
+		t.Fatalf("%s not in the snapshot", key)
+	}
+	return u.enc
 }

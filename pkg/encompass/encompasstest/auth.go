@@ -67,7 +67,7 @@ func (s *Server) clientAuth(r *http.Request) bool {
 	if !ok {
 		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
 	}
-	return equal(id, s.ClientID) && equal(secret, s.ClientSecret)
+	return equal(id, s.cfg.clientID) && equal(secret, s.cfg.clientSecret)
 }
 
 func equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
@@ -92,7 +92,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 			writeOAuthError(w, http.StatusBadRequest, "invalid_scope", "The requested scope is invalid.")
 			return
 		}
-		if f.Get("instance_id") != s.InstanceID {
+		if f.Get("instance_id") != s.cfg.instanceID {
 			writeOAuthError(w, http.StatusBadRequest, "invalid_grant", "Unknown instance.")
 			return
 		}
@@ -103,7 +103,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		user, instance, ok := strings.Cut(f.Get("username"), "@encompass:")
-		if !ok || instance != s.InstanceID || user == "" {
+		if !ok || instance != s.cfg.instanceID || user == "" {
 			writeOAuthError(w, http.StatusBadRequest, "invalid_grant", "The user name or password is incorrect.")
 			return
 		}
@@ -124,7 +124,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	tok.value = "0004" + randomHex(14)
 	tok.issued = now
 	tok.expires = now.Add(s.cfg.tokenTTL)
-	tok.clientID = s.ClientID
+	tok.clientID = s.cfg.clientID
 	s.tokens.mu.Lock()
 	s.tokens.tokens[tok.value] = tok
 	s.tokens.mu.Unlock()
@@ -143,7 +143,7 @@ func (s *Server) checkPassword(user, password string) (admin bool, userID string
 	s.st.mu.RLock()
 	defer s.st.mu.RUnlock()
 	u := s.st.lookup(user)
-	if strings.EqualFold(user, s.Username) && equal(password, s.Password) {
+	if strings.EqualFold(user, s.cfg.username) && equal(password, s.cfg.password) {
 		if u != nil {
 			userID = u.ID
 		}

@@ -140,7 +140,8 @@ type Server struct {
 	// URL is the base URL (no trailing slash), set once the server listens.
 	URL string
 	// InstanceID, ClientID, ClientSecret, Username and Password are valid
-	// admin credentials for this simulator.
+	// admin credentials for this simulator. They are for reading: the
+	// server checks its own copy (set them with WithCredentials).
 	InstanceID, ClientID, ClientSecret, Username, Password string
 
 	cfg    config

@@ -75,45 +75,54 @@ func isEncompassPhone(v string) bool {
 }
 
 // normalizePhone turns what SCIM accepts ("1234562904 2345",
-// "(123) 456-2904", "123.456.2904") into ###-###-#### [####], as the SCIM
-// service does before storing.
+// "(123) 456-2904 12", "123.456.2904", "+1 123 456 2904") into
+// ###-###-#### [####], as the SCIM service does before storing. The
+// extension is a last space-separated group of 1-4 digits.
 func normalizePhone(field, v string) (string, error) {
+	v = strings.TrimSpace(v)
 	if v == "" {
 		return "", nil
 	}
-	main, ext, hasExt := strings.Cut(strings.TrimSpace(v), " ")
-	digits := make([]byte, 0, 10)
-	for i := 0; i < len(main); i++ {
-		switch c := main[i]; {
-		case c >= '0' && c <= '9':
-			digits = append(digits, c)
-		case c == '-' || c == '.' || c == '(' || c == ')':
-		default:
-			return "", checkPhone(field, "x")
-		}
+	bad := checkPhone(field, "x")
+	if len(v) > 64 {
+		return "", bad
 	}
-	if len(digits) == 11 && digits[0] == '1' {
-		digits = digits[1:]
-	}
-	if len(digits) != 10 {
-		// "(123) 456-7890" has its space inside the number.
-		if hasExt {
-			joined := strings.ReplaceAll(strings.TrimSpace(v), " ", "")
-			if p, err := normalizePhone(field, joined); err == nil {
-				return p, nil
+	main, ext := v, ""
+	if i := strings.LastIndexByte(v, ' '); i > 0 {
+		if tail := v[i+1:]; len(tail) <= 4 && allDigits(tail) {
+			if d, ok := phoneDigits(v[:i]); ok && len(d) == 10 {
+				main, ext = v[:i], tail
 			}
 		}
-		return "", checkPhone(field, "x")
 	}
-	out := string(digits[0:3]) + "-" + string(digits[3:6]) + "-" + string(digits[6:10])
-	if hasExt {
-		ext = strings.TrimSpace(ext)
-		if len(ext) < 1 || len(ext) > 4 || !allDigits(ext) {
-			return "", checkPhone(field, "x")
-		}
+	digits, ok := phoneDigits(main)
+	if !ok || len(digits) != 10 {
+		return "", bad
+	}
+	out := digits[0:3] + "-" + digits[3:6] + "-" + digits[6:10]
+	if ext != "" {
 		out += " " + ext
 	}
 	return out, nil
+}
+
+// phoneDigits keeps the digits of a number written with spaces, dashes,
+// dots, parentheses and an optional leading +1 or 1 country code.
+func phoneDigits(s string) (string, bool) {
+	d := make([]byte, 0, 11)
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			d = append(d, c)
+		case c == '-' || c == '.' || c == '(' || c == ')' || c == ' ' || (c == '+' && i == 0):
+		default:
+			return "", false
+		}
+	}
+	if len(d) == 11 && d[0] == '1' {
+		d = d[1:]
+	}
+	return string(d), true
 }
 
 func allDigits(s string) bool {

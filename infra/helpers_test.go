@@ -203,3 +203,20 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// message renders a synthesis message (construct path and text) as JSON,
+// without the JavaScript stack trace.
+func message(m any) string {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Sprint(m)
+	}
+	var doc map[string]any
+	if json.Unmarshal(b, &doc) == nil {
+		if entry, ok := doc["entry"].(map[string]any); ok {
+			delete(entry, "trace")
+		}
+		b, _ = json.Marshal(doc)
+	}
+	return string(b)
+}

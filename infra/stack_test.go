@@ -595,11 +595,11 @@ func TestNagFindsNoErrors(t *testing.T) {
 	s := defaultStack(t)
 	errs := assertions.Annotations_FromStack(s.stack.Stack).FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))
 	for _, e := range *errs {
-		t.Errorf("cdk-nag: %s: %v", *e.Id, e.Entry.Data)
+		t.Errorf("cdk-nag error: %s", message(e))
 	}
 	warnings := assertions.Annotations_FromStack(s.stack.Stack).FindWarning(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))
 	for _, w := range *warnings {
-		t.Errorf("cdk-nag warning: %s: %v", *w.Id, w.Entry.Data)
+		t.Errorf("cdk-nag warning: %s", message(w))
 	}
 	suppressions := 0
 	for id, r := range s.doc["Resources"].(map[string]any) {
@@ -681,7 +681,7 @@ func TestConfigurationVariants(t *testing.T) {
 	}
 	errs := assertions.Annotations_FromStack(s.stack.Stack).FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))
 	for _, e := range *errs {
-		t.Errorf("cdk-nag: %s: %v", *e.Id, e.Entry.Data)
+		t.Errorf("cdk-nag error: %s", message(e))
 	}
 }
 

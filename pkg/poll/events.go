@@ -115,14 +115,17 @@ func recorded(w state.Write, f Field) (string, bool) {
 	return "", false
 }
 
-// wrote reports whether a recorded write set field to value.
+// wrote reports whether the latest recorded write of field set it to value.
+// Only the latest counts: after a hire (enabled true) and a leave (enabled
+// false), an account found enabled was re-enabled by someone else.
 func wrote(writes []state.Write, f Field, value string) bool {
-	for _, w := range writes {
-		if v, ok := recorded(w, f); ok && v == value {
-			return true
+	last, found := "", false
+	for _, w := range writes { // oldest first (state.Store.WritesSince)
+		if v, ok := recorded(w, f); ok {
+			last, found = v, true
 		}
 	}
-	return false
+	return found && last == value
 }
 
 // originOf decides a difference's origin: provisioning when every field it

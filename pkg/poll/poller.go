@@ -273,23 +273,23 @@ func (p *Poller) run(ctx context.Context, start time.Time) (Summary, error) {
 	if meta.Generation == 0 || damaged {
 		return p.baseline(ctx, sum, meta, next, start, listed, snap, damaged)
 	}
-	const baseline = false
 
-	diffs := p.compare(snap, listed, terminated, baseline)
+	diffs := p.compare(snap, listed, terminated)
 	removed := p.removedCandidates(snap, listed)
 
-	if !baseline {
-		disabled := 0
-		for _, d := range diffs {
-			if slices.Contains(d.kinds, TypeUserDisabled) {
-				disabled++
-			}
-		}
-		if float64(len(removed)+disabled) > p.cfg.MaxRemovalRatio*float64(sum.Known) {
-			return p.anomaly(ctx, sum, next, listed, snap, removed, diffs, disabled)
+	// The safety threshold is checked before anything is read back or
+	// published: an API glitch or a permission change looks like a mass
+	// removal, and must not turn into thousands of events.
+	disabled := 0
+	for _, d := range diffs {
+		if slices.Contains(d.kinds, TypeUserDisabled) {
+			disabled++
 		}
 	}
-	more, err := p.checkRemovals(ctx, removed, snap, listed, terminated, baseline)
+	if float64(len(removed)+disabled) > p.cfg.MaxRemovalRatio*float64(sum.Known) {
+		return p.anomaly(ctx, sum, next, listed, snap, removed, diffs, disabled)
+	}
+	more, err := p.checkRemovals(ctx, removed, snap, terminated)
 	if err != nil {
 		return sum, err
 	}
@@ -382,29 +382,28 @@ func driftSet(listed map[string]string, terminated []state.TerminatedUser) map[s
 	return out
 }
 
-// compare diffs the listed users against the snapshot. In a baseline, no
-// per-user event is planned: only the writes.
-func (p *Poller) compare(snap map[string]entry, listed map[string]string, terminated []state.TerminatedUser, baseline bool) []*diffEntry {
+// compare diffs the listed users against the snapshot.
+func (p *Poller) compare(snap map[string]entry, listed map[string]string, terminated []state.TerminatedUser) []*diffEntry {
 	drifting := driftSet(listed, terminated)
 	var out []*diffEntry
 	for key, enc := range listed {
 		emp, term := drifting[key]
 		old, had := snap[key]
-		if d := p.compareOne(key, enc, old, had, term, emp, baseline); d != nil {
+		if d := p.compareOne(key, enc, old, had, term, emp); d != nil {
 			out = append(out, d)
 		}
 	}
 	return out
 }
 
-func (p *Poller) compareOne(key, enc string, old entry, had, terminated bool, emp string, baseline bool) *diffEntry {
+func (p *Poller) compareOne(key, enc string, old entry, had, terminated bool, emp string) *diffEntry {
 	if old.known < 0 {
 		// Recorded as removed: back again, it is a new user.
 		had = false
 	}
-	// Drift is reported once, when it starts; a baseline reports none (the
-	// next poll reports drift that already existed).
-	wantDrift := terminated && !baseline && func() bool {
+	// Drift is reported once, when it starts. (A baseline reports none: the
+	// next poll reports the drift that already existed.)
+	wantDrift := terminated && func() bool {
 		c, _, _ := decodeCanonical(enc)
 		return c.Enabled()
 	}()
@@ -419,8 +418,6 @@ func (p *Poller) compareOne(key, enc string, old entry, had, terminated bool, em
 		d.old = &o
 	}
 	switch {
-	case baseline:
-		// Writes only.
 	case !had:
 		d.kinds = append(d.kinds, TypeUserCreated)
 	case old.known == 0:
@@ -464,18 +461,15 @@ func (p *Poller) removedCandidates(snap map[string]entry, listed map[string]stri
 // MaxRemovalChecks of them): offset paging skips a user when another one is
 // deleted during the listing, and a skipped user must not be reported as
 // removed. A user found is compared like a listed one.
-func (p *Poller) checkRemovals(ctx context.Context, keys []string, snap map[string]entry, listed map[string]string, terminated []state.TerminatedUser, baseline bool) ([]*diffEntry, error) {
+func (p *Poller) checkRemovals(ctx context.Context, keys []string, snap map[string]entry, terminated []state.TerminatedUser) ([]*diffEntry, error) {
 	out := make([]*diffEntry, len(keys))
-	check := len(keys) <= p.cfg.MaxRemovalChecks && !baseline
+	check := len(keys) <= p.cfg.MaxRemovalChecks
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(p.cfg.Concurrency)
 	for i, key := range keys {
 		old := snap[key]
-		removal := &diffEntry{key: key, old: &old}
+		removal := &diffEntry{key: key, old: &old, kinds: []string{TypeUserRemoved}}
 		removal.oldC, _, _ = decodeCanonical(old.enc)
-		if !baseline {
-			removal.kinds = []string{TypeUserRemoved}
-		}
 		out[i] = removal
 		if !check {
 			continue
@@ -495,7 +489,7 @@ func (p *Poller) checkRemovals(ctx context.Context, keys []string, snap map[stri
 			enc := c.encode()
 			one := map[string]string{key: enc}
 			emp, term := driftSet(one, terminated)[key]
-			out[i] = p.compareOne(key, enc, old, true, term, emp, baseline)
+			out[i] = p.compareOne(key, enc, old, true, term, emp)
 			return nil
 		})
 	}

@@ -20,14 +20,16 @@ import (
 )
 
 func main() {
-	if err := run(); err != nil {
+	err := run()
+	jsii.Close()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "infra:", err)
 		os.Exit(1)
 	}
 }
 
+// run synthesizes the app as `make synth` does.
 func run() error {
-	defer jsii.Close()
 	root, err := repoRoot()
 	if err != nil {
 		return err

@@ -732,3 +732,39 @@ func TestEnvJSONOnlySetsDeclaredVariables(t *testing.T) {
 		}
 	}
 }
+
+// TestRunWritesWhatSAMReads runs the app as `make synth` does and checks the
+// cloud assembly: the template under its stack name, and each function's
+// aws:asset:path resolving, next to the template, to its bootstrap.
+func TestRunWritesWhatSAMReads(t *testing.T) {
+	root, _ := repoRoot()
+	for _, dir := range functionDirs {
+		if _, err := os.Stat(filepath.Join(DistDir(root), dir, "bootstrap")); err != nil {
+			t.Fatalf("%s is missing: run make build first (make test does)", filepath.Join(DistDir(root), dir, "bootstrap"))
+		}
+	}
+	out := t.TempDir()
+	t.Setenv("CDK_OUTDIR", out)
+	if err := run(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(out, StackName+".template.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tmpl map[string]any
+	if err := json.Unmarshal(b, &tmpl); err != nil {
+		t.Fatal(err)
+	}
+	for _, fn := range allFunctions {
+		md, _ := dig(tmpl, "Resources", fn, "Metadata").(map[string]any)
+		asset, _ := md["aws:asset:path"].(string)
+		if md["aws:cdk:path"] != StackName+"/"+fn+"/Resource" || asset == "" {
+			t.Errorf("%s metadata = %v", fn, md)
+			continue
+		}
+		if fi, err := os.Stat(filepath.Join(out, asset, "bootstrap")); err != nil || fi.Mode()&0o111 == 0 {
+			t.Errorf("%s: %s/bootstrap is not an executable file: %v", fn, asset, err)
+		}
+	}
+}

@@ -67,11 +67,13 @@ type testEnv struct {
 
 func newTestEnv(t *testing.T) *testEnv { return newTestEnvWithKeys(t, testKeys) }
 
-func newTestEnvWithKeys(t *testing.T, keys encompass.SigningKeys) *testEnv {
+func newTestEnvWithKeys(t *testing.T, keys encompass.SigningKeys, ddbOpts ...func(*dynamodb.Options)) *testEnv {
 	e := &testEnv{bus: testenv.EventBridge(t), metrics: &lockedBuf{}, logs: &lockedBuf{}}
 	e.db = testenv.DynamoDB(t)
 	e.table = e.db.CreateTable(t)
-	e.handler = NewHandler(keys, state.New(e.db.Client, e.table),
+	// The same retry policy as the function (main.go).
+	client := dynamodb.New(e.db.Client.Options(), append([]func(*dynamodb.Options){ClaimRetries}, ddbOpts...)...)
+	e.handler = NewHandler(keys, state.New(client, e.table),
 		Bus{publish.New(e.bus.Client, "lifecycle-test", publish.WithBackoff(time.Millisecond))},
 		EMFRecorder{W: e.metrics, Dimensions: map[string]string{"Function": "webhook"}},
 		telemetry.NewLogger(e.logs, slog.LevelDebug))

@@ -42,6 +42,11 @@ const (
 	// cannot leave a claim behind that would swallow Encompass's retry.
 	releaseTimeout = 5 * time.Second
 
+	// releaseReserve is the part of the Lambda deadline kept for releasing the
+	// claim: a publish still retrying when the function is killed would leave the
+	// claim behind, and Encompass's retry would be dropped as a duplicate.
+	releaseReserve = 2 * time.Second
+
 	// Limits on the fields that become keys and the EventBridge detail-type. An
 	// eventId ends up in a DynamoDB key and in logs; detail-type is limited to 128
 	// characters by EventBridge.
@@ -177,6 +182,10 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request) {
 
 	claimed, err := h.claims.ClaimWebhook(ctx, d.EventID, DedupTTL)
 	if err != nil {
+		// The write may have been applied with its answer lost; a claim left
+		// behind would swallow Encompass's retry. Publishing twice is the lesser
+		// harm (consumers see the same eventId), so release it.
+		h.release(ctx, log, d.EventID)
 		h.finish(ctx, w, log, OutcomeFailedHandOff, "claim eventId", "error", err.Error())
 		return
 	}
@@ -185,19 +194,42 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	if err := h.publisher.PublishWebhook(ctx, d.DetailType(), json.RawMessage(body)); err != nil {
+	pctx, cancel := publishContext(ctx)
+	err = h.publisher.PublishWebhook(pctx, d.DetailType(), json.RawMessage(body))
+	cancel()
+	if err != nil {
 		// Release the claim so that Encompass's retry is not mistaken for a duplicate.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
-		defer cancel()
-		if rerr := h.claims.ReleaseWebhook(rctx, d.EventID); rerr != nil {
-			// The retry will now be taken for a duplicate until the TTL passes: say so loudly.
-			log.ErrorContext(ctx, "release webhook claim after failed publish; the retry will be dropped as a duplicate",
-				"error", rerr.Error())
-		}
+		h.release(ctx, log, d.EventID)
 		h.finish(ctx, w, log, OutcomeFailedHandOff, "publish", "error", err.Error())
 		return
 	}
 	h.finish(ctx, w, log, OutcomeAccepted, "published")
+}
+
+// publishContext ends the publish releaseReserve before the request's deadline
+// (in Lambda, the function's), so that the claim can still be released.
+func publishContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(ctx, dl.Add(-releaseReserve))
+	}
+	return context.WithCancel(ctx)
+}
+
+// release deletes the claim of eventID on a context detached from the request
+// (a client that hung up must not leave the claim behind), bounded by
+// releaseTimeout and by the request's deadline.
+func (h *Handler) release(ctx context.Context, log *slog.Logger, eventID string) {
+	deadline := time.Now().Add(releaseTimeout)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
+	}
+	rctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
+	defer cancel()
+	if err := h.claims.ReleaseWebhook(rctx, eventID); err != nil {
+		// The retry will now be taken for a duplicate until the TTL passes: say so loudly.
+		log.ErrorContext(ctx, "release webhook claim failed; Encompass's retry will be dropped as a duplicate",
+			"error", err.Error())
+	}
 }
 
 // finish logs the outcome (never the body, signature or key), counts it and

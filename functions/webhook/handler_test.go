@@ -54,35 +54,15 @@ var apigwTemplate = func() []byte {
 func doAPIGateway(base64Body bool) func(t *testing.T, h http.Handler, method, path string, header http.Header, body []byte) (int, string) {
 	return func(t *testing.T, h http.Handler, method, path string, header http.Header, body []byte) (int, string) {
 		t.Helper()
-		var ev events.APIGatewayV2HTTPRequest
-		if err := json.Unmarshal(apigwTemplate, &ev); err != nil {
-			t.Fatal(err)
-		}
-		ev.RawPath = path
-		ev.RequestContext.HTTP.Method = method
-		ev.RequestContext.HTTP.Path = path
-		ev.RouteKey = method + " " + path
-		ev.RequestContext.RouteKey = ev.RouteKey
-		// API Gateway lower-cases header names.
-		for k, v := range header {
-			ev.Headers[strings.ToLower(k)] = strings.Join(v, ",")
-		}
-		ev.Headers["content-length"] = fmt.Sprint(len(body))
-		ev.Headers["content-type"] = "application/json"
+		in := apigwEvent(t, body, header)
+		in.RawPath = path
+		in.RequestContext.HTTP.Method = method
+		in.RequestContext.HTTP.Path = path
+		in.RouteKey = method + " " + path
+		in.RequestContext.RouteKey = in.RouteKey
 		if base64Body {
-			ev.Body = base64.StdEncoding.EncodeToString(body)
-			ev.IsBase64Encoded = true
-		} else {
-			ev.Body = string(body)
-		}
-		// Round-trip through JSON, as the Lambda runtime delivers it.
-		raw, err := json.Marshal(ev)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var in events.APIGatewayV2HTTPRequest
-		if err := json.Unmarshal(raw, &in); err != nil {
-			t.Fatal(err)
+			in.Body = base64.StdEncoding.EncodeToString(body)
+			in.IsBase64Encoded = true
 		}
 		resp, err := httpadapter.NewV2(h).ProxyWithContext(context.Background(), in)
 		if err != nil {
@@ -95,6 +75,37 @@ func doAPIGateway(base64Body bool) func(t *testing.T, h http.Handler, method, pa
 		}
 		return resp.StatusCode, out
 	}
+}
+
+// apigwEvent is the aws-lambda-go sample HTTP API event turned into a signed
+// POST /webhooks/encompass, round-tripped through JSON as the runtime delivers it.
+func apigwEvent(t *testing.T, body []byte, header http.Header) events.APIGatewayV2HTTPRequest {
+	t.Helper()
+	var ev events.APIGatewayV2HTTPRequest
+	if err := json.Unmarshal(apigwTemplate, &ev); err != nil {
+		t.Fatal(err)
+	}
+	ev.RawPath = "/webhooks/encompass"
+	ev.RequestContext.HTTP.Method = http.MethodPost
+	ev.RequestContext.HTTP.Path = ev.RawPath
+	ev.RouteKey = "POST /webhooks/encompass"
+	ev.RequestContext.RouteKey = ev.RouteKey
+	// API Gateway lower-cases header names.
+	for k, v := range header {
+		ev.Headers[strings.ToLower(k)] = strings.Join(v, ",")
+	}
+	ev.Headers["content-length"] = fmt.Sprint(len(body))
+	ev.Headers["content-type"] = "application/json"
+	ev.Body = string(body)
+	raw, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in events.APIGatewayV2HTTPRequest
+	if err := json.Unmarshal(raw, &in); err != nil {
+		t.Fatal(err)
+	}
+	return in
 }
 
 func doHTTP(t *testing.T, h http.Handler, method, path string, header http.Header, body []byte) (int, string) {

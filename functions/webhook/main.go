@@ -70,7 +70,7 @@ func main() {
 func newHandler(cfg *config.Config, log *slog.Logger, metrics io.Writer) *Handler {
 	return NewHandler(
 		signingKeys(cfg.WebhookKeys),
-		state.New(dynamodb.NewFromConfig(cfg.AWS), cfg.StateTable),
+		state.New(dynamodb.NewFromConfig(cfg.AWS, ClaimRetries), cfg.StateTable),
 		Bus{publish.New(eventbridge.NewFromConfig(cfg.AWS), cfg.EventBusName)},
 		EMFRecorder{W: metrics, Dimensions: map[string]string{"Function": "webhook"}},
 		log,

@@ -203,3 +203,37 @@ func TestDeadlineGuard(t *testing.T) {
 		t.Error("deferral not logged")
 	}
 }
+
+// TestHireRacingANewerTerminate: an older hire is creating the account while
+// a newer terminate of the same employee (never provisioned yet) leaves its
+// tombstone on the other queue. The hire loses the race on the employee
+// link and disables the account it created: nobody who has left keeps an
+// enabled account.
+func TestHireRacingANewerTerminate(t *testing.T) {
+	t.Parallel()
+	for _, api := range bothAPIs {
+		t.Run(string(api), func(t *testing.T) {
+			e := newEnv(t, api)
+			hire := hrisEvent("hire", "E808", t0, joiner("E808", "racehire"))
+			leave := hrisEvent("terminate", "E808", t0.Add(time.Hour), nil)
+			e.sim.SetLatency(300 * time.Millisecond)
+			var wg sync.WaitGroup
+			wg.Go(func() { e.drain(e.prov, hire.body()) })
+			time.Sleep(100 * time.Millisecond) // the create is on the wire
+			e.mustSend(e.deprov, leave.body())
+			wg.Wait()
+			e.sim.SetLatency(0)
+			if e.user("racehire").Enabled {
+				t.Fatal("the leaver's account stayed enabled")
+			}
+			link, _, _ := e.store.GetEmployee(context.Background(), "E808")
+			if link.Status != state.StatusTerminated || link.UserID != "racehire" || !link.LastOccurredAt.Equal(t0.Add(time.Hour)) {
+				t.Fatalf("link = %+v", link)
+			}
+			dt, d := e.eventFor(hire.id())
+			if dt != publish.HRISEventSkipped || d["reason"] != provisioning.ReasonStale || d["action"] != "disabled" {
+				t.Fatalf("hire outcome %s %v", dt, d)
+			}
+		})
+	}
+}

@@ -304,6 +304,9 @@ func (h *Handler) provision(ctx context.Context, ev *hris.Event, link state.Empl
 		status = state.StatusActive
 	}
 	if err := h.link(ctx, ev, link, found, acc, status); err != nil {
+		if errors.Is(err, state.ErrConflict) {
+			return h.undoIfTerminated(ctx, ev, acc, err)
+		}
 		return outcome{}, err
 	}
 	if link.Status == state.StatusTerminated && status == state.StatusActive && !h.cfg.DryRun {
@@ -333,6 +336,51 @@ func (h *Handler) provision(ctx context.Context, ev *hris.Event, link state.Empl
 		return outcome{name: string(ActionNone)}, nil
 	}
 	return outcome{name: detailType, events: []publish.Event{event(detailType, d)}}, nil
+}
+
+// undoIfTerminated handles a lost race: while this event created or enabled
+// the account, a newer terminate of the same employee was recorded (on the
+// other queue). The account must not stay enabled for someone who has left,
+// so it is disabled again and linked to the terminated employee. Any other
+// conflict is returned for SQS to retry.
+func (h *Handler) undoIfTerminated(ctx context.Context, ev *hris.Event, acc *Account, conflict error) (outcome, error) {
+	cur, found, err := h.cfg.Store.GetEmployee(ctx, ev.Employee.EmployeeID)
+	if err != nil {
+		return outcome{}, fmt.Errorf("re-read employee link: %w", err)
+	}
+	if !found || cur.Status == state.StatusActive || !cur.LastOccurredAt.After(ev.OccurredAt) {
+		return outcome{}, conflict
+	}
+	h.log.WarnContext(ctx, "a newer terminate won the race; disabling the account again", "userId", acc.ID)
+	plan := PlanDisable(acc)
+	if plan.Disable {
+		if err := h.recordWrite(ctx, ev, acc.ID, acc.LoginID, plan); err != nil {
+			return outcome{}, err
+		}
+		back, err := h.dir.disable(ctx, acc)
+		if err != nil {
+			return outcome{}, err
+		}
+		back.GUID = firstNonEmpty(back.GUID, acc.GUID)
+		acc = back
+	}
+	next := cur
+	next.UserID, next.UserName, next.Status = acc.ID, acc.LoginID, state.StatusTerminated
+	if acc.GUID != "" {
+		next.GlobalUserID = acc.GUID
+	}
+	if err := h.cfg.Store.PutEmployee(ctx, next, cur.Version); err != nil {
+		return outcome{}, fmt.Errorf("store employee link: %w", err)
+	}
+	if err := h.cfg.Store.MarkTerminated(ctx, ev.Employee.EmployeeID, acc.ID, acc.LoginID); err != nil {
+		return outcome{}, fmt.Errorf("mark terminated: %w", err)
+	}
+	out := h.skip(ev, ReasonStale, cur.LastOccurredAt.UTC().Format(time.RFC3339Nano))
+	d := out.events[0].Detail.(Detail)
+	d.EncompassUserID, d.GlobalUserID, d.Action, d.Changes = acc.ID, acc.GUID, string(ActionDisable), plan.Changes
+	d.Error = "a newer terminate of this employee was applied while this event ran; the account it created or enabled was disabled again"
+	out.events[0].Detail = d
+	return out, nil
 }
 
 // create creates the account (never in a dry run, where the account is

@@ -209,8 +209,8 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 // inactivity timeout of Encompass tokens.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*token, bool) {
 	h := r.Header.Get("Authorization")
-	v, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok || v == "" {
+	scheme, v, _ := strings.Cut(h, " ")
+	if !strings.EqualFold(scheme, "Bearer") || v == "" {
 		writeError(w, http.StatusUnauthorized, "Authorization header with a Bearer token is required.", "EBS-401")
 		return nil, false
 	}

@@ -155,3 +155,46 @@ func TestNonAdminUserToken(t *testing.T) {
 	a.must(200, "GET", "/encompass/v3/users/me", nil, nil)
 	a.wantAPIError(403, "PATCH", "/encompass/v3/users/mjohnson", map[string]any{"title": "x"}, "rights")
 }
+
+func TestAuthorizationScheme(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	for header, want := range map[string]int{
+		"Bearer " + a.token: 200,
+		"bearer " + a.token: 200, // the scheme is case-insensitive (RFC 7235)
+		"Basic " + a.token:  401,
+		a.token:             401,
+		"Bearer ":           401,
+	} {
+		req, _ := http.NewRequest("GET", a.srv.URL+"/encompass/v3/settings/personas", nil)
+		req.Header.Set("Authorization", header)
+		if status, body, _ := a.send(req); status != want {
+			t.Errorf("Authorization %.12q...: %d %s, want %d", header, status, body, want)
+		}
+	}
+}
+
+func TestClientGoneWhileDelayedIsLogged(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	a.srv.SetLatency(2 * time.Second)
+	req, _ := http.NewRequest("GET", a.srv.URL+"/encompass/v3/users", nil)
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	client := &http.Client{Timeout: 50 * time.Millisecond}
+	if resp, err := client.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatal("want a timeout")
+	}
+	for range 200 {
+		for _, r := range a.srv.Requests() {
+			if r.Endpoint == "GET /encompass/v3/users" {
+				if r.Status != 499 {
+					t.Fatalf("status %d, want 499", r.Status)
+				}
+				return
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("the abandoned request was not logged")
+}

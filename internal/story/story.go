@@ -365,12 +365,16 @@ func Describe(ev testenv.Event) string {
 		s += " " + who
 	}
 	if r, _ := d["reason"].(string); r != "" {
+		if e, _ := d["error"].(string); e != "" {
+			r += ": " + truncate(e, 90)
+		}
 		s += " (" + r + ")"
 	}
 	if o, _ := d["origin"].(string); o != "" {
 		s += " [" + o + "]"
 	}
-	if ch := describeChanges(d["changes"]); ch != "" {
+	// A new account's changes are its whole profile; the name says enough.
+	if ch := describeChanges(d["changes"]); ch != "" && ev.DetailType != "User Provisioned" {
 		s += ": " + ch
 	}
 	return s
@@ -390,6 +394,13 @@ func describeChanges(v any) string {
 		parts = append(parts[:4], fmt.Sprintf("+%d more", len(parts)-4))
 	}
 	return strings.Join(parts, ", ")
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-3] + "..."
 }
 
 func short(v any) string {

@@ -7,6 +7,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -16,13 +17,17 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
+	if err := run(os.Args[1:], os.Stdout, stop); err != nil {
 		fmt.Fprintln(os.Stderr, "encompass-sim:", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string) error {
+// run parses the flags, starts the simulator, prints how to reach it and
+// serves until stop receives.
+func run(args []string, out io.Writer, stop <-chan os.Signal) error {
 	fs := flag.NewFlagSet("encompass-sim", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8081", "listen address")
 	seed := fs.String("seed", "", "seed JSON file (personas, organizations, userGroups, users); built-in seed when empty")
@@ -81,7 +86,7 @@ func run(args []string) error {
 		return err
 	}
 	defer srv.Close()
-	fmt.Printf(`Encompass simulator listening on %s (%d users)
+	fmt.Fprintf(out, `Encompass simulator listening on %s (%d users)
   ENCOMPASS_API_URL=%s
   ENCOMPASS_INSTANCE_ID=%s
   ENCOMPASS_CLIENT_ID=%s
@@ -90,8 +95,6 @@ func run(args []string) error {
   ENCOMPASS_PASSWORD=%s
 Simulator credentials, not secrets. Control API: %s/_sim/ (local use only).
 `, srv.URL, srv.UserCount(), srv.URL, srv.InstanceID, srv.ClientID, srv.ClientSecret, srv.Username, srv.Password, srv.URL)
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
 	<-stop
 	return nil
 }

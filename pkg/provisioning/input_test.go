@@ -170,3 +170,50 @@ func TestUpdateForUnknownEmployeeWithoutProfileIsRejected(t *testing.T) {
 		t.Fatalf("%s %v", dt, d)
 	}
 }
+
+// TestPasswordForNonSSOUsersIsNeverExposed: a user who is not SSO-only gets
+// a random password with requirePasswordChange; it appears in no log, event
+// or state item.
+func TestPasswordForNonSSOUsersIsNeverExposed(t *testing.T) {
+	for _, api := range bothAPIs {
+		t.Run(string(api), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, api)
+			p := joiner("E710", "pwuser")
+			p["ssoOnly"] = false
+			e.mustSend(e.prov, hrisEvent("hire", "E710", t0, p).body())
+			u := e.user("pwuser")
+			if u.Password == "" || !u.RequirePasswordChange || u.SSOOnly {
+				t.Fatalf("non-SSO user: password set %v, requirePasswordChange %v, ssoOnly %v", u.Password != "", u.RequirePasswordChange, u.SSOOnly)
+			}
+			// Becoming SSO-only later, then not again, sets a new password.
+			e.mustSend(e.prov, hrisEvent("update", "E710", t0.Add(time.Hour), map[string]any{"ssoOnly": true}).body())
+			if u := e.user("pwuser"); !u.SSOOnly {
+				t.Fatal("ssoOnly not applied")
+			}
+			e.mustSend(e.prov, hrisEvent("update", "E710", t0.Add(2*time.Hour), map[string]any{"ssoOnly": false}).body())
+			u2 := e.user("pwuser")
+			if u2.SSOOnly || u2.Password == "" || u2.Password == u.Password {
+				t.Fatalf("leaving SSO must set a fresh password (ssoOnly %v)", u2.SSOOnly)
+			}
+			for _, pw := range []string{u.Password, u2.Password} {
+				if strings.Contains(e.logs.String(), pw) {
+					t.Fatal("password logged")
+				}
+				for _, ev := range e.eb.Events() {
+					if strings.Contains(string(ev.Detail), pw) {
+						t.Fatal("password published")
+					}
+				}
+				writes, _ := e.store.WritesSince(t.Context(), "pwuser", time.Time{})
+				for _, w := range writes {
+					for k, v := range w.Fields {
+						if v == pw || strings.Contains(strings.ToLower(k), "password") {
+							t.Fatal("password in the write log")
+						}
+					}
+				}
+			}
+		})
+	}
+}

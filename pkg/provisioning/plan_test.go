@@ -1,0 +1,127 @@
+package provisioning
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lenderops/encompass-lifecycle/pkg/hris"
+	"github.com/lenderops/encompass-lifecycle/pkg/mapping"
+)
+
+// rules resolves the built-in mapping against a fixed instance directory:
+// the plan is pure, so its tests need names, not a server.
+func rules(t *testing.T, groups bool) *mapping.Resolved {
+	t.Helper()
+	ids := map[string]string{"Loan Officer": "10", "Loan Processor": "11", "Administration": "0", "Processing": "2", "Retail Loan Officers": "g2", "Processors": "g3"}
+	fixed := func(_ context.Context, names []string) (map[string]string, error) {
+		out := map[string]string{}
+		for _, n := range names {
+			out[n] = ids[n]
+		}
+		return out, nil
+	}
+	res := mapping.Resolvers{Personas: fixed, Organizations: fixed}
+	if groups {
+		res.Groups = fixed
+	}
+	r, err := mapping.Resolve(context.Background(), mapping.Default(), res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func decode(t *testing.T, body string) *hris.Event {
+	t.Helper()
+	ev, err := hris.Decode([]byte(body), hris.QueueProvision, time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+func TestPlanUpdate(t *testing.T) {
+	t.Parallel()
+	r := rules(t, true)
+	cur := &Account{ID: "jdoe", LoginID: "jdoe", Enabled: true, GroupsKnown: true, Groups: []string{"g2", "other"}, Fields: map[string]string{
+		FieldFirstName: "Jane", FieldLastName: "Doe", FieldEmail: "jdoe@x.example", FieldOrganizationID: "0", FieldPersonas: "10",
+		FieldSSOOnly: "true", FieldWorkingFolder: "My Pipeline", FieldEmployeeID: "E1", FieldMiddleName: "Q",
+	}}
+	cur.setGroups(r.ManagedGroups())
+	const head = `{"schemaVersion":"1","eventId":"e","type":"%s","occurredAt":"2026-11-20T00:00:00Z","employee":{"employeeId":"E1"%s}}`
+	cases := []struct {
+		name, typ, emp string
+		want           []string // "field:from>to"
+		enable, pass   bool
+	}{
+		{"nothing", "update", `,"givenName":"Jane"`, nil, false, false},
+		{"clear middle name", "update", `,"middleName":null`, []string{"middleName:Q>"}, false, false},
+		{"no access keys keeps access", "update", `,"familyName":"Roe"`, []string{"lastName:Doe>Roe"}, false, false},
+		{"move to processing", "update", `,"department":"Processing"`, []string{"organizationId:0>2", "personas:10>11", "userGroups:Retail Loan Officers>Processors"}, false, false},
+		{"loan officer keeps group", "update", `,"jobCode":"LO7"`, nil, false, false},
+		{"leave sso", "update", `,"ssoOnly":false`, []string{"ssoOnly:true>false"}, false, true},
+		{"long employee id is not written", "update", `,"givenName":"Jane"`, nil, false, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := decode(t, strings.Replace(strings.Replace(head, "%s", tc.typ, 1), "%s", tc.emp, 1))
+			p := PlanUpdate(cur, Target(ev, r, false), tc.typ == "rehire", r.ManagedGroups())
+			var got []string
+			for _, c := range p.Changes {
+				got = append(got, c.Field+":"+c.From+">"+c.To)
+			}
+			if strings.Join(got, "|") != strings.Join(tc.want, "|") || p.SetPassword != tc.pass {
+				t.Fatalf("changes %v password %v; want %v %v", got, p.SetPassword, tc.want, tc.pass)
+			}
+			for _, g := range p.GroupsRemove {
+				if g.ID == "other" {
+					t.Fatal("a group the mapping never names was touched")
+				}
+			}
+			if (len(p.Changes) == 0) != (p.Action == ActionNone) {
+				t.Errorf("action %s with %d changes", p.Action, len(p.Changes))
+			}
+		})
+	}
+}
+
+func TestPlanCreateAndDisable(t *testing.T) {
+	t.Parallel()
+	r := rules(t, false)
+	ev := decode(t, `{"schemaVersion":"1","eventId":"e","type":"hire","occurredAt":"2026-11-20T00:00:00Z","employee":{"employeeId":"E-TOO-LONG-123",
+		"givenName":"A","familyName":"B","email":"a.b@x.example","ssoOnly":false,"jobCode":"LO1"}}`)
+	want := Target(ev, r, true)
+	p := PlanCreate(want)
+	if p.Action != ActionCreate || !p.SetPassword {
+		t.Fatalf("plan %+v", p)
+	}
+	for _, c := range p.Changes {
+		if c.Field == FieldEmployeeID || c.Field == FieldUserGroups || strings.Contains(strings.ToLower(c.Field), "password") {
+			t.Errorf("unexpected change %+v", c)
+		}
+	}
+	if to, _ := p.Changed(FieldLoginID); to != "a.b" {
+		t.Errorf("login id %q", to)
+	}
+	if PlanDisable(&Account{Enabled: false}).Action != ActionNone {
+		t.Error("disabling a disabled account must write nothing")
+	}
+	if d := PlanDisable(&Account{Enabled: true}); !d.Disable || len(d.Changes) != 1 {
+		t.Errorf("disable plan %+v", d)
+	}
+}
+
+func TestClassify(t *testing.T) {
+	t.Parallel()
+	if r, reason, _, _ := classify(&rejection{Reason: ReasonUserNameConflict}); r || reason != ReasonUserNameConflict {
+		t.Error("rejection must be permanent")
+	}
+	if r, _, _, _ := classify(context.DeadlineExceeded); !r {
+		t.Error("deadline must be retryable")
+	}
+	if r, _, _, _ := classify(errStillEnabled); !r {
+		t.Error("still enabled must be retryable")
+	}
+}

@@ -1,6 +1,7 @@
 package encompasstest_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -28,12 +29,18 @@ func ExampleNew() {
 	if err != nil {
 		panic(err)
 	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&tok)
 	resp.Body.Close()
 	fmt.Println("token:", resp.Status)
 
 	srv.Throttle(1)
 	for range 2 {
-		resp, err := http.Get(srv.URL + "/encompass/v3/users/mjohnson")
+		req, _ := http.NewRequest("GET", srv.URL+"/encompass/v3/users/mjohnson", nil)
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			panic(err)
 		}
@@ -45,6 +52,6 @@ func ExampleNew() {
 	// Output:
 	// token: 200 OK
 	// user: 429 Too Many Requests
-	// user: 401 Unauthorized
+	// user: 200 OK
 	// calls: 2
 }

@@ -11,6 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
 )
 
@@ -116,6 +120,10 @@ func BenchmarkPollUnchanged100k(b *testing.B) {
 			b.Fatalf("API calls %d, want %d (+ at most one token)", calls, want)
 		}
 	}
+	rawKB, zKB, chunks := baseSize(b, e)
+	b.ReportMetric(float64(chunks), "base-chunks")
+	b.ReportMetric(rawKB, "base-raw-KB")
+	b.ReportMetric(zKB, "base-stored-KB")
 	b.ReportMetric(float64(users), "users")
 	b.ReportMetric(float64(calls), "api-calls/op")
 	b.ReportMetric(float64(listTotal.Milliseconds())/float64(iters), "list-ms/op")
@@ -165,4 +173,35 @@ func BenchmarkPollOnePercentChanged100k(b *testing.B) {
 	b.ReportMetric(float64(metaWrites), "header-writes/op")
 	b.ReportMetric(float64(events), "events/op")
 	b.ReportMetric(float64(e.eb.Calls()), "putevents-calls/op")
+}
+
+// baseSize reads the stored base and returns its uncompressed and stored
+// sizes in KB and its number of chunks: the read cost of a poll.
+func baseSize(b *testing.B, e *env) (rawKB, storedKB float64, chunks int) {
+	b.Helper()
+	snap := NewSnapshot(e.db.DynamoDBAPI, e.table, 4, nil)
+	m, err := snap.LoadMeta(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	var raw, stored int
+	for i := range m.BaseChunks {
+		out, err := e.db.DynamoDBAPI.GetItem(context.Background(), &dynamodb.GetItemInput{
+			TableName: aws.String(e.table),
+			Key:       map[string]types.AttributeValue{"pk": sv(basePK(m.BaseGeneration)), "sk": sv(chunkSK(i))},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		z := out.Item[attrBlob].(*types.AttributeValueMemberB).Value
+		stored += len(z)
+		lines, err := snap.readChunk(context.Background(), m.BaseGeneration, i)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, l := range lines {
+			raw += len(l.key) + len(l.e.enc) + 4
+		}
+	}
+	return float64(raw) / 1024, float64(stored) / 1024, m.BaseChunks
 }

@@ -2,7 +2,6 @@ package poll
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -310,13 +309,4 @@ func (e *env) modify(id string, fn func(*encompasstest.SimUser)) {
 	if err := e.sim.ModifyUser(id, fn); err != nil {
 		e.t.Fatalf("modify %s: %v", id, err)
 	}
-}
-
-func mustJSON(t testing.TB, v any) []byte {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }

@@ -59,11 +59,9 @@ func withSim(opts ...encompasstest.Option) envOption {
 	return func(o *envOptions) { o.simOpts = append(o.simOpts, opts...) }
 }
 func withConcurrency(n int) envOption { return func(o *envOptions) { o.concurrency = n } }
-func withMaxInFlight(n int) envOption { return func(o *envOptions) { o.maxInFlight = n } }
 func withHTTPTimeout(d time.Duration) envOption {
 	return func(o *envOptions) { o.httpTimeout = d }
 }
-func withMapping(r *mapping.Rules) envOption { return func(o *envOptions) { o.mapping = r } }
 
 // syncBuffer collects log output from concurrent goroutines.
 type syncBuffer struct {

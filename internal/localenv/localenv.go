@@ -17,6 +17,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	sample "github.com/lenderops/encompass-lifecycle/events"
 	"github.com/lenderops/encompass-lifecycle/internal/lambdarun"
 	"github.com/lenderops/encompass-lifecycle/internal/testenv"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
@@ -177,7 +178,12 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 // URL and credentials, the local table and bus, the webhook signing key, and
 // the overrides of Options.Env.
 func (e *Env) Vars(fn string) map[string]string {
-	keys, _ := json.Marshal(map[string]string{SubscriptionID: e.WebhookKey})
+	keys, _ := json.Marshal(map[string]string{
+		SubscriptionID: e.WebhookKey,
+		// The samples in events/ are signed with the documented test key, so
+		// that `make invoke FN=webhook EVENT=events/webhook-loan-update.json` verifies.
+		sample.WebhookTestSubscriptionID: sample.WebhookTestSigningKey,
+	})
 	vars := map[string]string{
 		"ENCOMPASS_API_URL":            e.Sim.URL,
 		"ENCOMPASS_INSTANCE_ID":        e.Sim.InstanceID,

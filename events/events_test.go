@@ -71,6 +71,15 @@ var jane = map[string]any{
 	"ssoOnly": true,
 }
 
+// with returns the profile with changes applied: an update carries the
+// employee's whole current profile, so that it also works for someone not
+// linked yet (adopted or created by e-mail, CONTRACTS section 2).
+func with(profile, changes map[string]any) map[string]any {
+	out := maps.Clone(profile)
+	maps.Copy(out, changes)
+	return out
+}
+
 // sqsSample is one record of a FIFO queue delivery. The producer sets
 // MessageGroupId = employeeId and MessageDeduplicationId = eventId.
 type sqsSample struct {
@@ -105,9 +114,9 @@ var sqsSamples = []sqsSample{
 	{"provision-hire.json", provisionQueueARN, "E12345", "hris-sample-0001", 1,
 		hrisBody("hris-sample-0001", "hire", "2026-11-20T15:00:00Z", jane)},
 	{"provision-update.json", provisionQueueARN, "E12345", "hris-sample-0002", 2,
-		hrisBody("hris-sample-0002", "update", "2026-11-20T15:01:00Z", map[string]any{
-			"employeeId": "E12345", "jobTitle": "Loan Processor", "jobCode": "LP1", "department": "Processing", "middleName": nil,
-		})},
+		hrisBody("hris-sample-0002", "update", "2026-11-20T15:01:00Z", with(jane, map[string]any{
+			"jobTitle": "Loan Processor", "jobCode": "LP1", "department": "Processing", "middleName": nil,
+		}))},
 	{"deprovision-terminate.json", deprovisionQueueARN, "E12345", "hris-sample-0003", 3,
 		hrisBody("hris-sample-0003", "terminate", "2026-11-20T15:02:00Z", map[string]any{"employeeId": "E12345"})},
 	{"provision-rehire.json", provisionQueueARN, "E12345", "hris-sample-0004", 4,

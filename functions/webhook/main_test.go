@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"testing"
@@ -21,7 +22,9 @@ func TestWiring(t *testing.T) {
 	table := db.CreateTable(t)
 	bus := testenv.EventBridge(t)
 	secrets := testenv.SecretsManager(t)
-	const arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:webhook-keys"
+	// pkg/config caches secrets per ARN for the process: a fresh ARN per run
+	// keeps the count exact under -count=N.
+	arn := fmt.Sprintf("arn:aws:secretsmanager:us-east-1:123456789012:secret:webhook-keys-%d", time.Now().UnixNano())
 	secrets.Put(arn, `{"`+testSubscription+`": ["`+testKey+`", "`+testRotatedKey+`"]}`)
 
 	t.Setenv("AWS_REGION", testenv.Region)

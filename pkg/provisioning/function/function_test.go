@@ -85,6 +85,17 @@ func TestBuildAndHandle(t *testing.T) {
 	}
 }
 
+// TestShippedExampleMapping: the example mapping file resolves against the
+// simulator's realistic instance.
+func TestShippedExampleMapping(t *testing.T) {
+	sim := encompasstest.NewServer(t)
+	env := environment(t, sim)
+	env["MAPPING_FILE"] = filepath.Join("..", "..", "..", "functions", "provision", "mapping.example.yaml")
+	if _, err := function.Build(context.Background(), getenv(env), hris.QueueProvision, "provision", function.Options{Output: &bytes.Buffer{}, HTTPClient: sim.Client()}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestBuildDeprovisionV3DryRun(t *testing.T) {
 	sim := encompasstest.NewServer(t)
 	env := environment(t, sim)

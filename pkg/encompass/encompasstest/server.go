@@ -63,23 +63,25 @@ const (
 )
 
 type config struct {
-	seed               *Seed
-	seedFile           string
-	generated          int
-	tokenTTL           time.Duration
-	tokenMaxLife       time.Duration
-	concurrencyLimit   int
-	latency            time.Duration
-	statusStyle        StatusStyle
-	listWrapper        ListWrapper
-	ignoreLoginFilter  bool
-	nonAdmin           bool
-	expiresIn          bool
-	dailyQuota         int
-	instanceID         string
-	clientID           string
-	clientSecret       string
-	username, password string
+	seed                *Seed
+	seedFile            string
+	generated           int
+	tokenTTL            time.Duration
+	tokenMaxLife        time.Duration
+	concurrencyLimit    int
+	latency             time.Duration
+	statusStyle         StatusStyle
+	listWrapper         ListWrapper
+	ignoreLoginFilter   bool
+	nonAdmin            bool
+	expiresIn           bool
+	nmlsIDCasing        bool
+	misspelledIndicator bool
+	dailyQuota          int
+	instanceID          string
+	clientID            string
+	clientSecret        string
+	username, password  string
 }
 
 // Option configures a Server.
@@ -122,6 +124,14 @@ func WithNonAdmin() Option { return func(c *config) { c.nonAdmin = true } }
 
 // WithExpiresIn adds expires_in to token responses (Encompass usually omits it).
 func WithExpiresIn() Option { return func(c *config) { c.expiresIn = true } }
+
+// WithNMLSIDCasing makes v3 user JSON spell the field nmlsOriginatorID, as
+// some live tenants do (clients should decode case-insensitively).
+func WithNMLSIDCasing() Option { return func(c *config) { c.nmlsIDCasing = true } }
+
+// WithMisspelledIndicator adds the "SuperAdminnistrator" user indicator one
+// live tenant sent for Super Administrators.
+func WithMisspelledIndicator() Option { return func(c *config) { c.misspelledIndicator = true } }
 
 // WithDailyQuota sets the X-Rate-Limit-Limit daily quota (default 500,000);
 // past it every request gets 429.

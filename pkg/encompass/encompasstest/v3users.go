@@ -64,6 +64,17 @@ func (st *store) indicators(u *SimUser) []string {
 	return ind
 }
 
+// superAdminIndicator adds the misspelled indicator one live tenant sent
+// for Super Administrators.
+func (st *store) superAdminIndicator(u *SimUser, ind []string) []string {
+	for _, p := range u.Personas {
+		if st.personaName(p) == "Super Administrator" {
+			return append(ind, "SuperAdminnistrator")
+		}
+	}
+	return ind
+}
+
 // toV3 renders a user; the caller holds st.mu.
 func (s *Server) toV3(u *SimUser) v3User {
 	out := v3User{
@@ -87,6 +98,9 @@ func (s *Server) toV3(u *SimUser) v3User {
 	}
 	if s.cfg.statusStyle != StatusEnabled {
 		out.UserIndicators = s.st.indicators(u)
+		if s.cfg.misspelledIndicator {
+			out.UserIndicators = s.st.superAdminIndicator(u, out.UserIndicators)
+		}
 	}
 	return out
 }
@@ -148,13 +162,13 @@ func (s *Server) handleV3List(w http.ResponseWriter, r *http.Request) {
 		page = []v3User{}
 	}
 	if s.cfg.listWrapper == ListItemsObject {
-		writeJSON(w, http.StatusOK, struct {
+		s.writeV3(w, http.StatusOK, struct {
 			Items      []v3User `json:"items"`
 			TotalCount int      `json:"totalCount"`
 		}{page, total})
 		return
 	}
-	writeJSON(w, http.StatusOK, page)
+	s.writeV3(w, http.StatusOK, page)
 }
 
 func (s *Server) orgMatch(u *SimUser, orgID string, recursive bool) bool {
@@ -177,7 +191,7 @@ func (s *Server) handleV3Get(w http.ResponseWriter, r *http.Request) {
 		notFound(w, fmt.Sprintf("User %q was not found.", r.PathValue("id")))
 		return
 	}
-	writeJSON(w, http.StatusOK, out)
+	s.writeV3(w, http.StatusOK, out)
 }
 
 // handleV3Me implements GET /encompass/v3/users/me (password grant only).
@@ -424,7 +438,7 @@ func (s *Server) handleV3Create(w http.ResponseWriter, r *http.Request) {
 	u.Modified = u.Created
 	s.st.put(u)
 	w.Header().Set("Location", "/encompass/v3/users/"+u.ID)
-	writeJSON(w, http.StatusCreated, s.toV3(u))
+	s.writeV3(w, http.StatusCreated, s.toV3(u))
 }
 
 // handleV3Patch implements PATCH /encompass/v3/users/{id}. Like the
@@ -474,7 +488,7 @@ func (s *Server) handleV3Patch(w http.ResponseWriter, r *http.Request) {
 			out[k] = v
 		}
 	}
-	writeJSON(w, http.StatusOK, out)
+	s.writeV3(w, http.StatusOK, out)
 }
 
 // handleV3Delete implements DELETE /encompass/v3/users/{id} (a real delete).
@@ -494,4 +508,17 @@ func tokenUser(r *http.Request) string {
 		return t.userID
 	}
 	return "<api>"
+}
+
+// writeV3 writes v3 user JSON with the tenant quirks chosen by options.
+func (s *Server) writeV3(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	if s.cfg.nmlsIDCasing {
+		b = bytes.ReplaceAll(b, []byte(`"nmlsOriginatorId":`), []byte(`"nmlsOriginatorID":`))
+	}
+	writeRaw(w, status, b)
 }

@@ -299,3 +299,26 @@ func TestV3MeAndUserPersonas(t *testing.T) {
 		t.Fatalf("personas %+v", ps)
 	}
 }
+
+func TestV3TenantQuirkOptions(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, encompasstest.WithNMLSIDCasing(), encompasstest.WithMisspelledIndicator())
+	_, body, _ := a.do("GET", "/encompass/v3/users/mjohnson", nil)
+	if !strings.Contains(string(body), `"nmlsOriginatorID":"1234567"`) || strings.Contains(string(body), `"nmlsOriginatorId"`) {
+		t.Fatalf("casing quirk: %s", body)
+	}
+	_, body, _ = a.do("GET", "/encompass/v3/users?limit=200", nil)
+	if !strings.Contains(string(body), `"nmlsOriginatorID"`) || !strings.Contains(string(body), `"SuperAdminnistrator"`) {
+		t.Fatalf("list quirks: %s", body)
+	}
+	var admin v3User
+	a.must(200, "GET", "/encompass/v3/users/apiadmin", nil, &admin)
+	if strings.Join(admin.UserIndicators, ",") != "Enabled,TopLevelUser,SuperAdminnistrator" {
+		t.Fatalf("indicators %v", admin.UserIndicators)
+	}
+	// The input side accepts either casing regardless.
+	a.must(200, "PATCH", "/encompass/v3/users/mjohnson", `{"nmlsOriginatorId": "1"}`, nil)
+	if u, _ := a.srv.User("mjohnson"); u.NMLSOriginatorID != "1" {
+		t.Fatal("nmlsOriginatorId not applied")
+	}
+}

@@ -278,8 +278,10 @@ func checkEndpoint(raw string) error {
 	default:
 		return fmt.Errorf("%w: -url must be https", errUsage)
 	}
-	if !strings.HasSuffix(strings.TrimRight(u.Path, "/"), "/webhooks/encompass") {
-		return fmt.Errorf("%w: -url must end in /webhooks/encompass, the receiver's route", errUsage)
+	// Exactly the receiver's route: a trailing slash, query or fragment would be
+	// answered 404, which Encompass takes as final and drops the event.
+	if !strings.HasSuffix(u.Path, "/webhooks/encompass") || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%w: -url must end in /webhooks/encompass exactly, the receiver's route", errUsage)
 	}
 	return nil
 }

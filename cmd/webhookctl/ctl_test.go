@@ -106,7 +106,7 @@ func TestRegisterListDelete(t *testing.T) {
 	}
 
 	// A second subscription for the same endpoint would deliver everything twice.
-	r = ctl(t, "register", "-url", endpoint+"/", "-print-key")
+	r = ctl(t, "register", "-url", strings.Replace(endpoint, "abc123.execute-api", "ABC123.Execute-API", 1), "-print-key")
 	if r.code != 1 || !strings.Contains(r.stderr, id) {
 		t.Fatalf("duplicate register: exit %d: %s", r.code, r.stderr)
 	}
@@ -170,6 +170,8 @@ func TestBadCommandLines(t *testing.T) {
 		{"register http", []string{"register", "-url", "http://example.com/webhooks/encompass", "-print-key"}, 2, "https"},
 		{"register ftp", []string{"register", "-url", "ftp://example.com/webhooks/encompass", "-print-key"}, 2, "https"},
 		{"register relative", []string{"register", "-url", "/webhooks/encompass", "-print-key"}, 2, "absolute"},
+		{"register trailing slash", []string{"register", "-url", endpoint + "/", "-print-key"}, 2, "exactly"},
+		{"register with query", []string{"register", "-url", endpoint + "?x=1", "-print-key"}, 2, "exactly"},
 		{"register other path", []string{"register", "-url", "https://example.com/hooks", "-print-key"}, 2, "/webhooks/encompass"},
 		{"register with credentials in url", []string{"register", "-url", "https://u:p@example.com/webhooks/encompass", "-print-key"}, 2, "credentials"},
 		{"register without key destination", []string{"register", "-url", endpoint}, 2, "-key-file"},

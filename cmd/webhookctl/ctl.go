@@ -158,7 +158,8 @@ func register(ctx context.Context, args []string, stdout, stderr io.Writer, conn
 		fmt.Fprintf(stdout, "signing key entry written to %s\n", *keyFile)
 	}
 	fmt.Fprintf(stdout, "next: merge the entry {%q: <key>} into the JSON of the WEBHOOK_SECRET_ARN secret "+
-		"(during a rotation keep the old key too: {%q: [<old>, <new>]}); until then deliveries are answered 401 and Encompass retries\n", id, id)
+		"(during a rotation keep the old key too: {%q: [<old>, <new>]}) now: until the receiver has the key, deliveries are answered 401, "+
+		"which Encompass treats as final, so those events are not retried\n", id, id)
 	return nil
 }
 

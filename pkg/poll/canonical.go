@@ -219,6 +219,16 @@ func decodeCanonical(s string) (c Canonical, known int, ok bool) {
 	return c, len(parts), true
 }
 
+// knownFields is decodeCanonical's known and ok without decoding: loading
+// a snapshot checks every stored form but decodes only the changed ones.
+func knownFields(s string) (int, bool) {
+	n := strings.Count(s, sep) + 1
+	if s == "" || n > int(NumFields) {
+		return 0, false
+	}
+	return n, true
+}
+
 // Change is one field's difference, as published in `changes`.
 type Change struct {
 	Field string `json:"field"`

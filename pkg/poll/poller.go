@@ -476,7 +476,9 @@ func (p *Poller) checkRemovals(ctx context.Context, keys []string, snap map[stri
 		}
 		g.Go(func() error {
 			u, err := p.cfg.Users.Get(gctx, key)
-			if errors.Is(err, encompass.ErrNotFound) || errors.Is(err, encompass.ErrBadRequest) {
+			// Not found, or an id that cannot be asked for one by one: the
+			// listing did not return it either, so it is removed.
+			if errors.Is(err, encompass.ErrNotFound) || errors.Is(err, encompass.ErrBadRequest) || errors.Is(err, encompass.ErrInvalidArgument) {
 				return nil
 			}
 			if err != nil {

@@ -2,6 +2,7 @@ package poll
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -704,4 +705,31 @@ func storedEnc(t testing.TB, e *env, key string) string {
 		t.Fatalf("%s not in the snapshot", key)
 	}
 	return u.enc
+}
+
+// TestUserSkippedByPagingIsReadBackNotRemoved: offset paging skips a user
+// when another is deleted during the listing; the poller reads a missing
+// user back before reporting it removed.
+func TestUserSkippedByPagingIsReadBackNotRemoved(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, encompasstest.WithUsers(150))
+	e.baseline()
+	e.modify("simuser000010", func(u *encompasstest.SimUser) { u.Title = "Changed while skipped" })
+	e.onPages(nil, func(_, status int, body []byte) (int, []byte) {
+		var users []json.RawMessage
+		if err := json.Unmarshal(body, &users); err != nil {
+			t.Errorf("page: %v", err)
+			return status, body
+		}
+		users = slices.DeleteFunc(users, func(u json.RawMessage) bool { return strings.Contains(string(u), `"simuser000010"`) })
+		out, _ := json.Marshal(users)
+		return status, out
+	})
+	sum := e.run(nil)
+	if k := kinds(e.take()); !slices.Equal(k, []string{"User Changed simuser000010"}) {
+		t.Fatalf("events %q (summary %+v)", k, sum)
+	}
+	if n := e.getCalls.Load(); n != 1 {
+		t.Fatalf("%d read-backs, want 1", n)
+	}
 }

@@ -310,15 +310,16 @@ func (s *Snapshot) readChunk(ctx context.Context, gen int64, i int) ([]baseLine,
 	sc := bufio.NewScanner(bytes.NewReader(raw))
 	sc.Buffer(make([]byte, 0, 64<<10), maxChunkRaw+1)
 	for sc.Scan() {
-		parts := strings.SplitN(sc.Text(), lineSep, 3)
-		if len(parts) != 3 || parts[0] == "" {
+		key, rest, ok1 := strings.Cut(sc.Text(), lineSep)
+		flags, enc, ok2 := strings.Cut(rest, lineSep)
+		if !ok1 || !ok2 || key == "" {
 			return nil, fmt.Errorf("%w: chunk %d of base %d has a malformed line", errBaseDamaged, i, gen)
 		}
-		e := entry{inBase: true, drift: parts[1] == "d"}
-		if _, known, ok := decodeCanonical(parts[2]); ok {
-			e.enc, e.known = parts[2], known
+		e := entry{inBase: true, drift: flags == "d"}
+		if known, ok := knownFields(enc); ok {
+			e.enc, e.known = enc, known
 		}
-		lines = append(lines, baseLine{key: parts[0], e: e})
+		lines = append(lines, baseLine{key: key, e: e})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("%w: chunk %d of base %d: %v", errBaseDamaged, i, gen, err)
@@ -383,7 +384,7 @@ func (s *Snapshot) decodeItem(item map[string]types.AttributeValue) (deltaItem, 
 		s.log.Warn("poll: snapshot item in an unknown format; the user is re-recorded without an event", "user", sk.Value)
 		return d, true
 	}
-	if _, known, ok := decodeCanonical(c.Value); ok {
+	if known, ok := knownFields(c.Value); ok {
 		d.e.enc, d.e.known = c.Value, known
 	} else {
 		s.log.Warn("poll: snapshot item with an unreadable canonical form; the user is re-recorded without an event", "user", sk.Value)

@@ -237,3 +237,24 @@ func TestHireRacingANewerTerminate(t *testing.T) {
 		})
 	}
 }
+
+// TestLinkedUserDeletedInEncompass: an account deleted by hand is matched
+// (and here re-created) by the next provisioning event, and a terminate
+// finds nothing to disable.
+func TestLinkedUserDeletedInEncompass(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, provisioning.UserAPISCIM)
+	e.mustSend(e.prov, hrisEvent("hire", "E809", t0, joiner("E809", "vanish")).body())
+	e.sim.DeleteUser("vanish")
+	upd := hrisEvent("update", "E809", t0.Add(time.Hour), joiner("E809", "vanish"))
+	e.mustSend(e.prov, upd.body())
+	if dt, d := e.eventFor(upd.id()); dt != publish.UserProvisioned || d["action"] != "created" || e.usersNamed("vanish") != 1 {
+		t.Fatalf("%s %v", dt, d)
+	}
+	e.sim.DeleteUser("vanish")
+	leave := hrisEvent("terminate", "E809", t0.Add(2*time.Hour), nil)
+	e.mustSend(e.deprov, leave.body())
+	if dt, d := e.eventFor(leave.id()); dt != publish.HRISEventSkipped || d["reason"] != provisioning.ReasonNotProvisioned {
+		t.Fatalf("%s %v", dt, d)
+	}
+}

@@ -240,15 +240,22 @@ func (h *Handler) provision(ctx context.Context, ev *hris.Event, link state.Empl
 		err  error
 	)
 	if linked {
-		want := Target(ev, h.cfg.Mapping, false)
-		if acc, err = h.dir.read(ctx, link.UserID, link.GlobalUserID); err != nil {
+		acc, err = h.dir.read(ctx, link.UserID, link.GlobalUserID)
+		switch {
+		case errors.Is(err, encompass.ErrNotFound):
+			// Deleted in Encompass by hand: match (or create) again.
+			h.log.WarnContext(ctx, "the linked Encompass user no longer exists; matching again", "userId", link.UserID)
+			linked, acc = false, nil
+		case err != nil:
 			return outcome{}, fmt.Errorf("read linked user %s: %w", link.UserID, err)
+		default:
+			plan = PlanUpdate(acc, Target(ev, h.cfg.Mapping, false), enable, h.dir.managed)
+			if err := h.write(ctx, ev, acc, plan); err != nil {
+				return outcome{}, err
+			}
 		}
-		plan = PlanUpdate(acc, want, enable, h.dir.managed)
-		if err := h.write(ctx, ev, acc, plan); err != nil {
-			return outcome{}, err
-		}
-	} else {
+	}
+	if !linked {
 		if e.UserName == "" {
 			return outcome{}, &rejection{Reason: hris.ReasonMissingField, Field: "employee.email", Message: "the employee is not linked to an Encompass user yet; employee.userName or employee.email is needed to find or create the account"}
 		}
@@ -505,7 +512,13 @@ func (h *Handler) terminate(ctx context.Context, ev *hris.Event, link state.Empl
 	var acc *Account
 	var err error
 	if link.UserID != "" {
-		if acc, err = h.dir.read(ctx, link.UserID, link.GlobalUserID); err != nil {
+		acc, err = h.dir.read(ctx, link.UserID, link.GlobalUserID)
+		switch {
+		case errors.Is(err, encompass.ErrNotFound):
+			// Deleted in Encompass by hand: nothing is left to disable.
+			h.log.WarnContext(ctx, "the linked Encompass user no longer exists", "userId", link.UserID)
+			acc = nil
+		case err != nil:
 			return outcome{}, fmt.Errorf("read linked user %s: %w", link.UserID, err)
 		}
 	} else if e.UserName != "" && e.Email.IsSet() {
@@ -522,6 +535,7 @@ func (h *Handler) terminate(ctx context.Context, ev *hris.Event, link state.Empl
 		}
 	}
 	if acc == nil {
+		link.UserID, link.GlobalUserID, link.UserName = "", "", ""
 		if err := h.link(ctx, ev, link, found, nil, state.StatusTombstone); err != nil {
 			return outcome{}, err
 		}

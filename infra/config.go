@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/mail"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -34,6 +35,7 @@ const (
 	ctxWebhookRateLimit   = "webhookRateLimit"
 	ctxWebhookBurstLimit  = "webhookBurstLimit"
 	ctxSAMLocal           = "samLocal"
+	ctxMappingFile        = "mappingFile"
 )
 
 // contextKeys lists every key the app understands, so that a misspelt key in
@@ -42,7 +44,7 @@ var contextKeys = []string{
 	ctxInstanceID, ctxAPIURL, ctxUserAPI, ctxGrant, ctxPollRateMinutes, ctxRequestBudget,
 	ctxAlertEmail, ctxProducerPrincipal, ctxEncompassSecretARN, ctxWebhookSecretARN,
 	ctxLogRetentionDays, ctxLogLevel, ctxDryRun, ctxMaxRemovalRatio, ctxDeprovisionMaxAge,
-	ctxEventArchiveDays, ctxWebhookRateLimit, ctxWebhookBurstLimit, ctxSAMLocal,
+	ctxEventArchiveDays, ctxWebhookRateLimit, ctxWebhookBurstLimit, ctxSAMLocal, ctxMappingFile,
 }
 
 // Config is the validated configuration of the EncompassLifecycle stack.
@@ -86,6 +88,10 @@ type Config struct {
 	// WebhookRateLimit and WebhookBurstLimit throttle the HTTP API.
 	WebhookRateLimit  int
 	WebhookBurstLimit int
+	// MappingFile, when set, is the mapping rules file (CONTRACTS section 6),
+	// relative to the repository root; it is packaged next to the
+	// provisioning functions' bootstrap. Empty means the built-in rules.
+	MappingFile string
 	// SAMLocal declares the local-only variables (credentials, endpoints) as
 	// empty strings, because `sam local invoke --env-vars` only overrides
 	// variables that the template declares. Never for deployments.
@@ -200,6 +206,7 @@ func LoadConfig(lookup func(key string) (any, bool)) (Config, error) {
 	integer(ctxWebhookRateLimit, &c.WebhookRateLimit)
 	integer(ctxWebhookBurstLimit, &c.WebhookBurstLimit)
 	boolean(ctxSAMLocal, &c.SAMLocal)
+	str(ctxMappingFile, &c.MappingFile)
 	if v, ok := lookup(ctxMaxRemovalRatio); ok && v != nil {
 		f, err := toFloat(v)
 		if err != nil {
@@ -255,6 +262,11 @@ func (c Config) validate() []error {
 	for key, arn := range map[string]string{ctxEncompassSecretARN: c.EncompassSecretARN, ctxWebhookSecretARN: c.WebhookSecretARN} {
 		if arn != "" && !secretARNPattern.MatchString(arn) {
 			bad(key, "%q must be the complete ARN of a Secrets Manager secret (ending in the 6-character suffix), or empty to create the secret", arn)
+		}
+	}
+	if m := c.MappingFile; m != "" {
+		if ext := strings.ToLower(filepath.Ext(m)); ext != ".yaml" && ext != ".yml" && ext != ".json" {
+			bad(ctxMappingFile, "%q must be a .yaml, .yml or .json file", m)
 		}
 	}
 	if !slices.Contains(logRetentionChoices, c.LogRetentionDays) {

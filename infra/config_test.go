@@ -97,6 +97,7 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 		{"rate limit", ctxWebhookRateLimit, 0.0, "between 1 and 10000"},
 		{"burst below rate", ctxWebhookBurstLimit, 10.0, "at least"},
 		{"sam local type", ctxSAMLocal, []any{}, "true or false"},
+		{"mapping file type", ctxMappingFile, "rules.txt", ".yaml, .yml or .json"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -128,6 +129,15 @@ func TestLoadConfigReportsEveryProblemAtOnce(t *testing.T) {
 		if !strings.Contains(err.Error(), fmt.Sprintf("%q", key)) {
 			t.Errorf("error does not mention %s:\n%v", key, err)
 		}
+	}
+}
+
+func TestMissingMappingFileFailsClearly(t *testing.T) {
+	app := NewApp(t.TempDir(), map[string]any{ctxInstanceID: "BE11200922", ctxMappingFile: "no/such/mapping.yaml"})
+	root, _ := repoRoot()
+	_, err := Build(app, root, DistDir(root))
+	if err == nil || !strings.Contains(err.Error(), "mappingFile") || !strings.Contains(err.Error(), "no/such/mapping.yaml") {
+		t.Fatalf("err = %v", err)
 	}
 }
 

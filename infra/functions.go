@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 
@@ -69,11 +71,13 @@ type functionSpec struct {
 	// retry could overlap it.
 	async  bool
 	maxAge int // seconds
+	// codeDir, when set, replaces dist/<fn> as the code asset.
+	codeDir string
 }
 
 // defineFunctions creates the four functions with least-privilege roles and
 // wires the queues to the provisioning functions.
-func (s *LifecycleStack) defineFunctions(distDir string) {
+func (s *LifecycleStack) defineFunctions(distDir, mappingFile string) error {
 	cfg, cc := s.Config, s.Concurrency
 	encompassEnv := map[string]string{
 		"ENCOMPASS_API_URL":       cfg.APIURL,
@@ -105,19 +109,35 @@ func (s *LifecycleStack) defineFunctions(distDir string) {
 		return m
 	}
 
+	// The provisioning functions resolve the mapping rules at cold start;
+	// a custom file travels in their code asset next to the bootstrap.
+	var provisionCode, deprovisionCode string
+	provisioningEnv := with(nil)
+	if mappingFile != "" {
+		var err error
+		if provisionCode, err = s.stageWithMapping(distDir, "provision", mappingFile); err != nil {
+			return err
+		}
+		if deprovisionCode, err = s.stageWithMapping(distDir, "deprovision", mappingFile); err != nil {
+			return err
+		}
+		provisioningEnv = with(map[string]string{"MAPPING_FILE": lambdaTaskRoot + "/" + mappingAssetName})
+	}
 	s.Provision = s.function(distDir, functionSpec{
 		id:          "ProvisionFunction",
 		description: "Applies HRIS hire, update and rehire events to Encompass",
 		timeout:     queueFunctionTimeoutSeconds,
 		reserved:    cc.Provision,
-		env:         with(nil),
+		env:         provisioningEnv,
+		codeDir:     provisionCode,
 	})
 	s.Deprovision = s.function(distDir, functionSpec{
 		id:          "DeprovisionFunction",
 		description: "Disables the Encompass accounts of HRIS leavers",
 		timeout:     queueFunctionTimeoutSeconds,
 		reserved:    cc.Deprovision,
-		env:         with(nil),
+		env:         provisioningEnv,
+		codeDir:     deprovisionCode,
 	})
 	s.Poller = s.function(distDir, functionSpec{
 		id:          "PollerFunction",
@@ -160,6 +180,7 @@ func (s *LifecycleStack) defineFunctions(distDir string) {
 
 	s.subscribe(s.Provision, s.ProvisionQueue, cc.Provision)
 	s.subscribe(s.Deprovision, s.DeprovisionQueue, cc.Deprovision)
+	return nil
 }
 
 // function creates one function: provided.al2023 on arm64 running
@@ -177,6 +198,10 @@ func (s *LifecycleStack) function(distDir string, spec functionSpec) awslambda.F
 	})
 	logs.GrantWrite(role)
 
+	codeDir := spec.codeDir
+	if codeDir == "" {
+		codeDir = filepath.Join(distDir, functionDirs[spec.id])
+	}
 	env := make(map[string]*string, len(spec.env))
 	for k, v := range spec.env {
 		env[k] = jsii.String(v)
@@ -186,7 +211,7 @@ func (s *LifecycleStack) function(distDir string, spec functionSpec) awslambda.F
 		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture:  awslambda.Architecture_ARM_64(),
 		Handler:       jsii.String("bootstrap"),
-		Code:          awslambda.Code_FromAsset(jsii.String(filepath.Join(distDir, functionDirs[spec.id])), nil),
+		Code:          awslambda.Code_FromAsset(jsii.String(codeDir), nil),
 		MemorySize:    jsii.Number(256),
 		Timeout:       awscdk.Duration_Seconds(jsii.Number(float64(spec.timeout))),
 		Environment:   &env,
@@ -229,4 +254,39 @@ func strs(ss []string) []*string {
 		out[i] = jsii.String(ss[i])
 	}
 	return out
+}
+
+// Where a code asset's files are in the Lambda (and SAM) container.
+const (
+	lambdaTaskRoot   = "/var/task"
+	mappingAssetName = "mapping.yaml"
+)
+
+// stageWithMapping builds a temporary code directory holding dist/<fn>'s
+// bootstrap and the mapping file. The CDK copies it into the cloud
+// assembly when the function is defined; Cleanup removes it afterwards.
+func (s *LifecycleStack) stageWithMapping(distDir, fn, mappingFile string) (string, error) {
+	dir, err := os.MkdirTemp("", "encompass-lifecycle-"+fn+"-")
+	if err != nil {
+		return "", err
+	}
+	s.stagingDirs = append(s.stagingDirs, dir)
+	if err := copyFile(filepath.Join(distDir, fn, "bootstrap"), filepath.Join(dir, "bootstrap"), 0o755); err != nil {
+		return "", err
+	}
+	if err := copyFile(mappingFile, filepath.Join(dir, mappingAssetName), 0o644); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
+
+func copyFile(from, to string, mode os.FileMode) error {
+	b, err := os.ReadFile(from)
+	if err != nil {
+		return fmt.Errorf("stage %s: %w", from, err)
+	}
+	if err := os.WriteFile(to, b, mode); err != nil {
+		return fmt.Errorf("stage %s: %w", from, err)
+	}
+	return nil
 }

@@ -61,11 +61,12 @@ func synthesize(t *testing.T, overrides map[string]any) *synthesis {
 	}
 	tempDirs = append(tempDirs, outdir)
 	app := NewApp(outdir, ctx)
-	stack, err := Build(app, dist)
+	stack, err := Build(app, root, dist)
 	if err != nil {
 		t.Fatalf("build stack: %v", err)
 	}
 	tmpl := assertions.Template_FromStack(stack.Stack, nil)
+	stack.Cleanup()
 	raw, err := json.Marshal(tmpl.ToJSON())
 	if err != nil {
 		t.Fatal(err)

@@ -43,9 +43,11 @@ func run() error {
 		outdir = filepath.Join(root, "cdk.out")
 	}
 	app := NewApp(outdir, ctx)
-	if _, err := Build(app, DistDir(root)); err != nil {
+	stack, err := Build(app, root, DistDir(root))
+	if err != nil {
 		return err
 	}
+	defer stack.Cleanup()
 	app.Synth(nil)
 	fmt.Fprintf(os.Stderr, "infra: wrote %s\n", filepath.Join(outdir, StackName+".template.json"))
 	return nil
@@ -65,8 +67,10 @@ func NewApp(outdir string, ctx map[string]any) awscdk.App {
 }
 
 // Build validates the app's context and defines the EncompassLifecycle
-// stack, checked by cdk-nag's AwsSolutions pack, in app.
-func Build(app awscdk.App, distDir string) (*LifecycleStack, error) {
+// stack, checked by cdk-nag's AwsSolutions pack, in app. root is the
+// repository root (relative paths in the context are under it); the caller
+// calls Cleanup on the stack after synthesis.
+func Build(app awscdk.App, root, distDir string) (*LifecycleStack, error) {
 	if unknown := unknownContextKeys(envContext()); len(unknown) > 0 {
 		return nil, fmt.Errorf("unknown context keys %v; known keys are %v", unknown, contextKeys)
 	}
@@ -80,6 +84,7 @@ func Build(app awscdk.App, distDir string) (*LifecycleStack, error) {
 	stack, err := NewLifecycleStack(app, StackName, LifecycleStackProps{
 		Config:     cfg,
 		DistDir:    distDir,
+		RepoRoot:   root,
 		StackProps: awscdk.StackProps{StackName: jsii.String(StackName)},
 	})
 	if err != nil {

@@ -54,6 +54,8 @@ type LifecycleStackProps struct {
 	Config Config
 	// DistDir holds <fn>/bootstrap for every function (`make build`).
 	DistDir string
+	// RepoRoot resolves a relative Config.MappingFile.
+	RepoRoot string
 }
 
 // LifecycleStack is the EncompassLifecycle stack and the constructs its
@@ -73,6 +75,16 @@ type LifecycleStack struct {
 	AlertTopic                              awssns.Topic
 
 	webhookURL *string
+	// stagingDirs are temporary asset directories; the CDK copies them into
+	// the cloud assembly at synthesis, then Cleanup removes them.
+	stagingDirs []string
+}
+
+// Cleanup removes the temporary asset directories. Call it after Synth.
+func (s *LifecycleStack) Cleanup() {
+	for _, d := range s.stagingDirs {
+		os.RemoveAll(d)
+	}
 }
 
 // NewLifecycleStack defines every resource of the product. It fails (rather
@@ -88,6 +100,19 @@ func NewLifecycleStack(scope constructs.Construct, id string, props LifecycleSta
 			return nil, fmt.Errorf("%s is missing: run make build (it writes dist/<fn>/bootstrap for linux/arm64)", bootstrap)
 		}
 	}
+	mapping := props.Config.MappingFile
+	if mapping != "" {
+		if !filepath.IsAbs(mapping) {
+			mapping = filepath.Join(props.RepoRoot, mapping)
+		}
+		fi, err := os.Stat(mapping)
+		if err != nil || !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("context %q: %s is not a readable file", ctxMappingFile, mapping)
+		}
+		if fi.Size() > maxMappingBytes {
+			return nil, fmt.Errorf("context %q: %s is %d bytes; a mapping file is at most %d", ctxMappingFile, mapping, fi.Size(), maxMappingBytes)
+		}
+	}
 	sp := props.StackProps
 	if sp.Description == nil {
 		sp.Description = jsii.String("Encompass user lifecycle: HRIS joiner/mover/leaver queues, poller, webhook receiver")
@@ -100,7 +125,9 @@ func NewLifecycleStack(scope constructs.Construct, id string, props LifecycleSta
 	s.defineQueues()
 	s.defineStateAndEvents()
 	s.defineSecrets()
-	s.defineFunctions(props.DistDir)
+	if err := s.defineFunctions(props.DistDir, mapping); err != nil {
+		return nil, err
+	}
 	s.defineSchedule()
 	s.defineWebhookAPI()
 	s.defineAlarms()
@@ -217,6 +244,9 @@ func (s *LifecycleStack) secret(id, importARN, description string) awssecretsman
 	cfn.AddPropertyDeletionOverride(jsii.String("GenerateSecretString"))
 	return sec
 }
+
+// maxMappingBytes bounds the mapping file packaged with the functions.
+const maxMappingBytes = 256 << 10
 
 // itoa formats an int for an environment variable.
 func itoa(n int) *string { return jsii.String(strconv.Itoa(n)) }

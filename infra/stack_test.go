@@ -629,6 +629,7 @@ func TestConfigurationVariants(t *testing.T) {
 		ctxAlertEmail: "ops@example.com", ctxProducerPrincipal: role,
 		ctxEncompassSecretARN: encARN, ctxWebhookSecretARN: hookARN,
 		ctxSAMLocal: true, ctxPollRateMinutes: "30", ctxDryRun: "true",
+		ctxMappingFile: "infra/testdata/mapping.yaml",
 	})
 	if n := len(s.resources("AWS::SecretsManager::Secret")); n != 0 {
 		t.Errorf("%d secrets created although both are imported", n)
@@ -652,6 +653,31 @@ func TestConfigurationVariants(t *testing.T) {
 				t.Errorf("%s: samLocal placeholder %s = %v, %v; want declared and empty", fn, k, v, ok)
 			}
 		}
+	}
+	// The mapping file travels next to the provisioning functions' bootstrap.
+	root, _ := repoRoot()
+	wantMapping, err := os.ReadFile(filepath.Join(root, "infra", "testdata", "mapping.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fn := range []string{"ProvisionFunction", "DeprovisionFunction"} {
+		r := s.resource(t, fn)
+		if v := dig(props(r), "Environment", "Variables", "MAPPING_FILE"); v != "/var/task/mapping.yaml" {
+			t.Errorf("%s: MAPPING_FILE = %v", fn, v)
+		}
+		asset := filepath.Join(s.outdir, dig(r, "Metadata", "aws:asset:path").(string))
+		got, err := os.ReadFile(filepath.Join(asset, "mapping.yaml"))
+		if err != nil || !slices.Equal(got, wantMapping) {
+			t.Errorf("%s: packaged mapping.yaml = %q, %v", fn, got, err)
+		}
+		bootstrap, err := os.ReadFile(filepath.Join(asset, "bootstrap"))
+		built, _ := os.ReadFile(filepath.Join(DistDir(root), functionDirs[fn], "bootstrap"))
+		if err != nil || !slices.Equal(bootstrap, built) {
+			t.Errorf("%s: packaged bootstrap differs from dist/: %v", fn, err)
+		}
+	}
+	if _, ok := dig(props(s.resource(t, "PollerFunction")), "Environment", "Variables").(map[string]any)["MAPPING_FILE"]; ok {
+		t.Error("the poller does not map users and should not get MAPPING_FILE")
 	}
 	hookEnv := dig(props(s.resource(t, "WebhookFunction")), "Environment", "Variables").(map[string]any)
 	if hookEnv["WEBHOOK_SECRET_ARN"] != hookARN || hookEnv["WEBHOOK_SIGNING_KEYS"] != "" {
@@ -687,7 +713,7 @@ func TestConfigurationVariants(t *testing.T) {
 
 func TestMissingBootstrapFailsWithTheFix(t *testing.T) {
 	app := NewApp(t.TempDir(), map[string]any{ctxInstanceID: "BE11200922"})
-	_, err := Build(app, t.TempDir())
+	_, err := Build(app, t.TempDir(), t.TempDir())
 	if err == nil || !strings.Contains(err.Error(), "run make build") {
 		t.Fatalf("err = %v, want one telling to run make build", err)
 	}

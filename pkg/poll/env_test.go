@@ -102,6 +102,8 @@ type env struct {
 	client *encompass.Client
 	// listCalls and tokenCalls count the client's HTTP exchanges.
 	listCalls, tokenCalls, getCalls atomic.Int64
+	// throttled counts 429 answers the client saw.
+	throttled atomic.Int64
 	db                              *countingDB
 	table                           string
 	store                           *state.Store
@@ -149,6 +151,9 @@ func newEnv(t testing.TB, opts ...encompasstest.Option) *env {
 		MaxInFlight: 2,
 		BaseDelay:   time.Millisecond, MaxDelay: 10 * time.Millisecond,
 		OnCall: func(ci encompass.CallInfo) {
+			if ci.Status == http.StatusTooManyRequests {
+				e.throttled.Add(1)
+			}
 			switch {
 			case strings.Contains(ci.Endpoint, "oauth2"):
 				e.tokenCalls.Add(1)

@@ -350,6 +350,14 @@ func TestFailedListingPublishesNothingAndKeepsTheSnapshot(t *testing.T) {
 				}
 				return status, body
 			}},
+		{name: "429 burst mid-listing: the client backs off, listing completes",
+			before: func(e *env) func(int) {
+				return func(page int) {
+					if page == 1 {
+						e.sim.Throttle(2)
+					}
+				}
+			}},
 		{name: "token revoked mid-listing: one refresh, listing completes",
 			before: func(e *env) func(int) {
 				return func(page int) {
@@ -378,6 +386,9 @@ func TestFailedListingPublishesNothingAndKeepsTheSnapshot(t *testing.T) {
 				}
 				if k := kinds(e.take()); !slices.Equal(k, []string{"User Changed simuser000300"}) {
 					t.Fatalf("events %q", k)
+				}
+				if strings.HasPrefix(tc.name, "429") && e.throttled.Load() != 2 {
+					t.Fatalf("the client saw %d 429 answers, want 2", e.throttled.Load())
 				}
 				return
 			}

@@ -104,12 +104,12 @@ type env struct {
 	listCalls, tokenCalls, getCalls atomic.Int64
 	// throttled counts 429 answers the client saw.
 	throttled atomic.Int64
-	db                              *countingDB
-	table                           string
-	store                           *state.Store
-	eb                              *testenv.EventBridgeFake
-	pub                             *publish.Publisher
-	logs                            *syncBuffer
+	db        *countingDB
+	table     string
+	store     *state.Store
+	eb        *testenv.EventBridgeFake
+	pub       *publish.Publisher
+	logs      *syncBuffer
 
 	// rewrite, when set, sees every user list page (numbered from 0) before
 	// and after the simulator served it and may replace status and body.

@@ -18,8 +18,9 @@ import (
 // to Config.Concurrency at once; the messages of one employee run in order,
 // and once one of them fails the later ones are reported failed too without
 // being started, so that SQS redelivers them in order. When less than
-// Config.SafetyMargin of the Lambda's time remains, no further message is
-// started and the rest are reported failed. The error return is always nil:
+// Config.SafetyMargin (at most a third of the invocation's time) of the
+// Lambda's time remains, no further message is started and the rest are
+// reported failed. The error return is always nil:
 // every failure is a batch item failure, so nothing is lost.
 func (h *Handler) HandleSQS(ctx context.Context, batch events.SQSEvent) (events.SQSEventResponse, error) {
 	groups, order := groupRecords(batch.Records)
@@ -29,14 +30,18 @@ func (h *Handler) HandleSQS(ctx context.Context, batch events.SQSEvent) (events.
 	// so that their messages are reported as failures instead of the whole
 	// invocation timing out.
 	work := ctx
+	margin := h.cfg.SafetyMargin
 	deadline, hasDeadline := ctx.Deadline()
 	if hasDeadline {
+		// A short Lambda timeout must not leave no time at all: the margin
+		// is at most a third of the invocation's time.
+		margin = min(margin, time.Until(deadline)/3)
 		var cancel context.CancelFunc
-		work, cancel = context.WithDeadline(ctx, deadline.Add(-h.cfg.SafetyMargin/2))
+		work, cancel = context.WithDeadline(ctx, deadline.Add(-margin/2))
 		defer cancel()
 	}
 	tooLate := func() bool {
-		return hasDeadline && time.Until(deadline) < h.cfg.SafetyMargin
+		return hasDeadline && time.Until(deadline) < margin
 	}
 
 	var mu sync.Mutex

@@ -186,7 +186,9 @@ func TestBatchOrderWithinEmployee(t *testing.T) {
 func TestDeadlineGuard(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, provisioning.UserAPIV3)
-	ctx, cancel := context.WithTimeout(context.Background(), provisioning.DefaultSafetyMargin/2)
+	// The deadline has passed already (a batch picked up at the very end of
+	// the Lambda's time).
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Millisecond))
 	defer cancel()
 	batch := events.SQSEvent{}
 	for i, b := range []string{hrisEvent("hire", "E806", t0, joiner("E806", "late1")).body(), hrisEvent("hire", "E807", t0, joiner("E807", "late2")).body()} {
@@ -256,5 +258,44 @@ func TestLinkedUserDeletedInEncompass(t *testing.T) {
 	e.mustSend(e.deprov, leave.body())
 	if dt, d := e.eventFor(leave.id()); dt != publish.HRISEventSkipped || d["reason"] != provisioning.ReasonNotProvisioned {
 		t.Fatalf("%s %v", dt, d)
+	}
+}
+
+// TestShortLambdaTimeoutStillWorks: with a Lambda timeout below the safety
+// margin, the margin shrinks to a third of the time instead of refusing all
+// work.
+func TestShortLambdaTimeoutStillWorks(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, provisioning.UserAPIV3)
+	ctx, cancel := context.WithTimeout(context.Background(), provisioning.DefaultSafetyMargin/2)
+	defer cancel()
+	batch := events.SQSEvent{Records: []events.SQSMessage{record(hrisEvent("hire", "E810", t0, joiner("E810", "short")).body(), 0)}}
+	resp, err := e.prov.HandleSQS(ctx, batch)
+	if err != nil || len(resp.BatchItemFailures) != 0 || e.usersNamed("short") != 1 {
+		t.Fatalf("resp %+v err %v", resp, err)
+	}
+}
+
+// TestDeadlineReachedMidBatch: once the first employee's slow message has
+// used up the time, the next one is not started but reported failed.
+func TestDeadlineReachedMidBatch(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, provisioning.UserAPIV3, withConcurrency(1))
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second) // margin: 1 s
+	defer cancel()
+	e.sim.SetLatency(2200 * time.Millisecond)
+	a := record(hrisEvent("hire", "E811", t0, joiner("E811", "slowa")).body(), 0)
+	b := record(hrisEvent("hire", "E812", t0, joiner("E812", "neverb")).body(), 1)
+	resp, err := e.prov.HandleSQS(ctx, events.SQSEvent{Records: []events.SQSMessage{a, b}})
+	e.sim.SetLatency(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	failedB := false
+	for _, f := range resp.BatchItemFailures {
+		failedB = failedB || f.ItemIdentifier == b.MessageId
+	}
+	if !failedB || e.usersNamed("neverb") != 0 {
+		t.Fatalf("the second employee should have been left for SQS: %+v", resp)
 	}
 }

@@ -85,6 +85,38 @@ func TestBuildAndHandle(t *testing.T) {
 	}
 }
 
+// TestCredentialsFromSecretsManager: with ENCOMPASS_SECRET_ARN the
+// credentials come from Secrets Manager (through the SDK's endpoint
+// variable), not from the local variables.
+func TestCredentialsFromSecretsManager(t *testing.T) {
+	sim := encompasstest.NewServer(t)
+	env := environment(t, sim)
+	sm := testenv.SecretsManager(t)
+	t.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", sm.URL)
+	secret, _ := json.Marshal(map[string]string{"clientId": sim.ClientID, "clientSecret": sim.ClientSecret, "username": sim.Username, "password": sim.Password})
+	sm.Put("arn:aws:secretsmanager:us-east-1:123456789012:secret:encompass", string(secret))
+	for _, k := range []string{"ENCOMPASS_CLIENT_ID", "ENCOMPASS_CLIENT_SECRET", "ENCOMPASS_USERNAME", "ENCOMPASS_PASSWORD"} {
+		delete(env, k)
+	}
+	env["ENCOMPASS_SECRET_ARN"] = "arn:aws:secretsmanager:us-east-1:123456789012:secret:encompass"
+	var out bytes.Buffer
+	fn, err := function.Build(context.Background(), getenv(env), hris.QueueProvision, "provision", function.Options{Output: &out, HTTPClient: sim.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := `{"schemaVersion":"1","eventId":"s1","type":"hire","occurredAt":"2026-11-20T09:00:00Z",
+		"employee":{"employeeId":"S1","givenName":"Sec","familyName":"Ret","email":"sec.ret@lender.example"}}`
+	if resp, err := fn.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m1", Body: body}}}); err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("resp %+v err %v", resp, err)
+	}
+	if _, ok := sim.User("sec.ret"); !ok {
+		t.Fatal("not provisioned with the secret's credentials")
+	}
+	if strings.Contains(out.String(), sim.ClientSecret) || strings.Contains(out.String(), sim.Password) {
+		t.Fatal("a secret was logged")
+	}
+}
+
 // TestShippedExampleMapping: the example mapping file resolves against the
 // simulator's realistic instance.
 func TestShippedExampleMapping(t *testing.T) {

@@ -238,7 +238,7 @@ func (p *Poller) run(ctx context.Context, start time.Time) (Summary, error) {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		var err error
-		snap, err = p.cfg.Snapshot.LoadUsers(gctx, meta)
+		snap, err = p.cfg.Snapshot.loadUsers(gctx, meta)
 		if errors.Is(err, errBaseDamaged) {
 			damaged = true
 			p.log.Error("poll: the snapshot base is damaged; recording a new baseline", "error", err)

@@ -707,7 +707,7 @@ func storedEnc(t testing.TB, e *env, key string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	users, err := snap.LoadUsers(context.Background(), meta)
+	users, err := snap.loadUsers(context.Background(), meta)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -215,10 +215,10 @@ func (s *Snapshot) LoadMeta(ctx context.Context) (Meta, error) {
 // records a new baseline instead of reporting every user as created.
 var errBaseDamaged = errors.New("poll: snapshot base damaged")
 
-// LoadUsers reads the base chunks and the delta items in parallel, with
+// loadUsers reads the base chunks and the delta items in parallel, with
 // strongly consistent reads so that a poll never diffs against a stale copy
 // of the previous poll's writes, and merges them (a delta wins).
-func (s *Snapshot) LoadUsers(ctx context.Context, m Meta) (map[string]entry, error) {
+func (s *Snapshot) loadUsers(ctx context.Context, m Meta) (map[string]entry, error) {
 	users := make(map[string]entry, m.Users)
 	var mu sync.Mutex
 	var deltas []deltaItem

@@ -35,15 +35,15 @@ func (s *LifecycleStack) defineAlarms() {
 		Description:       jsii.String("Encrypts the Encompass lifecycle alert topic"),
 		EnableKeyRotation: jsii.Bool(true),
 	})
-	// CloudWatch alarms and EventBridge publish to an encrypted topic only
-	// when they may use its key; AWS managed keys cannot grant that.
+	// CloudWatch alarms encrypt with the topic's key themselves, and an
+	// account-root statement does not cover a service principal: without this
+	// grant every alarm notification is silently dropped (AWS managed keys
+	// cannot grant it at all). The actions are those of AWS's own example for
+	// encrypted topics; EventBridge gets the same statement from its target.
 	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid: jsii.String("AlarmAndEventPublishers"),
-		Principals: &[]awsiam.IPrincipal{
-			awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil),
-			awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil),
-		},
-		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey"),
+		Sid:        jsii.String("CloudWatchAlarmsEncrypt"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
 		Resources:  jsii.Strings("*"), // in a key policy, "*" is this key
 		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()}},
 	}), nil)
@@ -52,6 +52,15 @@ func (s *LifecycleStack) defineAlarms() {
 		MasterKey:   key,
 		EnforceSSL:  jsii.Bool(true),
 	})
+	// The topic policy (TLS only, EventBridge) replaces SNS's default policy,
+	// so the alarms of this account need their own statement to publish.
+	s.AlertTopic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("CloudWatchAlarmsPublish"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("sns:Publish"),
+		Resources:  &[]*string{s.AlertTopic.TopicArn()},
+		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()}},
+	}))
 	if s.Config.AlertEmail != "" {
 		s.AlertTopic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(s.Config.AlertEmail), nil))
 	}

@@ -291,9 +291,10 @@ func TestStateTableIsDurable(t *testing.T) {
 }
 
 // TestIAMActionsHaveNoWildcards covers every identity policy, and every
-// Allow in a resource policy except the KMS key's administration statement
-// (account root, kms:*: the key policy AWS itself creates by default so
-// that the account never loses control of its key).
+// Allow in the queue and topic policies. The alert key's policy is not
+// covered: it holds the default account-root kms:* statement (so that the
+// account never loses control of its key) and AWS's kms:GenerateDataKey*
+// for the services that publish to the encrypted topic.
 func TestIAMActionsHaveNoWildcards(t *testing.T) {
 	s := defaultStack(t)
 	check := func(where string, doc any, allowOnly bool) {
@@ -583,6 +584,32 @@ func TestAlarms(t *testing.T) {
 	}
 	if len(s.resources("AWS::SNS::Subscription")) != 0 {
 		t.Error("default config has no alert e-mail, yet there is a subscription")
+	}
+	// Every publisher may publish to the topic and use its key: a missing
+	// grant drops notifications silently.
+	var topicPublishers, keyUsers []string
+	for _, pol := range s.resources("AWS::SNS::TopicPolicy") {
+		for _, st := range list(dig(pol, "Properties", "PolicyDocument", "Statement")) {
+			if dig(st, "Effect") == "Allow" && slices.Contains(list(dig(st, "Action")), any("sns:Publish")) {
+				for _, p := range list(dig(st, "Principal", "Service")) {
+					topicPublishers = append(topicPublishers, p.(string))
+				}
+			}
+		}
+	}
+	keyID := dig(tp, "KmsMasterKeyId", "Fn::GetAtt").([]any)[0].(string)
+	for _, st := range list(dig(props(s.resource(t, keyID)), "KeyPolicy", "Statement")) {
+		actions := list(dig(st, "Action"))
+		if dig(st, "Effect") == "Allow" && slices.Contains(actions, any("kms:Decrypt")) && slices.Contains(actions, any("kms:GenerateDataKey*")) {
+			for _, p := range list(dig(st, "Principal", "Service")) {
+				keyUsers = append(keyUsers, p.(string))
+			}
+		}
+	}
+	for _, publisher := range []string{"cloudwatch.amazonaws.com", "events.amazonaws.com"} {
+		if !slices.Contains(topicPublishers, publisher) || !slices.Contains(keyUsers, publisher) {
+			t.Errorf("%s: may publish %v, may use the key %v", publisher, slices.Contains(topicPublishers, publisher), slices.Contains(keyUsers, publisher))
+		}
 	}
 	assertMatches(t, "the alert key rotates", func() {
 		s.template.HasResourceProperties(jsii.String("AWS::KMS::Key"), &map[string]any{"EnableKeyRotation": true})

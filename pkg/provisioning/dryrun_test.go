@@ -21,6 +21,9 @@ func TestDryRunWritesNothing(t *testing.T) {
 			e.mustSend(e.prov, hire.body(), adopt.body(), "garbage")
 			e.mustSend(e.deprov, leave.body())
 			e.mustSend(e.prov, hire.body()) // no idempotency record: not a duplicate
+			// A dry run links nothing, so an existing employee's update is
+			// described as an adoption every time.
+			e.mustSend(e.prov, hrisEvent("update", "E10002", t0, map[string]any{"userName": "asmith", "email": "alex.smith@lender.example", "jobTitle": "Loan Processor"}).body())
 
 			if n := e.writes(); n != 0 {
 				t.Fatalf("%d write requests reached Encompass: %v", n, e.sim.Counts())
@@ -32,7 +35,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 			if ops["PutItem"]+ops["UpdateItem"]+ops["DeleteItem"] != 0 {
 				t.Fatalf("state table written in a dry run: %v", ops)
 			}
-			want := map[string]int{publish.UserProvisioned: 3, publish.UserDeprovisioned: 1, publish.HRISEventRejected: 1}
+			want := map[string]int{publish.UserProvisioned: 4, publish.UserDeprovisioned: 1, publish.HRISEventRejected: 1}
 			for dt, n := range want {
 				if got := len(e.published(dt)); got != n {
 					t.Errorf("%d %s events, want %d", got, dt, n)

@@ -115,6 +115,10 @@ func (h *Handler) retry(ctx context.Context, err error) Result {
 // publishOnly publishes events that need no state record (decoding
 // rejections and dry runs).
 func (h *Handler) publishOnly(ctx context.Context, out outcome) Result {
+	if len(out.events) == 0 {
+		h.count(ctx, out.name)
+		return Result{Outcome: out.name}
+	}
 	if err := h.cfg.Publisher.Publish(ctx, out.events...); err != nil {
 		return h.retry(ctx, fmt.Errorf("publish %s: %w", out.name, err))
 	}

@@ -64,9 +64,16 @@ func newHandler(cfg *config.Config, log *slog.Logger, metrics io.Writer) (*Handl
 	return NewHandler(poll.Config{
 		Users:           client.Users,
 		State:           state.New(db, cfg.StateTable),
-		Snapshot:        poll.NewSnapshot(db, cfg.StateTable, ec.MaxInFlight, log),
+		Snapshot:        poll.NewSnapshot(db, cfg.StateTable, dynamoConcurrency, log),
 		Publisher:       publish.New(eventbridge.NewFromConfig(cfg.AWS), cfg.EventBusName),
 		MaxRemovalRatio: cfg.MaxRemovalRatio,
-		Concurrency:     ec.MaxInFlight,
+		// Write-log look-ups go to DynamoDB; the removal read-backs that
+		// share this limit are held to MaxInFlight by the client itself.
+		Concurrency: dynamoConcurrency,
 	}, calls, metrics, log), nil
 }
+
+// dynamoConcurrency bounds the poller's parallel DynamoDB requests (snapshot
+// chunks and shards, delta writes, write-log look-ups). DynamoDB is not the
+// tenant's shared Encompass budget, so it can be higher than MaxInFlight.
+const dynamoConcurrency = 16

@@ -2,8 +2,10 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -94,18 +96,13 @@ func (s *LifecycleStack) defineFunctions(distDir, mappingFile string) error {
 		encompassEnv["ENCOMPASS_GRANT"] = cfg.Grant
 	}
 	if cfg.SAMLocal {
-		for _, k := range append(localOnlyEncompassVars, localOnlyEndpointVars...) {
+		for _, k := range slices.Concat(localOnlyEncompassVars, localOnlyEndpointVars) {
 			encompassEnv[k] = ""
 		}
 	}
 	with := func(extra map[string]string) map[string]string {
-		m := make(map[string]string, len(encompassEnv)+len(extra))
-		for k, v := range encompassEnv {
-			m[k] = v
-		}
-		for k, v := range extra {
-			m[k] = v
-		}
+		m := maps.Clone(encompassEnv)
+		maps.Copy(m, extra)
 		return m
 	}
 
@@ -155,7 +152,7 @@ func (s *LifecycleStack) defineFunctions(distDir, mappingFile string) error {
 		"LOG_LEVEL":          cfg.LogLevel,
 	}
 	if cfg.SAMLocal {
-		for _, k := range append(localOnlyWebhookVars, localOnlyEndpointVars...) {
+		for _, k := range slices.Concat(localOnlyWebhookVars, localOnlyEndpointVars) {
 			webhookEnv[k] = ""
 		}
 	}

@@ -97,9 +97,16 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, " | ")
 }
 
-// find returns the first result whose package matches and whose name
-// contains one of the fragments.
+// find returns the result of pkg named exactly like a fragment, or else the
+// first whose name contains one.
 func find(results []benchResult, pkg string, fragments ...string) (benchResult, bool) {
+	for _, frag := range fragments {
+		for _, r := range results {
+			if r.Pkg == pkg && r.Name == frag {
+				return r, true
+			}
+		}
+	}
 	for _, frag := range fragments {
 		for _, r := range results {
 			if r.Pkg == pkg && strings.Contains(r.Name, frag) {

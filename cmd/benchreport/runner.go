@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -41,12 +42,14 @@ type runnerStats struct {
 	BareList        time.Duration
 	PollErr         string
 	SimLatency      time.Duration
+	Containers      int
 	ColdRuns        int
 	ThroughputBatch int
 }
 
 type runnerOptions struct {
 	coldRuns   int
+	containers int
 	batches    int
 	batchSize  int
 	latency    time.Duration
@@ -137,27 +140,10 @@ func measureRunner(ctx context.Context, o runnerOptions, progress io.Writer) (*r
 	st.UsersMeasured = o.batchSize
 	st.CallsPerUser = float64(total) / float64(o.batchSize)
 
-	fmt.Fprintf(progress, "throughput: %d batches of %d hires, simulator latency %s ...\n", o.batches, o.batchSize, o.latency)
-	env.Sim.SetLatency(o.latency)
-	env.Sim.ResetRequests()
-	startT := time.Now()
-	for b := range o.batches {
-		batch := make([][]byte, o.batchSize)
-		for i := range batch {
-			batch[i] = hire(fmt.Sprintf("R%03d%03d", b, i)).Body()
-		}
-		if err := provisionBatch(ctx, env, batch); err != nil {
-			return nil, err
-		}
+	fmt.Fprintf(progress, "throughput: %d provision containers, %d batches of %d hires, simulator latency %s ...\n", o.containers, o.batches, o.batchSize, o.latency)
+	if err := measureThroughput(ctx, env, o, st); err != nil {
+		return nil, err
 	}
-	st.EventsElapsed = time.Since(startT)
-	st.Events = o.batches * o.batchSize
-	for _, r := range env.Sim.Requests() {
-		if r.Status == 429 {
-			st.Throttled++
-		}
-	}
-	env.Sim.SetLatency(0)
 
 	if o.pollUsers > 0 {
 		if err := measurePoller(ctx, env, o, st, progress); err != nil {
@@ -165,6 +151,80 @@ func measureRunner(ctx context.Context, o runnerOptions, progress io.Writer) (*r
 		}
 	}
 	return st, nil
+}
+
+// measureThroughput runs o.containers provision containers at once, as the
+// stack's reserved concurrency does, against a simulator that answers after
+// o.latency and allows 30 requests in flight (the tenant's limit).
+func measureThroughput(ctx context.Context, env *localenv.Env, o runnerOptions, st *runnerStats) error {
+	cfg, err := env.Config("provision")
+	if err != nil {
+		return err
+	}
+	containers := make([]*lambdarun.Container, o.containers)
+	for i := range containers {
+		c, err := lambdarun.New(cfg)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		// Warm (token, mapping look-ups) outside the measurement.
+		res, err := c.Invoke(ctx, mustJSON(localenv.SQSBatch(localenv.ProvisionQueueARN)))
+		if err != nil {
+			return err
+		}
+		if res.Error != nil {
+			return fmt.Errorf("warm provision: %v", res.Error)
+		}
+		containers[i] = c
+	}
+	queue := make(chan []byte, o.batches)
+	for b := range o.batches {
+		bodies := make([][]byte, o.batchSize)
+		for i := range bodies {
+			bodies[i] = hire(fmt.Sprintf("R%03d%03d", b, i)).Body()
+		}
+		queue <- mustJSON(localenv.SQSBatch(localenv.ProvisionQueueARN, bodies...))
+	}
+	close(queue)
+	env.Sim.SetLatency(o.latency)
+	defer env.Sim.SetLatency(0)
+	env.Sim.ResetRequests()
+	errs := make(chan error, len(containers))
+	start := time.Now()
+	var wg sync.WaitGroup
+	for _, c := range containers {
+		wg.Go(func() {
+			for batch := range queue {
+				if err := checkBatch(c.Invoke(ctx, batch)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	st.EventsElapsed = time.Since(start)
+	close(errs)
+	if err := <-errs; err != nil {
+		return err
+	}
+	st.Events = o.batches * o.batchSize
+	st.Containers = o.containers
+	for _, r := range env.Sim.Requests() {
+		if r.Status == 429 {
+			st.Throttled++
+		}
+	}
+	return nil
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 // measurePoller runs the real poller twice over a simulator holding
@@ -212,7 +272,11 @@ func measurePoller(ctx context.Context, base *localenv.Env, o runnerOptions, st 
 }
 
 func provisionBatch(ctx context.Context, env *localenv.Env, bodies [][]byte) error {
-	res, err := env.Invoke(ctx, "provision", localenv.SQSBatch(localenv.ProvisionQueueARN, bodies...))
+	return checkBatch(env.Invoke(ctx, "provision", localenv.SQSBatch(localenv.ProvisionQueueARN, bodies...)))
+}
+
+// checkBatch fails unless the invocation processed every message.
+func checkBatch(res *lambdarun.Result, err error) error {
 	if err != nil {
 		return err
 	}
@@ -224,7 +288,7 @@ func provisionBatch(ctx context.Context, env *localenv.Env, bodies [][]byte) err
 		return fmt.Errorf("provision answered %q: %w", res.Payload, err)
 	}
 	if n := len(resp.BatchItemFailures); n > 0 {
-		return fmt.Errorf("provision left %d of %d messages for a retry\n%s", n, len(bodies), res.Logs)
+		return fmt.Errorf("provision left %d messages for a retry\n%s", n, res.Logs)
 	}
 	return nil
 }

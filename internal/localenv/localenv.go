@@ -184,13 +184,9 @@ func (e *Env) Vars(fn string) map[string]string {
 		// that `make invoke FN=webhook EVENT=events/webhook-loan-update.json` verifies.
 		sample.WebhookTestSubscriptionID: sample.WebhookTestSigningKey,
 	})
+	// The same variables as the CDK stack sets (infra/functions.go), with
+	// the local-run forms of the secrets and endpoints of the local servers.
 	vars := map[string]string{
-		"ENCOMPASS_API_URL":            e.Sim.URL,
-		"ENCOMPASS_INSTANCE_ID":        e.Sim.InstanceID,
-		"ENCOMPASS_CLIENT_ID":          e.Sim.ClientID,
-		"ENCOMPASS_CLIENT_SECRET":      e.Sim.ClientSecret,
-		"ENCOMPASS_USERNAME":           e.Sim.Username,
-		"ENCOMPASS_PASSWORD":           e.Sim.Password,
 		"STATE_TABLE":                  e.Table,
 		"EVENT_BUS_NAME":               BusName,
 		"AWS_ENDPOINT_URL_DYNAMODB":    e.DynamoURL,
@@ -199,6 +195,21 @@ func (e *Env) Vars(fn string) map[string]string {
 	}
 	if fn == "webhook" {
 		vars["WEBHOOK_SIGNING_KEYS"] = string(keys)
+	} else {
+		maps.Copy(vars, map[string]string{
+			"ENCOMPASS_API_URL":       e.Sim.URL,
+			"ENCOMPASS_INSTANCE_ID":   e.Sim.InstanceID,
+			"ENCOMPASS_CLIENT_ID":     e.Sim.ClientID,
+			"ENCOMPASS_CLIENT_SECRET": e.Sim.ClientSecret,
+			"ENCOMPASS_USERNAME":      e.Sim.Username,
+			"ENCOMPASS_PASSWORD":      e.Sim.Password,
+			"ENCOMPASS_USER_API":      "scim",
+			"ENCOMPASS_MAX_IN_FLIGHT": "3", // the stack's default plan (infra/budget.go)
+			"DRY_RUN":                 "false",
+		})
+	}
+	if fn == "poller" {
+		vars["POLLER_MAX_REMOVAL_RATIO"] = "0.2"
 	}
 	maps.Copy(vars, e.opts.Env["*"])
 	maps.Copy(vars, e.opts.Env[fn])

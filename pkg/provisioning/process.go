@@ -40,9 +40,8 @@ type outcome struct {
 	events []publish.Event
 }
 
-// storedOutcome is kept in the idempotency record. Events are stored before
-// publishing, so that a redelivery after a failed publish sends them then,
-// instead of finding nothing left to change and losing them.
+// storedOutcome is kept in the idempotency record: "published" with the
+// outcome's name, or "pending" with the events a failed publish still owes.
 type storedOutcome struct {
 	State   string        `json:"state"` // "pending" or "published"
 	Outcome string        `json:"outcome"`
@@ -126,29 +125,34 @@ func (h *Handler) publishOnly(ctx context.Context, out outcome) Result {
 	return Result{Outcome: out.name}
 }
 
-// finish records the outcome, publishes it, and marks it published. A
-// publish failure leaves the outcome pending in the idempotency record; the
-// redelivery publishes it (see duplicate).
+// finish publishes the outcome and marks the event done with it. When
+// publishing fails, the events are stored in the idempotency record as
+// pending and the message is retried; the redelivery publishes them (see
+// duplicate) instead of finding nothing left to change. The common path costs
+// one state-table write.
 func (h *Handler) finish(ctx context.Context, ev *hris.Event, out outcome) Result {
 	if h.cfg.DryRun {
 		return h.publishOnly(ctx, out)
 	}
 	if len(out.events) > 0 {
-		pending, err := encodeOutcome("pending", out)
-		if err != nil {
-			return h.retry(ctx, err)
-		}
-		if err := h.cfg.Store.CompleteEvent(ctx, ev.EventID, pending); err != nil {
-			return h.retry(ctx, fmt.Errorf("record outcome: %w", err))
-		}
 		if err := h.cfg.Publisher.Publish(ctx, out.events...); err != nil {
+			pending, eerr := encodeOutcome("pending", out)
+			if eerr == nil {
+				eerr = h.cfg.Store.CompleteEvent(context.WithoutCancel(ctx), ev.EventID, pending)
+			}
+			if eerr != nil {
+				// The claim stays in progress until its lease ends; the
+				// redelivery then re-runs the event.
+				h.log.ErrorContext(ctx, "could not keep the unpublished outcome", "error", eerr.Error())
+			}
 			return h.retry(ctx, fmt.Errorf("publish %s: %w", out.name, err))
 		}
 	}
 	done, _ := encodeOutcome("published", outcome{name: out.name})
 	if err := h.cfg.Store.CompleteEvent(context.WithoutCancel(ctx), ev.EventID, done); err != nil {
-		// Worst case a redelivery publishes the events once more.
-		h.log.WarnContext(ctx, "could not mark the outcome published", "error", err.Error())
+		// The claim stays in progress until its lease ends; a redelivery
+		// then finds the change applied and publishes nothing twice.
+		h.log.WarnContext(ctx, "could not mark the event done", "error", err.Error())
 	}
 	h.count(ctx, out.name)
 	return Result{Outcome: out.name}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"sync"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -36,7 +37,7 @@ type Function struct {
 
 // Options adjust Build for tests and local runs.
 type Options struct {
-	// Output receives logs and metric lines; default os.Stdout from main.
+	// Output receives logs and metric lines; default os.Stdout.
 	Output io.Writer
 	// HTTPClient is the Encompass HTTP client (default: the client's own).
 	HTTPClient *http.Client
@@ -48,6 +49,9 @@ type Options struct {
 // mapping's names. Any failure is one error naming the variable or the
 // unknown names, for the cold start to report.
 func Build(ctx context.Context, getenv func(string) string, queue hris.Queue, name string, opts Options) (*Function, error) {
+	if opts.Output == nil {
+		opts.Output = os.Stdout
+	}
 	cfg, err := config.Load(ctx, getenv, config.ForProvision, opts.Config...)
 	if err != nil {
 		return nil, err

@@ -213,14 +213,14 @@ func TestTokenExpiresMidBatch(t *testing.T) {
 // TestDeadlineMidBatch: the function's deadline arrives while Encompass is
 // slow. The function must answer before it is killed, having finished the
 // first employees and reporting the others as batch item failures, and the
-// redelivery completes them without duplicates. The provision handler stops
-// starting messages when less than its 10 s safety margin remains, so a 12 s
-// timeout with 600 ms per Encompass call leaves room for the first wave only.
+// redelivery completes them without duplicates. With a 3 s timeout and
+// 600 ms per call, a hire (at least two calls) fits in the time the handler
+// keeps for work, but ten hires at three requests in flight cannot.
 func TestDeadlineMidBatch(t *testing.T) {
 	env := start(t, nil)
 	p := newPlayer(t, env)
 	evs := hires("D", 10)
-	if err := env.Reconfigure("provision", func(c *lambdarun.Config) { c.Timeout = 12 * time.Second }); err != nil {
+	if err := env.Reconfigure("provision", func(c *lambdarun.Config) { c.Timeout = 3 * time.Second }); err != nil {
 		t.Fatal(err)
 	}
 	warm(t, env)

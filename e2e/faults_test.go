@@ -187,7 +187,7 @@ func TestTokenExpiresMidBatch(t *testing.T) {
 	p := newPlayer(t, env)
 	evs := hires("T", 4)
 	warm(t, env)
-	env.Sim.SetLatency(40 * time.Millisecond)
+	env.Sim.SetLatency(100 * time.Millisecond)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -14,7 +14,9 @@ func lookupIn(m map[string]any) func(string) (any, bool) {
 	}
 }
 
-func TestCommittedCDKJSONIsValid(t *testing.T) {
+// TestCDKJSONIsValidAndComplete: the committed cdk.json loads, and lists
+// every key, so that it documents the whole configuration surface.
+func TestCDKJSONIsValidAndComplete(t *testing.T) {
 	root, err := repoRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -23,14 +25,25 @@ func TestCommittedCDKJSONIsValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := LoadConfig(lookupIn(ctx))
+	if _, err := LoadConfig(lookupIn(ctx)); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range contextKeys {
+		if _, ok := ctx[key]; !ok {
+			t.Errorf("cdk.json does not list %q", key)
+		}
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	cfg, err := LoadConfig(lookupIn(map[string]any{ctxInstanceID: simulatorInstanceID}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := DefaultConfig()
 	want.InstanceID = simulatorInstanceID
 	if cfg != want {
-		t.Errorf("cdk.json config = %+v\nwant the defaults %+v", cfg, want)
+		t.Errorf("config = %+v\nwant the defaults %+v", cfg, want)
 	}
 }
 

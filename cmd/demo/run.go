@@ -13,11 +13,16 @@ import (
 	"github.com/lenderops/encompass-lifecycle/internal/story"
 )
 
+var errInterrupted = errors.New("interrupted; every process was stopped")
+
 func run(ctx context.Context, w io.Writer, binDir string, verbose bool) error {
 	start := time.Now()
 	fmt.Fprintf(w, "Encompass user lifecycle: local demo\n\n")
 	fmt.Fprintf(w, "building provision, deprovision, poller, webhook for %s/%s and starting the Encompass simulator, dynalite and an EventBridge fake ...\n", runtime.GOOS, runtime.GOARCH)
 	env, err := localenv.Start(ctx, localenv.Options{BinDir: binDir})
+	if ctx.Err() != nil {
+		return errInterrupted
+	}
 	if err != nil {
 		return err
 	}
@@ -34,7 +39,7 @@ func run(ctx context.Context, w io.Writer, binDir string, verbose bool) error {
 	p.Emit = func(s story.Step) { printStep(w, s, verbose) }
 	rep, err := p.Play(ctx)
 	if ctx.Err() != nil {
-		return errors.New("interrupted; every process was stopped")
+		return errInterrupted
 	}
 	if err != nil {
 		return err

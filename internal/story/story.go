@@ -70,6 +70,8 @@ type Player struct {
 	start  time.Time
 	report Report
 	seen   int // events of the bus already attributed to steps
+	// names turns organization and persona ids into names for the timeline.
+	names map[string]map[string]string
 }
 
 // New returns a player for env with the default feed, anchored an hour ago.
@@ -151,14 +153,14 @@ func (p *Player) SendBatch(ctx context.Context, fn, queueARN string, evs []HRISE
 				mine = append(mine, ev)
 			}
 		}
-		outcome := describeAll(mine)
+		outcome := p.describeAll(mine)
 		switch {
 		case res.Error != nil:
 			outcome = "not processed: the invocation failed, SQS will retry"
 		case retry[batch.Records[i].MessageId]:
 			outcome = "left on the queue for a retry (batch item failure)"
 			if len(mine) > 0 {
-				outcome += "; " + describeAll(mine)
+				outcome += "; " + p.describeAll(mine)
 			}
 		case outcome == "":
 			outcome = "no event published"
@@ -181,7 +183,7 @@ func (p *Player) Poll(ctx context.Context, what string) error {
 		return fmt.Errorf("invoke poller: %w", err)
 	}
 	published := p.take()
-	outcome := describeAll(published)
+	outcome := p.describeAll(published)
 	if outcome == "" {
 		outcome = "no change"
 	}
@@ -249,7 +251,7 @@ func (p *Player) Webhooks(ctx context.Context) error {
 				return fmt.Errorf("webhook answered %q: %w", res.Payload, err)
 			}
 			outcome = fmt.Sprintf("HTTP %d", resp.StatusCode)
-			if s := describeAll(published); s != "" {
+			if s := p.describeAll(published); s != "" {
 				outcome += "; " + s
 			} else {
 				outcome += "; nothing published"
@@ -347,17 +349,41 @@ func invocationOutcome(res *lambdarun.Result, retries int) string {
 	return b.String()
 }
 
-// describeAll describes published events in one line.
-func describeAll(evs []testenv.Event) string {
+// describeAll describes published events in one line, with organization
+// and persona names where the events carry ids.
+func (p *Player) describeAll(evs []testenv.Event) string {
 	parts := make([]string, 0, len(evs))
 	for _, ev := range evs {
-		parts = append(parts, Describe(ev))
+		parts = append(parts, describe(ev, p.lookupNames()))
 	}
 	return strings.Join(parts, "; ")
 }
 
+// lookupNames reads the tenant's organizations and personas once, as an
+// administrator would see them; the timeline falls back to ids on failure.
+func (p *Player) lookupNames() map[string]map[string]string {
+	if p.names != nil {
+		return p.names
+	}
+	p.names = map[string]map[string]string{"organizationId": {}, "personas": {}}
+	ctx := context.Background()
+	if orgs, err := p.Admin.Organizations.List(ctx); err == nil {
+		for _, o := range orgs {
+			p.names["organizationId"][o.ID] = o.Name
+		}
+	}
+	if personas, err := p.Admin.Personas.List(ctx); err == nil {
+		for _, ps := range personas {
+			p.names["personas"][ps.ID] = ps.Name
+		}
+	}
+	return p.names
+}
+
 // Describe is a short human description of a published event.
-func Describe(ev testenv.Event) string {
+func Describe(ev testenv.Event) string { return describe(ev, nil) }
+
+func describe(ev testenv.Event, names map[string]map[string]string) string {
 	d := ev.DetailMap()
 	who := firstString(d, "userName", "loginId", "userId", "employeeId")
 	s := ev.DetailType
@@ -374,13 +400,13 @@ func Describe(ev testenv.Event) string {
 		s += " [" + o + "]"
 	}
 	// A new account's changes are its whole profile; the name says enough.
-	if ch := describeChanges(d["changes"]); ch != "" && ev.DetailType != "User Provisioned" {
+	if ch := describeChanges(d["changes"], names); ch != "" && ev.DetailType != "User Provisioned" {
 		s += ": " + ch
 	}
 	return s
 }
 
-func describeChanges(v any) string {
+func describeChanges(v any, names map[string]map[string]string) string {
 	list, _ := v.([]any)
 	var parts []string
 	for _, c := range list {
@@ -388,12 +414,28 @@ func describeChanges(v any) string {
 		if m == nil {
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("%v %v->%v", m["field"], short(m["from"]), short(m["to"])))
+		field, _ := m["field"].(string)
+		parts = append(parts, fmt.Sprintf("%s %v->%v", field, short(named(names[field], m["from"])), short(named(names[field], m["to"]))))
 	}
 	if len(parts) > 4 {
 		parts = append(parts[:4], fmt.Sprintf("+%d more", len(parts)-4))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// named replaces ids (comma-separated for personas) by their names.
+func named(names map[string]string, v any) any {
+	s, ok := v.(string)
+	if !ok || len(names) == 0 || s == "" {
+		return v
+	}
+	ids := strings.Split(s, ",")
+	for i, id := range ids {
+		if n, ok := names[id]; ok {
+			ids[i] = n
+		}
+	}
+	return strings.Join(ids, ",")
 }
 
 func truncate(s string, n int) string {

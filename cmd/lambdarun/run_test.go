@@ -48,6 +48,8 @@ func TestRunStandalone(t *testing.T) {
 			stdout: []string{`"errorMessage": "boom"`}},
 		{name: "event not JSON", event: write("bad.json", `{"action":`), envVars: envVars, wantErr: "not valid JSON"},
 		{name: "event missing", event: filepath.Join(dir, "missing.json"), envVars: envVars, wantErr: "no such file"},
+		{name: "event over 6 MB", event: write("big.json", `"`+strings.Repeat("x", 6*1024*1024)+`"`), envVars: envVars, wantErr: "over the"},
+		{name: "env vars missing", event: write("ok3.json", `{}`), envVars: filepath.Join(dir, "nope.json"), wantErr: "no such file"},
 		{name: "env vars malformed", event: write("ok2.json", `{}`), envVars: write("badenv.json", `[]`), wantErr: "want a JSON object"},
 	}
 	for _, tt := range tests {

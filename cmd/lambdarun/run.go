@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,6 +33,9 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (failed bool,
 		container *lambdarun.Container
 		env       *localenv.Env
 	)
+	if o.bootstrap == "" && !slices.Contains(lambdarun.Functions, o.fn) {
+		return false, fmt.Errorf("unknown function %q: want one of %s", o.fn, strings.Join(lambdarun.Functions, ", "))
+	}
 	if o.envVars == "" && o.bootstrap == "" {
 		fmt.Fprintln(stderr, "starting the local product: Encompass simulator, dynalite, EventBridge fake; building for this machine ...")
 		env, err = localenv.Start(ctx, localenv.Options{BinDir: o.binDir, Functions: []string{o.fn}})

@@ -22,6 +22,17 @@ func buildTestFunction(t *testing.T) string {
 	return bin
 }
 
+func TestRunRejectsUnknownFunction(t *testing.T) {
+	event := filepath.Join(t.TempDir(), "e.json")
+	os.WriteFile(event, []byte(`{}`), 0o600)
+	for _, fn := range []string{"nope", "../functions/provision", ""} {
+		_, err := run(context.Background(), options{fn: fn, event: event, times: 1}, &bytes.Buffer{}, &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), "unknown function") {
+			t.Errorf("fn %q: err = %v, want unknown function", fn, err)
+		}
+	}
+}
+
 func TestRunStandalone(t *testing.T) {
 	bin := buildTestFunction(t)
 	dir := t.TempDir()

@@ -274,3 +274,31 @@ func TestWebhookEventBridgeDown(t *testing.T) {
 		t.Errorf("%d Loan update events, want exactly 1", n)
 	}
 }
+
+// TestDryRun: with DRY_RUN=true the real binary writes nothing to Encompass
+// and still publishes every outcome, marked dryRun.
+func TestDryRun(t *testing.T) {
+	env := start(t, func(o *localenv.Options) {
+		o.Env = map[string]map[string]string{"provision": {"DRY_RUN": "true"}}
+	})
+	p := newPlayer(t, env)
+	evs := hires("Y", 3)
+	retry, res := deliver(t, env, evs)
+	if res.Error != nil || len(retry) != 0 {
+		t.Fatalf("error %v, retries %d", res.Error, len(retry))
+	}
+	for _, r := range env.Sim.Requests() {
+		if r.Method != "GET" && r.Endpoint != "POST /oauth2/v1/token" {
+			t.Errorf("dry run wrote to Encompass: %s %s", r.Method, r.Path)
+		}
+	}
+	for _, e := range evs {
+		got := eventsFor(env.Bus.Events(), e.EventID)
+		if len(got) != 1 || got[0].DetailType != "User Provisioned" || got[0].DetailMap()["dryRun"] != true {
+			t.Errorf("%s: events %v, want one User Provisioned marked dryRun", e.EventID, got)
+		}
+		if u := user(t, p, "t"+e.EmployeeID()); u != nil {
+			t.Errorf("dry run created %s", u.LoginID)
+		}
+	}
+}

@@ -43,19 +43,25 @@ func bodies(evs []story.HRISEvent) [][]byte {
 // function asked SQS to retry, mapped back to the events.
 func deliver(t *testing.T, env *localenv.Env, evs []story.HRISEvent) (retry []story.HRISEvent, res *lambdarun.Result) {
 	t.Helper()
-	batch := localenv.SQSBatch(localenv.ProvisionQueueARN, bodies(evs)...)
-	res, err := env.Invoke(context.Background(), "provision", batch)
+	return deliverTo(t, env, "provision", localenv.ProvisionQueueARN, evs)
+}
+
+// deliverTo is deliver for either queue's function.
+func deliverTo(t *testing.T, env *localenv.Env, fn, queueARN string, evs []story.HRISEvent) (retry []story.HRISEvent, res *lambdarun.Result) {
+	t.Helper()
+	batch := localenv.SQSBatch(queueARN, bodies(evs)...)
+	res, err := env.Invoke(context.Background(), fn, batch)
 	if err != nil {
 		t.Fatal(err)
 	}
-	assertNoSecrets(t, env, "provision", string(res.Logs))
+	assertNoSecrets(t, env, fn, string(res.Logs))
 	if res.Error != nil {
 		// A failed invocation leaves the whole batch on the queue.
 		return evs, res
 	}
 	var resp events.SQSEventResponse
 	if err := json.Unmarshal(res.Payload, &resp); err != nil {
-		t.Fatalf("provision answered %q: %v", res.Payload, err)
+		t.Fatalf("%s answered %q: %v", fn, res.Payload, err)
 	}
 	failed := map[string]bool{}
 	for _, f := range resp.BatchItemFailures {
@@ -178,6 +184,55 @@ func TestServerErrors(t *testing.T) {
 	env.Sim.ClearFaults()
 	redeliverUntilDone(t, env, retry, 3)
 	assertProvisionedOnce(t, env, p, evs)
+}
+
+// TestDeprovisionServerErrors: when disabling fails with 5xx the leavers are
+// left on the queue, their accounts stay as they were, nothing is reported
+// as deprovisioned, and the redelivery disables each one once.
+func TestDeprovisionServerErrors(t *testing.T) {
+	env := start(t, nil)
+	p := newPlayer(t, env)
+	evs := hires("Z", 2)
+	if retry, res := deliver(t, env, evs); res.Error != nil || len(retry) != 0 {
+		t.Fatalf("hires: error %v, retries %d", res.Error, len(retry))
+	}
+	var leavers []story.HRISEvent
+	for i, e := range evs {
+		leavers = append(leavers, story.HRISEvent{EventID: fmt.Sprintf("hris-leave-%d", i), Type: "terminate",
+			OccurredAt: e.OccurredAt.Add(time.Minute), Employee: story.Employee{"employeeId": e.EmployeeID()}})
+	}
+	for _, route := range []string{"DELETE /scim2/v1/users/{id}", "PATCH /scim2/v1/users/{id}", "PATCH /encompass/v3/users/{id}"} {
+		env.Sim.FailNext(100000, 502, route)
+	}
+	retry, res := deliverTo(t, env, "deprovision", localenv.DeprovisionQueueARN, leavers)
+	if res.Error != nil {
+		t.Fatalf("invocation failed: %v; want batch item failures", res.Error)
+	}
+	if len(retry) != len(leavers) {
+		t.Errorf("%d of %d leavers left for a retry, want all", len(retry), len(leavers))
+	}
+	got := countEvents(env.Bus.Events())
+	if got["User Deprovisioned"] != 0 || got["HRIS Event Rejected"] != 0 {
+		t.Errorf("events during 502s: %v, want no deprovisioning and no rejection", got)
+	}
+	env.Sim.ClearFaults()
+	for range 3 {
+		if len(retry) == 0 {
+			break
+		}
+		retry, _ = deliverTo(t, env, "deprovision", localenv.DeprovisionQueueARN, retry)
+	}
+	if len(retry) > 0 {
+		t.Fatalf("%d leavers still failing after the fault cleared", len(retry))
+	}
+	for i, e := range evs {
+		if u := user(t, p, "t"+e.EmployeeID()); u == nil || u.IsEnabled() {
+			t.Errorf("%s: account %+v, want disabled", e.EmployeeID(), u)
+		}
+		if n := countEvents(eventsFor(env.Bus.Events(), leavers[i].EventID))["User Deprovisioned"]; n != 1 {
+			t.Errorf("%s: %d User Deprovisioned events, want 1", leavers[i].EventID, n)
+		}
+	}
 }
 
 // TestTokenExpiresMidBatch: the token expires while a batch is being

@@ -137,7 +137,7 @@ func writeReport(w io.Writer, st *runnerStats, results []benchResult, errs []str
 			"`BenchmarkPollUnchanged100k`: the poll and the bare listing in the same run, against the simulator and dynalite")
 	}
 	if r, ok := use("./functions/webhook", "BenchmarkVerifyAndDecode"); ok {
-		row("webhook verification", goMetrics(r),
+		row("webhook verification", fmt.Sprintf("%s ns/op (%s)", thousands(int(r.Metrics["ns/op"])), goMetrics(r)),
 			"`BenchmarkVerifyAndDecode`: HMAC-SHA256 of a 4 KiB delivery, decode and validate")
 	}
 	for _, r := range results {

@@ -118,6 +118,43 @@ func (s *WebhooksService) CreateSubscription(ctx context.Context, sub Subscripti
 	return id, nil
 }
 
+// GetSubscription returns one subscription. The API never answers its
+// signing key, so SigningKey is empty.
+func (s *WebhooksService) GetSubscription(ctx context.Context, id string) (*Subscription, error) {
+	if err := checkID(id); err != nil {
+		return nil, fmt.Errorf("get subscription: %w", err)
+	}
+	var sub Subscription
+	if err := s.c.do(ctx, call{method: http.MethodGet, path: "/webhook/v1/subscriptions/" + url.PathEscape(id), endpoint: "/webhook/v1/subscriptions/{id}"}, nil, &sub); err != nil {
+		return nil, fmt.Errorf("get subscription %s: %w", id, err)
+	}
+	if sub.ID == "" {
+		sub.ID = id
+	}
+	return &sub, nil
+}
+
+// UpdateSubscription replaces subscription id with sub (PUT: endpoint,
+// resource and events are required, as for a create). A sub without
+// SigningKey keeps the current key; a SigningKey that does not meet the key
+// policy is refused before anything is sent (ErrInvalidArgument), and the
+// error never quotes it. A PUT is idempotent, so it is retried like a read.
+func (s *WebhooksService) UpdateSubscription(ctx context.Context, id string, sub Subscription) error {
+	if err := checkID(id); err != nil {
+		return fmt.Errorf("update subscription: %w", err)
+	}
+	if sub.Endpoint == "" || sub.Resource == "" || len(sub.Events) == 0 {
+		return fmt.Errorf("update subscription %s: endpoint, resource and events are required: %w", id, ErrInvalidArgument)
+	}
+	if sub.SigningKey != "" && !ValidSigningKey(sub.SigningKey) {
+		return fmt.Errorf("update subscription %s: the signing key does not meet the key policy (32-64 characters, upper, lower, digit and one of !@#$^&*): %w", id, ErrInvalidArgument)
+	}
+	if err := s.c.do(ctx, call{method: http.MethodPut, path: "/webhook/v1/subscriptions/" + url.PathEscape(id), endpoint: "/webhook/v1/subscriptions/{id}"}, sub, nil); err != nil {
+		return fmt.Errorf("update subscription %s: %w", id, err)
+	}
+	return nil
+}
+
 // DeleteSubscription deletes a subscription.
 func (s *WebhooksService) DeleteSubscription(ctx context.Context, id string) error {
 	if err := checkID(id); err != nil {

@@ -145,3 +145,101 @@ func TestWebhookCreateIsNotResentAfterADrop(t *testing.T) {
 		t.Fatalf("creates = %d, want 1", n)
 	}
 }
+
+// TestWebhookUpdateSubscriptionRotatesKey is the key rotation: after the PUT
+// the simulator signs with the new key, which a receiver holding both keys
+// accepts and one holding only the old key refuses.
+func TestWebhookUpdateSubscriptionRotatesKey(t *testing.T) {
+	t.Parallel()
+	tc := newSimClient(t, nil)
+	ctx := context.Background()
+	oldKey, _ := GenerateSigningKey()
+	newKey, _ := GenerateSigningKey()
+	rc := &receiver{keys: SigningKeys{}}
+	hook := httptest.NewServer(rc)
+	t.Cleanup(hook.Close)
+	sub := Subscription{Endpoint: hook.URL + "/webhooks/encompass", Resource: "Loan", Events: []string{"create", "update"}, SigningKey: oldKey}
+	id, err := tc.Webhooks.CreateSubscription(ctx, sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	got, err := tc.Webhooks.GetSubscription(ctx, id)
+	if err != nil || got.ID != id || got.Endpoint != sub.Endpoint || got.Resource != "Loan" || strings.Join(got.Events, ",") != "create,update" || got.SigningKey != "" {
+		t.Fatalf("get: %+v %v", got, err)
+	}
+	got.SigningKey = newKey
+	if err := tc.Webhooks.UpdateSubscription(ctx, id, *got); err != nil {
+		t.Fatal(err)
+	}
+	subs := tc.srv.Subscriptions()
+	if len(subs) != 1 || subs[0].SigningKey != newKey || subs[0].Endpoint != sub.Endpoint || strings.Join(subs[0].Events, ",") != "create,update" {
+		t.Fatalf("after the PUT the simulator holds %v (key rotated: %v)", subs, len(subs) == 1 && subs[0].SigningKey == newKey)
+	}
+
+	deliver := func(keys []string) int {
+		t.Helper()
+		rc.mu.Lock()
+		rc.keys[id] = keys
+		rc.mu.Unlock()
+		status, err := tc.srv.Deliver(ctx, id, tc.srv.NewWebhookEvent("Loan", "update", "L1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return status
+	}
+	if s := deliver([]string{oldKey}); s != http.StatusUnauthorized {
+		t.Fatalf("delivery signed with the new key accepted by the old key alone: %d", s)
+	}
+	if s := deliver([]string{oldKey, newKey}); s != http.StatusOK {
+		t.Fatalf("delivery signed with the new key refused by the two-key set: %d", s)
+	}
+
+	// A PUT without a key keeps the current one.
+	got.SigningKey = ""
+	if err := tc.Webhooks.UpdateSubscription(ctx, id, *got); err != nil {
+		t.Fatal(err)
+	}
+	if subs := tc.srv.Subscriptions(); subs[0].SigningKey != newKey {
+		t.Fatal("a PUT without signingkey changed the key")
+	}
+}
+
+func TestWebhookUpdateSubscriptionRejections(t *testing.T) {
+	t.Parallel()
+	tc := newSimClient(t, nil)
+	ctx := context.Background()
+	full := Subscription{Endpoint: "https://example.com/webhooks/encompass", Resource: "Loan", Events: []string{"update"}}
+	weak := full
+	weak.SigningKey = "weak-but-secret-value"
+	noEvents := full
+	noEvents.Events = nil
+	for _, c := range []struct {
+		name string
+		id   string
+		sub  Subscription
+	}{
+		{"empty id", "", full},
+		{"id with slash", "a/b", full},
+		{"no events", "x", noEvents},
+		{"no endpoint", "x", Subscription{Resource: "Loan", Events: []string{"update"}}},
+		{"weak key", "x", weak},
+	} {
+		err := tc.Webhooks.UpdateSubscription(ctx, c.id, c.sub)
+		if !errors.Is(err, ErrInvalidArgument) || strings.Contains(err.Error(), "weak-but-secret-value") {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+	if n := tc.srv.Count("PUT /webhook/v1/subscriptions/{id}"); n != 0 {
+		t.Fatalf("%d invalid updates were sent", n)
+	}
+	if err := tc.Webhooks.UpdateSubscription(ctx, "no-such-subscription", full); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown subscription: %v", err)
+	}
+	if n := waitCount(tc.srv, "PUT /webhook/v1/subscriptions/{id}", 1); n != 1 {
+		t.Fatalf("PUTs = %d, want 1 (only the valid update is sent, once)", n)
+	}
+	if _, err := tc.Webhooks.GetSubscription(ctx, "no-such-subscription"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("get unknown subscription: %v", err)
+	}
+}

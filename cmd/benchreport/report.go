@@ -35,6 +35,7 @@ var goBenchmarks = []benchSpec{
 	{pkg: "./pkg/provisioning", pattern: "^BenchmarkUnchangedUpdate$", benchtime: "200x"},
 	{pkg: "./pkg/state", pattern: "^(BenchmarkEventPath|BenchmarkTerminatedScan)$", benchtime: "100x"},
 	{pkg: "./pkg/publish", pattern: "^BenchmarkPublish25$", benchtime: "100x"},
+	{pkg: "./internal/lambdarun", pattern: "^Benchmark(InvokeWarm|ColdStart)$", benchtime: "200x"},
 }
 
 func run(ctx context.Context, o reportOptions, stdout, progress io.Writer) error {

@@ -166,6 +166,15 @@ func (c *Container) Invoke(ctx context.Context, payload []byte) (*Result, error)
 		return nil, errors.New("lambdarun: container closed")
 	}
 	res := &Result{RequestID: newRequestID()}
+	if c.proc != nil {
+		select {
+		case <-c.proc.exited:
+			// The warm process died while idle (killed, out of memory);
+			// Lambda would give the next event a fresh environment.
+			c.stop()
+		default:
+		}
+	}
 	if c.proc == nil {
 		if err := c.start(); err != nil {
 			return nil, err

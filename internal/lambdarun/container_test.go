@@ -188,6 +188,18 @@ func TestInvokeFailures(t *testing.T) {
 	}
 }
 
+func TestInvokeAfterIdleProcessDied(t *testing.T) {
+	t.Parallel()
+	c := newContainer(t, nil)
+	decode(t, invoke(t, c, `{"action":"echo"}`))
+	killProcess(c.proc.cmd)
+	<-c.proc.exited
+	res := invoke(t, c, `{"action":"echo"}`)
+	if r := decode(t, res); !res.Cold || r.Count != 1 {
+		t.Errorf("after the idle process died: cold=%v count=%d, want a fresh process", res.Cold, r.Count)
+	}
+}
+
 func TestInvokeCancelled(t *testing.T) {
 	t.Parallel()
 	c := newContainer(t, nil)

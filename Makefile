@@ -49,9 +49,9 @@ invoke: node_modules
 bench: node_modules
 	$(GO) run ./cmd/benchreport
 
-## webhook-subscription: manage the Encompass webhook subscription with the functions' ENCOMPASS_* variables (ACTION=register URL=https://<api>/webhooks/encompass KEY_FILE=path | ACTION=list | ACTION=delete ID=...)
+## webhook-subscription: manage the Encompass webhook subscription with the functions' ENCOMPASS_* variables (ACTION=register URL=https://<api>/webhooks/encompass KEY_FILE=path | ACTION=list | ACTION=delete ID=... | ACTION=rotate ID=... KEY_FILE=path [APPLY=true]; docs/webhook.md)
 webhook-subscription:
-	$(GO) run ./cmd/webhookctl $(or $(ACTION),list) $(if $(URL),-url $(URL)) $(if $(KEY_FILE),-key-file $(KEY_FILE)) $(if $(filter true,$(PRINT_KEY)),-print-key) $(if $(ID),-id $(ID))
+	$(GO) run ./cmd/webhookctl $(or $(ACTION),list) $(if $(URL),-url $(URL)) $(if $(KEY_FILE),-key-file $(KEY_FILE)) $(if $(filter true,$(PRINT_KEY)),-print-key) $(if $(ID),-id $(ID)) $(if $(filter true,$(APPLY)),-apply)
 
 ## synth: cdk.out/EncompassLifecycle.template.json and the staged bootstraps for `sam local invoke -t` (SAM_LOCAL=true also declares the variables events/env.json overrides)
 synth: build

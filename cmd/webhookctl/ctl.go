@@ -22,6 +22,8 @@ type subscriptionAPI interface {
 	ListSubscriptions(ctx context.Context) ([]encompass.Subscription, error)
 	CreateSubscription(ctx context.Context, sub encompass.Subscription) (string, error)
 	DeleteSubscription(ctx context.Context, id string) error
+	GetSubscription(ctx context.Context, id string) (*encompass.Subscription, error)
+	UpdateSubscription(ctx context.Context, id string, sub encompass.Subscription) error
 }
 
 // Defaults of register: loan events, the main case of the receiver.
@@ -40,6 +42,9 @@ usage:
                       (-key-file PATH | -print-key) [-allow-duplicate]
   webhookctl list [-json]
   webhookctl delete -id SUBSCRIPTION_ID
+  webhookctl rotate -id SUBSCRIPTION_ID (-key-file PATH | -print-key)   step 1: new key, nothing sent
+  webhookctl rotate -id SUBSCRIPTION_ID -key-file PATH -apply [-probe=false]
+                                                                        step 2: PUT the key of PATH
 
 Credentials come from the same environment variables as the functions
 (ENCOMPASS_API_URL, ENCOMPASS_INSTANCE_ID, ENCOMPASS_SECRET_ARN or
@@ -68,6 +73,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, connect f
 		err = list(ctx, rest, stdout, stderr, connect)
 	case "delete":
 		err = deleteSub(ctx, rest, stdout, stderr, connect)
+	case "rotate":
+		err = rotate(ctx, rest, stdout, stderr, connect)
 	default:
 		err = fmt.Errorf("%w: unknown command %q", errUsage, cmd)
 	}

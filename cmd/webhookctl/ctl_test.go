@@ -165,7 +165,11 @@ func TestBadCommandLines(t *testing.T) {
 		want string
 	}{
 		{"no command", nil, 2, "usage"},
-		{"unknown command", []string{"rotate"}, 2, "unknown command"},
+		{"unknown command", []string{"rename"}, 2, "unknown command"},
+		{"rotate without id", []string{"rotate", "-print-key"}, 2, "-id is required"},
+		{"rotate without key destination", []string{"rotate", "-id", "x"}, 2, "-key-file"},
+		{"rotate apply with print-key", []string{"rotate", "-id", "x", "-print-key", "-apply"}, 2, "-key-file"},
+		{"rotate apply without key file", []string{"rotate", "-id", "x", "-apply"}, 2, "-key-file"},
 		{"register without url", []string{"register", "-print-key"}, 2, "-url is required"},
 		{"register http", []string{"register", "-url", "http://example.com/webhooks/encompass", "-print-key"}, 2, "https"},
 		{"register ftp", []string{"register", "-url", "ftp://example.com/webhooks/encompass", "-print-key"}, 2, "https"},

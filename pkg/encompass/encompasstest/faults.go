@@ -107,6 +107,10 @@ func (s *Server) DropAfterApply(n int, match string) {
 // SetLatency delays every following API response by d (0 to stop).
 func (s *Server) SetLatency(d time.Duration) { s.latency.Store(int64(d)) }
 
+// ResetQuota starts a new daily quota window, as midnight UTC does on a
+// tenant: after WithDailyQuota was used up, requests succeed again.
+func (s *Server) ResetQuota() { s.quotaUsed.Store(0) }
+
 // SetConcurrencyLimit changes how many requests may be in flight before 429.
 func (s *Server) SetConcurrencyLimit(n int) { s.concLimit.Store(int64(n)) }
 

@@ -202,3 +202,21 @@ func TestCountExactAndSlotFreedBeforeAnswer(t *testing.T) {
 		}
 	}
 }
+
+// ResetQuota opens a new daily window after WithDailyQuota was used up.
+func TestResetQuota(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, encompasstest.WithDailyQuota(2)) // the token request used one
+	status, _, h := a.do("GET", "/encompass/v3/users", nil)
+	if status != 200 || h.Get("X-Rate-Limit-Remaining") != "0" {
+		t.Fatalf("last request of the quota: %d remaining %s", status, h.Get("X-Rate-Limit-Remaining"))
+	}
+	if status, _, _ := a.do("GET", "/encompass/v3/users", nil); status != 429 {
+		t.Fatalf("over quota: %d", status)
+	}
+	a.srv.ResetQuota()
+	status, _, h = a.do("GET", "/encompass/v3/users", nil)
+	if status != 200 || h.Get("X-Rate-Limit-Remaining") != "1" {
+		t.Fatalf("after reset: %d remaining %s", status, h.Get("X-Rate-Limit-Remaining"))
+	}
+}

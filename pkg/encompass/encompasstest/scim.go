@@ -327,7 +327,9 @@ func (s *Server) handleSCIMList(w http.ResponseWriter, r *http.Request) {
 		for _, t := range terms {
 			switch strings.ToLower(t.Name) {
 			case "username":
-				userName, hasUser = t.Value, true
+				if !s.cfg.ignoreUserNameFltr {
+					userName, hasUser = t.Value, true
+				}
 			case "enc_orgid":
 				orgID, hasOrg = t.Value, true
 			case "enc_isrecursive":

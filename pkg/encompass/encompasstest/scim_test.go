@@ -482,3 +482,26 @@ func TestSCIMGroups(t *testing.T) {
 		t.Fatalf("deleted user still a member: %s", members())
 	}
 }
+
+// WithIgnoredUserNameFilter: the userName filter is dropped, the answer is
+// the unfiltered list (root organization, not recursive), paged as usual.
+func TestSCIMIgnoredUserNameFilter(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, encompasstest.WithIgnoredUserNameFilter())
+	a.scimUser("hidden01", nil) // organization 1, not the root
+	plain := a.scimList("")
+	filtered := a.scimList(filter(`userName eq "hidden01"`))
+	if *filtered.TotalResults != *plain.TotalResults || len(filtered.Resources) != len(plain.Resources) {
+		t.Fatalf("filtered %s users, unfiltered %s", *filtered.TotalResults, *plain.TotalResults)
+	}
+	for _, r := range filtered.Resources {
+		if strings.EqualFold(r.User.UserName, "hidden01") {
+			t.Fatal("the ignored filter still selected the user")
+		}
+	}
+	honoured := newAPI(t)
+	honoured.scimUser("hidden01", nil)
+	if l := honoured.scimList(filter(`userName eq "hidden01"`)); *l.TotalResults != "1" {
+		t.Fatalf("default server: filter answered %s users", *l.TotalResults)
+	}
+}

@@ -73,6 +73,7 @@ type config struct {
 	statusStyle         StatusStyle
 	listWrapper         ListWrapper
 	ignoreLoginFilter   bool
+	ignoreUserNameFltr  bool
 	nonAdmin            bool
 	expiresIn           bool
 	nmlsIDCasing        bool
@@ -118,6 +119,11 @@ func WithListWrapper(w ListWrapper) Option { return func(c *config) { c.listWrap
 // WithIgnoredLoginFilter makes GET /encompass/v3/users ignore the loginId
 // filter, as some live tenants silently do.
 func WithIgnoredLoginFilter() Option { return func(c *config) { c.ignoreLoginFilter = true } }
+
+// WithIgnoredUserNameFilter makes GET /scim2/v1/users ignore the userName
+// filter (it answers the unfiltered list, paged), as a tenant that silently
+// ignores a filter would. Clients must re-check what they get.
+func WithIgnoredUserNameFilter() Option { return func(c *config) { c.ignoreUserNameFltr = true } }
 
 // WithNonAdmin makes every issued token non-admin: writes get 403.
 func WithNonAdmin() Option { return func(c *config) { c.nonAdmin = true } }

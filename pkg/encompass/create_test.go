@@ -23,10 +23,10 @@ func TestCreateWithDroppedConnectionCreatesExactlyOnce(t *testing.T) {
 	if u.LoginID != "dropped" {
 		t.Fatalf("%+v", u)
 	}
-	if n := waitCount(tc.srv, "POST /encompass/v3/users", 1); n != 1 {
+	if n := tc.srv.Count("POST /encompass/v3/users"); n != 1 {
 		t.Fatalf("POSTs = %d, want 1: the create was re-sent blindly", n)
 	}
-	if n := waitCount(tc.srv, "GET /encompass/v3/users", 1); n != 1 {
+	if n := tc.srv.Count("GET /encompass/v3/users"); n != 1 {
 		t.Fatalf("look-ups = %d, want 1", n)
 	}
 	count := 0
@@ -50,10 +50,10 @@ func TestCreateAfterGatewayTimeoutLooksBeforeResending(t *testing.T) {
 	if _, err := tc.Users.Create(context.Background(), newV3User("gateway")); err != nil {
 		t.Fatal(err)
 	}
-	if n := waitCount(tc.srv, "POST /encompass/v3/users", 2); n != 2 {
+	if n := tc.srv.Count("POST /encompass/v3/users"); n != 2 {
 		t.Fatalf("POSTs = %d, want 2", n)
 	}
-	if n := waitCount(tc.srv, "GET /encompass/v3/users", 1); n != 1 {
+	if n := tc.srv.Count("GET /encompass/v3/users"); n != 1 {
 		t.Fatalf("look-ups = %d, want 1", n)
 	}
 	if _, ok := tc.srv.User("gateway"); !ok {
@@ -69,7 +69,7 @@ func TestCreateThrottledIsResentWithoutLookup(t *testing.T) {
 	if _, err := tc.Users.Create(context.Background(), newV3User("throttled")); err != nil {
 		t.Fatal(err)
 	}
-	if n := waitCount(tc.srv, "GET /encompass/v3/users", 0); n != 0 {
+	if n := tc.srv.Count("GET /encompass/v3/users"); n != 0 {
 		t.Fatalf("look-ups = %d after a 429 (which is never applied)", n)
 	}
 }
@@ -84,7 +84,7 @@ func TestCreateOutcomeUnknownWhenLookupFails(t *testing.T) {
 	if !errors.Is(err, ErrUnknownOutcome) || !IsRetryable(err) {
 		t.Fatalf("err = %v", err)
 	}
-	if n := waitCount(tc.srv, "POST /encompass/v3/users", 1); n != 1 {
+	if n := tc.srv.Count("POST /encompass/v3/users"); n != 1 {
 		t.Fatalf("POSTs = %d, want 1", n)
 	}
 	// A later attempt (an SQS redelivery) finds the user and does not

@@ -45,7 +45,7 @@ func TestGrants(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if n := waitCount(tc.srv, "POST /oauth2/v1/token", 1); n != 1 {
+			if n := tc.srv.Count("POST /oauth2/v1/token"); n != 1 {
 				t.Fatalf("token requests = %d, want 1 (shared token)", n)
 			}
 		})
@@ -77,17 +77,28 @@ func TestBadCredentialsArePermanentAndSecretFree(t *testing.T) {
 func TestTokenSharedAcrossGoroutines(t *testing.T) {
 	t.Parallel()
 	tc := newSimClient(t, nil, encompasstest.WithLatency(2*time.Millisecond))
+	// 50 goroutines start cold: one fetches the token, the others wait for
+	// it instead of fetching their own.
+	start := make(chan struct{})
 	var wg sync.WaitGroup
-	for range 40 {
+	for range 50 {
 		wg.Go(func() {
+			<-start
 			if _, err := tc.Users.Get(context.Background(), "asmith"); err != nil {
 				t.Error(err)
 			}
 		})
 	}
+	close(start)
 	wg.Wait()
-	if n := waitCount(tc.srv, "POST /oauth2/v1/token", 1); n != 1 {
+	if n := tc.srv.Count("POST /oauth2/v1/token"); n != 1 {
 		t.Fatalf("token requests = %d, want 1", n)
+	}
+	if n := tc.calls.count(tokenEndpoint); n != 1 {
+		t.Fatalf("token requests seen by the hook = %d, want 1", n)
+	}
+	if n := tc.srv.Count("GET /encompass/v3/users/{id}"); n != 50 {
+		t.Fatalf("GETs = %d, want 50", n)
 	}
 }
 
@@ -114,7 +125,7 @@ func TestTokenExpiredOrRevokedRefreshesOnce(t *testing.T) {
 			wg.Wait()
 			// Ten calls saw the dead token at most once each, and one new
 			// token served them all.
-			if n := waitCount(tc.srv, "POST /oauth2/v1/token", 1); n != 1 {
+			if n := tc.srv.Count("POST /oauth2/v1/token"); n != 1 {
 				t.Fatalf("token requests after %s = %d, want 1", kill, n)
 			}
 			if n := tc.srv.Count("GET /encompass/v3/users/{id}"); n < 10 || n > 20 {
@@ -131,10 +142,10 @@ func TestPersistent401IsNotRetriedForever(t *testing.T) {
 	if !errors.Is(err, ErrUnauthorized) || IsRetryable(err) {
 		t.Fatalf("err = %v", err)
 	}
-	if n := waitCount(tc.srv, "GET /encompass/v3/users/{id}", 2); n != 2 {
+	if n := tc.srv.Count("GET /encompass/v3/users/{id}"); n != 2 {
 		t.Fatalf("GETs = %d, want 2 (the call and its one retry)", n)
 	}
-	if n := waitCount(tc.srv, "POST /oauth2/v1/token", 2); n != 2 {
+	if n := tc.srv.Count("POST /oauth2/v1/token"); n != 2 {
 		t.Fatalf("token requests = %d, want 2", n)
 	}
 }
@@ -148,7 +159,7 @@ func TestConservativeTokenLifetime(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The token was replaced before use, not after a 401.
-	if n := waitCount(tc.srv, "POST /oauth2/v1/token", 1); n != 1 {
+	if n := tc.srv.Count("POST /oauth2/v1/token"); n != 1 {
 		t.Fatalf("token requests = %d, want 1", n)
 	}
 	for _, r := range tc.srv.Requests() {
@@ -166,7 +177,7 @@ func TestThrottleBurstIsRetried(t *testing.T) {
 	if _, err := tc.Users.Get(context.Background(), "asmith"); err != nil {
 		t.Fatal(err)
 	}
-	if n := waitCount(tc.srv, "GET /encompass/v3/users/{id}", 4); n != 4 {
+	if n := tc.srv.Count("GET /encompass/v3/users/{id}"); n != 4 {
 		t.Fatalf("GETs = %d, want 4", n)
 	}
 	if n := tc.calls.count("GET /encompass/v3/users/{id}"); n != 5 { // warm-up + 4
@@ -191,7 +202,7 @@ func TestThrottleBeyondMaxAttempts(t *testing.T) {
 	if !errors.Is(err, ErrThrottled) || !IsRetryable(err) || !errors.As(err, &ae) || ae.Code != "100002" || ae.CorrelationID == "" {
 		t.Fatalf("err = %v", err)
 	}
-	if n := waitCount(tc.srv, "GET /encompass/v3/users/{id}", 3); n != 3 {
+	if n := tc.srv.Count("GET /encompass/v3/users/{id}"); n != 3 {
 		t.Fatalf("GETs = %d, want 3", n)
 	}
 }
@@ -226,7 +237,7 @@ func TestServerErrors(t *testing.T) {
 			if err != nil && IsRetryable(err) != retryableStatus(tt.status) {
 				t.Fatalf("IsRetryable(%v) wrong", err)
 			}
-			if n := waitCount(tc.srv, "GET /encompass/v3/users/{id}", tt.wantCalls); n != tt.wantCalls {
+			if n := tc.srv.Count("GET /encompass/v3/users/{id}"); n != tt.wantCalls {
 				t.Fatalf("GETs = %d, want %d", n, tt.wantCalls)
 			}
 		})
@@ -273,11 +284,13 @@ func TestBackoffStopsBeforeTheDeadline(t *testing.T) {
 	}
 }
 
+// The simulator's concurrency limit set to the client's default in-flight
+// limit: 100 concurrent calls, started cold (the token request holds a slot
+// too), never meet a 429.
 func TestConcurrencyLimitHolds(t *testing.T) {
 	t.Parallel()
-	const limit = 4
-	tc := newSimClient(t, func(c *Config) { c.MaxInFlight = limit }, encompasstest.WithConcurrencyLimit(limit), encompasstest.WithLatency(3*time.Millisecond))
-	warm(t, tc)
+	const limit = DefaultMaxInFlight
+	tc := newSimClient(t, nil, encompasstest.WithConcurrencyLimit(limit), encompasstest.WithLatency(3*time.Millisecond))
 	var peak atomic.Int64
 	stop := make(chan struct{})
 	done := make(chan struct{})
@@ -295,14 +308,17 @@ func TestConcurrencyLimitHolds(t *testing.T) {
 			time.Sleep(100 * time.Microsecond)
 		}
 	}()
+	start := make(chan struct{})
 	var wg sync.WaitGroup
-	for range 60 {
+	for range 100 {
 		wg.Go(func() {
+			<-start
 			if _, err := tc.Users.Get(context.Background(), "asmith"); err != nil {
 				t.Error(err)
 			}
 		})
 	}
+	close(start)
 	wg.Wait()
 	close(stop)
 	<-done
@@ -311,11 +327,14 @@ func TestConcurrencyLimitHolds(t *testing.T) {
 			t.Fatal("the simulator throttled: more than the limit was in flight")
 		}
 	}
-	if p := peak.Load(); p > limit {
-		t.Fatalf("peak in flight %d > %d", p, limit)
+	if p := peak.Load(); p > limit || p < 2 {
+		t.Fatalf("peak in flight %d, want 2..%d", p, limit)
 	}
-	if n := waitCount(tc.srv, "GET /encompass/v3/users/{id}", 60); n != 60 {
-		t.Fatalf("GETs = %d, want 60 (no retries needed)", n)
+	if n := tc.srv.Count("GET /encompass/v3/users/{id}"); n != 100 {
+		t.Fatalf("GETs = %d, want 100 (no retries needed)", n)
+	}
+	if n := tc.srv.Count("POST /oauth2/v1/token"); n != 1 {
+		t.Fatalf("token requests = %d, want 1", n)
 	}
 }
 
@@ -454,7 +473,7 @@ func TestTokenRequestFaultsAreRetried(t *testing.T) {
 			if _, err := tc.Users.Get(context.Background(), "asmith"); err != nil {
 				t.Fatal(err)
 			}
-			if n := waitCount(tc.srv, "GET /encompass/v3/users/{id}", 1); n != 1 {
+			if n := tc.srv.Count("GET /encompass/v3/users/{id}"); n != 1 {
 				t.Fatalf("GETs = %d, want 1", n)
 			}
 			if n := tc.calls.count(tokenEndpoint); n < 2 {

@@ -385,7 +385,10 @@ func (s *SCIMService) AllUsers(ctx context.Context, opts SCIMListOptions) iter.S
 
 // FindUserByUserName returns the user with that userName
 // (case-insensitively, checked on the client side), or an error matching
-// ErrNotFound.
+// ErrNotFound. It asks the list with the userName filter; when the answer
+// holds only other users, the tenant ignored the filter, and it pages
+// through every user of the organization tree instead, checking each, until
+// it finds the user or the list ends.
 func (s *SCIMService) FindUserByUserName(ctx context.Context, userName string) (*SCIMUser, error) {
 	if strings.TrimSpace(userName) == "" || strings.ContainsAny(userName, "\"\\") {
 		return nil, fmt.Errorf("scim find user %q: %w", truncate(userName, 40), ErrInvalidArgument)
@@ -394,12 +397,35 @@ func (s *SCIMService) FindUserByUserName(ctx context.Context, userName string) (
 	if err != nil {
 		return nil, fmt.Errorf("scim find user %s: %w", userName, err)
 	}
-	for _, u := range page.Users {
-		if strings.EqualFold(u.UserName, userName) || (u.UserName == "" && strings.EqualFold(u.EncompassID, userName)) {
-			return &u, nil
+	if u, ok := matchUserName(page.Users, userName); ok {
+		return u, nil
+	}
+	if len(page.Users) == 0 {
+		return nil, fmt.Errorf("scim find user %s: %w", userName, ErrNotFound)
+	}
+	// The filter was ignored: the answer is (a page of) the unfiltered list.
+	s.c.log.Debug("encompass scim userName filter ignored, scanning users", "answered", len(page.Users))
+	for u, err := range s.AllUsers(ctx, SCIMListOptions{Recursive: true}) {
+		if err != nil {
+			return nil, fmt.Errorf("scim find user %s: %w", userName, err)
+		}
+		if m, ok := matchUserName([]SCIMUser{u}, userName); ok {
+			return m, nil
 		}
 	}
 	return nil, fmt.Errorf("scim find user %s: %w", userName, ErrNotFound)
+}
+
+// matchUserName returns the user whose userName equals name
+// (case-insensitively; the Encompass id is the lower-case userName).
+func matchUserName(users []SCIMUser, name string) (*SCIMUser, bool) {
+	for i := range users {
+		u := &users[i]
+		if strings.EqualFold(u.UserName, name) || (u.UserName == "" && strings.EqualFold(u.EncompassID, name)) {
+			return u, true
+		}
+	}
+	return nil, false
 }
 
 // PatchUser applies PATCH operations to the user with the given

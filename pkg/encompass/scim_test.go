@@ -168,7 +168,7 @@ func TestSCIMListPaging(t *testing.T) {
 		t.Fatalf("root-only list: %+v %v", root, err)
 	}
 	want := (page.TotalResults+MaxSCIMPageSize-1)/MaxSCIMPageSize + 1 // + the root-only list
-	if n := waitCount(tc.srv, "GET /scim2/v1/users", want); n != want {
+	if n := tc.srv.Count("GET /scim2/v1/users"); n != want {
 		t.Fatalf("list calls = %d, want %d", n, want)
 	}
 	everySCIMRequestHasSchema(t, tc.srv)
@@ -186,7 +186,7 @@ func TestSCIMCreateWithDroppedConnectionCreatesExactlyOnce(t *testing.T) {
 	if u.ID == "" || u.UserName != "dropscim" {
 		t.Fatalf("%+v", u)
 	}
-	if n := waitCount(tc.srv, "POST /scim2/v1/users", 1); n != 1 {
+	if n := tc.srv.Count("POST /scim2/v1/users"); n != 1 {
 		t.Fatalf("POSTs = %d, want 1", n)
 	}
 	n := 0

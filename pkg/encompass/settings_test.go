@@ -38,7 +38,7 @@ func TestPersonasListAndResolve(t *testing.T) {
 		t.Fatalf("unknown-names error %v", err)
 	}
 	// Cached per client: one list call for List, one for all resolves.
-	if n := waitCount(tc.srv, "GET /encompass/v3/settings/personas", 2); n != 2 {
+	if n := tc.srv.Count("GET /encompass/v3/settings/personas"); n != 2 {
 		t.Fatalf("persona list calls = %d, want 2", n)
 	}
 }
@@ -57,7 +57,7 @@ func TestPersonasPaging(t *testing.T) {
 	if len(list) != 1505 {
 		t.Fatalf("listed %d personas", len(list))
 	}
-	if n := waitCount(tc.srv, "GET /encompass/v3/settings/personas", 2); n != 2 {
+	if n := tc.srv.Count("GET /encompass/v3/settings/personas"); n != 2 {
 		t.Fatalf("pages = %d, want 2", n)
 	}
 }
@@ -83,7 +83,7 @@ func TestOrganizationsListAndResolve(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := waitCount(tc.srv, "GET /encompass/v1/organizations", 2); n != 2 {
+	if n := tc.srv.Count("GET /encompass/v1/organizations"); n != 2 {
 		t.Fatalf("organization list calls = %d, want 2 (List + one cached resolve)", n)
 	}
 	if _, err := tc.Organizations.Resolve(ctx, []string{"Mars Branch"}); !errors.Is(err, ErrNotFound) {

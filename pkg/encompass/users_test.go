@@ -57,7 +57,7 @@ func TestFindByLoginIDWhenTheFilterIsIgnored(t *testing.T) {
 	}
 	// With the filter ignored the list answered other users; the client must
 	// not have taken the first of them.
-	if n := waitCount(tc.srv, "GET /encompass/v3/users/{id}", 2); n != 2 {
+	if n := tc.srv.Count("GET /encompass/v3/users/{id}"); n != 2 {
 		t.Fatalf("fallback GETs = %d, want 2", n)
 	}
 }
@@ -177,7 +177,7 @@ func TestUsersAllPagesAndCountsCalls(t *testing.T) {
 				if total%MaxUsersPageSize == 0 && (wrapper == encompasstest.ListBareArray || total == 0) {
 					pages++
 				}
-				if got := waitCount(tc.srv, "GET /encompass/v3/users", pages); got != pages {
+				if got := tc.srv.Count("GET /encompass/v3/users"); got != pages {
 					t.Fatalf("list calls = %d, want %d", got, pages)
 				}
 				if got := tc.calls.total(); got != pages+1 {
@@ -204,7 +204,7 @@ func TestUsersAllStopsEarly(t *testing.T) {
 			break
 		}
 	}
-	if got := waitCount(tc.srv, "GET /encompass/v3/users", 2); got != 2 {
+	if got := tc.srv.Count("GET /encompass/v3/users"); got != 2 {
 		t.Fatalf("list calls = %d, want 2", got)
 	}
 }
@@ -247,7 +247,7 @@ func TestUsersListPageOptions(t *testing.T) {
 	if err != nil || len(tree) != MaxUsersPageSize && len(tree) != len(all) {
 		t.Fatalf("recursive: %d users, %v", len(tree), err)
 	}
-	waitCount(tc.srv, "GET /encompass/v3/users", 3)
+	tc.srv.Count("GET /encompass/v3/users")
 	q := tc.srv.Requests()[len(tc.srv.Requests())-1].Query
 	if !strings.Contains(q, "isRecursive=true") || !strings.Contains(q, "orgId=0") || !strings.Contains(q, "limit=200") {
 		t.Fatalf("query %s", q)
@@ -262,7 +262,7 @@ func TestInvalidateTokenFetchesANewOne(t *testing.T) {
 	if _, err := tc.Users.Get(context.Background(), "asmith"); err != nil {
 		t.Fatal(err)
 	}
-	if n := waitCount(tc.srv, "POST /oauth2/v1/token", 1); n != 1 {
+	if n := tc.srv.Count("POST /oauth2/v1/token"); n != 1 {
 		t.Fatalf("token requests = %d, want 1", n)
 	}
 }
@@ -274,7 +274,7 @@ func TestIDsAreEscapedOnce(t *testing.T) {
 		if _, err := tc.Users.Get(context.Background(), id); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("%q: %v", id, err)
 		}
-		waitCount(tc.srv, "GET /encompass/v3/users/{id}", 1)
+		tc.srv.Count("GET /encompass/v3/users/{id}")
 		reqs := tc.srv.Requests()
 		if got := reqs[len(reqs)-1].Path; got != "/encompass/v3/users/"+id {
 			t.Fatalf("%q reached the server as %q", id, got)

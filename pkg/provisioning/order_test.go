@@ -2,6 +2,7 @@ package provisioning_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -104,7 +105,9 @@ func TestTerminateUnlinkedExistingStaff(t *testing.T) {
 }
 
 // TestConcurrentDeliveriesApplyOnce delivers one event to several
-// invocations at once: exactly one applies it.
+// invocations at once, in different SQS messages (one message is never in
+// flight twice on a FIFO queue, and a message's own id owns its claim):
+// exactly one applies it.
 func TestConcurrentDeliveriesApplyOnce(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, provisioning.UserAPISCIM)
@@ -115,7 +118,7 @@ func TestConcurrentDeliveriesApplyOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			results[i] = e.prov.Process(context.Background(), provisioning.Message{ID: "m", Body: hire.body()})
+			results[i] = e.prov.Process(context.Background(), provisioning.Message{ID: fmt.Sprintf("m-%d", i), Body: hire.body()})
 		})
 	}
 	wg.Wait()

@@ -40,7 +40,7 @@ type SCIM interface {
 
 // Store is the part of the state table this package uses (*state.Store).
 type Store interface {
-	ClaimEvent(ctx context.Context, eventID, employeeID string, ttl time.Duration) (bool, error)
+	ClaimEvent(ctx context.Context, eventID, employeeID, owner string, ttl time.Duration) (bool, error)
 	GetEventClaim(ctx context.Context, eventID string) (state.EventClaim, bool, error)
 	CompleteEvent(ctx context.Context, eventID, outcome string) error
 	ReleaseEvent(ctx context.Context, eventID string) error

@@ -77,7 +77,9 @@ func (h *Handler) Process(ctx context.Context, m Message) Result {
 			return h.publishOnly(ctx, h.skip(ev, ReasonDuplicate, ""))
 		}
 	} else {
-		claimed, err := h.cfg.Store.ClaimEvent(ctx, ev.EventID, ev.Employee.EmployeeID, h.cfg.EventTTL)
+		// The message id owns the claim: the SDK's resend of a claim whose
+		// answer was lost, and the redelivery of this message, find it ours.
+		claimed, err := h.cfg.Store.ClaimEvent(ctx, ev.EventID, ev.Employee.EmployeeID, m.ID, h.cfg.EventTTL)
 		if err != nil {
 			return h.retry(ctx, err)
 		}

@@ -30,10 +30,24 @@ const (
 //     lease ago (WithClaimLease) and has not completed it. It is not a
 //     duplicate yet, so report the message as a retryable failure.
 //
+// owner identifies the claimant; pass the SQS message id, which is the same
+// on every delivery of one message. An in-progress claim held by the same
+// non-empty owner counts as claimed. This matters because the claim is a
+// conditional put: when its answer is lost, the SDK sends it again, and the
+// resend fails its own condition. Without the owner it would read as another
+// delivery holding the claim, and the event would wait out the lease (and
+// might reach the DLQ). It also lets the redelivery of a message whose
+// invocation crashed take over at once instead of after the lease. Two
+// deliveries of one message never run at the same time: Lambda refuses an
+// SQS event source whose visibility timeout is shorter than the function's
+// timeout, and a FIFO group delivers nothing else while a message is in
+// flight. An empty owner matches nobody (only the lease frees a claim).
+//
 // A claim whose processing crashed (neither completed nor released) blocks
-// the event only until its lease ends; the next delivery then takes it over.
-// Items past their ttl count as absent even before DynamoDB deletes them.
-func (s *Store) ClaimEvent(ctx context.Context, eventID, employeeID string, ttl time.Duration) (claimed bool, err error) {
+// other messages with the event id only until its lease ends; the next
+// delivery then takes it over. Items past their ttl count as absent even
+// before DynamoDB deletes them.
+func (s *Store) ClaimEvent(ctx context.Context, eventID, employeeID, owner string, ttl time.Duration) (claimed bool, err error) {
 	if eventID == "" {
 		return false, fmt.Errorf("state: claim event: empty event id")
 	}
@@ -50,19 +64,30 @@ func (s *Store) ClaimEvent(ctx context.Context, eventID, employeeID string, ttl 
 	if employeeID != "" {
 		item["employeeId"] = str(employeeID)
 	}
+	if owner != "" {
+		item["owner"] = str(owner)
+	}
+	cond := "attribute_not_exists(pk) OR #ttl < :nowSec OR (#st = :inprog AND leaseUntil < :nowMs)"
+	names := map[string]string{"#ttl": AttrTTL, "#st": "status"}
+	values := map[string]types.AttributeValue{
+		":nowSec": num(now.Unix()),
+		":nowMs":  num(now.UnixMilli()),
+		":inprog": str(claimInProgress),
+	}
+	if owner != "" {
+		// Our own in-progress claim is taken again (and its lease renewed)
+		// by the same put: the SDK's resend then succeeds too.
+		cond = "attribute_not_exists(pk) OR #ttl < :nowSec OR (#st = :inprog AND (leaseUntil < :nowMs OR #own = :owner))"
+		names["#own"] = "owner"
+		values[":owner"] = str(owner)
+	}
 	s.count("PutItem")
 	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:           aws.String(s.table),
-		Item:                item,
-		ConditionExpression: aws.String("attribute_not_exists(pk) OR #ttl < :nowSec OR (#st = :inprog AND leaseUntil < :nowMs)"),
-		ExpressionAttributeNames: map[string]string{
-			"#ttl": AttrTTL, "#st": "status",
-		},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":nowSec": num(now.Unix()),
-			":nowMs":  num(now.UnixMilli()),
-			":inprog": str(claimInProgress),
-		},
+		TableName:                 aws.String(s.table),
+		Item:                      item,
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
 	})
 	if err == nil {
 		return true, nil
@@ -87,6 +112,7 @@ func (s *Store) ClaimEvent(ctx context.Context, eventID, employeeID string, ttl 
 	}
 	r := &itemReader{item: out.Item, what: "event item " + eventPK(eventID)}
 	status := r.str("status", true)
+	holder := r.str("owner", false)
 	if r.err != nil {
 		return false, r.err
 	}
@@ -94,6 +120,11 @@ func (s *Store) ClaimEvent(ctx context.Context, eventID, employeeID string, ttl 
 	case claimDone:
 		return false, nil
 	case claimInProgress:
+		if owner != "" && holder == owner {
+			// Our own claim: the SDK's resend of a put whose answer was
+			// lost, or the redelivery of our own message.
+			return true, nil
+		}
 		return false, fmt.Errorf("claim event %s: %w", eventID, ErrInProgress)
 	default:
 		r.fail("status", "unknown claim status %q", status)
@@ -105,6 +136,8 @@ func (s *Store) ClaimEvent(ctx context.Context, eventID, employeeID string, ttl 
 type EventClaim struct {
 	EventID    string
 	EmployeeID string
+	// Owner is the claimant given to ClaimEvent (the SQS message id).
+	Owner      string
 	Done       bool
 	Outcome    string
 	LeaseUntil time.Time // zero once done
@@ -129,6 +162,7 @@ func (s *Store) GetEventClaim(ctx context.Context, eventID string) (EventClaim, 
 	c := EventClaim{
 		EventID:    r.str("eventId", true),
 		EmployeeID: r.str("employeeId", false),
+		Owner:      r.str("owner", false),
 		Done:       r.str("status", true) == claimDone,
 		Outcome:    r.str("outcome", false),
 	}

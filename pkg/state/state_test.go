@@ -221,7 +221,7 @@ func TestClaimEventLifecycle(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t, state.WithClaimLease(time.Minute))
-	claimed, err := f.store.ClaimEvent(ctx, "ev-1", "E1", 14*24*time.Hour)
+	claimed, err := f.store.ClaimEvent(ctx, "ev-1", "E1", "", 14*24*time.Hour)
 	if err != nil || !claimed {
 		t.Fatalf("first claim: %v %v", claimed, err)
 	}
@@ -233,7 +233,7 @@ func TestClaimEventLifecycle(t *testing.T) {
 	}
 
 	// While in progress, a second delivery is neither a duplicate nor free.
-	claimed, err = f.store.ClaimEvent(ctx, "ev-1", "E1", time.Hour)
+	claimed, err = f.store.ClaimEvent(ctx, "ev-1", "E1", "", time.Hour)
 	if claimed || !errors.Is(err, state.ErrInProgress) {
 		t.Fatalf("claim while in progress: %v %v", claimed, err)
 	}
@@ -242,7 +242,7 @@ func TestClaimEventLifecycle(t *testing.T) {
 	}
 	// Completed: duplicate, forever (until ttl), even after the lease.
 	f.clock.Advance(2 * time.Minute)
-	claimed, err = f.store.ClaimEvent(ctx, "ev-1", "E1", time.Hour)
+	claimed, err = f.store.ClaimEvent(ctx, "ev-1", "E1", "", time.Hour)
 	if claimed || err != nil {
 		t.Fatalf("claim after completion: %v %v", claimed, err)
 	}
@@ -259,7 +259,7 @@ func TestClaimEventLifecycle(t *testing.T) {
 	}
 	// Past its ttl (before DynamoDB deletes it) the id is free again.
 	f.clock.Advance(15 * 24 * time.Hour)
-	if claimed, err := f.store.ClaimEvent(ctx, "ev-1", "E1", time.Hour); err != nil || !claimed {
+	if claimed, err := f.store.ClaimEvent(ctx, "ev-1", "E1", "", time.Hour); err != nil || !claimed {
 		t.Fatalf("claim after ttl: %v %v", claimed, err)
 	}
 }
@@ -270,13 +270,13 @@ func TestClaimEventReleaseAndCrashedLease(t *testing.T) {
 	f := newFixture(t, state.WithClaimLease(time.Minute))
 
 	// Retryable failure: release, and the retry may run.
-	if ok, err := f.store.ClaimEvent(ctx, "ev-r", "E1", time.Hour); !ok || err != nil {
+	if ok, err := f.store.ClaimEvent(ctx, "ev-r", "E1", "", time.Hour); !ok || err != nil {
 		t.Fatal(ok, err)
 	}
 	if err := f.store.ReleaseEvent(ctx, "ev-r"); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := f.store.ClaimEvent(ctx, "ev-r", "E1", time.Hour); !ok || err != nil {
+	if ok, err := f.store.ClaimEvent(ctx, "ev-r", "E1", "", time.Hour); !ok || err != nil {
 		t.Fatalf("claim after release: %v %v", ok, err)
 	}
 	// Releasing twice, or something never claimed, is fine.
@@ -288,22 +288,22 @@ func TestClaimEventReleaseAndCrashedLease(t *testing.T) {
 
 	// Crash: claimed, never completed nor released. Blocked until the lease
 	// ends, then taken over.
-	if ok, err := f.store.ClaimEvent(ctx, "ev-c", "E1", time.Hour); !ok || err != nil {
+	if ok, err := f.store.ClaimEvent(ctx, "ev-c", "E1", "", time.Hour); !ok || err != nil {
 		t.Fatal(ok, err)
 	}
 	f.clock.Advance(59 * time.Second)
-	if ok, err := f.store.ClaimEvent(ctx, "ev-c", "E1", time.Hour); ok || !errors.Is(err, state.ErrInProgress) {
+	if ok, err := f.store.ClaimEvent(ctx, "ev-c", "E1", "", time.Hour); ok || !errors.Is(err, state.ErrInProgress) {
 		t.Fatalf("within lease: %v %v", ok, err)
 	}
 	f.clock.Advance(2 * time.Second)
-	if ok, err := f.store.ClaimEvent(ctx, "ev-c", "E1", time.Hour); !ok || err != nil {
+	if ok, err := f.store.ClaimEvent(ctx, "ev-c", "E1", "", time.Hour); !ok || err != nil {
 		t.Fatalf("after lease: %v %v", ok, err)
 	}
 
 	if err := f.store.CompleteEvent(ctx, "unclaimed", "x"); !errors.Is(err, state.ErrNotFound) {
 		t.Fatalf("complete unclaimed: %v", err)
 	}
-	if _, err := f.store.ClaimEvent(ctx, "", "E1", time.Hour); err == nil {
+	if _, err := f.store.ClaimEvent(ctx, "", "E1", "", time.Hour); err == nil {
 		t.Fatal("empty event id accepted")
 	}
 }
@@ -321,7 +321,7 @@ func TestClaimEventConcurrentExactlyOneWins(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			ok, err := f.store.ClaimEvent(ctx, "ev-race", "E1", time.Hour)
+			ok, err := f.store.ClaimEvent(ctx, "ev-race", "E1", "", time.Hour)
 			switch {
 			case ok:
 				wins.Add(1)
@@ -343,7 +343,7 @@ func TestClaimEventMalformedStatus(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	f.rawPut(t, map[string]types.AttributeValue{"pk": s("EVENT#odd"), "sk": s("EVENT"), "status": s("weird")})
-	_, err := f.store.ClaimEvent(context.Background(), "odd", "E1", time.Hour)
+	_, err := f.store.ClaimEvent(context.Background(), "odd", "E1", "", time.Hour)
 	if !errors.Is(err, state.ErrMalformedItem) {
 		t.Fatalf("err = %v", err)
 	}
@@ -532,7 +532,7 @@ func TestOpsCount(t *testing.T) {
 	f := newFixture(t)
 	// The provisioning happy path: claim, read link, write link, record
 	// write, complete: five operations.
-	_, _ = f.store.ClaimEvent(ctx, "ev", "E1", 0)
+	_, _ = f.store.ClaimEvent(ctx, "ev", "E1", "", 0)
 	_, _, _ = f.store.GetEmployee(ctx, "E1")
 	_ = f.store.PutEmployee(ctx, state.Employee{EmployeeID: "E1", Status: state.StatusActive}, 0)
 	_ = f.store.RecordWrite(ctx, state.Write{LoginID: "jdoe", EventID: "ev"})
@@ -555,7 +555,7 @@ func TestUnreachableTable(t *testing.T) {
 	d := testenv.DynamoDB(t)
 	st := state.New(d.Client, "no-such-table")
 	ctx := context.Background()
-	if ok, err := st.ClaimEvent(ctx, "e", "E", 0); ok || err == nil || errors.Is(err, state.ErrInProgress) {
+	if ok, err := st.ClaimEvent(ctx, "e", "E", "", 0); ok || err == nil || errors.Is(err, state.ErrInProgress) {
 		t.Fatalf("claim: %v %v", ok, err)
 	}
 	if _, _, err := st.GetEmployee(ctx, "E"); err == nil {
@@ -581,7 +581,7 @@ func BenchmarkEventPath(b *testing.B) {
 	for b.Loop() {
 		i++
 		id, emp := fmt.Sprintf("ev-%d", i), fmt.Sprintf("E%d", i)
-		if ok, err := st.ClaimEvent(ctx, id, emp, 0); !ok || err != nil {
+		if ok, err := st.ClaimEvent(ctx, id, emp, "", 0); !ok || err != nil {
 			b.Fatal(ok, err)
 		}
 		e, _, err := st.GetEmployee(ctx, emp)

@@ -2,6 +2,8 @@ package state
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -31,13 +33,22 @@ func (s *Store) ClaimWebhook(ctx context.Context, eventID string, ttl time.Durat
 	item["eventId"] = str(eventID)
 	item["receivedAt"] = str(now.UTC().Format(time.RFC3339Nano))
 	item[AttrTTL] = num(now.Add(ttl).Unix())
+	// A token unique to this call: when the put's answer is lost and the SDK
+	// sends it again, the resend finds its own token and succeeds, instead of
+	// failing its condition and reading as a redelivery (which would answer
+	// 200 and never publish).
+	token, err := newToken()
+	if err != nil {
+		return false, fmt.Errorf("state: claim webhook %s: %w", eventID, err)
+	}
+	item["claimToken"] = str(token)
 	s.count("PutItem")
-	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                 aws.String(s.table),
 		Item:                      item,
-		ConditionExpression:       aws.String("attribute_not_exists(pk) OR #ttl < :nowSec"),
-		ExpressionAttributeNames:  map[string]string{"#ttl": AttrTTL},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":nowSec": num(now.Unix())},
+		ConditionExpression:       aws.String("attribute_not_exists(pk) OR #ttl < :nowSec OR #tok = :tok"),
+		ExpressionAttributeNames:  map[string]string{"#ttl": AttrTTL, "#tok": "claimToken"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":nowSec": num(now.Unix()), ":tok": str(token)},
 	})
 	if err != nil {
 		if isConditionFailed(err) {
@@ -59,4 +70,13 @@ func (s *Store) ReleaseWebhook(ctx context.Context, eventID string) error {
 		return fmt.Errorf("state: release webhook %s: %w", eventID, err)
 	}
 	return nil
+}
+
+// newToken returns 128 random bits in hex.
+func newToken() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("random claim token: %w", err)
+	}
+	return hex.EncodeToString(b), nil
 }

@@ -101,7 +101,10 @@ func (ts *tokenSource) token(ctx context.Context) (string, uint64, error) {
 	// expiry ("never expires"); assume the conservative lifetime instead.
 	expires := now.Add(ts.c.cfg.TokenLifetime)
 	if !t.Expiry.IsZero() {
-		if e := t.Expiry.Add(-expiryMargin); e.Before(expires) {
+		// Refresh a little early, but never so early that a short-lived
+		// token counts as expired on arrival (and every call fetches one).
+		margin := min(expiryMargin, t.Expiry.Sub(now)/4)
+		if e := t.Expiry.Add(-margin); e.Before(expires) {
 			expires = e
 		}
 	}

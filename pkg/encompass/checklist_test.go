@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -428,5 +429,86 @@ func TestRateLimitRemainingZeroWaitsForReset(t *testing.T) {
 	}
 	if n := tc.srv.Count("GET /encompass/v3/users/{id}"); n != 3 {
 		t.Fatalf("GETs = %d, want 3", n)
+	}
+}
+
+// Live-tenant quirks of the field notes, decoded by the client from real
+// simulator answers: nmlsOriginatorID casing, userIndicators only (with the
+// "SuperAdminnistrator" misspelling), and a token answer with expires_in.
+func TestTenantQuirksAgainstSimulator(t *testing.T) {
+	t.Parallel()
+	tc := newSimClient(t, nil, encompasstest.WithNMLSIDCasing(), encompasstest.WithMisspelledIndicator(),
+		encompasstest.WithStatusStyle(encompasstest.StatusIndicators), encompasstest.WithExpiresIn())
+	ctx := context.Background()
+	u, err := tc.Users.Get(ctx, "mjohnson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.NMLSOriginatorID != "1234567" || !u.IsEnabled() || u.Enabled != nil {
+		t.Fatalf("mjohnson: %+v", u)
+	}
+	admin, err := tc.Users.Get(ctx, "apiadmin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !admin.IsEnabled() || admin.IsLocked() || !slices.Contains(admin.UserIndicators, "SuperAdminnistrator") {
+		t.Fatalf("apiadmin: %+v", admin)
+	}
+	former, err := tc.Users.Get(ctx, "formeremployee")
+	if err != nil || former.IsEnabled() {
+		t.Fatalf("formeremployee: %+v %v", former, err)
+	}
+	// expires_in (30 minutes) is below the assumed lifetime (15 minutes
+	// default here raised to 2 hours): the server's figure wins, minus the
+	// refresh margin.
+	tc2 := newSimClient(t, func(c *Config) { c.TokenLifetime = 2 * time.Hour }, encompasstest.WithExpiresIn())
+	warm(t, tc2)
+	tc2.tokens.lock <- struct{}{}
+	left := time.Until(tc2.tokens.expires)
+	<-tc2.tokens.lock
+	if left <= 25*time.Minute || left > 30*time.Minute {
+		t.Fatalf("token valid for %v, want just under 30m", left)
+	}
+}
+
+// A token whose expires_in is shorter than the refresh margin is still used
+// until shortly before it expires, not refetched for every call.
+func TestShortExpiresInIsStillReused(t *testing.T) {
+	t.Parallel()
+	tc := newSimClient(t, nil, encompasstest.WithExpiresIn(), encompasstest.WithTokenTTL(20*time.Second))
+	for range 5 {
+		if _, err := tc.Users.Get(context.Background(), "asmith"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := tc.srv.Count("POST /oauth2/v1/token"); n != 1 {
+		t.Fatalf("token requests = %d, want 1", n)
+	}
+}
+
+// A dropped connection on a read is a network error: retried, and the call
+// succeeds on the next attempt.
+func TestNetworkErrorOnReadIsRetried(t *testing.T) {
+	t.Parallel()
+	tc := newSimClient(t, nil)
+	warm(t, tc)
+	tc.srv.DropAfterApply(2, "GET /encompass/v3/users/{id}")
+	u, err := tc.Users.Get(context.Background(), "asmith")
+	if err != nil || u.LoginID != "asmith" {
+		t.Fatalf("get: %+v %v", u, err)
+	}
+	if n := tc.srv.Count("GET /encompass/v3/users/{id}"); n != 3 {
+		t.Fatalf("GETs = %d, want 3 (two dropped, one answered)", n)
+	}
+	failed := 0
+	for _, ci := range tc.calls.all {
+		if ci.Endpoint == "GET /encompass/v3/users/{id}" && ci.Status == 0 && ci.Err != nil && IsRetryable(ci.Err) {
+			failed++
+		}
+	}
+	// net/http itself re-sends an idempotent GET once when a reused
+	// connection dies before the answer, so the client sees one or two.
+	if failed < 1 || failed > 2 {
+		t.Fatalf("hook saw %d network failures, want 1 or 2", failed)
 	}
 }

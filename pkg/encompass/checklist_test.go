@@ -512,3 +512,31 @@ func TestNetworkErrorOnReadIsRetried(t *testing.T) {
 		t.Fatalf("hook saw %d network failures, want 1 or 2", failed)
 	}
 }
+
+func TestDecodeListShapesAndTotals(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in    string
+		n     int
+		total int
+	}{
+		{`[{"id":"a"}]`, 1, -1},
+		{`{"items":[{"id":"a"},{"id":"b"}],"totalCount":7}`, 2, 7},
+		{`{"Items":[{"id":"a"}],"total":"3"}`, 1, 3},
+		{`{"data":[{"id":"a"}]}`, 1, -1},
+		{`{"Resources":[{"id":"a"}],"totalCount":"x"}`, 1, -1},
+		{`{"items":null,"totalCount":0}`, 0, 0},
+		{`{"items":[],"users":[{"id":"a"}]}`, 0, -1}, // items wins
+	}
+	for _, tt := range tests {
+		got, total, err := decodeListCap[User]([]byte(tt.in), 200)
+		if err != nil || len(got) != tt.n || total != tt.total {
+			t.Errorf("%s: %d users, total %d, %v; want %d, %d", tt.in, len(got), total, err, tt.n, tt.total)
+		}
+	}
+	for _, in := range []string{`{"total":2}`, `{"items":"x"}`, `{"items":[1]}`, `{`} {
+		if _, _, err := decodeListCap[User]([]byte(in), 200); err == nil {
+			t.Errorf("%s: no error", in)
+		}
+	}
+}

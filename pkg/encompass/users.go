@@ -230,11 +230,11 @@ func (s *UsersService) listPage(ctx context.Context, opts ListUsersOptions) ([]U
 	if err := s.c.do(ctx, call{method: http.MethodGet, path: "/encompass/v3/users", endpoint: "/encompass/v3/users", query: opts.query()}, nil, &raw); err != nil {
 		return nil, -1, fmt.Errorf("list users: %w", err)
 	}
-	users, err := decodeListCap[User](raw, opts.pageSize())
+	users, total, err := decodeListCap[User](raw, opts.pageSize())
 	if err != nil {
 		return nil, -1, fmt.Errorf("list users: %w", err)
 	}
-	return users, listTotal(raw), nil
+	return users, total, nil
 }
 
 // All iterates over every user, fetching pages of the maximum size (200) as
@@ -394,61 +394,73 @@ func checkID(id string) error {
 	return nil
 }
 
-// listTotal returns the totalCount (or total) of an object answer, or -1.
-func listTotal(raw []byte) int {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '{' {
-		return -1
-	}
-	var w struct {
-		TotalCount json.RawMessage `json:"totalCount"`
-		Total      json.RawMessage `json:"total"`
-	}
-	if json.Unmarshal(raw, &w) != nil {
-		return -1
-	}
-	for _, v := range []json.RawMessage{w.TotalCount, w.Total} {
-		if s, err := flexString(v); err == nil && s != "" {
-			if n, err := strconv.Atoi(s); err == nil && n >= 0 {
-				return n
-			}
-		}
-	}
-	return -1
-}
-
 // decodeList decodes a bare JSON array or an object carrying the array under
 // items (or another common wrapper key).
 func decodeList[T any](raw []byte) ([]T, error) {
-	return decodeListCap[T](raw, 0)
+	out, _, err := decodeListCap[T](raw, 0)
+	return out, err
 }
 
-// decodeListCap is decodeList with a capacity hint: encoding/json appends
-// into the slice it is given, so a page-sized slice avoids regrowing it.
-func decodeListCap[T any](raw []byte, capHint int) ([]T, error) {
+// decodeListCap is decodeList with a capacity hint (encoding/json appends
+// into the slice it is given, so a page-sized slice avoids regrowing it)
+// that also returns the object form's totalCount (or total), -1 when the
+// answer has none. The object form is decoded in one pass: no map of raw
+// values, no copy of the items array.
+func decodeListCap[T any](raw []byte, capHint int) ([]T, int, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || string(raw) == "null" {
-		return nil, nil
+		return nil, -1, nil
 	}
 	if raw[0] == '[' {
 		out := make([]T, 0, capHint)
 		if err := json.Unmarshal(raw, &out); err != nil {
-			return nil, fmt.Errorf("decode list: %w", err)
+			return nil, -1, fmt.Errorf("decode list: %w", err)
 		}
-		return out, nil
+		return out, -1, nil
 	}
-	var wrapper map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &wrapper); err != nil {
-		return nil, fmt.Errorf("decode list: %w", err)
+	// Field names match keys case-insensitively ("items" and "Items").
+	var w struct {
+		Items      presentList[T]  `json:"items"`
+		Data       presentList[T]  `json:"data"`
+		Users      presentList[T]  `json:"users"`
+		Results    presentList[T]  `json:"results"`
+		Resources  presentList[T]  `json:"Resources"`
+		TotalCount json.RawMessage `json:"totalCount"`
+		Total      json.RawMessage `json:"total"`
 	}
-	for _, key := range []string{"items", "Items", "data", "users", "results", "Resources"} {
-		if v, ok := wrapper[key]; ok {
-			var out []T
-			if err := json.Unmarshal(v, &out); err != nil {
-				return nil, fmt.Errorf("decode list %s: %w", key, err)
+	w.Items.hint = capHint
+	if err := json.Unmarshal(raw, &w); err != nil {
+		return nil, -1, fmt.Errorf("decode list: %w", err)
+	}
+	total := -1
+	for _, v := range []json.RawMessage{w.TotalCount, w.Total} {
+		if s, err := flexString(v); err == nil && s != "" {
+			if n, err := strconv.Atoi(s); err == nil && n >= 0 {
+				total = n
+				break
 			}
-			return out, nil
 		}
 	}
-	return nil, fmt.Errorf("decode list: no items array in object answer")
+	for _, l := range []*presentList[T]{&w.Items, &w.Data, &w.Users, &w.Results, &w.Resources} {
+		if l.set {
+			return l.v, total, nil
+		}
+	}
+	return nil, -1, fmt.Errorf("decode list: no items array in object answer")
+}
+
+// presentList is a list field that remembers whether the answer had it.
+type presentList[T any] struct {
+	set  bool
+	hint int
+	v    []T
+}
+
+// UnmarshalJSON decodes the array into a slice of the hinted capacity.
+func (p *presentList[T]) UnmarshalJSON(b []byte) error {
+	p.set = true
+	if p.v == nil && p.hint > 0 {
+		p.v = make([]T, 0, p.hint)
+	}
+	return json.Unmarshal(b, &p.v)
 }

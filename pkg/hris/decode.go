@@ -26,8 +26,10 @@ const (
 // *Error; Decode never returns a partially valid Event.
 func Decode(body []byte, q Queue, now time.Time) (*Event, error) {
 	if len(body) > MaxBodyBytes {
-		return nil, &Error{Reason: ReasonTooLarge, Message: fmt.Sprintf(
+		e := &Error{Reason: ReasonTooLarge, Message: fmt.Sprintf(
 			"message body is %d bytes; an HRIS event must be at most %d bytes", len(body), MaxBodyBytes)}
+		peekIdentifiers(body, e)
+		return nil, e
 	}
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
@@ -82,9 +84,10 @@ func Decode(body []byte, q Queue, now time.Time) (*Event, error) {
 		return nil, d.fail(d.err)
 	}
 	ev.Type = Type(typ)
-	d.id.Type = ev.Type
 	switch ev.Type {
 	case TypeHire, TypeUpdate, TypeRehire, TypeTerminate:
+		// Only a known type is carried into the rejection.
+		d.id.Type = ev.Type
 	default:
 		return nil, d.fail(fieldError(ReasonUnknownType, "type",
 			"%q is not an HRIS event type; expected one of hire, update, rehire, terminate", truncate(typ)))
@@ -135,6 +138,38 @@ func Decode(body []byte, q Queue, now time.Time) (*Event, error) {
 	return ev, nil
 }
 
+// maxPeekBytes bounds the oversized bodies whose identifiers are still read:
+// SQS's own limit. One pass into a small struct skips everything else.
+const maxPeekBytes = 256 << 10
+
+// peekIdentifiers fills e's eventId, employeeId and type from an oversized
+// body when it is JSON that has them, so that its rejection can still be
+// correlated (CONTRACTS: detail.eventId is the HRIS event id when the body
+// has one).
+func peekIdentifiers(body []byte, e *Error) {
+	if len(body) > maxPeekBytes {
+		return
+	}
+	var v struct {
+		EventID  any `json:"eventId"`
+		Type     any `json:"type"`
+		Employee struct {
+			EmployeeID any `json:"employeeId"`
+		} `json:"employee"`
+	}
+	if json.Unmarshal(body, &v) != nil {
+		return
+	}
+	d := decoder{}
+	d.id.EventID, _ = v.EventID.(string)
+	d.id.EmployeeID, _ = v.Employee.EmployeeID.(string)
+	d.id.EventID, d.id.EmployeeID = strings.TrimSpace(d.id.EventID), strings.TrimSpace(d.id.EmployeeID)
+	if t, _ := v.Type.(string); Type(t) == TypeHire || Type(t) == TypeUpdate || Type(t) == TypeRehire || Type(t) == TypeTerminate {
+		d.id.Type = Type(t)
+	}
+	d.fail(e)
+}
+
 // decoder keeps the first error and the identifiers read so far.
 type decoder struct {
 	err *Error
@@ -147,8 +182,17 @@ func (d *decoder) set(e *Error) {
 	}
 }
 
+// fail attaches the identifiers read so far. An id that is itself invalid
+// (too long, control characters) is left out: it would otherwise flood the
+// rejection event and the logs, or make an unusable state-table key.
 func (d *decoder) fail(e *Error) *Error {
-	e.EventID, e.EmployeeID, e.Type = d.id.EventID, d.id.EmployeeID, d.id.Type
+	e.Type = d.id.Type
+	if checkID(d.id.EventID) == nil {
+		e.EventID = d.id.EventID
+	}
+	if checkID(d.id.EmployeeID) == nil {
+		e.EmployeeID = d.id.EmployeeID
+	}
 	return e
 }
 

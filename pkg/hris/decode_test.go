@@ -106,6 +106,10 @@ func TestDecodeUserNameDerivation(t *testing.T) {
 		{"Jane.Doe@Example.com", "jane.doe"},
 		{"O'Brien@example.com", "o'brien"},
 		{"a+b@example.com", "a+b"},
+		// The characters Encompass forbids are removed, the rest lower-cased.
+		{"Jane/Doe@example.com", "janedoe"},
+		{"J*a?n=e@example.com", "jan=e"},
+		{"ÉLODIE@example.com", "élodie"},
 	} {
 		b := body(t, func(_, emp map[string]any) { delete(emp, "userName"); emp["email"] = tc.email })
 		ev, err := Decode(b, QueueProvision, now)
@@ -114,6 +118,30 @@ func TestDecodeUserNameDerivation(t *testing.T) {
 		}
 		if ev.Employee.UserName != tc.want || !ev.Employee.UserNameDerived {
 			t.Errorf("%s: userName = %q (derived %v), want %q", tc.email, ev.Employee.UserName, ev.Employee.UserNameDerived, tc.want)
+		}
+	}
+}
+
+// DeriveUserName on its own also sees local parts an event's e-mail check
+// refuses (quoted ones): every forbidden character goes, and leading periods.
+func TestDeriveUserName(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ email, want string }{
+		{`"Jane:Doe<x>"@example.com`, "janedoex"},
+		{`"Jane Doe"@example.com`, "janedoe"},
+		{`".Jane\\Doe"@example.com`, "janedoe"},
+		{`..A/B*C?D@example.com`, "abcd"},
+		{`"\\/:*?<>"@example.com`, ""},
+	} {
+		got, err := DeriveUserName(tc.email)
+		if tc.want == "" {
+			if err == nil {
+				t.Errorf("%s: derived %q from nothing usable", tc.email, got)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%s: %q %v, want %q", tc.email, got, err, tc.want)
 		}
 	}
 }
@@ -231,6 +259,40 @@ func TestDecodeCarriesIdentifiersOnRejection(t *testing.T) {
 	}
 }
 
+// An identifier that is itself invalid is not carried into the rejection:
+// it would flood the event and the logs, or make an unusable table key (the
+// SQS message id stands in for the event id).
+func TestDecodeLeavesOutHostileIdentifiers(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("x", 4000)
+	cases := []struct {
+		name                  string
+		edit                  func(ev, emp map[string]any)
+		wantEvent, wantEmp    string
+		wantType              Type
+		wantReason, wantField string
+	}{
+		{"long eventId", func(ev, _ map[string]any) { ev["eventId"] = long }, "", "E12345", TypeHire, ReasonInvalidField, "eventId"},
+		{"control character in eventId", func(ev, _ map[string]any) { ev["eventId"] = "a\x00b" }, "", "E12345", TypeHire, ReasonInvalidField, "eventId"},
+		{"long employeeId", func(_, emp map[string]any) { emp["employeeId"] = long }, "hris-2026-000123", "", TypeHire, ReasonInvalidField, "employee.employeeId"},
+		{"long unknown type", func(ev, _ map[string]any) { ev["type"] = long }, "hris-2026-000123", "E12345", "", ReasonUnknownType, "type"},
+		{"long eventId and wrong queue", func(ev, _ map[string]any) { ev["eventId"], ev["type"] = long, "terminate" }, "", "E12345", TypeTerminate, ReasonWrongQueue, "type"},
+	}
+	for _, tc := range cases {
+		_, err := Decode(body(t, tc.edit), QueueProvision, now)
+		he, ok := AsError(err)
+		if !ok {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if he.EventID != tc.wantEvent || he.EmployeeID != tc.wantEmp || he.Type != tc.wantType || he.Reason != tc.wantReason || he.Field != tc.wantField {
+			t.Errorf("%s: got %.40q %.40q %.40q %s/%s", tc.name, he.EventID, he.EmployeeID, he.Type, he.Reason, he.Field)
+		}
+		if len(he.Error()) > 400 {
+			t.Errorf("%s: error of %d bytes", tc.name, len(he.Error()))
+		}
+	}
+}
+
 func TestDecodeTerminateMinimal(t *testing.T) {
 	t.Parallel()
 	b := []byte(`{"schemaVersion":"1","eventId":"t1","type":"terminate","occurredAt":"2026-11-20T15:04:05+02:00","employee":{"employeeId":"E1"}}`)
@@ -339,4 +401,33 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// An oversized body is refused unparsed, but its identifiers are still read
+// (up to SQS's 256 KiB) so that the rejection can be correlated.
+func TestDecodeTooLargeKeepsIdentifiers(t *testing.T) {
+	t.Parallel()
+	pad := strings.Repeat("x", MaxBodyBytes)
+	cases := []struct {
+		name, body         string
+		wantEvent, wantEmp string
+		wantType           Type
+	}{
+		{"JSON with ids", `{"eventId":"big-1","type":"hire","employee":{"employeeId":"E1"},"pad":"` + pad + `"}`, "big-1", "E1", TypeHire},
+		{"unknown type left out", `{"eventId":"big-2","type":"promote","pad":"` + pad + `"}`, "big-2", "", ""},
+		{"ids of the wrong JSON type", `{"eventId":7,"employee":{"employeeId":["E1"]},"pad":"` + pad + `"}`, "", "", ""},
+		{"hostile id left out", `{"eventId":"` + strings.Repeat("e", 500) + `","pad":"` + pad + `"}`, "", "", ""},
+		{"not JSON", "x" + pad, "", "", ""},
+		{"over SQS's limit", `{"eventId":"big-3","pad":"` + strings.Repeat("x", 256<<10) + `"}`, "", "", ""},
+	}
+	for _, tc := range cases {
+		_, err := Decode([]byte(tc.body), QueueProvision, now)
+		he, ok := AsError(err)
+		if !ok || he.Reason != ReasonTooLarge {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if he.EventID != tc.wantEvent || he.EmployeeID != tc.wantEmp || he.Type != tc.wantType {
+			t.Errorf("%s: %.40q %q %q", tc.name, he.EventID, he.EmployeeID, he.Type)
+		}
+	}
 }

@@ -26,7 +26,8 @@ const (
 
 // MaxMessageBytes is how much of the original body a rejection carries. A
 // JSON-escaped string can grow up to six times, and an EventBridge entry may
-// carry 256 KB, so longer bodies are cut (and marked messageTruncated).
+// carry 256 KB, so longer bodies are cut (and marked messageTruncated); the
+// whole body is then kept in the state table, and messageStoredAt says where.
 const MaxMessageBytes = 32 << 10
 
 // Detail is the `detail` of every encompass.provisioning event
@@ -49,11 +50,15 @@ type Detail struct {
 	Field  string `json:"field,omitempty"`
 	// LastAppliedAt is the occurredAt already applied, on stale skips.
 	LastAppliedAt string `json:"lastAppliedAt,omitempty"`
-	// Message is the original SQS body on rejections.
+	// Message is the original SQS body on rejections, cut to
+	// MaxMessageBytes (MessageTruncated) when longer.
 	Message          *string `json:"message,omitempty"`
 	MessageTruncated bool    `json:"messageTruncated,omitempty"`
 	MessageBytes     int     `json:"messageBytes,omitempty"`
-	DryRun           bool    `json:"dryRun,omitempty"`
+	// MessageStoredAt locates the whole original body in the state table
+	// when Message was cut (never in a dry run, which writes nothing there).
+	MessageStoredAt *state.ItemRef `json:"messageStoredAt,omitempty"`
+	DryRun          bool           `json:"dryRun,omitempty"`
 }
 
 func event(detailType string, d Detail) publish.Event {

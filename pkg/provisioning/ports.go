@@ -49,6 +49,7 @@ type Store interface {
 	RecordWrite(ctx context.Context, w state.Write) error
 	MarkTerminated(ctx context.Context, employeeID, userID, loginID string) error
 	ClearTerminated(ctx context.Context, employeeID string) error
+	PutRejectedBody(ctx context.Context, eventID, messageID string, body []byte, ttl time.Duration) (state.ItemRef, error)
 }
 
 // Publisher sends outcome events to EventBridge (*publish.Publisher).

@@ -64,7 +64,11 @@ func (h *Handler) Process(ctx context.Context, m Message) Result {
 		}
 		ctx = telemetry.With(ctx, "eventId", id, "employeeId", he.EmployeeID, "messageId", m.ID)
 		d := Detail{EventID: id, Type: string(he.Type), EmployeeID: he.EmployeeID, Reason: he.Reason, Field: he.Field, Error: he.Message, DryRun: h.cfg.DryRun}
-		return h.publishOnly(ctx, outcome{name: publish.HRISEventRejected, events: []publish.Event{event(publish.HRISEventRejected, d.withMessage(m.Body))}})
+		out, err := h.rejected(ctx, m, d)
+		if err != nil {
+			return h.retry(ctx, err)
+		}
+		return h.publishOnly(ctx, out)
 	}
 	ctx = telemetry.With(ctx, "eventId", ev.EventID, "employeeId", ev.Employee.EmployeeID, "messageId", m.ID, "type", string(ev.Type))
 
@@ -91,7 +95,15 @@ func (h *Handler) Process(ctx context.Context, m Message) Result {
 	out, err := h.apply(ctx, ev)
 	if err != nil {
 		retryable, reason, field, msg := classify(err)
-		if retryable {
+		if !retryable {
+			d := h.base(ev)
+			d.Reason, d.Field, d.Error = reason, field, msg
+			h.log.WarnContext(ctx, "event rejected", "reason", reason, "field", field, "error", msg)
+			// A failure to keep the body turns the rejection into a retry:
+			// the message is never acknowledged with its body lost.
+			out, err = h.rejected(ctx, m, d)
+		}
+		if err != nil {
 			if !h.cfg.DryRun {
 				if rerr := h.cfg.Store.ReleaseEvent(context.WithoutCancel(ctx), ev.EventID); rerr != nil {
 					h.log.WarnContext(ctx, "release of event claim failed; the redelivery waits for the claim lease", "error", rerr.Error())
@@ -99,12 +111,25 @@ func (h *Handler) Process(ctx context.Context, m Message) Result {
 			}
 			return h.retry(ctx, err)
 		}
-		d := h.base(ev)
-		d.Reason, d.Field, d.Error = reason, field, msg
-		out = outcome{name: publish.HRISEventRejected, events: []publish.Event{event(publish.HRISEventRejected, d.withMessage(m.Body))}}
-		h.log.WarnContext(ctx, "event rejected", "reason", reason, "field", field, "error", msg)
 	}
 	return h.finish(ctx, ev, out)
+}
+
+// rejected builds the HRIS Event Rejected outcome of m with its original
+// body. A body too long for an EventBridge event is cut in the event and
+// first stored whole in the state table (messageStoredAt says where), so
+// that nothing is lost; when that write fails, the error is returned and
+// the message must be retried. A dry run stores nothing.
+func (h *Handler) rejected(ctx context.Context, m Message, d Detail) (outcome, error) {
+	d = d.withMessage(m.Body)
+	if d.MessageTruncated && !h.cfg.DryRun {
+		ref, err := h.cfg.Store.PutRejectedBody(ctx, d.EventID, m.ID, []byte(m.Body), state.DefaultRejectedTTL)
+		if err != nil {
+			return outcome{}, fmt.Errorf("keep the rejected message body: %w", err)
+		}
+		d.MessageStoredAt = &ref
+	}
+	return outcome{name: publish.HRISEventRejected, events: []publish.Event{event(publish.HRISEventRejected, d)}}, nil
 }
 
 func (h *Handler) retry(ctx context.Context, err error) Result {

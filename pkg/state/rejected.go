@@ -15,10 +15,10 @@ import (
 // replay the body.
 const DefaultRejectedTTL = 30 * 24 * time.Hour
 
-// MaxRejectedBodyBytes is the largest body PutRejectedBody stores. SQS bodies
-// are at most 256 KiB; a DynamoDB item may hold 400 KB, keys and attributes
-// included.
-const MaxRejectedBodyBytes = 256 << 10
+// MaxRejectedBodyBytes is the largest body PutRejectedBody stores: SQS
+// bodies are at most 256 KiB, and a DynamoDB item may hold 400 KB, keys and
+// the other attributes included.
+const MaxRejectedBodyBytes = 384 << 10
 
 const rejectedSKPrefix = "BODY"
 

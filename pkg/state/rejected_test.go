@@ -29,7 +29,8 @@ func TestRejectedBody(t *testing.T) {
 		{name: "invalid UTF-8", event: "ev-bin", message: "m-2", body: []byte{0xff, 0xfe, 0x00, '{'}, wantSK: "BODY#m-2"},
 		{name: "no message id", event: "ev-nomsg", body: []byte("x"), wantSK: "BODY"},
 		{name: "empty body", event: "ev-empty", message: "m-3", body: nil, wantSK: "BODY#m-3"},
-		{name: "over 256 KiB", event: "ev-huge", message: "m-4", body: make([]byte, 256<<10+1), wantErr: true},
+		{name: "the most an item holds", event: "ev-max", message: "m-6", body: bytes.Repeat([]byte{7}, state.MaxRejectedBodyBytes), wantSK: "BODY#m-6"},
+		{name: "over the limit", event: "ev-huge", message: "m-4", body: make([]byte, state.MaxRejectedBodyBytes+1), wantErr: true},
 		{name: "no event id", event: "", message: "m-5", body: []byte("x"), wantErr: true},
 	}
 	for _, tc := range cases {

@@ -653,17 +653,14 @@ func (s *SCIMService) patchGroup(ctx context.Context, groupID string, op PatchOp
 // The group list is fetched once per Client and cached; unknown names give
 // an *UnknownNamesError listing the known ones.
 func (s *SCIMService) ResolveGroups(ctx context.Context, names []string) (map[string]string, error) {
-	index, err := s.groups.load(ctx, func(ctx context.Context) (map[string]string, []string, error) {
-		idx := map[string]string{}
-		var known []string
+	index, err := s.groups.load(ctx, func(ctx context.Context, add func(name, id string)) error {
 		for g, err := range s.AllGroups(ctx) {
 			if err != nil {
-				return nil, nil, err
+				return err
 			}
-			idx[strings.ToLower(g.DisplayName)] = g.ID
-			known = append(known, g.DisplayName)
+			add(g.DisplayName, g.ID)
 		}
-		return idx, known, nil
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("resolve groups: %w", err)

@@ -98,41 +98,18 @@ type PersonasService struct {
 
 // List returns every persona, following start/limit pages.
 func (s *PersonasService) List(ctx context.Context) ([]Persona, error) {
-	var all []Persona
-	for start, pages := 0, 0; pages < maxSettingsPagesToFollow; pages++ {
-		q := url.Values{"start": {strconv.Itoa(start)}, "limit": {strconv.Itoa(maxPersonasPageSize)}}
-		var raw []byte
-		if err := s.c.do(ctx, call{method: http.MethodGet, path: "/encompass/v3/settings/personas", endpoint: "/encompass/v3/settings/personas", query: q}, nil, &raw); err != nil {
-			return nil, fmt.Errorf("list personas: %w", err)
-		}
-		page, err := decodeList[Persona](raw)
-		if err != nil {
-			return nil, fmt.Errorf("list personas: %w", err)
-		}
-		all = append(all, page...)
-		if len(page) < maxPersonasPageSize {
-			return all, nil
-		}
-		start += len(page)
-	}
-	return nil, fmt.Errorf("list personas: more than %d pages", maxSettingsPagesToFollow)
+	return listSettings[Persona](ctx, s.c, "personas", "/encompass/v3/settings/personas", maxPersonasPageSize)
 }
 
 // Resolve maps persona names (case-insensitive) to ids. The list is fetched
 // once per Client; unknown names give an *UnknownNamesError.
 func (s *PersonasService) Resolve(ctx context.Context, names []string) (map[string]string, error) {
-	idx, err := s.cache.load(ctx, func(ctx context.Context) (map[string]string, []string, error) {
+	idx, err := s.cache.load(ctx, func(ctx context.Context, add func(name, id string)) error {
 		list, err := s.List(ctx)
-		if err != nil {
-			return nil, nil, err
-		}
-		m := make(map[string]string, len(list))
-		known := make([]string, 0, len(list))
 		for _, p := range list {
-			m[strings.ToLower(p.Name)] = p.ID
-			known = append(known, p.Name)
+			add(p.Name, p.ID)
 		}
-		return m, known, nil
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("resolve personas: %w", err)
@@ -148,41 +125,41 @@ type OrganizationsService struct {
 
 // List returns every organization, following start/limit pages.
 func (s *OrganizationsService) List(ctx context.Context) ([]Organization, error) {
-	var all []Organization
+	return listSettings[Organization](ctx, s.c, "organizations", "/encompass/v1/organizations", organizationsPageSize)
+}
+
+// listSettings follows the start/limit pages of a settings list until a
+// short page ends it.
+func listSettings[T any](ctx context.Context, c *Client, what, path string, pageSize int) ([]T, error) {
+	var all []T
 	for start, pages := 0, 0; pages < maxSettingsPagesToFollow; pages++ {
-		q := url.Values{"start": {strconv.Itoa(start)}, "limit": {strconv.Itoa(organizationsPageSize)}}
+		q := url.Values{"start": {strconv.Itoa(start)}, "limit": {strconv.Itoa(pageSize)}}
 		var raw []byte
-		if err := s.c.do(ctx, call{method: http.MethodGet, path: "/encompass/v1/organizations", endpoint: "/encompass/v1/organizations", query: q}, nil, &raw); err != nil {
-			return nil, fmt.Errorf("list organizations: %w", err)
+		if err := c.do(ctx, call{method: http.MethodGet, path: path, endpoint: path, query: q}, nil, &raw); err != nil {
+			return nil, fmt.Errorf("list %s: %w", what, err)
 		}
-		page, err := decodeList[Organization](raw)
+		page, err := decodeList[T](raw)
 		if err != nil {
-			return nil, fmt.Errorf("list organizations: %w", err)
+			return nil, fmt.Errorf("list %s: %w", what, err)
 		}
 		all = append(all, page...)
-		if len(page) < organizationsPageSize {
+		if len(page) < pageSize {
 			return all, nil
 		}
 		start += len(page)
 	}
-	return nil, fmt.Errorf("list organizations: more than %d pages", maxSettingsPagesToFollow)
+	return nil, fmt.Errorf("list %s: more than %d pages", what, maxSettingsPagesToFollow)
 }
 
 // Resolve maps organization names (case-insensitive) to ids. The list is
 // fetched once per Client; unknown names give an *UnknownNamesError.
 func (s *OrganizationsService) Resolve(ctx context.Context, names []string) (map[string]string, error) {
-	idx, err := s.cache.load(ctx, func(ctx context.Context) (map[string]string, []string, error) {
+	idx, err := s.cache.load(ctx, func(ctx context.Context, add func(name, id string)) error {
 		list, err := s.List(ctx)
-		if err != nil {
-			return nil, nil, err
-		}
-		m := make(map[string]string, len(list))
-		known := make([]string, 0, len(list))
 		for _, o := range list {
-			m[strings.ToLower(o.Name)] = o.ID
-			known = append(known, o.Name)
+			add(o.Name, o.ID)
 		}
-		return m, known, nil
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("resolve organizations: %w", err)
@@ -202,18 +179,23 @@ type nameIndex struct {
 	known []string
 }
 
-func (c *nameCache) load(ctx context.Context, fetch func(context.Context) (map[string]string, []string, error)) (*nameIndex, error) {
+// load returns the cached index, or builds it from the names and ids that
+// fetch passes to add; nothing is cached when fetch fails.
+func (c *nameCache) load(ctx context.Context, fetch func(ctx context.Context, add func(name, id string)) error) (*nameIndex, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.index != nil {
 		return c.index, nil
 	}
-	ids, known, err := fetch(ctx)
-	if err != nil {
+	idx := &nameIndex{ids: map[string]string{}}
+	if err := fetch(ctx, func(name, id string) {
+		idx.ids[strings.ToLower(name)] = id
+		idx.known = append(idx.known, name)
+	}); err != nil {
 		return nil, err
 	}
-	slices.Sort(known)
-	c.index = &nameIndex{ids: ids, known: known}
+	slices.Sort(idx.known)
+	c.index = idx
 	return c.index, nil
 }
 

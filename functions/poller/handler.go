@@ -63,6 +63,10 @@ func (h *Handler) Handle(ctx context.Context, ev events.CloudWatchEvent) (poll.S
 	m.Add("PollFailed", boolMetric(err != nil))
 	m.Add("PollAnomaly", boolMetric(sum.Outcome == poll.OutcomeAnomaly))
 	m.Add("PollStopped", boolMetric(sum.Outcome == poll.OutcomeStopped))
+	// A listing staged for the next run, and one taken over from an earlier
+	// run: a tenant that needs these regularly wants a longer timeout.
+	m.Add("UsersStaged", float64(sum.Staged))
+	m.Add("UsersResumed", float64(sum.Resumed))
 	m.AddUnit("PollDuration", float64(sum.Duration.Milliseconds()), telemetry.Milliseconds)
 	if ferr := m.Flush(h.metrics); ferr != nil {
 		h.log.WarnContext(ctx, "poller: write metrics", "error", ferr)

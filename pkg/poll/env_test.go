@@ -32,7 +32,9 @@ type countingDB struct {
 	userWrites atomic.Int64
 	baseWrites atomic.Int64
 	metaWrites atomic.Int64
-	reads      atomic.Int64
+	// stageWrites counts the items of staged listings (not the snapshot).
+	stageWrites atomic.Int64
+	reads       atomic.Int64
 }
 
 func (c *countingDB) countKey(pk string, n int64) {
@@ -41,6 +43,8 @@ func (c *countingDB) countKey(pk string, n int64) {
 		c.userWrites.Add(n)
 	case strings.HasPrefix(pk, basePKPrefix):
 		c.baseWrites.Add(n)
+	case strings.HasPrefix(pk, stageHeadPK):
+		c.stageWrites.Add(n)
 	default:
 		c.metaWrites.Add(n)
 	}

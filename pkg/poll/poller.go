@@ -27,6 +27,8 @@ import (
 // Users lists and reads Encompass users. *encompass.UsersService satisfies it.
 type Users interface {
 	All(ctx context.Context, opts *encompass.ListUsersOptions) iter.Seq2[encompass.User, error]
+	// ListPage reads one page; a resumed listing pages on from its cursor.
+	ListPage(ctx context.Context, opts encompass.ListUsersOptions) ([]encompass.User, error)
 	Get(ctx context.Context, id string) (*encompass.User, error)
 }
 
@@ -177,7 +179,11 @@ type Summary struct {
 	Conflicts int `json:"conflicts"`
 	// Pending is how many users' differences a stopped poll left for the
 	// next one.
-	Pending  int           `json:"pending"`
+	Pending int `json:"pending"`
+	// Staged is how many listed users a poll stopped during the listing kept
+	// for the next run; Resumed how many a poll took over from such a run.
+	Staged   int           `json:"staged"`
+	Resumed  int           `json:"resumed"`
 	Duration time.Duration `json:"durationNs"`
 }
 
@@ -230,6 +236,29 @@ func (p *Poller) run(ctx context.Context, start time.Time) (Summary, error) {
 		return sum, nil
 	}
 
+	// A listing an earlier run staged against this generation is taken up
+	// where it stopped; a stale or unreadable one is ignored.
+	stg, err := p.cfg.Snapshot.loadStage(ctx)
+	if err != nil {
+		return sum, err
+	}
+	var resume *stage
+	var staged map[string]string
+	switch {
+	case !stg.present:
+	case stg.unusable != "" || stg.Generation != meta.Generation:
+		p.log.Info("poll: ignoring a stale staged listing", "stagedGeneration", stg.Generation, "generation", meta.Generation, "why", stg.unusable)
+	default:
+		staged, err = p.cfg.Snapshot.loadStaged(ctx, stg)
+		if errors.Is(err, errBaseDamaged) {
+			p.log.Warn("poll: the staged listing is unreadable; listing from the start", "error", err)
+		} else if err != nil {
+			return sum, err
+		} else {
+			resume = &stg
+		}
+	}
+
 	// The snapshot and the terminated index load while the users are
 	// listed: the listing is the long part, and the rest hides behind it.
 	var snap map[string]entry
@@ -256,18 +285,51 @@ func (p *Poller) run(ctx context.Context, start time.Time) (Summary, error) {
 		}
 		return nil
 	})
-	listed, lerr := p.list(gctx, meta.Users, &sum)
+	fromStage := len(staged) // list adds to staged
+	ls, lerr := p.list(gctx, meta.Users, &sum, resume, staged)
 	if err := g.Wait(); err != nil {
 		return sum, err
 	}
+	listed := ls.users
+	// The listing of a resumed poll started with the first run: write-log
+	// entries from then on may explain the next poll's differences.
+	listedAt := start
+	if ls.resumed {
+		listedAt = resume.ListedAt
+		sum.Resumed = fromStage
+	}
 	if errors.Is(lerr, errStopped) {
-		p.log.Warn("poll: deadline near during the listing; nothing published, the next poll starts again", "listed", sum.Listed)
 		sum.Outcome = OutcomeStopped
+		if ls.cut == nil {
+			p.log.Warn("poll: deadline near during the listing; nothing published, nothing to stage, the next poll starts again", "listed", sum.Listed)
+			return sum, nil
+		}
+		next := stage{Run: newRunID(), Generation: meta.Generation, Offset: ls.cut.offset, Bound: ls.cut.bound,
+			ListedAt: listedAt, Invalid: sum.Invalid, Duplicates: sum.Duplicates}
+		// The deadline margin is the time for this write; it must not be cut
+		// short by the context it protects.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.DeadlineMargin)
+		defer cancel()
+		if err := p.cfg.Snapshot.saveStage(sctx, next, listed, p.cfg.Now()); err != nil {
+			return sum, fmt.Errorf("%w (nothing published, snapshot kept; the next poll starts the listing again)", err)
+		}
+		sum.Staged = len(listed)
+		p.log.Warn("poll: deadline near during the listing; the users listed so far are staged and the next poll lists on from there; nothing published",
+			"listed", sum.Listed, "staged", sum.Staged, "offset", next.Offset)
 		return sum, nil
 	}
 	if lerr != nil {
 		return sum, fmt.Errorf("poll: list users (nothing published, snapshot kept): %w", lerr)
 	}
+	if stg.present {
+		// The listing is complete: its stage must not be resumed again (a
+		// poll that ends without a new generation would otherwise resume a
+		// finished listing). Dropped before anything is published.
+		if err := p.cfg.Snapshot.dropStage(ctx, stg.Run); err != nil {
+			return sum, err
+		}
+	}
+	start = listedAt
 	sum.Known = known(snap)
 	next := meta.Generation + 1
 	if meta.Generation == 0 || damaged {
@@ -320,43 +382,146 @@ func (p *Poller) run(ctx context.Context, start time.Time) (Summary, error) {
 	return p.apply(ctx, sum, meta, next, start, diffs, snap, len(listed))
 }
 
-// list reads every user and returns key -> encoded canonical form.
-func (p *Poller) list(ctx context.Context, expect int, sum *Summary) (map[string]string, error) {
-	listed := make(map[string]string, expect)
+// listing is what list found: the users (key -> encoded canonical form),
+// where a stopped listing was cut, and whether it continued a staged one.
+type listing struct {
+	users   map[string]string
+	cut     *cut
+	resumed bool
+}
+
+// cut is the cursor of a listing stopped at a page boundary: the offset of
+// the next page and the keys listed last before it.
+type cut struct {
+	offset int
+	bound  []string
+}
+
+// lister accumulates listed users.
+type lister struct {
+	p      *Poller
+	sum    *Summary
+	listed map[string]string
+	// fromStage holds the staged keys not listed again yet (resume only):
+	// listing them again is not a duplicate, and the new form wins.
+	fromStage map[string]struct{}
+	last      []string
+}
+
+// add records one user and returns its key ("" for an unusable record).
+func (l *lister) add(u encompass.User, position int) string {
+	key, c, ok := FromUser(u)
+	if !ok {
+		l.sum.Invalid++
+		l.p.log.Warn("poll: user without a usable id or login id ignored", "position", position)
+		return ""
+	}
+	enc := c.encode()
+	if len(l.last) == stageBoundKeys {
+		l.last = append(l.last[:0], l.last[1:]...)
+	}
+	l.last = append(l.last, key)
+	if _, ok := l.fromStage[key]; ok {
+		delete(l.fromStage, key)
+		l.listed[key] = enc
+		return key
+	}
+	if prev, dup := l.listed[key]; dup {
+		l.sum.Duplicates++
+		if prev != enc {
+			// Two different records under one id (login ids differing
+			// only in case): keep a deterministic one so that the
+			// listing order cannot make the user flap between polls.
+			l.p.log.Warn("poll: two different users share one id; keeping one deterministically", "user", key)
+			if enc < prev {
+				l.listed[key] = enc
+			}
+		}
+		return key
+	}
+	l.listed[key] = enc
+	return key
+}
+
+func (l *lister) cutAt(offset int) *cut {
+	if len(l.last) == 0 {
+		return nil // no usable user listed: nothing to find the cursor by
+	}
+	return &cut{offset: offset, bound: slices.Clone(l.last)}
+}
+
+// list reads every user, continuing a staged listing when there is one. It
+// stops with errStopped at a page boundary when the deadline comes near.
+func (p *Poller) list(ctx context.Context, expect int, sum *Summary, st *stage, staged map[string]string) (listing, error) {
+	if st != nil {
+		sum.Invalid, sum.Duplicates = st.Invalid, st.Duplicates
+		ls, err := p.listFrom(ctx, sum, st, staged)
+		if !errors.Is(err, errBoundaryLost) {
+			return ls, err
+		}
+		p.log.Warn("poll: the staged listing no longer lines up with the users; listing from the start", "offset", st.Offset)
+		sum.Invalid, sum.Duplicates = 0, 0
+	}
+	l := &lister{p: p, sum: sum, listed: make(map[string]string, expect)}
 	n := 0
 	for u, err := range p.cfg.Users.All(ctx, nil) {
 		if err != nil {
-			return nil, err
+			return listing{}, err
 		}
 		n++
+		l.add(u, n)
+		// After a whole page, before the next one is fetched.
 		if n%encompass.MaxUsersPageSize == 0 && p.deadlineNear(ctx) {
 			sum.Listed = n
-			return nil, errStopped
+			return listing{users: l.listed, cut: l.cutAt(n)}, errStopped
 		}
-		key, c, ok := FromUser(u)
-		if !ok {
-			sum.Invalid++
-			p.log.Warn("poll: user without a usable id or login id ignored", "position", n)
-			continue
-		}
-		enc := c.encode()
-		if prev, dup := listed[key]; dup {
-			sum.Duplicates++
-			if prev != enc {
-				// Two different records under one id (login ids differing
-				// only in case): keep a deterministic one so that the
-				// listing order cannot make the user flap between polls.
-				p.log.Warn("poll: two different users share one id; keeping one deterministically", "user", key)
-				if enc < prev {
-					listed[key] = enc
-				}
-			}
-			continue
-		}
-		listed[key] = enc
 	}
 	sum.Listed = n
-	return listed, nil
+	return listing{users: l.listed}, nil
+}
+
+// listFrom continues a staged listing. It lists again from one page before
+// the cursor and must meet one of the keys listed last before it within two
+// pages: users added or removed before the cursor since the stage was
+// written shift the offsets, and a key found again proves that no user was
+// skipped (anything after it is listed now). If none is found, more users
+// were removed before the cursor than a page holds, and it returns
+// errBoundaryLost. Each run lists at least up to the cursor and one page
+// beyond before it may stop again, so a resumed listing always progresses.
+func (p *Poller) listFrom(ctx context.Context, sum *Summary, st *stage, staged map[string]string) (listing, error) {
+	l := &lister{p: p, sum: sum, listed: staged, fromStage: make(map[string]struct{}, len(staged))}
+	for k := range staged {
+		l.fromStage[k] = struct{}{}
+	}
+	bound := make(map[string]bool, len(st.Bound))
+	for _, k := range st.Bound {
+		bound[k] = true
+	}
+	start := max(st.Offset-encompass.MaxUsersPageSize, 0)
+	pos, found := start, false
+	for {
+		if found && pos > st.Offset && p.deadlineNear(ctx) {
+			sum.Listed = pos
+			return listing{users: l.listed, cut: l.cutAt(pos), resumed: true}, errStopped
+		}
+		page, err := p.cfg.Users.ListPage(ctx, encompass.ListUsersOptions{Start: pos, Limit: encompass.MaxUsersPageSize})
+		if err != nil {
+			return listing{}, err
+		}
+		for i, u := range page {
+			if key := l.add(u, pos+i+1); !found && bound[key] {
+				found = true
+			}
+		}
+		pos += len(page)
+		if !found && (pos-start >= 2*encompass.MaxUsersPageSize || len(page) < encompass.MaxUsersPageSize) {
+			return listing{}, errBoundaryLost
+		}
+		if len(page) < encompass.MaxUsersPageSize {
+			sum.Listed = pos
+			return listing{users: l.listed, resumed: true}, nil
+		}
+	}
 }
 
 func (p *Poller) deadlineNear(ctx context.Context) bool {
@@ -547,12 +712,12 @@ func known(snap map[string]entry) int {
 // lease takes the lease and returns the function that gives it back.
 // A commit that removes the lease calls release's done() first, so the
 // deferred release makes no request.
-func (p *Poller) lease(ctx context.Context, meta Meta, start time.Time) (owner string, release func(), done func(), err error) {
+func (p *Poller) lease(ctx context.Context, meta Meta) (owner string, release func(), done func(), err error) {
 	owner = p.cfg.Owner
 	if owner == "" {
 		owner = randomOwner()
 	}
-	until := start.Add(leaseWithoutDeadline)
+	until := p.cfg.Now().Add(leaseWithoutDeadline)
 	if d, ok := ctx.Deadline(); ok {
 		until = d
 	}
@@ -578,7 +743,7 @@ func (p *Poller) lease(ctx context.Context, meta Meta, start time.Time) (owner s
 // Baseline Established: on the first poll, and when the stored base is
 // damaged (a format problem is not a change in Encompass).
 func (p *Poller) baseline(ctx context.Context, sum Summary, meta Meta, next int64, start time.Time, listed map[string]string, old map[string]entry, damaged bool) (Summary, error) {
-	owner, release, done, err := p.lease(ctx, meta, start)
+	owner, release, done, err := p.lease(ctx, meta)
 	if errors.Is(err, ErrLeaseHeld) {
 		sum.Outcome = OutcomeSkipped
 		return sum, nil
@@ -656,7 +821,7 @@ func (p *Poller) rebase(ctx context.Context, meta Meta, owner string, done func(
 // between re-publishes them (same ids) rather than losing them.
 func (p *Poller) apply(ctx context.Context, sum Summary, meta Meta, next int64, start time.Time, diffs []*diffEntry, users map[string]entry, listed int) (Summary, error) {
 	snap := p.cfg.Snapshot
-	owner, release, done, err := p.lease(ctx, meta, start)
+	owner, release, done, err := p.lease(ctx, meta)
 	if errors.Is(err, ErrLeaseHeld) {
 		p.log.Info("poll: another poll took the lease or committed first; nothing published")
 		sum.Outcome = OutcomeSkipped

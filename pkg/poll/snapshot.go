@@ -285,26 +285,32 @@ type baseLine struct {
 
 // readChunk reads and decodes one base chunk.
 func (s *Snapshot) readChunk(ctx context.Context, gen int64, i int) ([]baseLine, error) {
+	return s.readChunkAt(ctx, basePK(gen), i)
+}
+
+// readChunkAt reads and decodes chunk i under pk (a base or a staged
+// listing). A missing or unreadable chunk is errBaseDamaged.
+func (s *Snapshot) readChunkAt(ctx context.Context, pk string, i int) ([]baseLine, error) {
 	s.reads.Add(1)
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.table),
-		Key:            map[string]types.AttributeValue{"pk": sv(basePK(gen)), "sk": sv(chunkSK(i))},
+		Key:            map[string]types.AttributeValue{"pk": sv(pk), "sk": sv(chunkSK(i))},
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("poll: read snapshot base chunk %d: %w", i, err)
+		return nil, fmt.Errorf("poll: read snapshot chunk %d of %s: %w", i, pk, err)
 	}
 	if out.Item == nil {
-		return nil, fmt.Errorf("%w: chunk %d of base %d is missing", errBaseDamaged, i, gen)
+		return nil, fmt.Errorf("%w: chunk %d of %s is missing", errBaseDamaged, i, pk)
 	}
 	v, _ := out.Item[attrVersion].(*types.AttributeValueMemberN)
 	z, _ := out.Item[attrBlob].(*types.AttributeValueMemberB)
 	if v == nil || v.Value != strconv.Itoa(itemVersion) || z == nil {
-		return nil, fmt.Errorf("%w: chunk %d of base %d is in an unknown format", errBaseDamaged, i, gen)
+		return nil, fmt.Errorf("%w: chunk %d of %s is in an unknown format", errBaseDamaged, i, pk)
 	}
 	raw, err := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(z.Value)), 4*maxChunkRaw))
 	if err != nil {
-		return nil, fmt.Errorf("%w: chunk %d of base %d: %v", errBaseDamaged, i, gen, err)
+		return nil, fmt.Errorf("%w: chunk %d of %s: %v", errBaseDamaged, i, pk, err)
 	}
 	var lines []baseLine
 	sc := bufio.NewScanner(bytes.NewReader(raw))
@@ -313,7 +319,7 @@ func (s *Snapshot) readChunk(ctx context.Context, gen int64, i int) ([]baseLine,
 		key, rest, ok1 := strings.Cut(sc.Text(), lineSep)
 		flags, enc, ok2 := strings.Cut(rest, lineSep)
 		if !ok1 || !ok2 || key == "" {
-			return nil, fmt.Errorf("%w: chunk %d of base %d has a malformed line", errBaseDamaged, i, gen)
+			return nil, fmt.Errorf("%w: chunk %d of %s has a malformed line", errBaseDamaged, i, pk)
 		}
 		e := entry{inBase: true, drift: flags == "d"}
 		if known, ok := knownFields(enc); ok {
@@ -322,7 +328,7 @@ func (s *Snapshot) readChunk(ctx context.Context, gen int64, i int) ([]baseLine,
 		lines = append(lines, baseLine{key: key, e: e})
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%w: chunk %d of base %d: %v", errBaseDamaged, i, gen, err)
+		return nil, fmt.Errorf("%w: chunk %d of %s: %v", errBaseDamaged, i, pk, err)
 	}
 	return lines, nil
 }
@@ -470,6 +476,16 @@ func (s *Snapshot) writeDelta(ctx context.Context, o op) (lost bool, err error) 
 // returns the number of chunks. Lines are sorted, so equal snapshots give
 // equal bases.
 func (s *Snapshot) writeBase(ctx context.Context, gen int64, users map[string]entry) (int, error) {
+	n, err := s.writeChunks(ctx, basePK(gen), users, nil)
+	if err != nil {
+		return 0, fmt.Errorf("poll: write snapshot base: %w", err)
+	}
+	return n, nil
+}
+
+// writeChunks writes users as compressed chunk items under pk, each with
+// the extra attributes, and returns the number of chunks.
+func (s *Snapshot) writeChunks(ctx context.Context, pk string, users map[string]entry, extra map[string]types.AttributeValue) (int, error) {
 	keys := make([]string, 0, len(users))
 	for k, e := range users {
 		if e.known > 0 {
@@ -513,13 +529,17 @@ func (s *Snapshot) writeBase(ctx context.Context, gen int64, users map[string]en
 	}
 	reqs := make([]types.WriteRequest, len(chunks))
 	for i, z := range chunks {
-		reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: map[string]types.AttributeValue{
-			"pk": sv(basePK(gen)), "sk": sv(chunkSK(i)),
+		item := map[string]types.AttributeValue{
+			"pk": sv(pk), "sk": sv(chunkSK(i)),
 			attrVersion: nv(itemVersion), attrBlob: &types.AttributeValueMemberB{Value: z},
-		}}}
+		}
+		for k, v := range extra {
+			item[k] = v
+		}
+		reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: item}}
 	}
 	if err := s.batchWrite(ctx, reqs); err != nil {
-		return 0, fmt.Errorf("poll: write snapshot base: %w", err)
+		return 0, err
 	}
 	return len(chunks), nil
 }

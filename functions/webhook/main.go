@@ -24,7 +24,6 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/config"
-	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
 	"github.com/lenderops/encompass-lifecycle/pkg/publish"
 	"github.com/lenderops/encompass-lifecycle/pkg/state"
 	"github.com/lenderops/encompass-lifecycle/pkg/telemetry"
@@ -69,24 +68,12 @@ func main() {
 // newHandler wires configuration to the handler: keys, state table, bus, metrics.
 func newHandler(cfg *config.Config, log *slog.Logger, metrics io.Writer) *Handler {
 	return NewHandler(
-		signingKeys(cfg.WebhookKeys),
+		cfg.WebhookKeys,
 		state.New(dynamodb.NewFromConfig(cfg.AWS, ClaimRetries), cfg.StateTable),
 		Bus{publish.New(eventbridge.NewFromConfig(cfg.AWS), cfg.EventBusName)},
 		EMFRecorder{W: metrics, Dimensions: map[string]string{"Function": "webhook"}},
 		log,
 	)
-}
-
-// signingKeys reveals the configured keys for the verifier, the one place that
-// needs their values.
-func signingKeys(in map[string][]config.Secret) encompass.SigningKeys {
-	out := make(encompass.SigningKeys, len(in))
-	for id, keys := range in {
-		for _, k := range keys {
-			out[id] = append(out[id], k.Reveal())
-		}
-	}
-	return out
 }
 
 // serve runs the local HTTP server until ctx ends. The timeouts bound slow

@@ -23,6 +23,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
 	"github.com/lenderops/encompass-lifecycle/pkg/telemetry"
 )
 
@@ -108,8 +109,9 @@ type Config struct {
 
 	WebhookSecretARN string
 	// WebhookKeys maps an Elli-SubscriptionId to its signing keys (more than
-	// one while a key is rotated).
-	WebhookKeys map[string][]Secret
+	// one while a key is rotated), ready for the verifier. It prints and
+	// marshals with every key redacted.
+	WebhookKeys encompass.SigningKeys
 
 	DryRun          bool
 	MaxRemovalRatio float64
@@ -402,52 +404,19 @@ func (c *Config) loadWebhookKeys(ctx context.Context, env, getenv func(string) s
 	} else {
 		raw, name = getenv(EnvWebhookSigningKeys), EnvWebhookSigningKeys
 	}
-	keys, err := ParseSigningKeys(raw)
+	keys, err := encompass.ParseSigningKeys([]byte(raw))
 	if err != nil {
-		bad(name, "%v", err)
+		// The parser's errors never quote a key or a subscription id.
+		var ske *encompass.SigningKeysError
+		if errors.As(err, &ske) {
+			bad(name, "%s", ske.Problem)
+		} else {
+			bad(name, "%v", err)
+		}
 		return nil
 	}
 	c.WebhookKeys = keys
 	return nil
-}
-
-// ParseSigningKeys parses the webhook key JSON: an object mapping each
-// subscription id to a key or to a list of keys. Errors never quote a key.
-func ParseSigningKeys(raw string) (map[string][]Secret, error) {
-	var m map[string]json.RawMessage
-	if err := decodeObject(raw, &m); err != nil {
-		return nil, err
-	}
-	if len(m) == 0 {
-		return nil, errors.New("has no subscriptions: want {\"<subscription id>\": \"<key>\" or [\"<key>\", ...]}")
-	}
-	// Errors name no subscription id: a key pasted in the wrong place would
-	// otherwise be echoed.
-	out := make(map[string][]Secret, len(m))
-	for sub, v := range m {
-		if strings.TrimSpace(sub) == "" {
-			return nil, errors.New("has an empty subscription id")
-		}
-		var one string
-		var many []string
-		switch {
-		case json.Unmarshal(v, &one) == nil:
-			many = []string{one}
-		case json.Unmarshal(v, &many) == nil:
-		default:
-			return nil, errors.New("a subscription's value must be a key string or a list of key strings")
-		}
-		if len(many) == 0 {
-			return nil, errors.New("a subscription has an empty list of keys")
-		}
-		for _, k := range many {
-			if k == "" {
-				return nil, errors.New("a subscription has an empty key")
-			}
-			out[sub] = append(out[sub], Secret(k))
-		}
-	}
-	return out, nil
 }
 
 // decodeObject unmarshals a JSON object without ever putting the input (a

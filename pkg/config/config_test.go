@@ -169,7 +169,7 @@ func TestNeeds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.WebhookKeys) != 2 || c.WebhookKeys["sub-1"][0].Reveal() != signingKey || len(c.WebhookKeys["sub-2"]) != 2 {
+	if len(c.WebhookKeys) != 2 || c.WebhookKeys["sub-1"][0] != signingKey || len(c.WebhookKeys["sub-2"]) != 2 {
 		t.Fatalf("keys %v", c.WebhookKeys)
 	}
 	if _, err := load(t, env, config.ForProvision); err == nil || !strings.Contains(err.Error(), "ENCOMPASS_INSTANCE_ID") {
@@ -201,7 +201,7 @@ func TestSecretsManager(t *testing.T) {
 	whARN := arn + "-webhook"
 	sm.Put(whARN, `{"sub":"`+signingKey+`"}`)
 	c, err := load(t, map[string]string{"STATE_TABLE": "tbl", "EVENT_BUS_NAME": "bus", "WEBHOOK_SECRET_ARN": whARN}, config.ForWebhook, config.WithSecretsClient(sm.Client))
-	if err != nil || c.WebhookKeys["sub"][0].Reveal() != signingKey {
+	if err != nil || c.WebhookKeys["sub"][0] != signingKey {
 		t.Fatalf("%v %v", c, err)
 	}
 }
@@ -294,31 +294,89 @@ func TestEndpointVariables(t *testing.T) {
 	}
 }
 
-// Whatever the webhook key JSON looks like, an error never quotes a key.
+// Whatever the webhook key JSON looks like, an error never quotes a key (nor
+// a subscription id, which may be a key pasted in the wrong place). The JSON
+// goes through Load, so the one parser (encompass.ParseSigningKeys) and the
+// error that names the variable are both covered.
 func FuzzParseSigningKeys(f *testing.F) {
 	for _, seed := range []string{
 		`{"sub":"KEYMARK"}`, `{"KEYMARK":1}`, `{"sub":["KEYMARK",""]}`, `["KEYMARK"]`, `"KEYMARK"`, `{"sub":{"KEYMARK":1}}`,
-		`{"sub":"KEYMARK"`, `KEYMARK`, `{"a":"b","sub":[1,"KEYMARK"]}`, `{"":"KEYMARK"}`, `{"sub":[]}`,
+		`{"sub":"KEYMARK"`, `KEYMARK`, `{"a":"b","sub":[1,"KEYMARK"]}`, `{"":"KEYMARK"}`, `{"sub":[]}`, `{"KEYMARK":[]}`, `{"KEYMARK":""}`,
 	} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
-		keys, err := config.ParseSigningKeys(raw)
+		env := map[string]string{"STATE_TABLE": "tbl", "EVENT_BUS_NAME": "bus", "WEBHOOK_SIGNING_KEYS": raw}
+		c, err := config.Load(context.Background(), getenv(env), config.ForWebhook, awsCfg)
 		if err != nil {
 			if strings.Contains(err.Error(), "KEYMARK") {
 				t.Fatalf("error quotes input: %v", err)
 			}
 			return
 		}
+		keys := c.WebhookKeys
 		if len(keys) == 0 {
 			t.Fatal("no error and no keys")
 		}
 		for _, ks := range keys {
 			for _, k := range ks {
-				if k.Reveal() == "" {
+				if k == "" {
 					t.Fatal("empty key accepted")
 				}
 			}
 		}
+		// However the configuration is printed, no key shows.
+		var buf bytes.Buffer
+		slog.New(slog.NewJSONHandler(&buf, nil)).Info("cfg", "config", c, "keys", keys)
+		j, _ := json.Marshal(c)
+		out := fmt.Sprintf("%v %+v %#v %s", c, c, c, keys) + buf.String() + string(j)
+		for _, ks := range keys {
+			for _, k := range ks {
+				if len(k) >= 8 && strings.Contains(out, k) {
+					t.Fatalf("key printed: %s", out)
+				}
+			}
+		}
 	})
+}
+
+// The one parser keeps the messages an operator reads at cold start, each
+// naming the variable.
+func TestWebhookKeyErrors(t *testing.T) {
+	t.Parallel()
+	for raw, want := range map[string]string{
+		` `:                          "WEBHOOK_SIGNING_KEYS: is empty: want a JSON object",
+		`{`:                          "WEBHOOK_SIGNING_KEYS: is not valid JSON (syntax error at byte 1)",
+		`"` + signingKey + `"`:       "WEBHOOK_SIGNING_KEYS: is not a JSON object (got a JSON string)",
+		`{}`:                         "WEBHOOK_SIGNING_KEYS: has no subscriptions",
+		`{" ":"` + signingKey + `"}`: "WEBHOOK_SIGNING_KEYS: has an empty subscription id",
+		`{"` + signingKey + `":1}`:   "WEBHOOK_SIGNING_KEYS: a subscription's value must be a key string or a list of key strings",
+		`{"sub":[""]}`:               "WEBHOOK_SIGNING_KEYS: a subscription has an empty key",
+	} {
+		_, err := load(t, map[string]string{"STATE_TABLE": "tbl", "EVENT_BUS_NAME": "bus", "WEBHOOK_SIGNING_KEYS": raw}, config.ForWebhook)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: err = %v, want %q", raw, err, want)
+		}
+	}
+}
+
+// Webhook keys in a Config never print, whichever way it is printed.
+func TestWebhookKeysNeverPrint(t *testing.T) {
+	t.Parallel()
+	c, err := load(t, map[string]string{"STATE_TABLE": "tbl", "EVENT_BUS_NAME": "bus",
+		"WEBHOOK_SIGNING_KEYS": `{"sub-1":["` + signingKey + `","Other-Key-0123456789abcdef!"]}`}, config.ForWebhook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("cfg", "config", c, "keys", c.WebhookKeys)
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("cfg", "config", c, "keys", c.WebhookKeys)
+	j, _ := json.Marshal(c)
+	out := fmt.Sprintf("%v %+v %#v %s %#v", c, c, c, c.WebhookKeys, c.WebhookKeys) + buf.String() + string(j)
+	if strings.Contains(out, signingKey) || strings.Contains(out, "Other-Key") {
+		t.Fatalf("a webhook key printed: %s", out)
+	}
+	if !strings.Contains(out, "sub-1") {
+		t.Fatalf("subscription ids should still show: %s", out)
+	}
 }

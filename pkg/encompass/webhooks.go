@@ -1,6 +1,7 @@
 package encompass
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -261,21 +262,48 @@ func (k SigningKeys) Verify(subscriptionID string, body []byte, signature string
 	return nil
 }
 
+// SigningKeysError says what is wrong with signing-key JSON. It never quotes
+// the input, not even a subscription id: a key pasted in the wrong place
+// would otherwise be echoed into logs.
+type SigningKeysError struct {
+	// Problem completes a sentence about the JSON ("is not valid JSON ..."),
+	// so that configuration errors can name their variable in front of it.
+	Problem string
+}
+
+func (e *SigningKeysError) Error() string { return "signing keys: " + e.Problem }
+
+func signingKeysError(problem string) error { return &SigningKeysError{Problem: problem} }
+
 // ParseSigningKeys decodes {"subId":"key"} or {"subId":["old","new"]} (the
-// two may be mixed). Empty ids or keys are errors; the error never quotes a
-// key.
+// two may be mixed), as configured in WEBHOOK_SIGNING_KEYS or the
+// WEBHOOK_SECRET_ARN secret. Empty ids or keys are errors; every error is a
+// *SigningKeysError and never quotes a key or a subscription id.
 func ParseSigningKeys(data []byte) (SigningKeys, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, signingKeysError("is empty: want a JSON object")
+	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(data, &raw); err != nil {
-		return nil, errors.New("signing keys: want a JSON object of subscription id to key or list of keys")
+		// json's own messages can quote parts of the input.
+		var syn *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &syn):
+			return nil, signingKeysError(fmt.Sprintf("is not valid JSON (syntax error at byte %d)", syn.Offset))
+		case errors.As(err, &typ):
+			return nil, signingKeysError(fmt.Sprintf("is not a JSON object (got a JSON %s)", typ.Value))
+		default:
+			return nil, signingKeysError("is not the expected JSON object")
+		}
 	}
 	if len(raw) == 0 {
-		return nil, errors.New("signing keys: no subscriptions")
+		return nil, signingKeysError(`has no subscriptions: want {"<subscription id>": "<key>" or ["<key>", ...]}`)
 	}
 	out := make(SigningKeys, len(raw))
 	for id, v := range raw {
 		if strings.TrimSpace(id) == "" {
-			return nil, errors.New("signing keys: empty subscription id")
+			return nil, signingKeysError("has an empty subscription id")
 		}
 		var one string
 		var many []string
@@ -284,14 +312,14 @@ func ParseSigningKeys(data []byte) (SigningKeys, error) {
 			many = []string{one}
 		case json.Unmarshal(v, &many) == nil:
 		default:
-			return nil, fmt.Errorf("signing keys: subscription %q: want a key or a list of keys", id)
+			return nil, signingKeysError("a subscription's value must be a key string or a list of key strings")
 		}
 		if len(many) == 0 {
-			return nil, fmt.Errorf("signing keys: subscription %q has no key", id)
+			return nil, signingKeysError("a subscription has an empty list of keys")
 		}
 		for _, key := range many {
 			if key == "" {
-				return nil, fmt.Errorf("signing keys: subscription %q has an empty key", id)
+				return nil, signingKeysError("a subscription has an empty key")
 			}
 		}
 		out[id] = many
@@ -306,6 +334,22 @@ func (k SigningKeys) String() string {
 		ids = append(ids, id)
 	}
 	return fmt.Sprintf("SigningKeys%v", ids)
+}
+
+// GoString prints the subscription ids only (%#v).
+func (k SigningKeys) GoString() string { return k.String() }
+
+// MarshalJSON writes the subscription ids with every key redacted, so that a
+// configuration logged or marshalled by mistake leaks no key.
+func (k SigningKeys) MarshalJSON() ([]byte, error) {
+	out := make(map[string][]string, len(k))
+	for id, keys := range k {
+		out[id] = make([]string, len(keys))
+		for i := range keys {
+			out[id][i] = "[REDACTED]"
+		}
+	}
+	return json.Marshal(out)
 }
 
 const (

@@ -191,3 +191,16 @@ func TestPlanConcurrency(t *testing.T) {
 		}
 	}
 }
+
+// TestPollerTimeoutFitsTheSchedule: the poller gets the Lambda maximum unless
+// the schedule comes round sooner; a run never outlasts its interval.
+func TestPollerTimeoutFitsTheSchedule(t *testing.T) {
+	for _, tc := range []struct{ rate, want int }{
+		{minPollRateMinutes, 300}, {10, 600}, {15, 900}, {30, 900}, {maxPollRateMinutes, 900},
+	} {
+		got := pollerTimeoutSeconds(tc.rate)
+		if got != tc.want || got > tc.rate*60 || got > lambdaMaxTimeoutSeconds {
+			t.Errorf("rate %d min: poller timeout %d s, want %d", tc.rate, got, tc.want)
+		}
+	}
+}

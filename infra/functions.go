@@ -139,7 +139,7 @@ func (s *LifecycleStack) defineFunctions(distDir, mappingFile string) error {
 	s.Poller = s.function(distDir, functionSpec{
 		id:          "PollerFunction",
 		description: "Polls Encompass users and publishes the differences",
-		timeout:     pollerTimeoutSeconds,
+		timeout:     pollerTimeoutSeconds(cfg.PollRateMinutes),
 		reserved:    cc.Poller,
 		env:         with(map[string]string{"POLLER_MAX_REMOVAL_RATIO": strconv.FormatFloat(cfg.MaxRemovalRatio, 'f', -1, 64)}),
 		async:       true,

@@ -41,11 +41,25 @@ var eventSources = []string{"encompass.provisioning", "encompass.poller", "encom
 const (
 	queueFunctionTimeoutSeconds = 60
 	visibilityTimeoutFactor     = 6
-	pollerTimeoutSeconds        = 240
 	webhookTimeoutSeconds       = 10
 	maxReceiveCount             = 5
 	sqsBatchSize                = 10
 )
+
+// lambdaMaxTimeoutSeconds is the longest a Lambda invocation may run.
+const lambdaMaxTimeoutSeconds = 900
+
+// pollerTimeoutSeconds gives the poller as long as a run can usefully take:
+// the Lambda maximum, but never more than the schedule's interval, so that a
+// run ends before the next one is due (the poller's reserved concurrency is
+// one; a run still going would make the next one wait in the async queue).
+// Billing is per millisecond used, so the long timeout costs nothing for
+// tenants that list quickly; a tenant whose listing takes longer still
+// completes over several runs (docs/poller.md, "Resuming a listing"), each
+// run listing about timeout − 30 s worth of pages.
+func pollerTimeoutSeconds(pollRateMinutes int) int {
+	return min(lambdaMaxTimeoutSeconds, pollRateMinutes*60)
+}
 
 // LifecycleStackProps configures NewLifecycleStack.
 type LifecycleStackProps struct {

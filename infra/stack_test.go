@@ -64,6 +64,16 @@ func TestFunctionsRunTheBootstrapsOnGraviton(t *testing.T) {
 	}
 }
 
+// TestPollerTimeoutIsTheLambdaMaximum: with the default 15-minute schedule
+// the poller may run the full 15 minutes, so that large tenants list in as
+// few runs as possible (docs/poller.md).
+func TestPollerTimeoutIsTheLambdaMaximum(t *testing.T) {
+	s := defaultStack(t)
+	if got := number(t, props(s.resource(t, "PollerFunction"))["Timeout"]); got != 900 {
+		t.Errorf("PollerFunction Timeout = %v s, want 900", got)
+	}
+}
+
 func TestQueuesAreFIFOWithFIFODeadLetterQueues(t *testing.T) {
 	s := defaultStack(t)
 	for _, q := range []struct{ queue, consumer string }{{"ProvisionQueue", "ProvisionFunction"}, {"DeprovisionQueue", "DeprovisionFunction"}} {

@@ -497,3 +497,17 @@ func TestSampleEvents(t *testing.T) {
 		})
 	}
 }
+
+// TestHealthWithoutDependencies: a handler with no verifier, claims, publisher
+// or metrics at all still answers health (any use of one would panic), and
+// a health check records no outcome.
+func TestHealthWithoutDependencies(t *testing.T) {
+	t.Parallel()
+	h := NewHandler(nil, nil, nil, nil, nil)
+	for _, tr := range transports {
+		status, body := tr.do(t, h, http.MethodGet, "/webhooks/encompass/health", nil, nil)
+		if status != http.StatusOK || body != `{"status":"ok"}` {
+			t.Fatalf("%s: got %d %s", tr.name, status, body)
+		}
+	}
+}

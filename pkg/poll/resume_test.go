@@ -3,6 +3,7 @@ package poll
 import (
 	"context"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
 )
 
@@ -237,4 +239,79 @@ func deleteItem(t *testing.T, e *env, pk, sk string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// frontUsers is the real client's listing with users inserted before all
+// others: the simulator appends new users at the end, so this is how a
+// test shifts every offset up, as an Encompass that sorts by id does when an
+// early id is added.
+type frontUsers struct {
+	Users
+	front []encompass.User
+}
+
+func (f *frontUsers) All(ctx context.Context, opts *encompass.ListUsersOptions) iter.Seq2[encompass.User, error] {
+	return func(yield func(encompass.User, error) bool) {
+		for _, u := range f.front {
+			if !yield(u, nil) {
+				return
+			}
+		}
+		for u, err := range f.Users.All(ctx, opts) {
+			if !yield(u, err) {
+				return
+			}
+		}
+	}
+}
+
+func (f *frontUsers) ListPage(ctx context.Context, opts encompass.ListUsersOptions) ([]encompass.User, error) {
+	n := len(f.front)
+	var out []encompass.User
+	if opts.Start < n {
+		out = append(out, f.front[opts.Start:min(n, opts.Start+opts.Limit)]...)
+	}
+	rest, err := f.Users.ListPage(ctx, encompass.ListUsersOptions{Start: max(opts.Start-n, 0), Limit: opts.Limit - len(out)})
+	return append(out, rest...), err
+}
+
+// TestResumedListingSurvivesUsersAddedBeforeTheCursor: users added before
+// the cursor between two runs shift the others up. The overlap page lists
+// the last staged users again (not duplicates, not lost), the boundary is
+// found in the page after it, and the users added before the cursor are
+// reported by the next poll, which lists them.
+func TestResumedListingSurvivesUsersAddedBeforeTheCursor(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, encompasstest.WithUsers(1000))
+	e.baseline()
+	users := &frontUsers{Users: e.client.Users}
+	withFront := func(c *Config) { c.Users = users }
+	clock := &fakeClock{now: time.Now()}
+	slowListing(e, clock, 25*time.Minute)
+	ctx, cancel := context.WithDeadline(context.Background(), clock.Now().Add(time.Hour))
+	defer cancel()
+	sum, err := e.poller(func(c *Config) { c.Now = clock.Now; withFront(c) }).Run(ctx)
+	if err != nil || sum.Outcome != OutcomeStopped || sum.Staged != 600 {
+		t.Fatalf("first run: %+v %v", sum, err)
+	}
+	org := e.sim.Users()[0].OrganizationID
+	for i := range 20 {
+		enabled := true
+		users.front = append(users.front, encompass.User{ID: fmt.Sprintf("aaa%02d", i), LoginID: fmt.Sprintf("aaa%02d", i),
+			FirstName: "A", LastName: "A", Email: "a@example.com", OrganizationID: org, Enabled: &enabled})
+	}
+	e.modify("simuser000700", func(u *encompasstest.SimUser) { u.Title = "Changed" })
+	e.onPages(nil, nil)
+	sum, err = e.poller(withFront).Run(context.Background())
+	if err != nil || sum.Resumed != 600 || sum.Duplicates != 0 || sum.Removed != 0 || sum.Created != 0 {
+		t.Fatalf("resumed run: %+v %v", sum, err)
+	}
+	if got := kinds(e.take()); !slices.Equal(got, []string{"User Changed simuser000700"}) {
+		t.Fatalf("events %q", got)
+	}
+	sum, err = e.poller(withFront).Run(context.Background())
+	if err != nil || sum.Created != 20 || sum.Changed+sum.Removed != 0 {
+		t.Fatalf("next poll: %+v %v", sum, err)
+	}
+	e.take()
 }

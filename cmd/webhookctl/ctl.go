@@ -42,9 +42,10 @@ usage:
                       (-key-file PATH | -print-key) [-allow-duplicate]
   webhookctl list [-json]
   webhookctl delete -id SUBSCRIPTION_ID
-  webhookctl rotate -id SUBSCRIPTION_ID (-key-file PATH | -print-key)   step 1: new key, nothing sent
+  webhookctl rotate -id SUBSCRIPTION_ID (-key-file PATH | -print-key)
+                      first: a new key, nothing sent to Encompass
   webhookctl rotate -id SUBSCRIPTION_ID -key-file PATH -apply [-probe=false]
-                                                                        step 2: PUT the key of PATH
+                      once the secret holds old and new key: PUT the key of PATH
 
 Credentials come from the same environment variables as the functions
 (ENCOMPASS_API_URL, ENCOMPASS_INSTANCE_ID, ENCOMPASS_SECRET_ARN or

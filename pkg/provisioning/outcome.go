@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
@@ -126,4 +127,48 @@ func classify(err error) (retryable bool, reason, field, message string) {
 		return false, ReasonEncompassRejected, "", fmt.Sprintf("Encompass refused %s (HTTP %d): %s", api.Endpoint, api.StatusCode, msg)
 	}
 	return true, "", "", ""
+}
+
+// scrubSecret keeps a generated password out of an error: Encompass may quote
+// the request it refuses ("password ... does not meet the policy"), and the
+// error becomes a log line and a rejection event. The classification is kept:
+// an *encompass.APIError is copied with the password redacted.
+func scrubSecret(err error, secret string) error {
+	if err == nil || secret == "" || !strings.Contains(err.Error(), secret) {
+		return err
+	}
+	redact := func(s string) string { return strings.ReplaceAll(s, secret, "[REDACTED]") }
+	out := &scrubbedError{msg: redact(err.Error()), inner: err}
+	var api *encompass.APIError
+	if errors.As(err, &api) {
+		c := *api
+		c.Code, c.Summary, c.Details = redact(c.Code), redact(c.Summary), redact(c.Details)
+		out.inner = &c
+	} else {
+		// Nothing below may print the secret, so nothing below is exposed;
+		// sentinel errors stay visible to errors.Is through a copy of their
+		// identity only.
+		out.inner = sentinelOf(err)
+	}
+	return out
+}
+
+// scrubbedError is an error whose message had a secret removed.
+type scrubbedError struct {
+	msg   string
+	inner error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error { return e.inner }
+
+// sentinelOf returns the first of the sentinels classify looks at that err
+// matches, so that a scrubbed error is classified as the original was.
+func sentinelOf(err error) error {
+	for _, s := range []error{context.DeadlineExceeded, context.Canceled, encompass.ErrUnknownOutcome, encompass.ErrUnauthorized, encompass.ErrConflict, encompass.ErrNotFound} {
+		if errors.Is(err, s) {
+			return s
+		}
+	}
+	return nil
 }

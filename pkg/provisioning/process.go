@@ -443,6 +443,7 @@ func (h *Handler) create(ctx context.Context, ev *hris.Event, want Desired, plan
 		password = p
 	}
 	acc, err := h.dir.create(ctx, want, plan, password)
+	err = scrubSecret(err, password)
 	if err != nil {
 		return acc, fmt.Errorf("create user %s: %w", want.LoginID, err)
 	}
@@ -466,7 +467,7 @@ func (h *Handler) write(ctx context.Context, ev *hris.Event, acc *Account, plan 
 		}
 		password = p
 	}
-	if err := h.dir.update(ctx, acc, plan, password); err != nil {
+	if err := scrubSecret(h.dir.update(ctx, acc, plan, password), password); err != nil {
 		if errors.Is(err, encompass.ErrUnknownOutcome) && h.landed(ctx, acc, plan) {
 			// The write was applied but its answer lost: done. Without
 			// this check the redelivery would find nothing left to change

@@ -452,3 +452,29 @@ func eventsText(e *env) string {
 	}
 	return b.String()
 }
+
+// A message whose invocation crashed after claiming its event (claim left in
+// progress) is taken over by its own redelivery at once; another message with
+// the same event id still waits for the lease.
+func TestRedeliveryOfACrashedMessageTakesOver(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, provisioning.UserAPIV3)
+	hire := hrisEvent("hire", "E1700", t0, joiner("E1700", "crashed"))
+	// The crashed invocation: claimed, never completed nor released.
+	if ok, err := e.store.ClaimEvent(context.Background(), hire.id(), "E1700", "m-crashed", time.Hour); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	if !deliver(t, e.prov, "m-other", hire.body()) {
+		t.Fatal("another message with the event id ran while the claim is live")
+	}
+	if deliver(t, e.prov, "m-crashed", hire.body()) {
+		t.Fatal("the redelivery of the crashed message waited for the lease")
+	}
+	if dt, _ := e.eventFor(hire.id()); dt != publish.UserProvisioned || e.usersNamed("crashed") != 1 {
+		t.Fatalf("%s", dt)
+	}
+	// Now it is done: the other message is a duplicate.
+	if deliver(t, e.prov, "m-other", hire.body()) || len(e.published(publish.HRISEventSkipped)) != 1 {
+		t.Fatal("the other message is not a duplicate")
+	}
+}

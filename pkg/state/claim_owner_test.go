@@ -106,7 +106,18 @@ func lossyDynamo(t *testing.T, match string) (*dynamodb.Client, *atomic.Int32) {
 		t.Fatal(err)
 	}
 	var lost, puts atomic.Int32
-	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy := &httputil.ReverseProxy{}
+	// Mark the requests of interest before they reach dynalite.
+	proxy.Rewrite = func(pr *httputil.ProxyRequest) {
+		pr.SetURL(target)
+		if pr.Out.Body != nil {
+			b, _ := io.ReadAll(pr.Out.Body)
+			pr.Out.Body = io.NopCloser(bytes.NewReader(b))
+			if bytes.Contains(b, []byte(match)) {
+				pr.Out.Header.Set("X-Lossy-Match", "1")
+			}
+		}
+	}
 	proxy.ModifyResponse = func(resp *http.Response) error {
 		req := resp.Request
 		if !strings.HasSuffix(req.Header.Get("X-Amz-Target"), ".PutItem") || req.Header.Get("X-Lossy-Match") != "1" {
@@ -123,18 +134,6 @@ func lossyDynamo(t *testing.T, match string) (*dynamodb.Client, *atomic.Int32) {
 		resp.ContentLength = int64(len(body))
 		resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
 		return nil
-	}
-	// Mark the requests of interest before they leave the client.
-	inner := proxy.Director
-	proxy.Director = func(r *http.Request) {
-		inner(r)
-		if r.Body != nil {
-			b, _ := io.ReadAll(r.Body)
-			r.Body = io.NopCloser(bytes.NewReader(b))
-			if bytes.Contains(b, []byte(match)) {
-				r.Header.Set("X-Lossy-Match", "1")
-			}
-		}
 	}
 	srv := httptest.NewServer(proxy)
 	t.Cleanup(srv.Close)

@@ -478,3 +478,51 @@ func TestRedeliveryOfACrashedMessageTakesOver(t *testing.T) {
 		t.Fatal("the other message is not a duplicate")
 	}
 }
+
+// "Rehire re-enables the account ... update never re-enables", whichever way
+// the account is found: through the link or adopted by login id and e-mail.
+// A hire of a linked employee behaves as update.
+func TestContractOnlyRehireReEnables(t *testing.T) {
+	cases := []struct {
+		name, typ   string
+		linked      bool // the employee was hired and terminated by this system first
+		wantEnabled bool
+		wantType    string
+	}{
+		{"update of a terminated employee", "update", true, false, publish.UserUpdated},
+		{"hire of a terminated employee", "hire", true, false, publish.UserUpdated},
+		{"rehire of a terminated employee", "rehire", true, true, publish.UserReactivated},
+		{"update adopting a disabled account", "update", false, false, publish.UserProvisioned},
+		{"rehire adopting a disabled account", "rehire", false, true, publish.UserProvisioned},
+	}
+	for _, api := range bothAPIs {
+		t.Run(string(api), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, api)
+			for i, tc := range cases {
+				emp := "E18" + string(rune('0'+i))
+				login := "reen" + string(rune('a'+i))
+				if tc.linked {
+					e.mustSend(e.prov, hrisEvent("hire", emp, t0, joiner(emp, login)).body())
+					e.mustSend(e.deprov, hrisEvent("terminate", emp, t0.Add(time.Hour), nil).body())
+				} else {
+					// Existing staff, disabled before this system ran.
+					e.mustSend(e.prov, hrisEvent("hire", "X"+emp, t0, joiner("X"+emp, login)).body())
+					if err := e.sim.SetEnabled(login, false); err != nil {
+						t.Fatal(err)
+					}
+				}
+				p := joiner(emp, login)
+				p["jobTitle"] = "Changed " + tc.typ
+				ev := hrisEvent(tc.typ, emp, t0.Add(2*time.Hour), p)
+				e.mustSend(e.prov, ev.body())
+				if got := e.user(login).Enabled; got != tc.wantEnabled {
+					t.Errorf("%s: enabled = %v, want %v", tc.name, got, tc.wantEnabled)
+				}
+				if dt, _ := e.eventFor(ev.id()); dt != tc.wantType {
+					t.Errorf("%s: %s, want %s", tc.name, dt, tc.wantType)
+				}
+			}
+		})
+	}
+}

@@ -101,9 +101,9 @@ func rotate(ctx context.Context, args []string, stdout, stderr io.Writer, connec
 	fmt.Fprintf(stdout, "subscription %s is unchanged; Encompass still signs with the old key.\n"+
 		"next:\n"+
 		"  1. add the new key next to the old one in the WEBHOOK_SECRET_ARN secret: {%q: [<old key>, <new key>]}\n"+
-		"  2. make the receiver reload its keys (it reads them at cold start): update the webhook function's configuration or redeploy\n"+
+		"  2. nothing to redeploy: the receiver reads the secret again within 5 minutes, or at once on a delivery signed with the new key\n"+
 		"  3. webhookctl rotate -id %s -key-file <file with the new entry> -apply\n"+
-		"  4. once deliveries verify with the new key, remove the old key from the secret\n", sub.ID, sub.ID, sub.ID)
+		"  4. about 8 hours later (Encompass may still retry deliveries signed with the old key), remove the old key from the secret\n", sub.ID, sub.ID, sub.ID)
 	return nil
 }
 
@@ -132,7 +132,7 @@ func applyRotation(ctx context.Context, id, keyFile string, probe bool, stdout i
 	if err := api.UpdateSubscription(ctx, id, *sub); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "subscription %s now signs with the new key; once deliveries verify, remove the old key from the WEBHOOK_SECRET_ARN secret\n", id)
+	fmt.Fprintf(stdout, "subscription %s now signs with the new key; in about 8 hours (when no retry signed with the old key can still come), remove the old key from the WEBHOOK_SECRET_ARN secret\n", id)
 	return nil
 }
 
@@ -190,7 +190,7 @@ func probeReceiver(ctx context.Context, endpoint, id, key string) error {
 	case http.StatusBadRequest:
 		return nil
 	case http.StatusUnauthorized:
-		return fmt.Errorf("probe %s answered 401: %w; add it to the WEBHOOK_SECRET_ARN secret and make the function reload it, then run -apply again", endpoint, errReceiverLacksKey)
+		return fmt.Errorf("probe %s answered 401: %w; add it to the WEBHOOK_SECRET_ARN secret next to the old key, then run -apply again (the receiver reads the secret again at most every 30 s)", endpoint, errReceiverLacksKey)
 	default:
 		return fmt.Errorf("probe %s answered %d, want 400 (signature verified, probe not an event); nothing was changed (skip the check with -probe=false)", endpoint, resp.StatusCode)
 	}

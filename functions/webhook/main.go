@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/config"
@@ -66,9 +67,16 @@ func main() {
 }
 
 // newHandler wires configuration to the handler: keys, state table, bus, metrics.
+// Keys from WEBHOOK_SECRET_ARN are read again while the container lives, so
+// that a key added to the secret during a rotation is used without a cold
+// start; WEBHOOK_SIGNING_KEYS (local runs) are fixed.
 func newHandler(cfg *config.Config, log *slog.Logger, metrics io.Writer) *Handler {
+	var keys SignatureVerifier = cfg.WebhookKeys
+	if cfg.WebhookSecretARN != "" {
+		keys = NewRefreshingKeys(cfg.WebhookKeys, SecretKeyLoader(secretsmanager.NewFromConfig(cfg.AWS), cfg.WebhookSecretARN), nil, log)
+	}
 	return NewHandler(
-		cfg.WebhookKeys,
+		keys,
 		state.New(dynamodb.NewFromConfig(cfg.AWS, ClaimRetries), cfg.StateTable),
 		Bus{publish.New(eventbridge.NewFromConfig(cfg.AWS), cfg.EventBusName)},
 		EMFRecorder{W: metrics, Dimensions: map[string]string{"Function": "webhook"}},

@@ -84,6 +84,20 @@ func TestWiring(t *testing.T) {
 	if n := secrets.Calls(arn); n != 1 {
 		t.Errorf("secret read %d times, want once per cold start", n)
 	}
+	// A rotation: a key added to the secret verifies without a cold start
+	// (the failed verification reads the secret once more).
+	secrets.Put(arn, `{"`+testSubscription+`": ["`+testRotatedKey+`", "`+otherKey+`"]}`)
+	body := loanDelivery("ev-wiring-rotated")
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	req.Header = signedHeader(otherKey, body)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || secrets.Calls(arn) != 2 {
+		t.Fatalf("delivery signed with a key added to the secret: status %d, %d secret reads (want 200, 2)", resp.StatusCode, secrets.Calls(arn))
+	}
 
 	cancel()
 	select {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -23,7 +24,18 @@ func BenchmarkVerifyAndDecodeRotation(b *testing.B) {
 	benchVerifyAndDecode(b, encompass.SigningKeys{testSubscription: {testRotatedKey, testKey}})
 }
 
-func benchVerifyAndDecode(b *testing.B, keys encompass.SigningKeys) {
+// BenchmarkVerifyAndDecodeRefreshing is the Lambda's path: the keys of
+// WEBHOOK_SECRET_ARN behind RefreshingKeys (an age check per delivery; no
+// read while they are fresh).
+func BenchmarkVerifyAndDecodeRefreshing(b *testing.B) {
+	keys := encompass.SigningKeys{testSubscription: {testKey}}
+	benchVerifyAndDecode(b, NewRefreshingKeys(keys, func(context.Context) (encompass.SigningKeys, error) {
+		b.Fatal("the keys were read again while fresh")
+		return nil, nil
+	}, nil, nil))
+}
+
+func benchVerifyAndDecode(b *testing.B, keys SignatureVerifier) {
 	body := fieldChangeDelivery("ev-bench", 4<<10)
 	if len(body) != 4096 || !json.Valid(body) {
 		b.Fatalf("payload %d bytes", len(body))

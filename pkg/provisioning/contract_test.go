@@ -526,3 +526,23 @@ func TestContractOnlyRehireReEnables(t *testing.T) {
 		})
 	}
 }
+
+// A hand-made event without a message id or an event id is still rejected
+// under a name (a digest of the body), never retried for want of one.
+func TestRejectionWithoutAnyID(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, provisioning.UserAPIV3)
+	for _, body := range []string{`{"type":"hire"}`, strings.Repeat("z", 100<<10)} {
+		if deliver(t, e.prov, "", body) {
+			t.Fatalf("%.20s: retried", body)
+		}
+	}
+	rejected := e.published(publish.HRISEventRejected)
+	if len(rejected) != 2 || !strings.HasPrefix(rejected[0]["eventId"].(string), "body-sha256-") || rejected[0]["eventId"] == rejected[1]["eventId"] {
+		t.Fatalf("%v", rejected)
+	}
+	ref := rejected[1]["messageStoredAt"].(map[string]any)
+	if ref["pk"] != "REJECTED#"+rejected[1]["eventId"].(string) || ref["sk"] != "BODY" {
+		t.Fatalf("stored at %v", ref)
+	}
+}

@@ -2,6 +2,8 @@ package provisioning
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -61,6 +63,12 @@ func (h *Handler) Process(ctx context.Context, m Message) Result {
 		id := he.EventID
 		if id == "" {
 			id = m.ID
+		}
+		if id == "" {
+			// No message id either (a hand-made local event): a digest of
+			// the body still names the rejection, and its stored body.
+			sum := sha256.Sum256([]byte(m.Body))
+			id = "body-sha256-" + hex.EncodeToString(sum[:8])
 		}
 		ctx = telemetry.With(ctx, "eventId", id, "employeeId", he.EmployeeID, "messageId", m.ID)
 		d := Detail{EventID: id, Type: string(he.Type), EmployeeID: he.EmployeeID, Reason: he.Reason, Field: he.Field, Error: he.Message, DryRun: h.cfg.DryRun}

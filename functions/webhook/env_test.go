@@ -4,19 +4,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/lenderops/encompass-lifecycle/internal/testenv"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
 	"github.com/lenderops/encompass-lifecycle/pkg/publish"
 	"github.com/lenderops/encompass-lifecycle/pkg/state"
 	"github.com/lenderops/encompass-lifecycle/pkg/telemetry"
 
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -44,31 +43,19 @@ func (e *testEnv) metricCount(t *testing.T, o Outcome) int {
 	return n
 }
 
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuf) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
-
 type testEnv struct {
 	handler http.Handler
 	db      *testenv.Dynalite
 	table   string
 	bus     *testenv.EventBridgeFake
-	metrics *lockedBuf
-	logs    *lockedBuf
+	metrics *testenv.Buffer
+	logs    *testenv.Buffer
 }
 
 func newTestEnv(t *testing.T) *testEnv { return newTestEnvWithKeys(t, testKeys) }
 
 func newTestEnvWithKeys(t *testing.T, keys encompass.SigningKeys, ddbOpts ...func(*dynamodb.Options)) *testEnv {
-	e := &testEnv{bus: testenv.EventBridge(t), metrics: &lockedBuf{}, logs: &lockedBuf{}}
+	e := &testEnv{bus: testenv.EventBridge(t), metrics: &testenv.Buffer{}, logs: &testenv.Buffer{}}
 	e.db = testenv.DynamoDB(t)
 	e.table = e.db.CreateTable(t)
 	// The same retry policy as the function (main.go).

@@ -183,7 +183,7 @@ func StartDynalite(ctx context.Context) (url string, stop func(), err error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("start dynalite: %w", err)
 	}
-	stderr := &lockedBuffer{}
+	stderr := &Buffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		return "", nil, fmt.Errorf("start dynalite: %w", err)
@@ -242,23 +242,4 @@ func StartDynalite(ctx context.Context) (url string, stop func(), err error) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return url, stop, nil
-}
-
-// lockedBuffer collects node's stderr for error messages; exec writes it from
-// another goroutine.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lenderops/encompass-lifecycle/internal/testenv"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
 )
 
@@ -225,7 +226,7 @@ func (s *tokenSpy) all() []string {
 func TestFullSessionDebugLogRedaction(t *testing.T) {
 	t.Parallel()
 	srv := encompasstest.NewServer(t)
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	spy := &tokenSpy{next: srv.Client().Transport}
 	newClient := func(mutate func(*Config)) *Client {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lenderops/encompass-lifecycle/internal/testenv"
 )
 
 func TestDecodeAPIError(t *testing.T) {
@@ -337,7 +339,7 @@ func TestCheckID(t *testing.T) {
 func TestConfigNeverPrintsSecrets(t *testing.T) {
 	t.Parallel()
 	cfg := Config{BaseURL: "http://x", InstanceID: "BE1", ClientID: "id", ClientSecret: "cl13nt-s3cret", Username: "u", Password: "pa55w0rd!"}
-	var buf syncBuffer
+	var buf testenv.Buffer
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("config", "cfg", cfg)
 	for _, out := range []string{fmt.Sprint(cfg), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", cfg), buf.String()} {
 		if strings.Contains(out, "cl13nt-s3cret") || strings.Contains(out, "pa55w0rd!") {

@@ -1,13 +1,13 @@
 package encompass
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/lenderops/encompass-lifecycle/internal/testenv"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
 )
 
@@ -42,29 +42,11 @@ func (c *calls) total() int {
 	return len(c.all)
 }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type testClient struct {
 	*Client
 	srv   *encompasstest.Server
 	calls *calls
-	logs  *syncBuffer
+	logs  *testenv.Buffer
 }
 
 // newSimClient starts a simulator and a client for it with fast back-off
@@ -73,7 +55,7 @@ func newSimClient(t testing.TB, mutate func(*Config), opts ...encompasstest.Opti
 	t.Helper()
 	srv := encompasstest.NewServer(t, opts...)
 	rec := &calls{}
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	cfg := Config{
 		BaseURL:      srv.URL,
 		InstanceID:   srv.InstanceID,

@@ -113,7 +113,7 @@ type env struct {
 	store     *state.Store
 	eb        *testenv.EventBridgeFake
 	pub       *publish.Publisher
-	logs      *syncBuffer
+	logs      *testenv.Buffer
 
 	// rewrite, when set, sees every user list page (numbered from 0) before
 	// and after the simulator served it and may replace status and body.
@@ -123,26 +123,9 @@ type env struct {
 	pages   int
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func newEnv(t testing.TB, opts ...encompasstest.Option) *env {
 	t.Helper()
-	e := &env{t: t, logs: &syncBuffer{}}
+	e := &env{t: t, logs: &testenv.Buffer{}}
 	e.sim = encompasstest.New(opts...)
 	e.front = httptest.NewServer(http.HandlerFunc(e.serve))
 	t.Cleanup(e.front.Close)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/lenderops/encompass-lifecycle/internal/testenv"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
 	"github.com/lenderops/encompass-lifecycle/pkg/hris"
@@ -402,7 +403,7 @@ func TestContractPasswordNotExposedByARefusal(t *testing.T) {
 			if echo.base == nil {
 				echo.base = http.DefaultTransport
 			}
-			var logs syncBuffer
+			var logs testenv.Buffer
 			logger := telemetry.NewLogger(&logs, slog.LevelDebug)
 			client, err := encompass.New(encompass.Config{
 				BaseURL: e.sim.URL, InstanceID: e.sim.InstanceID, ClientID: e.sim.ClientID, ClientSecret: e.sim.ClientSecret,

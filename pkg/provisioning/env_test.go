@@ -1,13 +1,11 @@
 package provisioning_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -39,7 +37,7 @@ type env struct {
 	deprov *provisioning.Handler
 	api    provisioning.UserAPI
 	calls  atomic.Int64
-	logs   *syncBuffer
+	logs   *testenv.Buffer
 	rules  *mapping.Resolved
 }
 
@@ -63,31 +61,13 @@ func withHTTPTimeout(d time.Duration) envOption {
 	return func(o *envOptions) { o.httpTimeout = d }
 }
 
-// syncBuffer collects log output from concurrent goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func newEnv(t testing.TB, api provisioning.UserAPI, opts ...envOption) *env {
 	t.Helper()
 	var o envOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
-	e := &env{t: t, api: api, logs: &syncBuffer{}}
+	e := &env{t: t, api: api, logs: &testenv.Buffer{}}
 	e.sim = encompasstest.NewServer(t, o.simOpts...)
 	if o.maxInFlight == 0 {
 		o.maxInFlight = 8

@@ -36,7 +36,7 @@ const (
 var DefaultTimeouts = map[string]time.Duration{
 	"provision":   60 * time.Second,
 	"deprovision": 60 * time.Second,
-	"poller":      240 * time.Second,
+	"poller":      900 * time.Second, // min(900 s, the 15-minute schedule)
 	"webhook":     10 * time.Second,
 }
 

@@ -51,25 +51,7 @@ func emf(t *testing.T, buf *bytes.Buffer) []map[string]any {
 // and the EventBridge fake: a baseline, an unchanged poll, a change.
 func TestWiring(t *testing.T) {
 	sim := encompasstest.NewServer(t, encompasstest.WithUsers(450))
-	db := testenv.DynamoDB(t)
-	table := db.CreateTable(t)
-	bus := testenv.EventBridge(t)
-
-	t.Setenv("AWS_REGION", testenv.Region)
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTESTENV")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "testenv-secret")
-	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", db.URL)
-	t.Setenv("AWS_ENDPOINT_URL_EVENTBRIDGE", bus.URL)
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	t.Setenv(config.EnvAPIURL, sim.URL)
-	t.Setenv(config.EnvInstanceID, sim.InstanceID)
-	t.Setenv(config.EnvSecretARN, "")
-	t.Setenv(config.EnvClientID, sim.ClientID)
-	t.Setenv(config.EnvClientSecret, sim.ClientSecret)
-	t.Setenv(config.EnvUsername, sim.Username)
-	t.Setenv(config.EnvPassword, sim.Password)
-	t.Setenv(config.EnvStateTable, table)
-	t.Setenv(config.EnvEventBusName, "lifecycle")
+	bus := setPollerEnv(t, sim, sim.ClientSecret)
 	t.Setenv(config.EnvMaxRemovalRatio, "0.3")
 
 	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "req-1"})
@@ -135,24 +117,7 @@ func TestWiring(t *testing.T) {
 // the invocation's error (Lambda retries it) and as the PollFailed metric.
 func TestFailedPollReturnsAnError(t *testing.T) {
 	sim := encompasstest.NewServer(t, encompasstest.WithUsers(10))
-	db := testenv.DynamoDB(t)
-	table := db.CreateTable(t)
-	bus := testenv.EventBridge(t)
-	t.Setenv("AWS_REGION", testenv.Region)
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTESTENV")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "testenv-secret")
-	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", db.URL)
-	t.Setenv("AWS_ENDPOINT_URL_EVENTBRIDGE", bus.URL)
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	t.Setenv(config.EnvAPIURL, sim.URL)
-	t.Setenv(config.EnvInstanceID, sim.InstanceID)
-	t.Setenv(config.EnvSecretARN, "")
-	t.Setenv(config.EnvClientID, sim.ClientID)
-	t.Setenv(config.EnvClientSecret, "wrong-secret")
-	t.Setenv(config.EnvUsername, sim.Username)
-	t.Setenv(config.EnvPassword, sim.Password)
-	t.Setenv(config.EnvStateTable, table)
-	t.Setenv(config.EnvEventBusName, "lifecycle")
+	bus := setPollerEnv(t, sim, "wrong-secret")
 	ctx := context.Background()
 	cfg, err := config.FromEnv(ctx, config.ForPoller)
 	if err != nil {
@@ -175,4 +140,28 @@ func TestFailedPollReturnsAnError(t *testing.T) {
 	if strings.Contains(logs.String(), sim.Password) || strings.Contains(logs.String(), "wrong-secret") {
 		t.Fatal("a secret leaked into the logs")
 	}
+}
+
+// setPollerEnv points the poller's environment at sim (with clientSecret),
+// a fresh dynalite table and an EventBridge fake, which it returns.
+func setPollerEnv(t *testing.T, sim *encompasstest.Server, clientSecret string) *testenv.EventBridgeFake {
+	t.Helper()
+	db := testenv.DynamoDB(t)
+	bus := testenv.EventBridge(t)
+	t.Setenv("AWS_REGION", testenv.Region)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTESTENV")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "testenv-secret")
+	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", db.URL)
+	t.Setenv("AWS_ENDPOINT_URL_EVENTBRIDGE", bus.URL)
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv(config.EnvAPIURL, sim.URL)
+	t.Setenv(config.EnvInstanceID, sim.InstanceID)
+	t.Setenv(config.EnvSecretARN, "")
+	t.Setenv(config.EnvClientID, sim.ClientID)
+	t.Setenv(config.EnvClientSecret, clientSecret)
+	t.Setenv(config.EnvUsername, sim.Username)
+	t.Setenv(config.EnvPassword, sim.Password)
+	t.Setenv(config.EnvStateTable, db.CreateTable(t))
+	t.Setenv(config.EnvEventBusName, "lifecycle")
+	return bus
 }

@@ -123,6 +123,26 @@ func assertProvisionedOnce(t *testing.T, env *localenv.Env, p *story.Player, evs
 	}
 }
 
+// assertRetriedThenProvisionedOnce delivers hires while a retryable fault is
+// injected: every message must come back as a batch item failure and none be
+// rejected; once the fault is cleared, the redelivery provisions each hire once.
+func assertRetriedThenProvisionedOnce(t *testing.T, env *localenv.Env, p *story.Player, evs []story.HRISEvent, fault string) {
+	t.Helper()
+	retry, res := deliver(t, env, evs)
+	if res.Error != nil {
+		t.Fatalf("invocation failed: %v; want batch item failures", res.Error)
+	}
+	if len(retry) != len(evs) {
+		t.Errorf("%d of %d messages left for a retry, want all", len(retry), len(evs))
+	}
+	if n := countEvents(env.Bus.Events())["HRIS Event Rejected"]; n != 0 {
+		t.Errorf("%d rejections for %s, want none: the fault is retryable", n, fault)
+	}
+	env.Sim.ClearFaults()
+	redeliverUntilDone(t, env, retry, 3)
+	assertProvisionedOnce(t, env, p, evs)
+}
+
 // TestThrottleStorm: a short 429 burst is absorbed by the client's retries
 // within the invocation; a long one leaves the messages on the queue, and
 // the redelivery provisions each user exactly once.
@@ -147,19 +167,7 @@ func TestThrottleStorm(t *testing.T) {
 		evs := hires("L", 3)
 		warm(t, env)
 		env.Sim.Throttle(100000)
-		retry, res := deliver(t, env, evs)
-		if res.Error != nil {
-			t.Fatalf("invocation failed: %v; want batch item failures", res.Error)
-		}
-		if len(retry) != len(evs) {
-			t.Errorf("%d of %d messages left for a retry, want all", len(retry), len(evs))
-		}
-		if n := countEvents(env.Bus.Events())["HRIS Event Rejected"]; n != 0 {
-			t.Errorf("%d rejections during a 429 storm, want none: throttling is retryable", n)
-		}
-		env.Sim.ClearFaults()
-		redeliverUntilDone(t, env, retry, 3)
-		assertProvisionedOnce(t, env, p, evs)
+		assertRetriedThenProvisionedOnce(t, env, p, evs, "429 storm")
 	})
 }
 
@@ -171,19 +179,7 @@ func TestServerErrors(t *testing.T) {
 	warm(t, env)
 	env.Sim.FailNext(100000, 503, "POST /scim2/v1/users")
 	env.Sim.FailNext(100000, 503, "POST /encompass/v3/users")
-	retry, res := deliver(t, env, evs)
-	if res.Error != nil {
-		t.Fatalf("invocation failed: %v; want batch item failures", res.Error)
-	}
-	if len(retry) != len(evs) {
-		t.Errorf("%d of %d messages left for a retry, want all", len(retry), len(evs))
-	}
-	if n := countEvents(env.Bus.Events())["HRIS Event Rejected"]; n != 0 {
-		t.Errorf("%d rejections for 503s, want none", n)
-	}
-	env.Sim.ClearFaults()
-	redeliverUntilDone(t, env, retry, 3)
-	assertProvisionedOnce(t, env, p, evs)
+	assertRetriedThenProvisionedOnce(t, env, p, evs, "503s")
 }
 
 // TestDeprovisionServerErrors: when disabling fails with 5xx the leavers are

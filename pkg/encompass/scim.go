@@ -116,18 +116,14 @@ type SCIMEntity struct {
 // UnmarshalJSON accepts entityId as string or number.
 func (e *SCIMEntity) UnmarshalJSON(b []byte) error {
 	var raw struct {
-		EntityID   json.RawMessage `json:"entityId"`
-		EntityName string          `json:"entityName"`
-		EntityType string          `json:"entityType"`
+		EntityID   flexID `json:"entityId"`
+		EntityName string `json:"entityName"`
+		EntityType string `json:"entityType"`
 	}
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return fmt.Errorf("scim entity: %w", err)
 	}
-	id, err := flexString(raw.EntityID)
-	if err != nil {
-		return fmt.Errorf("scim entity id: %w", err)
-	}
-	*e = SCIMEntity{EntityID: id, EntityName: raw.EntityName, EntityType: raw.EntityType}
+	*e = SCIMEntity{EntityID: string(raw.EntityID), EntityName: raw.EntityName, EntityType: raw.EntityType}
 	return nil
 }
 
@@ -486,20 +482,16 @@ type SCIMGroupMember struct {
 // UnmarshalJSON accepts value as a string or number.
 func (m *SCIMGroupMember) UnmarshalJSON(b []byte) error {
 	var raw struct {
-		Value             json.RawMessage `json:"value"`
-		Type              string          `json:"type"`
-		OrgLevel          string          `json:"orgLevel"`
-		EntityName        string          `json:"entityName"`
-		AccountIndicators []string        `json:"accountIndicators"`
+		Value             flexID   `json:"value"`
+		Type              string   `json:"type"`
+		OrgLevel          string   `json:"orgLevel"`
+		EntityName        string   `json:"entityName"`
+		AccountIndicators []string `json:"accountIndicators"`
 	}
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return fmt.Errorf("group member: %w", err)
 	}
-	v, err := flexString(raw.Value)
-	if err != nil {
-		return fmt.Errorf("group member value: %w", err)
-	}
-	*m = SCIMGroupMember{Value: v, Type: raw.Type, OrgLevel: raw.OrgLevel, EntityName: raw.EntityName, AccountIndicators: raw.AccountIndicators}
+	*m = SCIMGroupMember{Value: string(raw.Value), Type: raw.Type, OrgLevel: raw.OrgLevel, EntityName: raw.EntityName, AccountIndicators: raw.AccountIndicators}
 	return nil
 }
 

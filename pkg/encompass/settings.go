@@ -28,17 +28,13 @@ type Persona struct {
 // UnmarshalJSON accepts a numeric or string id.
 func (p *Persona) UnmarshalJSON(b []byte) error {
 	var raw struct {
-		ID   json.RawMessage `json:"id"`
-		Name string          `json:"name"`
+		ID   flexID `json:"id"`
+		Name string `json:"name"`
 	}
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return fmt.Errorf("persona: %w", err)
 	}
-	id, err := flexString(raw.ID)
-	if err != nil {
-		return fmt.Errorf("persona id: %w", err)
-	}
-	*p = Persona{ID: id, Name: raw.Name}
+	*p = Persona{ID: string(raw.ID), Name: raw.Name}
 	return nil
 }
 
@@ -52,24 +48,15 @@ type Organization struct {
 // UnmarshalJSON accepts numeric or string ids and orgName for the name.
 func (o *Organization) UnmarshalJSON(b []byte) error {
 	var raw struct {
-		ID       json.RawMessage `json:"id"`
-		Name     string          `json:"name"`
-		OrgName  string          `json:"orgName"`
-		ParentID json.RawMessage `json:"parentId"`
-		Parent   json.RawMessage `json:"parent"`
+		ID       flexID `json:"id"`
+		Name     string `json:"name"`
+		OrgName  string `json:"orgName"`
+		ParentID flexID `json:"parentId"`
 	}
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return fmt.Errorf("organization: %w", err)
 	}
-	id, err := flexString(raw.ID)
-	if err != nil {
-		return fmt.Errorf("organization id: %w", err)
-	}
-	parent, err := flexString(raw.ParentID)
-	if err != nil {
-		return fmt.Errorf("organization parentId: %w", err)
-	}
-	*o = Organization{ID: id, Name: firstNonEmpty(raw.Name, raw.OrgName), ParentID: parent}
+	*o = Organization{ID: string(raw.ID), Name: firstNonEmpty(raw.Name, raw.OrgName), ParentID: string(raw.ParentID)}
 	return nil
 }
 

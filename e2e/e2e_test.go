@@ -115,6 +115,11 @@ func assertNoSecrets(t *testing.T, env *localenv.Env, where, text string) {
 			t.Errorf("%s: the %s appears in the output", where, name)
 		}
 	}
+	for _, tok := range env.Sim.IssuedTokens() {
+		if strings.Contains(text, tok) {
+			t.Errorf("%s: an Encompass access token appears in the output", where)
+		}
+	}
 }
 
 // countEvents counts published events by detail-type.

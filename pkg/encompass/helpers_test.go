@@ -1,6 +1,7 @@
 package encompass
 
 import (
+	"context"
 	"log/slog"
 	"strings"
 	"sync"
@@ -85,16 +86,27 @@ func newSimClient(t testing.TB, mutate func(*Config), opts ...encompasstest.Opti
 // simulator issued.
 func (tc *testClient) assertNoSecrets(t testing.TB, s string) {
 	t.Helper()
-	secrets := []string{tc.srv.ClientSecret, tc.srv.Password, "Bearer "}
-	for _, sec := range secrets {
+	for _, leak := range tc.leakedSecrets(s) {
+		t.Errorf("%s leaked into output", leak)
+	}
+}
+
+// leakedSecrets names every credential or issued token found in s. It
+// checks the exact tokens the simulator issued: a prefix heuristic once
+// matched random UUIDs (global user ids) and failed a run by chance.
+func (tc *testClient) leakedSecrets(s string) []string {
+	var found []string
+	for _, sec := range []string{tc.srv.ClientSecret, tc.srv.Password, "Bearer "} {
 		if sec != "" && strings.Contains(s, sec) {
-			t.Errorf("secret %q leaked into output", sec[:min(4, len(sec))]+"...")
+			found = append(found, "secret "+sec[:min(4, len(sec))]+"...")
 		}
 	}
-	// Tokens issued by the simulator start with 0004 followed by hex.
-	if i := strings.Index(s, `"0004`); i >= 0 {
-		t.Errorf("something token-like leaked into output: %.12s", s[i:])
+	for _, tok := range tc.srv.IssuedTokens() {
+		if strings.Contains(s, tok) {
+			found = append(found, "access token "+tok[:4]+"...")
+		}
 	}
+	return found
 }
 
 // waitCount is srv.Count(endpoint), kept for tests not yet moved to it.
@@ -103,4 +115,26 @@ func (tc *testClient) assertNoSecrets(t testing.TB, s string) {
 // call is exact and nothing needs to wait.
 func waitCount(srv *encompasstest.Server, endpoint string, _ int) int {
 	return srv.Count(endpoint)
+}
+
+// TestLeakCheckCatchesTokensButNotUUIDs proves the secret check can fail:
+// it finds an issued token and the credentials, and does not mistake a
+// global user id that happens to start like a token for one.
+func TestLeakCheckCatchesTokensButNotUUIDs(t *testing.T) {
+	t.Parallel()
+	tc := newSimClient(t, nil)
+	if _, err := tc.Users.Get(context.Background(), tc.srv.Username); err != nil {
+		t.Fatal(err)
+	}
+	tokens := tc.srv.IssuedTokens()
+	if len(tokens) != 1 {
+		t.Fatalf("issued %d tokens, want 1", len(tokens))
+	}
+	if got := tc.leakedSecrets(`{"globalUserId":"0004c037-e8b1-4f2a-9c1d-2b7e5a0c9f10"}`); len(got) != 0 {
+		t.Fatalf("a UUID was taken for a secret: %v", got)
+	}
+	leaky := `{"auth":"` + tokens[0] + `","pw":"` + tc.srv.Password + `"}`
+	if got := tc.leakedSecrets(leaky); len(got) != 2 {
+		t.Fatalf("leakedSecrets found %v, want the token and the password", got)
+	}
 }

@@ -3,6 +3,7 @@ package encompasstest
 import (
 	"crypto/subtle"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +22,7 @@ type token struct {
 type tokenStore struct {
 	mu     sync.Mutex
 	tokens map[string]*token
+	issued []string // every value ever handed out, revoked ones included
 }
 
 func newTokenStore() *tokenStore { return &tokenStore{tokens: make(map[string]*token)} }
@@ -50,6 +52,15 @@ func (s *Server) TokensIssued() int {
 	s.tokens.mu.Lock()
 	defer s.tokens.mu.Unlock()
 	return len(s.tokens.tokens)
+}
+
+// IssuedTokens returns every access token the server has handed out,
+// including revoked and expired ones, so that tests can check that none of
+// them appears in logs, errors or events.
+func (s *Server) IssuedTokens() []string {
+	s.tokens.mu.Lock()
+	defer s.tokens.mu.Unlock()
+	return slices.Clone(s.tokens.issued)
 }
 
 type oauthError struct {
@@ -127,6 +138,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	tok.clientID = s.cfg.clientID
 	s.tokens.mu.Lock()
 	s.tokens.tokens[tok.value] = tok
+	s.tokens.issued = append(s.tokens.issued, tok.value)
 	s.tokens.mu.Unlock()
 	resp := map[string]any{"access_token": tok.value, "token_type": "Bearer"}
 	if s.cfg.expiresIn {

@@ -99,6 +99,11 @@ func TestTokenRequiredAndExpiry(t *testing.T) {
 	a.must(200, "GET", "/encompass/v3/users", nil, nil)
 	a.srv.RevokeTokens()
 	a.wantAPIError(401, "GET", "/encompass/v3/users", nil, "invalid")
+	// Revoked or not, every token handed out stays on record for the
+	// secret checks, in the order issued.
+	if got := a.srv.IssuedTokens(); len(got) != 2 || got[1] != a.token {
+		t.Fatalf("IssuedTokens = %d tokens, want 2 ending with the current one", len(got))
+	}
 }
 
 func TestTokenInactivityTimeout(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -177,10 +178,20 @@ func TestNeeds(t *testing.T) {
 	}
 }
 
+// secretARN is an ARN no other test or earlier run in this process used:
+// secrets are cached per ARN for the life of the process (a Lambda
+// container), so a reused ARN would be served from the cache under
+// go test -count=N.
+func secretARN(t *testing.T) string {
+	return fmt.Sprintf("arn:aws:secretsmanager:us-east-1:123:secret:%s-%d", t.Name(), arnSeq.Add(1))
+}
+
+var arnSeq atomic.Int64
+
 func TestSecretsManager(t *testing.T) {
 	t.Parallel()
 	sm := testenv.SecretsManager(t)
-	arn := "arn:aws:secretsmanager:us-east-1:123:secret:" + t.Name()
+	arn := secretARN(t)
 	sm.Put(arn, fmt.Sprintf(`{"clientId":"from-secret","clientSecret":%q,"username":"svc","password":%q}`, clientSecret, password))
 	env := base()
 	env["ENCOMPASS_SECRET_ARN"] = arn
@@ -209,7 +220,7 @@ func TestSecretsManager(t *testing.T) {
 func TestSecretsManagerErrors(t *testing.T) {
 	t.Parallel()
 	sm := testenv.SecretsManager(t)
-	prefix := "arn:aws:secretsmanager:us-east-1:123:secret:" + t.Name()
+	prefix := secretARN(t)
 	sm.Put(prefix+"-bad", `{"clientId":"x","clientSecret":"`+clientSecret)
 	sm.Put(prefix+"-type", `{"clientId":"x","clientSecret":["`+clientSecret+`"]}`)
 	sm.Put(prefix+"-nouser", `{"clientId":"x","clientSecret":"`+clientSecret+`","password":"`+password+`"}`)
@@ -262,7 +273,7 @@ func TestEndpointVariables(t *testing.T) {
 	table := d.CreateTable(t)
 	eb := testenv.EventBridge(t)
 	sm := testenv.SecretsManager(t)
-	arn := "arn:aws:secretsmanager:us-east-1:123:secret:endpoint-test"
+	arn := secretARN(t)
 	sm.Put(arn, `{"clientId":"c","clientSecret":"`+clientSecret+`"}`)
 	t.Setenv("AWS_REGION", "us-east-1")
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")

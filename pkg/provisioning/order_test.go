@@ -221,13 +221,17 @@ func TestHireRacingANewerTerminate(t *testing.T) {
 			e := newEnv(t, api)
 			hire := hrisEvent("hire", "E808", t0, joiner("E808", "racehire"))
 			leave := hrisEvent("terminate", "E808", t0.Add(time.Hour), nil)
-			e.sim.SetLatency(300 * time.Millisecond)
+			create := "POST /scim2/v1/users"
+			if api == provisioning.UserAPIV3 {
+				create = "POST /encompass/v3/users"
+			}
+			gate := e.sim.Hold(create)
 			var wg sync.WaitGroup
 			wg.Go(func() { e.drain(e.prov, hire.body()) })
-			time.Sleep(100 * time.Millisecond) // the create is on the wire
+			<-gate.Arrived() // the create is on the wire
 			e.mustSend(e.deprov, leave.body())
+			gate.Release()
 			wg.Wait()
-			e.sim.SetLatency(0)
 			if e.user("racehire").Enabled {
 				t.Fatal("the leaver's account stayed enabled")
 			}

@@ -39,7 +39,7 @@ func (s *Server) RevokeTokens() {
 // inactivity timeout had passed.
 func (s *Server) ExpireTokens() {
 	s.tokens.mu.Lock()
-	past := time.Now().Add(-time.Second)
+	past := s.cfg.now().Add(-time.Second)
 	for _, t := range s.tokens.tokens {
 		t.expires = past
 	}
@@ -131,7 +131,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "The grant type is not supported.")
 		return
 	}
-	now := time.Now()
+	now := s.cfg.now()
 	tok.value = "0004" + randomHex(14)
 	tok.issued = now
 	tok.expires = now.Add(s.cfg.tokenTTL)
@@ -198,7 +198,7 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	s.tokens.mu.Lock()
 	t, ok := s.tokens.tokens[r.PostForm.Get("token")]
 	var resp map[string]any
-	if ok && time.Now().Before(t.expires) {
+	if ok && s.cfg.now().Before(t.expires) {
 		resp = map[string]any{
 			"active":      true,
 			"scope":       "lp",
@@ -226,7 +226,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*token, b
 		writeError(w, http.StatusUnauthorized, "Authorization header with a Bearer token is required.", "EBS-401")
 		return nil, false
 	}
-	now := time.Now()
+	now := s.cfg.now()
 	s.tokens.mu.Lock()
 	defer s.tokens.mu.Unlock()
 	t, ok := s.tokens.tokens[v]

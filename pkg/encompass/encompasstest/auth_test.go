@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"sync"
 	"testing"
 	"time"
 
@@ -108,13 +109,19 @@ func TestTokenRequiredAndExpiry(t *testing.T) {
 
 func TestTokenInactivityTimeout(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t, encompasstest.WithTokenTTL(50*time.Millisecond))
-	// Use within the TTL keeps the token alive (each use slides the expiry).
+	var mu sync.Mutex
+	now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	a := newAPI(t, encompasstest.WithClock(clock), encompasstest.WithTokenTTL(time.Minute))
+	// Each use slides the inactivity timeout: three minutes of use a
+	// minute apart keep the token alive ...
 	for range 3 {
-		time.Sleep(10 * time.Millisecond)
+		advance(59 * time.Second)
 		a.must(200, "GET", "/encompass/v3/settings/personas", nil, nil)
 	}
-	time.Sleep(120 * time.Millisecond)
+	// ... and a minute of silence ends it.
+	advance(time.Minute)
 	a.wantAPIError(401, "GET", "/encompass/v3/settings/personas", nil, "expired")
 }
 

@@ -12,7 +12,27 @@ type faults struct {
 	throttle int
 	fails    []faultRule
 	drops    []faultRule
+	holds    []*Gate
 }
+
+// Gate holds one request in the simulator until the test releases it: a
+// race between two writers can then be staged exactly, with no sleep that
+// a slow machine would outlast.
+type Gate struct {
+	match    string
+	taken    bool // a request is (or was) held by it; guarded by faults.mu
+	arrived  chan struct{}
+	released chan struct{}
+	once     sync.Once
+}
+
+// Arrived is closed when the held request has reached the simulator (it
+// passed authentication and fault injection and is about to be applied).
+func (g *Gate) Arrived() <-chan struct{} { return g.arrived }
+
+// Release lets the held request be applied and answered. It may be called
+// more than once, and before the request arrives (it then passes at once).
+func (g *Gate) Release() { g.once.Do(func() { close(g.released) }) }
 
 type faultRule struct {
 	n      int
@@ -71,6 +91,31 @@ func (f *faults) takeDrop(method, path, endpoint string) bool {
 	return ok
 }
 
+// Hold holds the next request selected by match (see FailNext) before it
+// is applied, until the returned gate is released. ClearFaults and Close
+// release every gate, so a failing test never leaves a request hanging.
+func (s *Server) Hold(match string) *Gate {
+	g := &Gate{match: match, arrived: make(chan struct{}), released: make(chan struct{})}
+	s.faults.mu.Lock()
+	s.faults.holds = append(s.faults.holds, g)
+	s.faults.mu.Unlock()
+	return g
+}
+
+func (f *faults) takeHold(method, path, endpoint string) *Gate {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	// Taken gates stay on the list so that ClearFaults can release a
+	// request that is being held right now.
+	for _, g := range f.holds {
+		if !g.taken && (faultRule{match: g.match}).matches(method, path, endpoint) {
+			g.taken = true
+			return g
+		}
+	}
+	return nil
+}
+
 // Throttle makes the next n API requests answer 429 with Encompass's
 // concurrency/quota body (token requests included, as on a live tenant).
 func (s *Server) Throttle(n int) {
@@ -120,6 +165,10 @@ func (s *Server) ClearFaults() {
 	s.faults.throttle = 0
 	s.faults.fails = nil
 	s.faults.drops = nil
+	for _, g := range s.faults.holds {
+		g.Release()
+	}
+	s.faults.holds = nil
 	s.faults.mu.Unlock()
 	s.latency.Store(0)
 }

@@ -220,3 +220,37 @@ func TestResetQuota(t *testing.T) {
 		t.Fatalf("after reset: %d remaining %s", status, h.Get("X-Rate-Limit-Remaining"))
 	}
 }
+
+func TestHoldStagesARaceWithoutSleeping(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	g := a.srv.Hold("PATCH /encompass/v3/users/{id}")
+	a.must(200, "GET", "/encompass/v3/users/mjohnson", nil, nil) // not matched, not held
+	done := make(chan int)
+	go func() {
+		status, _, _ := a.do("PATCH", "/encompass/v3/users/mjohnson", map[string]any{"title": "Held"})
+		done <- status
+	}()
+	<-g.Arrived()
+	// Held: not applied yet, so a writer can be slipped in before it.
+	if u, _ := a.srv.User("mjohnson"); u.Title == "Held" {
+		t.Fatal("a held request was applied before its release")
+	}
+	a.must(200, "PATCH", "/encompass/v3/users/mjohnson", map[string]any{"title": "First"}, nil)
+	g.Release()
+	if status := <-done; status != 200 {
+		t.Fatalf("released request: %d", status)
+	}
+	if u, _ := a.srv.User("mjohnson"); u.Title != "Held" {
+		t.Fatalf("title %q, want the held write applied last", u.Title)
+	}
+	g.Release() // twice is harmless
+
+	// ClearFaults releases a gate nobody released.
+	g2 := a.srv.Hold("GET /encompass/v1/organizations")
+	go func() {
+		<-g2.Arrived()
+		a.srv.ClearFaults()
+	}()
+	a.must(200, "GET", "/encompass/v1/organizations", nil, nil)
+}

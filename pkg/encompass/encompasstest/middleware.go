@@ -109,6 +109,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		r = r.WithContext(context.WithValue(r.Context(), tokenKey, tok))
 	}
+	if g := s.faults.takeHold(r.Method, r.URL.Path, endpoint); g != nil {
+		close(g.arrived)
+		select {
+		case <-g.released:
+		case <-r.Context().Done():
+			rec.status = 499
+			return
+		}
+	}
 	if s.faults.takeDrop(r.Method, r.URL.Path, endpoint) {
 		// Apply the request fully, then drop the connection before the
 		// client sees an answer: the "unknown outcome" of a real network.

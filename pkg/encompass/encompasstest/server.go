@@ -83,6 +83,7 @@ type config struct {
 	clientID            string
 	clientSecret        string
 	username, password  string
+	now                 func() time.Time
 }
 
 // Option configures a Server.
@@ -98,6 +99,11 @@ func WithSeedFile(path string) Option { return func(c *config) { c.seedFile = pa
 // WithUsers adds n generated users (simuser000001 ...) to the seed. They
 // have no global user id, like users created outside SCIM.
 func WithUsers(n int) Option { return func(c *config) { c.generated = n } }
+
+// WithClock sets the clock token issue, use and expiry are measured with
+// (default time.Now), so that tests of the inactivity timeout advance time
+// instead of sleeping through it.
+func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
 
 // WithTokenTTL sets the token inactivity timeout (default 30 minutes; each
 // use extends it, up to 24 hours after issue, like Encompass).
@@ -214,6 +220,7 @@ func build(opts ...Option) (*Server, error) {
 		clientSecret:     DefaultClientSecret,
 		username:         DefaultUsername,
 		password:         DefaultPassword,
+		now:              time.Now,
 	}
 	for _, o := range opts {
 		o(&c)
@@ -276,6 +283,7 @@ func (s *Server) Start(addr string) error {
 // Close stops the server. It is safe to call more than once.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
+		s.ClearFaults() // releases held requests
 		if s.testServer != nil {
 			s.testServer.CloseClientConnections()
 			s.testServer.Close()

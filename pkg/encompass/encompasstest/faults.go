@@ -26,8 +26,9 @@ type Gate struct {
 	once     sync.Once
 }
 
-// Arrived is closed when the held request has reached the simulator (it
-// passed authentication and fault injection and is about to be applied).
+// Arrived is closed when the held request has reached the simulator: it
+// holds a concurrency slot and passed fault injection, and its token is
+// checked only after the release (so a test can expire tokens meanwhile).
 func (g *Gate) Arrived() <-chan struct{} { return g.arrived }
 
 // Release lets the held request be applied and answered. It may be called

@@ -125,12 +125,15 @@ func TestDropAfterApply(t *testing.T) {
 	a.must(200, "PATCH", "/encompass/v3/users/mjohnson", map[string]any{"title": "Again"}, nil)
 }
 
-func TestLatencyAndConcurrencyLimit(t *testing.T) {
+func TestConcurrencyLimit(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t, encompasstest.WithConcurrencyLimit(3), encompasstest.WithLatency(150*time.Millisecond))
+	a := newAPI(t, encompasstest.WithConcurrencyLimit(3))
+	const endpoint = "GET /encompass/v3/settings/personas"
+	// Three gates keep the first three requests in flight, so the other
+	// five meet a full tenant however the goroutines are scheduled.
+	gates := []*encompasstest.Gate{a.srv.Hold(endpoint), a.srv.Hold(endpoint), a.srv.Hold(endpoint)}
+	codes := make(chan int, 8)
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	codes := map[int]int{}
 	for range 8 {
 		wg.Go(func() {
 			req, _ := http.NewRequest("GET", a.srv.URL+"/encompass/v3/settings/personas", nil)
@@ -141,21 +144,45 @@ func TestLatencyAndConcurrencyLimit(t *testing.T) {
 				return
 			}
 			resp.Body.Close()
-			mu.Lock()
-			codes[resp.StatusCode]++
-			mu.Unlock()
+			codes <- resp.StatusCode
 		})
 	}
-	wg.Wait()
-	if codes[200] > 3 || codes[429] < 5 || codes[200]+codes[429] != 8 {
-		t.Fatalf("status counts %v: at most 3 may be served at once", codes)
+	for _, g := range gates {
+		<-g.Arrived()
 	}
-	a.srv.SetLatency(0)
-	a.srv.SetConcurrencyLimit(100)
-	a.must(200, "GET", "/encompass/v3/settings/personas", nil, nil)
+	if n := a.srv.InFlight(); n != 3 {
+		t.Fatalf("in flight %d while three are held, want 3", n)
+	}
+	for range 5 {
+		if c := <-codes; c != 429 {
+			t.Fatalf("status %d for a request over the limit, want 429", c)
+		}
+	}
+	for _, g := range gates {
+		g.Release()
+	}
+	wg.Wait()
+	close(codes)
+	for c := range codes {
+		if c != 200 {
+			t.Fatalf("status %d for a held request, want 200", c)
+		}
+	}
 	if a.srv.InFlight() != 0 {
 		t.Fatalf("in flight %d after all requests", a.srv.InFlight())
 	}
+}
+
+func TestLatency(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, encompasstest.WithLatency(50*time.Millisecond))
+	a.must(200, "GET", "/encompass/v3/settings/personas", nil, nil)
+	reqs := a.srv.Requests()
+	if d := reqs[len(reqs)-1].Duration; d < 50*time.Millisecond {
+		t.Fatalf("served in %v, want at least the 50ms latency", d)
+	}
+	a.srv.SetLatency(0)
+	a.must(200, "GET", "/encompass/v3/settings/personas", nil, nil)
 }
 
 func TestRequestLogAndCounts(t *testing.T) {

@@ -88,6 +88,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(rec, status, "Simulated failure.", "SIM-"+strconv.Itoa(status))
 		return
 	}
+	if g := s.faults.takeHold(r.Method, r.URL.Path, endpoint); g != nil {
+		close(g.arrived)
+		select {
+		case <-g.released:
+		case <-r.Context().Done():
+			rec.status = 499
+			return
+		}
+	}
 	if d := time.Duration(s.latency.Load()); d > 0 {
 		t := time.NewTimer(d)
 		select {
@@ -108,15 +117,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		r = r.WithContext(context.WithValue(r.Context(), tokenKey, tok))
-	}
-	if g := s.faults.takeHold(r.Method, r.URL.Path, endpoint); g != nil {
-		close(g.arrived)
-		select {
-		case <-g.released:
-		case <-r.Context().Done():
-			rec.status = 499
-			return
-		}
 	}
 	if s.faults.takeDrop(r.Method, r.URL.Path, endpoint) {
 		// Apply the request fully, then drop the connection before the

@@ -454,6 +454,14 @@ func (d *decoder) licenses(raw json.RawMessage) Field[[]StateLicense] {
 				return Field[[]StateLicense]{}
 			}
 		}
+		if l.Status != "" {
+			st, ok := LicenseStatusType(l.Status)
+			if !ok {
+				d.set(fieldError(ReasonInvalidField, path+".status", "%q is not an Encompass license status such as Approved, PendingReview or Suspended (spaces and case do not matter)", truncate(l.Status)))
+				return Field[[]StateLicense]{}
+			}
+			l.Status = st
+		}
 		out = append(out, l)
 	}
 	return Set(out)
@@ -595,6 +603,42 @@ func truncate(s string) string {
 		cut--
 	}
 	return s[:cut] + "…"
+}
+
+// licenseStatusTypes are the values of Encompass's licenseStatusType, keyed
+// by their letters in lower case, so that "Approved Conditional" and
+// "approved-conditional" both name ApprovedConditional.
+var licenseStatusTypes = func() map[string]string {
+	m := map[string]string{}
+	for _, s := range strings.Fields(`TransitionRequested TransitionCancelled TransitionRejected
+		PendingIncomplete PendingReview PendingDeficient PendingWithdrawRequested
+		WithdrawnApplicationAbandoned WithdrawnVoluntaryWithoutLicensure Denied DeniedOnAppeal
+		Approved ApprovedConditional ApprovedDeficient ApprovedFailedToRenew ApprovedInactive
+		ApprovedOnAppeal ApprovedSurrenderOrCancellationRequested Revoked RevokedOnAppeal
+		Suspended SuspendedOnAppeal TemporaryCeaseAndDesist TemporaryExpired TemporaryFailedtoRenew
+		TerminatedOrderedToSurrender TerminatedSurrenderedOrCancelled`) {
+		m[letters(s)] = s
+	}
+	return m
+}()
+
+// LicenseStatusType returns the Encompass licenseStatusType a status names,
+// ignoring case, spaces and punctuation.
+func LicenseStatusType(status string) (string, bool) {
+	st, ok := licenseStatusTypes[letters(status)]
+	return st, ok
+}
+
+func letters(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r + 'a' - 'A'
+		}
+		return -1
+	}, s)
 }
 
 var usStates = func() map[string]bool {

@@ -205,6 +205,12 @@ func TestDecodeRejections(t *testing.T) {
 			emp["stateLicenses"] = []any{map[string]any{"state": "CA", "expirationDate": "01/01/2027"}}
 		}, reason: ReasonInvalidField, field: "employee.stateLicenses[0].expirationDate"},
 		{name: "license unknown state", edit: func(_, emp map[string]any) { emp["stateLicenses"] = []any{map[string]any{"state": "ZZ"}} }, reason: ReasonInvalidField, field: "employee.stateLicenses[0].state"},
+		{name: "license status unknown", edit: func(_, emp map[string]any) {
+			emp["stateLicenses"] = []any{map[string]any{"state": "CA", "status": "Valid-ish"}}
+		}, reason: ReasonInvalidField, field: "employee.stateLicenses[0].status", msg: "not an Encompass license status"},
+		{name: "license state twice", edit: func(_, emp map[string]any) {
+			emp["stateLicenses"] = []any{map[string]any{"state": "CA"}, map[string]any{"state": "ca"}}
+		}, reason: ReasonInvalidField, field: "employee.stateLicenses[1].state", msg: "listed twice"},
 		{name: "licenses not an array", edit: func(_, emp map[string]any) { emp["stateLicenses"] = "CA" }, reason: ReasonInvalidField, field: "employee.stateLicenses"},
 		{name: "control character", edit: func(_, emp map[string]any) { emp["department"] = "Retail\x00Lending" }, reason: ReasonInvalidField, field: "employee.department", msg: "control character"},
 		{name: "effectiveAt in the future", edit: func(ev, _ map[string]any) { ev["effectiveAt"] = "2026-12-01T00:00:00Z" }, reason: ReasonEffectiveInFuture, field: "effectiveAt", msg: "in the future"},
@@ -428,6 +434,26 @@ func TestDecodeTooLargeKeepsIdentifiers(t *testing.T) {
 		}
 		if he.EventID != tc.wantEvent || he.EmployeeID != tc.wantEmp || he.Type != tc.wantType {
 			t.Errorf("%s: %.40q %q %q", tc.name, he.EventID, he.EmployeeID, he.Type)
+		}
+	}
+}
+
+func TestLicenseStatusSpellings(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"Approved":                  "Approved",
+		"approved conditional":      "ApprovedConditional",
+		"APPROVED-ON-APPEAL":        "ApprovedOnAppeal",
+		"Temporary failed to renew": "TemporaryFailedtoRenew",
+		"Pending Review":            "PendingReview",
+	} {
+		if got, ok := LicenseStatusType(in); !ok || got != want {
+			t.Errorf("LicenseStatusType(%q) = %q, %v; want %q", in, got, ok, want)
+		}
+	}
+	for _, bad := range []string{"", "Valid", "Approved!!Maybe", "Approvedd"} {
+		if got, ok := LicenseStatusType(bad); ok {
+			t.Errorf("LicenseStatusType(%q) = %q, want not a status", bad, got)
 		}
 	}
 }

@@ -389,7 +389,10 @@ func (s *SCIMService) FindUserByUserName(ctx context.Context, userName string) (
 	if strings.TrimSpace(userName) == "" || strings.ContainsAny(userName, "\"\\") {
 		return nil, fmt.Errorf("scim find user %q: %w", truncate(userName, 40), ErrInvalidArgument)
 	}
-	page, err := s.ListUsers(ctx, SCIMListOptions{Filter: fmt.Sprintf("userName eq %q", userName)})
+	// personas and licenses come along at no extra call, so that a caller
+	// adopting the user can compare them.
+	attrs := []string{"personas", "licenses"}
+	page, err := s.ListUsers(ctx, SCIMListOptions{Filter: fmt.Sprintf("userName eq %q", userName), Attributes: attrs})
 	if err != nil {
 		return nil, fmt.Errorf("scim find user %s: %w", userName, err)
 	}
@@ -401,7 +404,7 @@ func (s *SCIMService) FindUserByUserName(ctx context.Context, userName string) (
 	}
 	// The filter was ignored: the answer is (a page of) the unfiltered list.
 	s.c.log.Debug("encompass scim userName filter ignored, scanning users", "answered", len(page.Users))
-	for u, err := range s.AllUsers(ctx, SCIMListOptions{Recursive: true}) {
+	for u, err := range s.AllUsers(ctx, SCIMListOptions{Recursive: true, Attributes: attrs}) {
 		if err != nil {
 			return nil, fmt.Errorf("scim find user %s: %w", userName, err)
 		}

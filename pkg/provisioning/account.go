@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
+	"github.com/lenderops/encompass-lifecycle/pkg/hris"
 	"github.com/lenderops/encompass-lifecycle/pkg/mapping"
 )
 
@@ -31,6 +32,9 @@ const (
 	FieldNMLSExpirationDate = "nmlsExpirationDate"
 	FieldWorkingFolder      = "workingFolder"
 	FieldSSOOnly            = "ssoOnly"
+	// FieldStateLicenses is written through SCIM only (the v3 API does not
+	// document the shape of stateLicenses); its value is licensesValue.
+	FieldStateLicenses = "stateLicenses"
 )
 
 // Account is an Encompass user as this package compares it: canonical field
@@ -48,6 +52,11 @@ type Account struct {
 	// them); GroupsKnown is false when they must be looked up.
 	Groups      []string
 	GroupsKnown bool
+	// Licenses are the selected state licenses, known only when the account
+	// was read through SCIM (LicensesKnown); only then are they compared
+	// and written.
+	Licenses      []hris.StateLicense
+	LicensesKnown bool
 }
 
 func (a *Account) field(name string) string {
@@ -141,6 +150,7 @@ func accountFromSCIM(u *encompass.SCIMUser) *Account {
 	}
 	a.Fields[FieldSSOOnly] = strconv.FormatBool(u.IsSSOOnly != nil && *u.IsSSOOnly)
 	a.Fields[FieldEnabled] = strconv.FormatBool(a.Enabled)
+	a.setLicenses(u.Licenses)
 	if u.Groups != nil {
 		a.GroupsKnown = true
 		for _, g := range u.Groups {
@@ -148,6 +158,56 @@ func accountFromSCIM(u *encompass.SCIMUser) *Account {
 		}
 	}
 	return a
+}
+
+// setLicenses keeps the licenses Encompass marks selected (it answers one
+// entry per state, most of them unselected) as HRIS licenses, so that they
+// compare with an event's.
+func (a *Account) setLicenses(ls []encompass.SCIMLicense) {
+	a.Licenses = nil
+	for _, l := range ls {
+		if !l.Selected {
+			continue
+		}
+		st := l.LicenseStatusType
+		if st == "" {
+			st, _ = hris.LicenseStatusType(l.LicenseStatus)
+		}
+		a.Licenses = append(a.Licenses, hris.StateLicense{
+			State: strings.ToUpper(l.StateAbbreviation), LicenseNumber: l.LicenseNumber,
+			ExpirationDate: dateOnly(l.EndDate), Status: st,
+		})
+	}
+	a.LicensesKnown = true
+	a.Fields[FieldStateLicenses] = licensesValue(a.Licenses)
+}
+
+// licensesValue is the canonical value of a set of licenses, as outcome
+// events show it: "CA CA-99 Approved until 2027-01-01; TX ...", by state.
+func licensesValue(ls []hris.StateLicense) string {
+	parts := make([]string, 0, len(ls))
+	for _, l := range ls {
+		p := l.State
+		for _, v := range []string{l.LicenseNumber, l.Status} {
+			if v != "" {
+				p += " " + v
+			}
+		}
+		if l.ExpirationDate != "" {
+			p += " until " + l.ExpirationDate
+		}
+		parts = append(parts, p)
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, "; ")
+}
+
+// dateOnly cuts a date-time Encompass may answer to its yyyy-mm-dd.
+func dateOnly(s string) string {
+	if len(s) > 10 {
+		return s[:10]
+	}
+	return s
 }
 
 // setGroups fills the canonical userGroups value: the names of the mapped

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
+	"github.com/lenderops/encompass-lifecycle/pkg/hris"
 	"github.com/lenderops/encompass-lifecycle/pkg/mapping"
 )
 
@@ -65,6 +66,9 @@ func (d *directory) find(ctx context.Context, loginID string) (*Account, error) 
 		switch {
 		case err == nil:
 			acc.GUID = su.ID
+			if su.Licenses != nil {
+				acc.setLicenses(su.Licenses)
+			}
 		case !errors.Is(err, encompass.ErrNotFound):
 			return nil, err
 		}
@@ -112,6 +116,7 @@ func (d *directory) create(ctx context.Context, want Desired, plan Plan, passwor
 			NMLSExpirationDate: f[FieldNMLSExpirationDate],
 			WorkingFolder:      f[FieldWorkingFolder],
 			Organization:       &encompass.SCIMEntity{EntityID: f[FieldOrganizationID]},
+			Licenses:           scimLicenses(plan.Licenses, nil),
 		}
 		for _, id := range splitList(f[FieldPersonas]) {
 			su.Personas = append(su.Personas, encompass.SCIMEntity{EntityID: id})
@@ -233,7 +238,8 @@ func v3Patch(plan Plan, password string) encompass.UserPatch {
 	patch := encompass.UserPatch{}
 	for _, c := range plan.Changes {
 		switch c.Field {
-		case FieldUserGroups, FieldLoginID:
+		case FieldUserGroups, FieldLoginID, FieldStateLicenses:
+			// Licenses are written through SCIM only.
 		case FieldEnabled, FieldSSOOnly:
 			patch[c.Field] = c.To == "true"
 		case FieldPersonas:
@@ -300,6 +306,8 @@ func scimOps(acc *Account, plan Plan, password string) []encompass.PatchOp {
 				ents = append(ents, encompass.SCIMEntity{EntityID: id})
 			}
 			attrs["personas"] = ents
+		case FieldStateLicenses:
+			attrs["licenses"] = scimLicenses(plan.Licenses, plan.LicensesDropped)
 		case FieldEnabled:
 			attrs["accountEnabled"] = c.To == "true"
 		case FieldSSOOnly:
@@ -342,6 +350,23 @@ func scimOps(acc *Account, plan Plan, password string) []encompass.PatchOp {
 		ops = append(ops, encompass.ReplaceUserAttrs(map[string]any{"password": password, "requirePasswordChange": yes}))
 	}
 	return append(ops, removes...)
+}
+
+// scimLicenses is the SCIM licenses value: every wanted license selected, and
+// every dropped state explicitly unselected, so that a tenant that merges
+// license lists by state drops it as well as one that replaces the list.
+func scimLicenses(want []hris.StateLicense, dropped []string) []encompass.SCIMLicense {
+	var out []encompass.SCIMLicense
+	for _, l := range want {
+		out = append(out, encompass.SCIMLicense{
+			StateAbbreviation: l.State, Selected: true, LicenseNumber: l.LicenseNumber,
+			LicenseStatusType: l.Status, EndDate: l.ExpirationDate,
+		})
+	}
+	for _, st := range dropped {
+		out = append(out, encompass.SCIMLicense{StateAbbreviation: st, Selected: false})
+	}
+	return out
 }
 
 func phoneNumbers(work, mobile, fax string) []encompass.SCIMMultiValue {

@@ -27,7 +27,9 @@ type Desired struct {
 	// Target); nil leaves organization, personas, groups and working folder
 	// as they are.
 	Access *mapping.Assignment
-	// Licenses are passed through to SCIM creates.
+	// Licenses are the state licenses the event lists (Fields carries their
+	// canonical value under FieldStateLicenses when the event speaks of
+	// them; null or [] clears them).
 	Licenses []hris.StateLicense
 }
 
@@ -65,8 +67,9 @@ func Target(ev *hris.Event, rules *mapping.Resolved, decideAccess bool) Desired 
 	if len(e.EmployeeID) <= hris.MaxEncompassEmployee {
 		d.Fields[FieldEmployeeID] = e.EmployeeID
 	}
-	if e.StateLicenses.IsSet() {
-		d.Licenses = e.StateLicenses.Value
+	if e.StateLicenses.Present {
+		d.Licenses = e.StateLicenses.Value // nil when null: clear
+		d.Fields[FieldStateLicenses] = licensesValue(d.Licenses)
 	}
 	var sso *bool
 	if e.SSOOnly.IsSet() {
@@ -128,6 +131,10 @@ type Plan struct {
 	SetPassword bool
 	// GroupsAdd and GroupsRemove reconcile the mapped user groups.
 	GroupsAdd, GroupsRemove []mapping.Named
+	// Licenses is the whole new set of state licenses when they change;
+	// LicensesDropped are the states licensed before and not any more.
+	Licenses        []hris.StateLicense
+	LicensesDropped []string
 }
 
 // Writes reports whether the plan writes anything to Encompass.
@@ -160,6 +167,7 @@ func PlanCreate(want Desired) Plan {
 	}
 	p.Changes = append(p.Changes, Change{Field: FieldEnabled, To: "true"})
 	p.SetPassword = want.Fields[FieldSSOOnly] != "true"
+	p.Licenses = want.Licenses
 	sortChanges(p.Changes)
 	return p
 }
@@ -171,11 +179,19 @@ func PlanCreate(want Desired) Plan {
 func PlanUpdate(cur *Account, want Desired, enable bool, managed []mapping.Named) Plan {
 	p := Plan{Action: ActionUpdate}
 	for f, v := range want.Fields {
-		if f == FieldUserGroups {
+		if f == FieldUserGroups || f == FieldStateLicenses && !cur.LicensesKnown {
 			continue
 		}
 		if from := cur.field(f); from != v {
 			p.Changes = append(p.Changes, Change{Field: f, From: from, To: v})
+		}
+	}
+	if _, ok := p.Changed(FieldStateLicenses); ok {
+		p.Licenses = want.Licenses
+		for _, l := range cur.Licenses {
+			if !slices.ContainsFunc(want.Licenses, func(w hris.StateLicense) bool { return w.State == l.State }) {
+				p.LicensesDropped = append(p.LicensesDropped, l.State)
+			}
 		}
 	}
 	if want.Access != nil && managed != nil {

@@ -268,6 +268,19 @@ func (h *Handler) apply(ctx context.Context, ev *hris.Event) (outcome, error) {
 	return h.provision(ctx, ev, link, found)
 }
 
+// target is Target without what the configured API cannot write: the v3
+// API does not document the shape of stateLicenses, so in v3 mode licenses
+// are left as they are (and the log says so).
+func (h *Handler) target(ctx context.Context, ev *hris.Event, decideAccess bool) Desired {
+	want := Target(ev, h.cfg.Mapping, decideAccess)
+	if _, ok := want.Fields[FieldStateLicenses]; ok && !h.dir.scimMode() {
+		delete(want.Fields, FieldStateLicenses)
+		want.Licenses = nil
+		h.log.InfoContext(ctx, "employee.stateLicenses not written: the v3 user API does not take them; use ENCOMPASS_USER_API=scim to sync licenses")
+	}
+	return want
+}
+
 func canCreate(e hris.Employee) bool {
 	return e.UserName != "" && e.GivenName.IsSet() && e.FamilyName.IsSet() && e.Email.IsSet()
 }
@@ -292,7 +305,7 @@ func (h *Handler) provision(ctx context.Context, ev *hris.Event, link state.Empl
 		case err != nil:
 			return outcome{}, fmt.Errorf("read linked user %s: %w", link.UserID, err)
 		default:
-			plan = PlanUpdate(acc, Target(ev, h.cfg.Mapping, false), enable, h.dir.managed)
+			plan = PlanUpdate(acc, h.target(ctx, ev, false), enable, h.dir.managed)
 			if err := h.write(ctx, ev, acc, plan); err != nil {
 				return outcome{}, err
 			}
@@ -302,7 +315,7 @@ func (h *Handler) provision(ctx context.Context, ev *hris.Event, link state.Empl
 		if e.UserName == "" {
 			return outcome{}, &rejection{Reason: hris.ReasonMissingField, Field: "employee.email", Message: "the employee is not linked to an Encompass user yet; employee.userName or employee.email is needed to find or create the account"}
 		}
-		want := Target(ev, h.cfg.Mapping, true)
+		want := h.target(ctx, ev, true)
 		// A hire or rehire creates first and matches on conflict: one call
 		// when the login id is new (the common case), and the same outcome
 		// as matching first. Updates and dry runs match first.

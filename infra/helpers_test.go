@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 
@@ -48,9 +49,20 @@ func synthesize(t *testing.T, overrides map[string]any) *synthesis {
 			t.Fatalf("%s/%s/bootstrap is missing: run make build first (make test does)", dist, dir)
 		}
 	}
-	// The tests pin their own context rather than read cdk.json, so that a
-	// deployer's edits there do not change what the tests expect.
+	// The tests pin their own settings rather than read cdk.json, so that a
+	// deployer's edits there do not change what the tests expect; CDK's
+	// feature flags (keys with a ":") do come from cdk.json, so that the
+	// tests synthesize the stack a deploy would.
 	ctx := map[string]any{ctxInstanceID: simulatorInstanceID}
+	committed, err := readContext(filepath.Join(root, "infra", "cdk.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range committed {
+		if strings.Contains(k, ":") {
+			ctx[k] = v
+		}
+	}
 	for k, v := range overrides {
 		ctx[k] = v
 	}

@@ -28,6 +28,7 @@ type directory struct {
 	users   Users
 	scim    SCIM
 	managed []mapping.Named // mapped groups; nil when groups are not managed
+	joiner  *groupJoiner    // coalesces the group joins of concurrent events
 }
 
 func (d *directory) scimMode() bool { return d.api == UserAPISCIM && d.scim != nil }
@@ -191,7 +192,7 @@ func (d *directory) reconcileGroups(ctx context.Context, acc *Account, plan Plan
 		return nil
 	}
 	for _, g := range plan.GroupsAdd {
-		if err := d.scim.AddGroupMembers(ctx, g.ID, encompass.UserMember(acc.ID)); err != nil {
+		if err := d.joiner.join(ctx, g.ID, encompass.UserMember(acc.ID)); err != nil {
 			return fmt.Errorf("add to group %s: %w", g.Name, err)
 		}
 	}

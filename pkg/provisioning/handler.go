@@ -91,6 +91,9 @@ func New(cfg Config) (*Handler, error) {
 		cfg.EventTTL = state.DefaultEventTTL
 	}
 	dir := &directory{api: cfg.UserAPI, users: cfg.Users, scim: cfg.SCIM}
+	if cfg.SCIM != nil {
+		dir.joiner = newGroupJoiner(cfg.SCIM.AddGroupMembers)
+	}
 	if cfg.UserAPI == UserAPIV3 {
 		// The v3 API has no user groups.
 		dir.scim = nil

@@ -39,7 +39,10 @@ type Config struct {
 	Timeout time.Duration
 	// InitTimeout bounds process start to the runtime's first request for an event.
 	InitTimeout time.Duration
-	// MemoryMB is reported to the function; the runner does not enforce it.
+	// MemoryMB is reported to the function and, where the OS tells the
+	// process's resident memory (Linux), enforced as Lambda does: a process
+	// that goes over it is killed and the invocation fails with
+	// Runtime.OutOfMemory (DefaultMemoryMB).
 	MemoryMB int
 	// Region is AWS_REGION (DefaultRegion).
 	Region string
@@ -92,6 +95,48 @@ type process struct {
 	started time.Time
 	exited  chan struct{}
 	waitErr error
+	// oom is closed, before the process is killed, when its resident
+	// memory went over the memory size; peakMB is the high-water mark then.
+	oom     chan struct{}
+	oomOnce sync.Once
+	peakMB  int
+}
+
+// memoryCheckInterval is how often a running process's peak resident memory
+// is read (one small /proc read).
+const memoryCheckInterval = 10 * time.Millisecond
+
+// watchMemory kills the process once its peak resident memory exceeds
+// limitMB, as Lambda does. It returns when the process exits.
+func (p *process) watchMemory(limitMB int) {
+	t := time.NewTicker(memoryCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.exited:
+			return
+		case <-t.C:
+			if p.overLimit(limitMB) {
+				return
+			}
+		}
+	}
+}
+
+// overLimit reports whether the process went over limitMB, and if so marks
+// it out of memory and kills it. Only the watcher and the invocation that
+// owns the process call it, never at once for the same check result.
+func (p *process) overLimit(limitMB int) bool {
+	peak := peakMemoryMB(p.cmd.Process.Pid)
+	if peak <= limitMB {
+		return false
+	}
+	p.oomOnce.Do(func() {
+		p.peakMB = peak
+		close(p.oom)
+		killProcess(p.cmd)
+	})
+	return true
 }
 
 // New returns a container for cfg. The process starts on the first Invoke.
@@ -243,9 +288,20 @@ func (c *Container) Invoke(ctx context.Context, payload []byte) (*Result, error)
 			res.ColdStart = o.at.Sub(proc.started)
 		}
 		res.MaxMemoryMB = peakMemoryMB(proc.cmd.Process.Pid)
+		if proc.overLimit(c.cfg.MemoryMB) {
+			// It answered, but went over its memory between two checks:
+			// Lambda would have killed it, so the answer does not count.
+			res.Payload, res.Error = nil, c.exitError(res.RequestID, proc)
+			res.MaxMemoryMB = proc.peakMB
+			c.stop()
+			return res, nil
+		}
 	case <-proc.exited:
 		res.Duration = time.Since(start)
 		res.Error = c.exitError(res.RequestID, proc)
+		if res.Error.Type == "Runtime.OutOfMemory" {
+			res.MaxMemoryMB = proc.peakMB
+		}
 		c.stop()
 		return res, nil
 	case <-deadline.C:
@@ -275,9 +331,16 @@ func (c *Container) Invoke(ctx context.Context, payload []byte) (*Result, error)
 	return res, nil
 }
 
-// exitError describes a process that exited without answering.
+// exitError describes a process that exited without answering, or was
+// killed for going over its memory size.
 func (c *Container) exitError(requestID string, proc *process) *FunctionError {
 	<-proc.exited
+	select {
+	case <-proc.oom:
+		return &FunctionError{Type: "Runtime.OutOfMemory", Message: fmt.Sprintf(
+			"RequestId: %s Error: Runtime exited with error: signal: killed (max memory used %d MB, memory size %d MB)", requestID, proc.peakMB, c.cfg.MemoryMB)}
+	default:
+	}
 	status := "exit status 0"
 	if proc.waitErr != nil {
 		status = proc.waitErr.Error()
@@ -297,7 +360,7 @@ func (c *Container) start() error {
 	cmd.Env = c.cfg.environ(sb.addr(), stream)
 	cmd.SysProcAttr = sysProcAttr()
 	cmd.Stdout, cmd.Stderr = c.logFile, c.logFile
-	proc := &process{cmd: cmd, exited: make(chan struct{})}
+	proc := &process{cmd: cmd, exited: make(chan struct{}), oom: make(chan struct{})}
 	proc.started = time.Now()
 	if err := cmd.Start(); err != nil {
 		sb.close()
@@ -307,6 +370,7 @@ func (c *Container) start() error {
 		proc.waitErr = cmd.Wait()
 		close(proc.exited)
 	}()
+	go proc.watchMemory(c.cfg.MemoryMB)
 	c.sb, c.proc = sb, proc
 	return nil
 }

@@ -30,7 +30,10 @@ type reply struct {
 	Blob      string            `json:"blob,omitempty"`
 }
 
-var count int
+var (
+	count int
+	hold  [][]byte
+)
 
 func handle(ctx context.Context, e event) (*reply, error) {
 	count++
@@ -46,6 +49,15 @@ func handle(ctx context.Context, e event) (*reply, error) {
 		os.Exit(3)
 	case "sleep":
 		time.Sleep(time.Duration(e.Ms) * time.Millisecond)
+	case "alloc":
+		// Hold e.Bytes of touched memory for e.Ms, as a leaky handler would.
+		b := make([]byte, e.Bytes)
+		for i := 0; i < len(b); i += 4096 {
+			b[i] = 1
+		}
+		time.Sleep(time.Duration(e.Ms) * time.Millisecond)
+		hold = append(hold, b)
+		fmt.Printf("held %d bytes\n", len(b))
 	}
 	r := &reply{Count: count, RequestID: lc.AwsRequestID, Arn: lc.InvokedFunctionArn, Deadline: dl.UnixMilli(), Env: map[string]string{}}
 	for _, kv := range os.Environ() {

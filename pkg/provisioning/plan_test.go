@@ -125,3 +125,31 @@ func TestClassify(t *testing.T) {
 		t.Error("still enabled must be retryable")
 	}
 }
+
+func TestPlanLicenses(t *testing.T) {
+	t.Parallel()
+	r := rules(t, false)
+	held := []hris.StateLicense{{State: "CA", LicenseNumber: "CA-1", Status: "Approved"}, {State: "NY", LicenseNumber: "NY-1", Status: "Approved"}}
+	known := &Account{ID: "lo", Enabled: true, Fields: map[string]string{FieldEmployeeID: "E1"}}
+	known.Licenses, known.LicensesKnown = held, true
+	known.Fields[FieldStateLicenses] = licensesValue(held)
+	const body = `{"schemaVersion":"1","eventId":"e","type":"update","occurredAt":"2026-11-20T00:00:00Z","employee":{"employeeId":"E1","stateLicenses":%s}}`
+	ev := func(licenses string) *hris.Event { return decode(t, strings.Replace(body, "%s", licenses, 1)) }
+
+	p := PlanUpdate(known, Target(ev(`[{"state":"TX","licenseNumber":"TX-9","status":"pending review"},{"state":"CA","licenseNumber":"CA-1","status":"Approved"}]`), r, false), false, nil)
+	to, ok := p.Changed(FieldStateLicenses)
+	if !ok || to != "CA CA-1 Approved; TX TX-9 PendingReview" || len(p.Licenses) != 2 || strings.Join(p.LicensesDropped, ",") != "NY" {
+		t.Fatalf("plan: to %q licenses %v dropped %v", to, p.Licenses, p.LicensesDropped)
+	}
+	if p := PlanUpdate(known, Target(ev(`[{"state":"ny","licenseNumber":"NY-1","status":"APPROVED"},{"state":"CA","licenseNumber":"CA-1","status":"Approved"}]`), r, false), false, nil); p.Action != ActionNone {
+		t.Fatalf("the same licenses in another order and spelling: %+v", p.Changes)
+	}
+	if p := PlanUpdate(known, Target(ev(`null`), r, false), false, nil); len(p.Licenses) != 0 || strings.Join(p.LicensesDropped, ",") != "CA,NY" {
+		t.Fatalf("null: licenses %v dropped %v", p.Licenses, p.LicensesDropped)
+	}
+	// Licenses read through v3 are unknown: never compared, never written.
+	unknown := &Account{ID: "lo", Enabled: true, Fields: map[string]string{FieldEmployeeID: "E1"}}
+	if p := PlanUpdate(unknown, Target(ev(`[{"state":"CA"}]`), r, false), false, nil); p.Action != ActionNone {
+		t.Fatalf("licenses planned for an account read through v3: %+v", p.Changes)
+	}
+}

@@ -103,10 +103,8 @@ func TestWiring(t *testing.T) {
 	if m := emf(t, &metrics); m[0]["UserChanges"] != 1.0 || m[0]["EventsPublished"] != 1.0 {
 		t.Fatalf("metrics %v", m)
 	}
-	for _, secret := range []string{sim.ClientSecret, sim.Password} {
-		if strings.Contains(logs.String(), secret) || strings.Contains(metrics.String(), secret) {
-			t.Fatal("a secret leaked into the logs")
-		}
+	if leaks := sim.LeakedSecrets(logs.String() + metrics.String()); len(leaks) > 0 {
+		t.Fatalf("leaked into the logs: %v", leaks)
 	}
 	if !strings.Contains(logs.String(), `"requestId":"req-1"`) {
 		t.Errorf("logs lack the request id: %s", logs.String())

@@ -162,10 +162,8 @@ func newEnv(t testing.TB, opts ...encompasstest.Option) *env {
 	e.eb = testenv.EventBridge(t)
 	e.pub = publish.New(e.eb.Client, "test-bus", publish.WithBackoff(time.Millisecond))
 	t.Cleanup(func() {
-		for _, secret := range []string{e.sim.ClientSecret, e.sim.Password} {
-			if strings.Contains(e.logs.String(), secret) {
-				t.Errorf("a secret leaked into the poller's logs")
-			}
+		for _, leak := range e.sim.LeakedSecrets(e.logs.String()) {
+			t.Errorf("%s leaked into the poller's logs", leak)
 		}
 	})
 	return e

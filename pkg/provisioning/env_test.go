@@ -129,10 +129,8 @@ func newEnv(t testing.TB, api provisioning.UserAPI, opts ...envOption) *env {
 		if t.Failed() {
 			t.Logf("logs:\n%s", lastLines(e.logs.String(), 40))
 		}
-		for _, secret := range []string{e.sim.ClientSecret, e.sim.Password} {
-			if strings.Contains(e.logs.String(), secret) {
-				t.Errorf("a secret appeared in the logs")
-			}
+		for _, leak := range e.sim.LeakedSecrets(e.logs.String()) {
+			t.Errorf("%s appeared in the logs", leak)
 		}
 	})
 	return e

@@ -63,6 +63,26 @@ func (s *Server) IssuedTokens() []string {
 	return slices.Clone(s.tokens.issued)
 }
 
+// LeakedSecrets names each of the server's secrets found in text: the
+// client secret, the password and every access token it has issued (the
+// exact values, so that a global user id that happens to look like a token
+// is not taken for one). Tests run it over logs, errors and events; an
+// empty answer means nothing leaked.
+func (s *Server) LeakedSecrets(text string) []string {
+	var found []string
+	for _, sec := range []struct{ name, value string }{{"client secret", s.ClientSecret}, {"password", s.Password}} {
+		if sec.value != "" && strings.Contains(text, sec.value) {
+			found = append(found, "the "+sec.name)
+		}
+	}
+	for _, tok := range s.IssuedTokens() {
+		if strings.Contains(text, tok) {
+			found = append(found, "access token "+tok[:4]+"...")
+		}
+	}
+	return found
+}
+
 type oauthError struct {
 	Error       string `json:"error"`
 	Description string `json:"error_description"`

@@ -210,3 +210,22 @@ func TestClientGoneWhileDelayedIsLogged(t *testing.T) {
 	}
 	t.Fatal("the abandoned request was not logged")
 }
+
+// TestLeakedSecrets proves the secret check the other packages' tests rely
+// on can fail: it finds an issued token and the credentials, and does not
+// mistake a global user id that happens to start like a token for one.
+func TestLeakedSecrets(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	tokens := a.srv.IssuedTokens()
+	if len(tokens) != 1 || tokens[0] != a.token {
+		t.Fatalf("issued %d tokens, want the one fetched", len(tokens))
+	}
+	if got := a.srv.LeakedSecrets(`{"globalUserId":"0004c037-e8b1-4f2a-9c1d-2b7e5a0c9f10"}`); len(got) != 0 {
+		t.Fatalf("a UUID was taken for a secret: %v", got)
+	}
+	leaky := `{"auth":"` + tokens[0] + `","pw":"` + a.srv.Password + `","cs":"` + a.srv.ClientSecret + `"}`
+	if got := a.srv.LeakedSecrets(leaky); len(got) != 3 {
+		t.Fatalf("LeakedSecrets found %v, want the token, the password and the client secret", got)
+	}
+}

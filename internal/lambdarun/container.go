@@ -116,18 +116,17 @@ func (p *process) watchMemory(limitMB int) {
 		case <-p.exited:
 			return
 		case <-t.C:
-			if p.overLimit(limitMB) {
+			if p.overLimit(peakMemoryMB(p.cmd.Process.Pid), limitMB) {
 				return
 			}
 		}
 	}
 }
 
-// overLimit reports whether the process went over limitMB, and if so marks
-// it out of memory and kills it. Only the watcher and the invocation that
-// owns the process call it, never at once for the same check result.
-func (p *process) overLimit(limitMB int) bool {
-	peak := peakMemoryMB(p.cmd.Process.Pid)
+// overLimit reports whether peak, the process's peak resident memory, is
+// over limitMB, and if so marks the process out of memory and kills it
+// (once, whether the watcher or the invocation sees it first).
+func (p *process) overLimit(peak, limitMB int) bool {
 	if peak <= limitMB {
 		return false
 	}
@@ -288,7 +287,7 @@ func (c *Container) Invoke(ctx context.Context, payload []byte) (*Result, error)
 			res.ColdStart = o.at.Sub(proc.started)
 		}
 		res.MaxMemoryMB = peakMemoryMB(proc.cmd.Process.Pid)
-		if proc.overLimit(c.cfg.MemoryMB) {
+		if proc.overLimit(res.MaxMemoryMB, c.cfg.MemoryMB) {
 			// It answered, but went over its memory between two checks:
 			// Lambda would have killed it, so the answer does not count.
 			res.Payload, res.Error = nil, c.exitError(res.RequestID, proc)

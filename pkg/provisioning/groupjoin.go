@@ -29,10 +29,9 @@ type joinQueue struct {
 }
 
 type joinReq struct {
-	member   encompass.SCIMGroupMember
-	done     chan error    // the outcome; buffered
-	lead     chan struct{} // closed when this request is to send the next PATCH
-	promoted bool          // lead was closed; guarded by groupJoiner.mu
+	member encompass.SCIMGroupMember
+	done   chan error    // the outcome; buffered
+	lead   chan struct{} // closed, under groupJoiner.mu, when this request is to send the next PATCH
 }
 
 func newGroupJoiner(add func(ctx context.Context, groupID string, members ...encompass.SCIMGroupMember) error) *groupJoiner {
@@ -60,29 +59,9 @@ func (j *groupJoiner) join(ctx context.Context, groupID string, member encompass
 			return err
 		case <-r.lead:
 		case <-ctx.Done():
-			j.mu.Lock()
-			if !r.promoted {
-				if i := slices.Index(q.waiting, r); i >= 0 {
-					// Still waiting: leave the queue.
-					q.waiting = slices.Delete(q.waiting, i, i+1)
-					j.mu.Unlock()
-					return ctx.Err()
-				}
-				// Taken into a PATCH on the wire: its answer is ours.
-				j.mu.Unlock()
-				return <-r.done
-			}
-			j.mu.Unlock()
 		}
 		if err := ctx.Err(); err != nil {
-			// Promoted with no time left: pass the lead on.
-			j.mu.Lock()
-			if i := slices.Index(q.waiting, r); i >= 0 {
-				q.waiting = slices.Delete(q.waiting, i, i+1)
-			}
-			j.handOver(q)
-			j.mu.Unlock()
-			return err
+			return j.leave(q, r, err)
 		}
 	}
 
@@ -99,6 +78,26 @@ func (j *groupJoiner) join(ctx context.Context, groupID string, member encompass
 	return <-r.done
 }
 
+// leave takes r, whose time ran out, off the queue and returns err; if r was
+// to send the next PATCH, the next request in line does. If r already
+// travels in a PATCH on the wire, that PATCH's answer is returned instead.
+func (j *groupJoiner) leave(q *joinQueue, r *joinReq, err error) error {
+	j.mu.Lock()
+	i := slices.Index(q.waiting, r)
+	if i < 0 {
+		j.mu.Unlock()
+		return <-r.done
+	}
+	q.waiting = slices.Delete(q.waiting, i, i+1)
+	select {
+	case <-r.lead:
+		j.handOver(q)
+	default:
+	}
+	j.mu.Unlock()
+	return err
+}
+
 // handOver makes the first waiting request the next leader, or marks the
 // group idle. The caller holds j.mu.
 func (j *groupJoiner) handOver(q *joinQueue) {
@@ -106,9 +105,7 @@ func (j *groupJoiner) handOver(q *joinQueue) {
 		q.busy = false
 		return
 	}
-	next := q.waiting[0]
-	next.promoted = true
-	close(next.lead)
+	close(q.waiting[0].lead)
 }
 
 // send adds the batch's members in one PATCH. If Encompass refuses it for

@@ -398,9 +398,8 @@ func (s *Server) handleSCIMGet(w http.ResponseWriter, r *http.Request) {
 	}
 	s.st.mu.RLock()
 	defer s.st.mu.RUnlock()
-	u := s.scimUser(r.PathValue("id"))
+	u := s.scimUserOr404(w, r)
 	if u == nil {
-		scimError(w, http.StatusNotFound, fmt.Sprintf("User %q was not found.", r.PathValue("id")))
 		return
 	}
 	writeJSON(w, http.StatusOK, s.toSCIMFull(r, u))
@@ -413,6 +412,16 @@ func (s *Server) scimUser(guid string) *SimUser {
 		return nil
 	}
 	return s.st.users[id]
+}
+
+// scimUserOr404 returns the user of the request's {id} (a global user id),
+// or answers 404 and returns nil. The caller holds s.st.mu.
+func (s *Server) scimUserOr404(w http.ResponseWriter, r *http.Request) *SimUser {
+	u := s.scimUser(r.PathValue("id"))
+	if u == nil {
+		scimError(w, http.StatusNotFound, fmt.Sprintf("User %q was not found.", r.PathValue("id")))
+	}
+	return u
 }
 
 // handleSCIMCreate implements POST /scim2/v1/users.
@@ -495,9 +504,8 @@ func (s *Server) handleSCIMPatch(w http.ResponseWriter, r *http.Request) {
 	}
 	s.st.mu.Lock()
 	defer s.st.mu.Unlock()
-	cur := s.scimUser(r.PathValue("id"))
+	cur := s.scimUserOr404(w, r)
 	if cur == nil {
-		scimError(w, http.StatusNotFound, fmt.Sprintf("User %q was not found.", r.PathValue("id")))
 		return
 	}
 	c := cur.clone()
@@ -539,9 +547,8 @@ func (s *Server) handleSCIMDelete(w http.ResponseWriter, r *http.Request) {
 	}
 	s.st.mu.Lock()
 	defer s.st.mu.Unlock()
-	u := s.scimUser(r.PathValue("id"))
+	u := s.scimUserOr404(w, r)
 	if u == nil {
-		scimError(w, http.StatusNotFound, fmt.Sprintf("User %q was not found.", r.PathValue("id")))
 		return
 	}
 	u.Enabled = false

@@ -417,14 +417,10 @@ func (h *Handler) undoIfTerminated(ctx context.Context, ev *hris.Event, acc *Acc
 	h.log.WarnContext(ctx, "a newer terminate won the race; disabling the account again", "userId", acc.ID)
 	plan := PlanDisable(acc)
 	if plan.Disable {
-		if err := h.recordWrite(ctx, ev, acc.ID, acc.LoginID, plan); err != nil {
-			return outcome{}, err
-		}
-		back, err := h.dir.disable(ctx, acc)
+		back, err := h.disable(ctx, ev, acc, plan)
 		if err != nil {
 			return outcome{}, err
 		}
-		back.GUID = firstNonEmpty(back.GUID, acc.GUID)
 		acc = back
 	}
 	next := cur
@@ -516,6 +512,21 @@ func (h *Handler) landed(ctx context.Context, acc *Account, plan Plan) bool {
 	return true
 }
 
+// disable applies a disable plan: the write is logged first, then the
+// account is disabled and read back (keeping its global user id, which a v3
+// read-back does not carry).
+func (h *Handler) disable(ctx context.Context, ev *hris.Event, acc *Account, plan Plan) (*Account, error) {
+	if err := h.recordWrite(ctx, ev, acc.ID, acc.LoginID, plan); err != nil {
+		return nil, err
+	}
+	back, err := h.dir.disable(ctx, acc)
+	if err != nil {
+		return nil, err
+	}
+	back.GUID = firstNonEmpty(back.GUID, acc.GUID)
+	return back, nil
+}
+
 // recordWrite logs the fields about to be written, before writing them, so
 // that the poller never mistakes this system's change for an external one.
 func (h *Handler) recordWrite(ctx context.Context, ev *hris.Event, userID, loginID string, plan Plan) error {
@@ -600,14 +611,10 @@ func (h *Handler) terminate(ctx context.Context, ev *hris.Event, link state.Empl
 	}
 	plan := PlanDisable(acc)
 	if plan.Disable && !h.cfg.DryRun {
-		if err := h.recordWrite(ctx, ev, acc.ID, acc.LoginID, plan); err != nil {
-			return outcome{}, err
-		}
-		back, err := h.dir.disable(ctx, acc)
+		back, err := h.disable(ctx, ev, acc, plan)
 		if err != nil {
 			return outcome{}, err
 		}
-		back.GUID = firstNonEmpty(back.GUID, acc.GUID)
 		acc = back
 	}
 	if err := h.link(ctx, ev, link, found, acc, state.StatusTerminated); err != nil {

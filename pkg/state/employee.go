@@ -56,19 +56,14 @@ func (s *Store) GetEmployee(ctx context.Context, employeeID string) (e Employee,
 	if employeeID == "" {
 		return Employee{}, false, fmt.Errorf("state: get employee: empty employee id")
 	}
-	s.count("GetItem")
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.table),
-		Key:            key(employeePK(employeeID), employeeSK),
-		ConsistentRead: aws.Bool(true),
-	})
+	got, err := s.getItem(ctx, employeePK(employeeID), employeeSK)
 	if err != nil {
 		return Employee{}, false, fmt.Errorf("state: get employee %s: %w", employeeID, err)
 	}
-	if len(out.Item) == 0 {
+	if len(got) == 0 {
 		return Employee{}, false, nil
 	}
-	e, err = decodeEmployee(out.Item)
+	e, err = decodeEmployee(got)
 	if err != nil {
 		return Employee{}, false, err
 	}

@@ -97,20 +97,15 @@ func (s *Store) ClaimEvent(ctx context.Context, eventID, employeeID, owner strin
 	}
 	// Lost: find out whether it is done (duplicate) or still running. A
 	// second read only on this rare path keeps the common path one write.
-	s.count("GetItem")
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.table),
-		Key:            key(eventPK(eventID), eventSK),
-		ConsistentRead: aws.Bool(true),
-	})
+	got, err := s.getItem(ctx, eventPK(eventID), eventSK)
 	if err != nil {
 		return false, fmt.Errorf("state: claim event %s: read existing claim: %w", eventID, err)
 	}
-	if len(out.Item) == 0 {
+	if len(got) == 0 {
 		// Released or expired between our write and read: let SQS retry.
 		return false, fmt.Errorf("claim event %s: claim vanished while checking it: %w", eventID, ErrInProgress)
 	}
-	r := &itemReader{item: out.Item, what: "event item " + eventPK(eventID)}
+	r := &itemReader{item: got, what: "event item " + eventPK(eventID)}
 	status := r.str("status", true)
 	holder := r.str("owner", false)
 	if r.err != nil {
@@ -146,19 +141,14 @@ type EventClaim struct {
 
 // GetEventClaim reads an idempotency item (for tests and diagnostics).
 func (s *Store) GetEventClaim(ctx context.Context, eventID string) (EventClaim, bool, error) {
-	s.count("GetItem")
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.table),
-		Key:            key(eventPK(eventID), eventSK),
-		ConsistentRead: aws.Bool(true),
-	})
+	got, err := s.getItem(ctx, eventPK(eventID), eventSK)
 	if err != nil {
 		return EventClaim{}, false, fmt.Errorf("state: get event %s: %w", eventID, err)
 	}
-	if len(out.Item) == 0 {
+	if len(got) == 0 {
 		return EventClaim{}, false, nil
 	}
-	r := &itemReader{item: out.Item, what: "event item " + eventPK(eventID)}
+	r := &itemReader{item: got, what: "event item " + eventPK(eventID)}
 	c := EventClaim{
 		EventID:    r.str("eventId", true),
 		EmployeeID: r.str("employeeId", false),

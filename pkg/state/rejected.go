@@ -83,25 +83,20 @@ func (s *Store) PutRejectedBody(ctx context.Context, eventID, messageID string, 
 // GetRejectedBody reads a body stored by PutRejectedBody (operators replaying
 // a rejection, and tests).
 func (s *Store) GetRejectedBody(ctx context.Context, eventID, messageID string) ([]byte, bool, error) {
-	s.count("GetItem")
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.table),
-		Key:            key(rejectedPK(eventID), rejectedSK(messageID)),
-		ConsistentRead: aws.Bool(true),
-	})
+	got, err := s.getItem(ctx, rejectedPK(eventID), rejectedSK(messageID))
 	if err != nil {
 		return nil, false, fmt.Errorf("state: get rejected body of %s: %w", eventID, err)
 	}
-	if len(out.Item) == 0 {
+	if len(got) == 0 {
 		return nil, false, nil
 	}
-	r := &itemReader{item: out.Item, what: "rejected body " + rejectedPK(eventID)}
+	r := &itemReader{item: got, what: "rejected body " + rejectedPK(eventID)}
 	n := r.int("bytes", true)
 	if r.err != nil {
 		return nil, false, r.err
 	}
 	var body []byte
-	if av, ok := out.Item["body"]; ok {
+	if av, ok := got["body"]; ok {
 		b, ok := av.(*types.AttributeValueMemberB)
 		if !ok {
 			r.fail("body", "want binary, got %T", av)

@@ -147,6 +147,22 @@ func str(v string) types.AttributeValue { return &types.AttributeValueMemberS{Va
 func num(v int64) types.AttributeValue {
 	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
 }
+
+// getItem reads one item with a strongly consistent read (counted); an
+// absent item is an empty map.
+func (s *Store) getItem(ctx context.Context, pk, sk string) (map[string]types.AttributeValue, error) {
+	s.count("GetItem")
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.table),
+		Key:            key(pk, sk),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.Item, nil
+}
+
 func key(pk, sk string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{AttrPK: str(pk), AttrSK: str(sk)}
 }

@@ -1,38 +1,18 @@
 package main
 
 import (
-	"errors"
-	"net"
+	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/lenderops/encompass-lifecycle/pkg/idempotency"
+	"github.com/lenderops/encompass-lifecycle/pkg/state"
 )
 
-// ClaimRetries configures the DynamoDB client of the de-duplication claims to
-// retry only failures that certainly wrote nothing: throttling and connections
-// that were never made. The SDK's default also retries a dropped answer, and
-// the retry of a claim that was in fact written fails its condition, so the
-// delivery would be answered "duplicate" and never published. Without the
-// retry the handler sees the error, releases the claim and answers 503, and
-// Encompass retries instead.
-func ClaimRetries(o *dynamodb.Options) {
-	o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
-		so.Retryables = []retry.IsErrorRetryable{
-			retry.NoRetryCanceledError{},
-			retry.RetryableErrorCode{Codes: retry.DefaultThrottleErrorCodes},
-			dialFailed{},
-		}
-	})
-}
+// claimLease bounds how long a copy in flight blocks the others: longer than
+// the function's timeout (30 s), so that a live hand-on is never run twice,
+// while a crashed one blocks Encompass's retries for at most this long.
+const claimLease = 60 * time.Second
 
-// dialFailed retries errors of a connection that was never established.
-type dialFailed struct{}
-
-func (dialFailed) IsErrorRetryable(err error) aws.Ternary {
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
-		return aws.TrueTernary
-	}
-	return aws.UnknownTernary
+// NewClaims returns the de-duplication of deliveries over the state table.
+func NewClaims(store idempotency.Store) *idempotency.Layer[struct{}] {
+	return idempotency.New(idempotency.Config[struct{}]{Store: store, Kind: state.ClaimWebhook, Lease: claimLease, TTL: DedupTTL})
 }

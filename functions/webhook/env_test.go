@@ -58,9 +58,8 @@ func newTestEnvWithKeys(t *testing.T, keys encompass.SigningKeys, ddbOpts ...fun
 	e := &testEnv{bus: testenv.EventBridge(t), metrics: &testenv.Buffer{}, logs: &testenv.Buffer{}}
 	e.db = testenv.DynamoDB(t)
 	e.table = e.db.CreateTable(t)
-	// The same retry policy as the function (main.go).
-	client := dynamodb.New(e.db.Client.Options(), append([]func(*dynamodb.Options){ClaimRetries}, ddbOpts...)...)
-	e.handler = NewHandler(keys, state.New(client, e.table),
+	client := dynamodb.New(e.db.Client.Options(), ddbOpts...)
+	e.handler = NewHandler(keys, NewClaims(state.New(client, e.table)),
 		Bus{publish.New(e.bus.Client, "lifecycle-test", publish.WithBackoff(time.Millisecond))},
 		EMFRecorder{W: e.metrics, Dimensions: map[string]string{"Function": "webhook"}},
 		telemetry.NewLogger(e.logs, slog.LevelDebug))

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
+	"github.com/lenderops/encompass-lifecycle/pkg/idempotency"
 	"github.com/lenderops/encompass-lifecycle/pkg/publish"
 )
 
@@ -96,11 +99,12 @@ type SignatureVerifier interface {
 	Verify(subscriptionID string, body []byte, signature string) error
 }
 
-// DeliveryClaims de-duplicates deliveries on eventId with a conditional write.
-// ClaimWebhook reports false when the eventId was claimed before.
+// DeliveryClaims de-duplicates deliveries on eventId: the idempotency layer
+// over the state table's claims (idempotency.Layer). The work is the hand-on
+// to EventBridge; a copy that arrives while another is handed on gets
+// idempotency.ErrInProgress, a delivery completed before is a Duplicate.
 type DeliveryClaims interface {
-	ClaimWebhook(ctx context.Context, eventID string, ttl time.Duration) (bool, error)
-	ReleaseWebhook(ctx context.Context, eventID string) error
+	Run(ctx context.Context, id, owner, employeeID string, work func(context.Context, idempotency.Attempt) (struct{}, error)) (idempotency.Outcome[struct{}], error)
 }
 
 // EventPublisher puts one event on the bus with source Source.
@@ -180,30 +184,38 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request) {
 	}
 	log = log.With("eventId", d.EventID, "resourceType", d.Meta.ResourceType, "eventType", d.EventType)
 
-	claimed, err := h.claims.ClaimWebhook(ctx, d.EventID, DedupTTL)
+	owner, err := requestToken()
 	if err != nil {
-		// The write may have been applied with its answer lost; a claim left
-		// behind would swallow Encompass's retry. Publishing twice is the lesser
-		// harm (consumers see the same eventId), so release it.
-		h.release(ctx, log, d.EventID)
-		h.finish(ctx, w, log, OutcomeFailedHandOff, "claim eventId", "error", err.Error())
+		h.finish(ctx, w, log, OutcomeFailedHandOff, "claim token", "error", err.Error())
 		return
 	}
-	if !claimed {
-		h.finish(ctx, w, log, OutcomeDuplicate, "eventId seen before")
-		return
-	}
-
-	pctx, cancel := publishContext(ctx)
-	err = h.publisher.PublishWebhook(pctx, d.DetailType(), json.RawMessage(body))
-	cancel()
-	if err != nil {
-		// Release the claim so that Encompass's retry is not mistaken for a duplicate.
-		h.release(ctx, log, d.EventID)
+	out, err := h.claims.Run(ctx, d.EventID, owner, "", func(ctx context.Context, _ idempotency.Attempt) (struct{}, error) {
+		pctx, cancel := publishContext(ctx)
+		defer cancel()
+		return struct{}{}, h.publisher.PublishWebhook(pctx, d.DetailType(), json.RawMessage(body))
+	})
+	switch {
+	case errors.Is(err, idempotency.ErrInProgress):
+		// Another copy is being handed on: never 200 before it is on the
+		// bus, or Encompass stops retrying a delivery that may yet fail.
+		h.finish(ctx, w, log, OutcomeFailedHandOff, "a copy of this delivery is being handed on")
+	case err != nil:
 		h.finish(ctx, w, log, OutcomeFailedHandOff, "publish", "error", err.Error())
-		return
+	case out.Status == idempotency.Duplicate:
+		h.finish(ctx, w, log, OutcomeDuplicate, "eventId seen before")
+	default:
+		h.finish(ctx, w, log, OutcomeAccepted, "published")
 	}
-	h.finish(ctx, w, log, OutcomeAccepted, "published")
+}
+
+// requestToken names one request's claim, so that the SDK's resend of a
+// claim whose answer was lost finds it its own.
+func requestToken() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("random claim token: %w", err)
+	}
+	return hex.EncodeToString(b), nil
 }
 
 // publishContext ends the publish releaseReserve before the request's deadline
@@ -213,23 +225,6 @@ func publishContext(ctx context.Context) (context.Context, context.CancelFunc) {
 		return context.WithDeadline(ctx, dl.Add(-releaseReserve))
 	}
 	return context.WithCancel(ctx)
-}
-
-// release deletes the claim of eventID on a context detached from the request
-// (a client that hung up must not leave the claim behind), bounded by
-// releaseTimeout and by the request's deadline.
-func (h *Handler) release(ctx context.Context, log *slog.Logger, eventID string) {
-	deadline := time.Now().Add(releaseTimeout)
-	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
-		deadline = dl
-	}
-	rctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
-	defer cancel()
-	if err := h.claims.ReleaseWebhook(rctx, eventID); err != nil {
-		// The retry will now be taken for a duplicate until the TTL passes: say so loudly.
-		log.ErrorContext(ctx, "release webhook claim failed; Encompass's retry will be dropped as a duplicate",
-			"error", err.Error())
-	}
 }
 
 // finish logs the outcome (never the body, signature or key), counts it and

@@ -77,7 +77,7 @@ func newHandler(cfg *config.Config, log *slog.Logger, metrics io.Writer) *Handle
 	}
 	return NewHandler(
 		keys,
-		state.New(dynamodb.NewFromConfig(cfg.AWS, ClaimRetries), cfg.StateTable),
+		NewClaims(state.New(dynamodb.NewFromConfig(cfg.AWS), cfg.StateTable)),
 		Bus{publish.New(eventbridge.NewFromConfig(cfg.AWS), cfg.EventBusName)},
 		EMFRecorder{W: metrics, Dimensions: map[string]string{"Function": "webhook"}},
 		log,

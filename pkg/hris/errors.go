@@ -55,3 +55,7 @@ func AsError(err error) (*Error, bool) {
 func fieldError(reason, field, format string, args ...any) *Error {
 	return &Error{Reason: reason, Field: field, Message: fmt.Sprintf(format, args...)}
 }
+
+// Rejection reports the contract reason of a rejected message, so that
+// failure.Classify sees it as permanent.
+func (e *Error) Rejection() (reason, field, message string) { return e.Reason, e.Field, e.Message }

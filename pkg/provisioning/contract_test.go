@@ -20,6 +20,7 @@ import (
 	"github.com/lenderops/encompass-lifecycle/pkg/hris"
 	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
 	"github.com/lenderops/encompass-lifecycle/pkg/publish"
+	"github.com/lenderops/encompass-lifecycle/pkg/state"
 	"github.com/lenderops/encompass-lifecycle/pkg/telemetry"
 )
 
@@ -438,7 +439,7 @@ func TestContractPasswordNotExposedByARefusal(t *testing.T) {
 					t.Errorf("the password appears in the %s", where)
 				}
 			}
-			claim, _, _ := e.store.GetEventClaim(context.Background(), hire.id())
+			claim, _, _ := e.store.GetClaim(context.Background(), state.EventKey(hire.id()))
 			if strings.Contains(claim.Outcome, pw) {
 				t.Error("the password is stored in the idempotency record")
 			}
@@ -462,8 +463,8 @@ func TestRedeliveryOfACrashedMessageTakesOver(t *testing.T) {
 	e := newEnv(t, provisioning.UserAPIV3)
 	hire := hrisEvent("hire", "E1700", t0, joiner("E1700", "crashed"))
 	// The crashed invocation: claimed, never completed nor released.
-	if ok, err := e.store.ClaimEvent(context.Background(), hire.id(), "E1700", "m-crashed", time.Hour); !ok || err != nil {
-		t.Fatal(ok, err)
+	if c, err := e.store.Claim(context.Background(), state.EventKey(hire.id()), "m-crashed", state.ClaimOptions{TTL: time.Hour, EmployeeID: "E1700"}); c.Status != state.ClaimInProgress || err != nil {
+		t.Fatal(c, err)
 	}
 	if !deliver(t, e.prov, "m-other", hire.body()) {
 		t.Fatal("another message with the event id ran while the claim is live")

@@ -40,10 +40,10 @@ type SCIM interface {
 
 // Store is the part of the state table this package uses (*state.Store).
 type Store interface {
-	ClaimEvent(ctx context.Context, eventID, employeeID, owner string, ttl time.Duration) (bool, error)
-	GetEventClaim(ctx context.Context, eventID string) (state.EventClaim, bool, error)
-	CompleteEvent(ctx context.Context, eventID, outcome string) error
-	ReleaseEvent(ctx context.Context, eventID string) error
+	Claim(ctx context.Context, key state.ClaimKey, owner string, o state.ClaimOptions) (state.Claim, error)
+	GetClaim(ctx context.Context, key state.ClaimKey) (state.Claim, bool, error)
+	CompleteClaim(ctx context.Context, key state.ClaimKey, outcome string) error
+	ReleaseClaim(ctx context.Context, key state.ClaimKey) error
 	GetEmployee(ctx context.Context, employeeID string) (state.Employee, bool, error)
 	PutEmployee(ctx context.Context, e state.Employee, expectedVersion int64) error
 	RecordWrite(ctx context.Context, w state.Write) error

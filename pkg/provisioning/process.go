@@ -81,21 +81,21 @@ func (h *Handler) Process(ctx context.Context, m Message) Result {
 	ctx = telemetry.With(ctx, "eventId", ev.EventID, "employeeId", ev.Employee.EmployeeID, "messageId", m.ID, "type", string(ev.Type))
 
 	if h.cfg.DryRun {
-		claim, found, err := h.cfg.Store.GetEventClaim(ctx, ev.EventID)
+		claim, found, err := h.cfg.Store.GetClaim(ctx, state.EventKey(ev.EventID))
 		if err != nil {
 			return h.retry(ctx, err)
 		}
-		if found && claim.Done {
+		if found && claim.Status == state.ClaimDone {
 			return h.publishOnly(ctx, h.skip(ev, ReasonDuplicate, ""))
 		}
 	} else {
 		// The message id owns the claim: the SDK's resend of a claim whose
 		// answer was lost, and the redelivery of this message, find it ours.
-		claimed, err := h.cfg.Store.ClaimEvent(ctx, ev.EventID, ev.Employee.EmployeeID, m.ID, h.cfg.EventTTL)
+		claim, err := h.cfg.Store.Claim(ctx, state.EventKey(ev.EventID), m.ID, state.ClaimOptions{TTL: h.cfg.EventTTL, EmployeeID: ev.Employee.EmployeeID})
 		if err != nil {
 			return h.retry(ctx, err)
 		}
-		if !claimed {
+		if claim.Status == state.ClaimDone {
 			return h.duplicate(ctx, ev)
 		}
 	}
@@ -113,7 +113,7 @@ func (h *Handler) Process(ctx context.Context, m Message) Result {
 		}
 		if err != nil {
 			if !h.cfg.DryRun {
-				if rerr := h.cfg.Store.ReleaseEvent(context.WithoutCancel(ctx), ev.EventID); rerr != nil {
+				if rerr := h.cfg.Store.ReleaseClaim(context.WithoutCancel(ctx), state.EventKey(ev.EventID)); rerr != nil {
 					h.log.WarnContext(ctx, "release of event claim failed; the redelivery waits for the claim lease", "error", rerr.Error())
 				}
 			}
@@ -173,7 +173,7 @@ func (h *Handler) finish(ctx context.Context, ev *hris.Event, out outcome) Resul
 		if err := h.cfg.Publisher.Publish(ctx, out.events...); err != nil {
 			pending, eerr := encodeOutcome("pending", out)
 			if eerr == nil {
-				eerr = h.cfg.Store.CompleteEvent(context.WithoutCancel(ctx), ev.EventID, pending)
+				eerr = h.cfg.Store.CompleteClaim(context.WithoutCancel(ctx), state.EventKey(ev.EventID), pending)
 			}
 			if eerr != nil {
 				// The claim stays in progress until its lease ends; the
@@ -184,7 +184,7 @@ func (h *Handler) finish(ctx context.Context, ev *hris.Event, out outcome) Resul
 		}
 	}
 	done, _ := encodeOutcome("published", outcome{name: out.name})
-	if err := h.cfg.Store.CompleteEvent(context.WithoutCancel(ctx), ev.EventID, done); err != nil {
+	if err := h.cfg.Store.CompleteClaim(context.WithoutCancel(ctx), state.EventKey(ev.EventID), done); err != nil {
 		// The claim stays in progress until its lease ends; a redelivery
 		// then finds the change applied and publishes nothing twice.
 		h.log.WarnContext(ctx, "could not mark the event done", "error", err.Error())
@@ -196,7 +196,7 @@ func (h *Handler) finish(ctx context.Context, ev *hris.Event, out outcome) Resul
 // duplicate handles an event completed before: either its outcome is still
 // pending (the publish failed) and is published now, or it is a duplicate.
 func (h *Handler) duplicate(ctx context.Context, ev *hris.Event) Result {
-	claim, found, err := h.cfg.Store.GetEventClaim(ctx, ev.EventID)
+	claim, found, err := h.cfg.Store.GetClaim(ctx, state.EventKey(ev.EventID))
 	if err != nil {
 		return h.retry(ctx, err)
 	}

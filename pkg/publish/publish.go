@@ -143,6 +143,11 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// IsPermanentCode reports whether a PutEvents entry error code is one that no
+// retry of the same entry can fix (failure.Classify tells the entry's fault
+// from our permissions').
+func IsPermanentCode(code string) bool { return permanentCodes[code] }
+
 // permanentCodes are per-entry error codes that no retry can fix.
 var permanentCodes = map[string]bool{
 	"InvalidArgument":                     true,

@@ -51,17 +51,17 @@ func TestClaimEventOwner(t *testing.T) {
 	for _, st := range steps {
 		f.clock.Advance(st.advance)
 		if st.complete {
-			if err := f.store.CompleteEvent(ctx, st.event, "User Provisioned"); err != nil {
+			if err := f.store.CompleteClaim(ctx, state.EventKey(st.event), "User Provisioned"); err != nil {
 				t.Fatal(err)
 			}
 		}
-		claimed, err := f.store.ClaimEvent(ctx, st.event, "E1", st.owner, time.Hour)
+		claimed, err := claimEvent(f.store, ctx, st.event, "E1", st.owner, time.Hour)
 		if claimed != st.wantClaimed || !errors.Is(err, st.wantErr) || (st.wantErr == nil && err != nil) {
 			t.Fatalf("%s: claimed %v err %v; want %v %v", st.name, claimed, err, st.wantClaimed, st.wantErr)
 		}
 	}
-	c, _, err := f.store.GetEventClaim(ctx, "ev-o")
-	if err != nil || c.Owner != "msg-1" || !c.Done {
+	c, _, err := f.store.GetClaim(ctx, state.EventKey("ev-o"))
+	if err != nil || c.Owner != "msg-1" || c.Status != state.ClaimDone {
 		t.Fatalf("claim %+v %v", c, err)
 	}
 }
@@ -75,7 +75,7 @@ func TestClaimEventOwnersRace(t *testing.T) {
 	for i := range 6 {
 		go func() {
 			defer func() { done <- struct{}{} }()
-			ok, err := f.store.ClaimEvent(context.Background(), "ev-race", "E1", "msg-"+string(rune('a'+i)), time.Hour)
+			ok, err := claimEvent(f.store, context.Background(), "ev-race", "E1", "msg-"+string(rune('a'+i)), time.Hour)
 			switch {
 			case ok:
 				wins.Add(1)
@@ -153,7 +153,7 @@ func TestClaimEventLostAnswer(t *testing.T) {
 	client, puts := lossyDynamo(t, "EVENT#ev-lost")
 	d := testenv.DynamoDB(t)
 	st := state.New(client, d.CreateTable(t))
-	claimed, err := st.ClaimEvent(context.Background(), "ev-lost", "E1", "msg-1", time.Hour)
+	claimed, err := claimEvent(st, context.Background(), "ev-lost", "E1", "msg-1", time.Hour)
 	if !claimed || err != nil {
 		t.Fatalf("claim with a lost answer: %v %v", claimed, err)
 	}
@@ -161,35 +161,84 @@ func TestClaimEventLostAnswer(t *testing.T) {
 		t.Fatalf("%d puts reached dynalite, want the write and its resend", puts.Load())
 	}
 	// Another message with the event id still waits.
-	if ok, err := st.ClaimEvent(context.Background(), "ev-lost", "E1", "msg-2", time.Hour); ok || !errors.Is(err, state.ErrInProgress) {
+	if ok, err := claimEvent(st, context.Background(), "ev-lost", "E1", "msg-2", time.Hour); ok || !errors.Is(err, state.ErrInProgress) {
 		t.Fatalf("other owner: %v %v", ok, err)
 	}
 	// Without an owner the same loss reads as another delivery holding the
 	// claim: the problem the owner solves.
 	client2, _ := lossyDynamo(t, "EVENT#ev-lost")
 	st2 := state.New(client2, d.CreateTable(t))
-	if ok, err := st2.ClaimEvent(context.Background(), "ev-lost", "E1", "", time.Hour); ok || !errors.Is(err, state.ErrInProgress) {
+	if ok, err := claimEvent(st2, context.Background(), "ev-lost", "E1", "", time.Hour); ok || !errors.Is(err, state.ErrInProgress) {
 		t.Fatalf("no owner, lost answer: %v %v; want ErrInProgress", ok, err)
 	}
 }
 
-// TestClaimWebhookLostAnswer: the same for webhook claims, which have no
-// SQS message id: a per-call token makes the SDK's resend succeed, so the
-// delivery is published instead of answered as a redelivery.
+// TestClaimWebhookLostAnswer: the same for webhook claims, whose owner is a
+// token per request: the SDK's resend succeeds, so the delivery is
+// published instead of answered as a copy in flight.
 func TestClaimWebhookLostAnswer(t *testing.T) {
 	t.Parallel()
 	client, puts := lossyDynamo(t, "WEBHOOK#wh-lost")
 	d := testenv.DynamoDB(t)
 	st := state.New(client, d.CreateTable(t))
-	claimed, err := st.ClaimWebhook(context.Background(), "wh-lost", time.Hour)
+	ctx := context.Background()
+	claimed, err := claimWebhook(st, ctx, "wh-lost", "req-1", time.Hour)
 	if !claimed || err != nil {
 		t.Fatalf("webhook claim with a lost answer: %v %v", claimed, err)
 	}
 	if puts.Load() != 2 {
 		t.Fatalf("%d puts reached dynalite, want the write and its resend", puts.Load())
 	}
-	// A real redelivery (a new call) is still a duplicate.
-	if ok, err := st.ClaimWebhook(context.Background(), "wh-lost", time.Hour); ok || err != nil {
+	// Another request for the same delivery, while the first is handed on,
+	// is in progress: never a duplicate before it is published.
+	if ok, err := claimWebhook(st, ctx, "wh-lost", "req-2", time.Hour); ok || !errors.Is(err, state.ErrInProgress) {
+		t.Fatalf("copy in flight: %v %v", ok, err)
+	}
+	// Once published, a redelivery is a duplicate.
+	if err := st.CompleteClaim(ctx, state.WebhookKey("wh-lost"), "published"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := claimWebhook(st, ctx, "wh-lost", "req-3", time.Hour); ok || err != nil {
 		t.Fatalf("redelivery: %v %v", ok, err)
+	}
+}
+
+// TestClaimResumed: a claim says whether it takes over an attempt that may
+// have applied part of its work (crashed, or released after a retryable
+// failure), so that the attempt can find what its predecessor did.
+func TestClaimResumed(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t, state.WithClaimLease(time.Minute))
+	key := state.EventKey("ev-resume")
+	steps := []struct {
+		name        string
+		owner       string
+		advance     time.Duration
+		before      func() error
+		wantResumed bool
+		wantErr     error
+	}{
+		{name: "first claim", owner: "m1"},
+		{name: "redelivery of a crashed message", owner: "m1", wantResumed: true},
+		{name: "other message inside the lease", owner: "m2", wantErr: state.ErrInProgress},
+		{name: "other message after the lease", owner: "m2", advance: 61 * time.Second, wantResumed: true},
+		{name: "after a release", owner: "m3", before: func() error { return f.store.ReleaseClaim(ctx, key) }, wantResumed: true},
+		{name: "after the ttl, a fresh start", owner: "m4", advance: 2 * time.Hour},
+	}
+	for _, st := range steps {
+		f.clock.Advance(st.advance)
+		if st.before != nil {
+			if err := st.before(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c, err := f.store.Claim(ctx, key, st.owner, state.ClaimOptions{TTL: time.Hour})
+		if !errors.Is(err, st.wantErr) || (st.wantErr == nil && err != nil) {
+			t.Fatalf("%s: err %v, want %v", st.name, err, st.wantErr)
+		}
+		if err == nil && (c.Status != state.ClaimInProgress || c.Resumed != st.wantResumed) {
+			t.Fatalf("%s: %+v, want in progress, resumed %v", st.name, c, st.wantResumed)
+		}
 	}
 }

@@ -134,7 +134,7 @@ func (s *Store) PutEmployee(ctx context.Context, e Employee, expectedVersion int
 	}
 	s.count("PutItem")
 	if _, err := s.db.PutItem(ctx, in); err != nil {
-		if isConditionFailed(err) {
+		if IsConditionFailed(err) {
 			return fmt.Errorf("put employee %s at version %d: %w", e.EmployeeID, expectedVersion, ErrConflict)
 		}
 		return fmt.Errorf("state: put employee %s: %w", e.EmployeeID, err)

@@ -167,11 +167,6 @@ func key(pk, sk string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{AttrPK: str(pk), AttrSK: str(sk)}
 }
 
-func isConditionFailed(err error) bool {
-	var ccf *types.ConditionalCheckFailedException
-	return errors.As(err, &ccf)
-}
-
 // itemReader decodes attributes of one item and remembers the first problem,
 // so that decoders read like a list of fields.
 type itemReader struct {

@@ -221,7 +221,7 @@ func TestClaimEventLifecycle(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t, state.WithClaimLease(time.Minute))
-	claimed, err := f.store.ClaimEvent(ctx, "ev-1", "E1", "", 14*24*time.Hour)
+	claimed, err := claimEvent(f.store, ctx, "ev-1", "E1", "", 14*24*time.Hour)
 	if err != nil || !claimed {
 		t.Fatalf("first claim: %v %v", claimed, err)
 	}
@@ -233,25 +233,25 @@ func TestClaimEventLifecycle(t *testing.T) {
 	}
 
 	// While in progress, a second delivery is neither a duplicate nor free.
-	claimed, err = f.store.ClaimEvent(ctx, "ev-1", "E1", "", time.Hour)
+	claimed, err = claimEvent(f.store, ctx, "ev-1", "E1", "", time.Hour)
 	if claimed || !errors.Is(err, state.ErrInProgress) {
 		t.Fatalf("claim while in progress: %v %v", claimed, err)
 	}
-	if err := f.store.CompleteEvent(ctx, "ev-1", "User Provisioned"); err != nil {
+	if err := f.store.CompleteClaim(ctx, state.EventKey("ev-1"), "User Provisioned"); err != nil {
 		t.Fatal(err)
 	}
 	// Completed: duplicate, forever (until ttl), even after the lease.
 	f.clock.Advance(2 * time.Minute)
-	claimed, err = f.store.ClaimEvent(ctx, "ev-1", "E1", "", time.Hour)
+	claimed, err = claimEvent(f.store, ctx, "ev-1", "E1", "", time.Hour)
 	if claimed || err != nil {
 		t.Fatalf("claim after completion: %v %v", claimed, err)
 	}
 	// Releasing a completed event does nothing.
-	if err := f.store.ReleaseEvent(ctx, "ev-1"); err != nil {
+	if err := f.store.ReleaseClaim(ctx, state.EventKey("ev-1")); err != nil {
 		t.Fatal(err)
 	}
-	c, found, err := f.store.GetEventClaim(ctx, "ev-1")
-	if err != nil || !found || !c.Done || c.Outcome != "User Provisioned" || !c.LeaseUntil.IsZero() {
+	c, found, err := f.store.GetClaim(ctx, state.EventKey("ev-1"))
+	if err != nil || !found || c.Status != state.ClaimDone || c.Outcome != "User Provisioned" || !c.LeaseUntil.IsZero() {
 		t.Fatalf("claim after release of completed: %+v %v %v", c, found, err)
 	}
 	if got := f.rawGet(t, "EVENT#ev-1", "EVENT")["ttl"].(*types.AttributeValueMemberN).Value; got != wantTTL {
@@ -259,7 +259,7 @@ func TestClaimEventLifecycle(t *testing.T) {
 	}
 	// Past its ttl (before DynamoDB deletes it) the id is free again.
 	f.clock.Advance(15 * 24 * time.Hour)
-	if claimed, err := f.store.ClaimEvent(ctx, "ev-1", "E1", "", time.Hour); err != nil || !claimed {
+	if claimed, err := claimEvent(f.store, ctx, "ev-1", "E1", "", time.Hour); err != nil || !claimed {
 		t.Fatalf("claim after ttl: %v %v", claimed, err)
 	}
 }
@@ -270,40 +270,40 @@ func TestClaimEventReleaseAndCrashedLease(t *testing.T) {
 	f := newFixture(t, state.WithClaimLease(time.Minute))
 
 	// Retryable failure: release, and the retry may run.
-	if ok, err := f.store.ClaimEvent(ctx, "ev-r", "E1", "", time.Hour); !ok || err != nil {
+	if ok, err := claimEvent(f.store, ctx, "ev-r", "E1", "", time.Hour); !ok || err != nil {
 		t.Fatal(ok, err)
 	}
-	if err := f.store.ReleaseEvent(ctx, "ev-r"); err != nil {
+	if err := f.store.ReleaseClaim(ctx, state.EventKey("ev-r")); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := f.store.ClaimEvent(ctx, "ev-r", "E1", "", time.Hour); !ok || err != nil {
+	if ok, err := claimEvent(f.store, ctx, "ev-r", "E1", "", time.Hour); !ok || err != nil {
 		t.Fatalf("claim after release: %v %v", ok, err)
 	}
 	// Releasing twice, or something never claimed, is fine.
 	for _, id := range []string{"ev-r", "ev-r", "never"} {
-		if err := f.store.ReleaseEvent(ctx, id); err != nil {
+		if err := f.store.ReleaseClaim(ctx, state.EventKey(id)); err != nil {
 			t.Fatal(err)
 		}
 	}
 
 	// Crash: claimed, never completed nor released. Blocked until the lease
 	// ends, then taken over.
-	if ok, err := f.store.ClaimEvent(ctx, "ev-c", "E1", "", time.Hour); !ok || err != nil {
+	if ok, err := claimEvent(f.store, ctx, "ev-c", "E1", "", time.Hour); !ok || err != nil {
 		t.Fatal(ok, err)
 	}
 	f.clock.Advance(59 * time.Second)
-	if ok, err := f.store.ClaimEvent(ctx, "ev-c", "E1", "", time.Hour); ok || !errors.Is(err, state.ErrInProgress) {
+	if ok, err := claimEvent(f.store, ctx, "ev-c", "E1", "", time.Hour); ok || !errors.Is(err, state.ErrInProgress) {
 		t.Fatalf("within lease: %v %v", ok, err)
 	}
 	f.clock.Advance(2 * time.Second)
-	if ok, err := f.store.ClaimEvent(ctx, "ev-c", "E1", "", time.Hour); !ok || err != nil {
+	if ok, err := claimEvent(f.store, ctx, "ev-c", "E1", "", time.Hour); !ok || err != nil {
 		t.Fatalf("after lease: %v %v", ok, err)
 	}
 
-	if err := f.store.CompleteEvent(ctx, "unclaimed", "x"); !errors.Is(err, state.ErrNotFound) {
+	if err := f.store.CompleteClaim(ctx, state.EventKey("unclaimed"), "x"); !errors.Is(err, state.ErrNotFound) {
 		t.Fatalf("complete unclaimed: %v", err)
 	}
-	if _, err := f.store.ClaimEvent(ctx, "", "E1", "", time.Hour); err == nil {
+	if _, err := claimEvent(f.store, ctx, "", "E1", "", time.Hour); err == nil {
 		t.Fatal("empty event id accepted")
 	}
 }
@@ -321,7 +321,7 @@ func TestClaimEventConcurrentExactlyOneWins(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			ok, err := f.store.ClaimEvent(ctx, "ev-race", "E1", "", time.Hour)
+			ok, err := claimEvent(f.store, ctx, "ev-race", "E1", "", time.Hour)
 			switch {
 			case ok:
 				wins.Add(1)
@@ -343,7 +343,7 @@ func TestClaimEventMalformedStatus(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	f.rawPut(t, map[string]types.AttributeValue{"pk": s("EVENT#odd"), "sk": s("EVENT"), "status": s("weird")})
-	_, err := f.store.ClaimEvent(context.Background(), "odd", "E1", "", time.Hour)
+	_, err := claimEvent(f.store, context.Background(), "odd", "E1", "", time.Hour)
 	if !errors.Is(err, state.ErrMalformedItem) {
 		t.Fatalf("err = %v", err)
 	}
@@ -489,40 +489,57 @@ func TestWebhookClaims(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	const racers = 5
-	var wins atomic.Int32
+	var wins, busy atomic.Int32
 	var wg sync.WaitGroup
-	for range racers {
+	for i := range racers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ok, err := f.store.ClaimWebhook(ctx, "wh-1", 0)
-			if err != nil {
-				t.Error(err)
-			}
-			if ok {
+			ok, err := claimWebhook(f.store, ctx, "wh-1", fmt.Sprintf("req-%d", i), state.DefaultWebhookTTL)
+			switch {
+			case ok:
 				wins.Add(1)
+			case errors.Is(err, state.ErrInProgress):
+				busy.Add(1)
+			default:
+				t.Errorf("claim: %v %v", ok, err)
 			}
 		}()
 	}
 	wg.Wait()
-	if wins.Load() != 1 {
-		t.Fatalf("%d webhook claims won", wins.Load())
+	// One copy hands the delivery on; the others are in flight, not
+	// duplicates (CONTRACTS section 4: never 200 before it is published).
+	if wins.Load() != 1 || busy.Load() != racers-1 {
+		t.Fatalf("%d webhook claims won, %d in progress", wins.Load(), busy.Load())
 	}
 	if ttl := f.rawGet(t, "WEBHOOK#wh-1", "WEBHOOK")["ttl"].(*types.AttributeValueMemberN).Value; ttl != fmt.Sprint(f.clock.Now().Add(state.DefaultWebhookTTL).Unix()) {
 		t.Fatalf("ttl %s", ttl)
 	}
-	if err := f.store.ReleaseWebhook(ctx, "wh-1"); err != nil {
+	if err := f.store.ReleaseClaim(ctx, state.WebhookKey("wh-1")); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := f.store.ClaimWebhook(ctx, "wh-1", time.Hour); !ok || err != nil {
+	if ok, err := claimWebhook(f.store, ctx, "wh-1", "req-x", time.Hour); !ok || err != nil {
 		t.Fatalf("after release: %v %v", ok, err)
 	}
+	if err := f.store.CompleteClaim(ctx, state.WebhookKey("wh-1"), "published"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := claimWebhook(f.store, ctx, "wh-1", "req-y", time.Hour); ok || err != nil {
+		t.Fatalf("after completion: %v %v", ok, err)
+	}
 	f.clock.Advance(time.Hour + time.Second)
-	if ok, err := f.store.ClaimWebhook(ctx, "wh-1", time.Hour); !ok || err != nil {
+	if ok, err := claimWebhook(f.store, ctx, "wh-1", "req-z", time.Hour); !ok || err != nil {
 		t.Fatalf("after ttl: %v %v", ok, err)
 	}
-	if _, err := f.store.ClaimWebhook(ctx, "", time.Hour); err == nil {
+	if _, err := claimWebhook(f.store, ctx, "", "req", time.Hour); err == nil {
 		t.Fatal("empty id accepted")
+	}
+	// An item of an earlier version (no status) was written for a delivery
+	// that was handed on: a duplicate.
+	f.rawPut(t, map[string]types.AttributeValue{"pk": s("WEBHOOK#old"), "sk": s("WEBHOOK"), "eventId": s("old"),
+		"ttl": &types.AttributeValueMemberN{Value: fmt.Sprint(f.clock.Now().Add(time.Hour).Unix())}})
+	if ok, err := claimWebhook(f.store, ctx, "old", "req", time.Hour); ok || err != nil {
+		t.Fatalf("item of an earlier version: %v %v", ok, err)
 	}
 }
 
@@ -532,11 +549,11 @@ func TestOpsCount(t *testing.T) {
 	f := newFixture(t)
 	// The provisioning happy path: claim, read link, write link, record
 	// write, complete: five operations.
-	_, _ = f.store.ClaimEvent(ctx, "ev", "E1", "", 0)
+	_, _ = claimEvent(f.store, ctx, "ev", "E1", "", 0)
 	_, _, _ = f.store.GetEmployee(ctx, "E1")
 	_ = f.store.PutEmployee(ctx, state.Employee{EmployeeID: "E1", Status: state.StatusActive}, 0)
 	_ = f.store.RecordWrite(ctx, state.Write{LoginID: "jdoe", EventID: "ev"})
-	_ = f.store.CompleteEvent(ctx, "ev", "User Provisioned")
+	_ = f.store.CompleteClaim(ctx, state.EventKey("ev"), "User Provisioned")
 	if f.store.Ops() != 5 {
 		t.Fatalf("ops = %d, by name %v", f.store.Ops(), f.store.OpsByName())
 	}
@@ -555,13 +572,13 @@ func TestUnreachableTable(t *testing.T) {
 	d := testenv.DynamoDB(t)
 	st := state.New(d.Client, "no-such-table")
 	ctx := context.Background()
-	if ok, err := st.ClaimEvent(ctx, "e", "E", "", 0); ok || err == nil || errors.Is(err, state.ErrInProgress) {
+	if ok, err := claimEvent(st, ctx, "e", "E", "", 0); ok || err == nil || errors.Is(err, state.ErrInProgress) {
 		t.Fatalf("claim: %v %v", ok, err)
 	}
 	if _, _, err := st.GetEmployee(ctx, "E"); err == nil {
 		t.Fatal("get: no error")
 	}
-	if ok, err := st.ClaimWebhook(ctx, "w", 0); ok || err == nil {
+	if ok, err := claimWebhook(st, ctx, "w", "req", 0); ok || err == nil {
 		t.Fatalf("webhook: %v %v", ok, err)
 	}
 	for _, err := range st.Terminated(ctx) {
@@ -581,7 +598,7 @@ func BenchmarkEventPath(b *testing.B) {
 	for b.Loop() {
 		i++
 		id, emp := fmt.Sprintf("ev-%d", i), fmt.Sprintf("E%d", i)
-		if ok, err := st.ClaimEvent(ctx, id, emp, "", 0); !ok || err != nil {
+		if ok, err := claimEvent(st, ctx, id, emp, "", 0); !ok || err != nil {
 			b.Fatal(ok, err)
 		}
 		e, _, err := st.GetEmployee(ctx, emp)
@@ -595,7 +612,7 @@ func BenchmarkEventPath(b *testing.B) {
 		if err := st.RecordWrite(ctx, state.Write{LoginID: emp, EventID: id, Fields: map[string]string{"email": "x@example.com"}}); err != nil {
 			b.Fatal(err)
 		}
-		if err := st.CompleteEvent(ctx, id, "User Provisioned"); err != nil {
+		if err := st.CompleteClaim(ctx, state.EventKey(id), "User Provisioned"); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -58,6 +58,7 @@ type EventBridgeFake struct {
 	failEntries  int
 	failCode     string
 	entryFault   func(Event) string
+	onPut        func() bool
 	seq          int
 }
 
@@ -183,7 +184,24 @@ func entrySize(e putEventsEntry) int {
 	return n
 }
 
+// OnPut installs a function called as each request arrives, before it is
+// processed: a test stages a crash of the caller there (kills the process
+// that sent it). When it returns true the request is dropped unanswered
+// with a 500, as if the connection died with the caller. nil removes it.
+func (f *EventBridgeFake) OnPut(fn func() (drop bool)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.onPut = fn
+}
+
 func (f *EventBridgeFake) serve(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	onPut := f.onPut
+	f.mu.Unlock()
+	if onPut != nil && onPut() {
+		writeAWSError(w, http.StatusInternalServerError, "InternalException", "the caller died")
+		return
+	}
 	f.mu.Lock()
 	f.calls++
 	if f.failRequests > 0 {

@@ -287,7 +287,7 @@ func TestContractDisableReadBack(t *testing.T) {
 				t.Fatal(err)
 			}
 			h, err := provisioning.New(provisioning.Config{
-				Queue: hris.QueueDeprovision, UserAPI: api, Users: client.Users, SCIM: client.SCIM,
+				Queue: hris.QueueDeprovision, Directory: mustDirectory(e.t, api, client, e.rules),
 				Store: e.store, Publisher: publish.New(e.eb.Client, "lifecycle-bus"), Mapping: e.rules,
 			})
 			if err != nil {
@@ -415,7 +415,7 @@ func TestContractPasswordNotExposedByARefusal(t *testing.T) {
 				t.Fatal(err)
 			}
 			h, err := provisioning.New(provisioning.Config{
-				Queue: hris.QueueProvision, UserAPI: api, Users: client.Users, SCIM: client.SCIM,
+				Queue: hris.QueueProvision, Directory: mustDirectory(e.t, api, client, e.rules),
 				Store: e.store, Publisher: publish.New(e.eb.Client, "lifecycle-bus"), Mapping: e.rules,
 				Logger: logger,
 			})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/lenderops/encompass-lifecycle/internal/testenv"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
+	"github.com/lenderops/encompass-lifecycle/pkg/encompass/directory"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
 	"github.com/lenderops/encompass-lifecycle/pkg/hris"
 	"github.com/lenderops/encompass-lifecycle/pkg/mapping"
@@ -112,7 +113,7 @@ func newEnv(t testing.TB, api provisioning.UserAPI, opts ...envOption) *env {
 	pub := publish.New(e.eb.Client, "lifecycle-bus", publish.WithBackoff(time.Millisecond))
 	for _, q := range []hris.Queue{hris.QueueProvision, hris.QueueDeprovision} {
 		h, err := provisioning.New(provisioning.Config{
-			Queue: q, UserAPI: api, Users: e.client.Users, SCIM: e.client.SCIM,
+			Queue: q, Directory: mustDirectory(e.t, api, e.client, e.rules),
 			Store: e.store, Publisher: pub, Mapping: e.rules, DryRun: o.dryRun,
 			Logger: logger, Concurrency: o.concurrency,
 		})
@@ -332,7 +333,7 @@ func (e *env) container(maxInFlight, concurrency int) *provisioning.Handler {
 		e.t.Fatal(err)
 	}
 	h, err := provisioning.New(provisioning.Config{
-		Queue: hris.QueueProvision, UserAPI: e.api, Users: client.Users, SCIM: client.SCIM,
+		Queue: hris.QueueProvision, Directory: mustDirectory(e.t, e.api, client, rules),
 		Store: e.store, Publisher: publish.New(e.eb.Client, "lifecycle-bus"), Mapping: rules,
 		Concurrency: concurrency,
 	})
@@ -340,4 +341,15 @@ func (e *env) container(maxInFlight, concurrency int) *provisioning.Handler {
 		e.t.Fatal(err)
 	}
 	return h
+}
+
+// mustDirectory is the Encompass boundary of the user API, as the functions
+// wire it.
+func mustDirectory(t testing.TB, api provisioning.UserAPI, client *encompass.Client, rules *mapping.Resolved) provisioning.Directory {
+	t.Helper()
+	d, err := directory.For(string(api), client.Users, client.SCIM, rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

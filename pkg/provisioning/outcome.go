@@ -1,13 +1,11 @@
 package provisioning
 
 import (
-	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
-	"strings"
 	"unicode/utf8"
 
-	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
+	"github.com/lenderops/encompass-lifecycle/pkg/account"
 	"github.com/lenderops/encompass-lifecycle/pkg/hris"
 	"github.com/lenderops/encompass-lifecycle/pkg/publish"
 	"github.com/lenderops/encompass-lifecycle/pkg/state"
@@ -42,8 +40,8 @@ type Detail struct {
 	GlobalUserID    string `json:"globalUserId,omitempty"`
 	// Action says what happened to the account: created, adopted, updated,
 	// reactivated, disabled or unchanged.
-	Action  string   `json:"action,omitempty"`
-	Changes []Change `json:"changes,omitzero"`
+	Action  string           `json:"action,omitempty"`
+	Changes []account.Change `json:"changes,omitzero"`
 	// Reason is the code of a skip or rejection; Error explains it to a
 	// person, naming the Field at fault when there is one.
 	Reason string `json:"reason,omitempty"`
@@ -62,10 +60,6 @@ type Detail struct {
 	DryRun          bool           `json:"dryRun,omitempty"`
 }
 
-func event(detailType string, d Detail) publish.Event {
-	return publish.Event{Source: publish.SourceProvisioning, DetailType: detailType, Detail: d}
-}
-
 // withMessage attaches the original body, cut on a rune boundary when long.
 func (d Detail) withMessage(body string) Detail {
 	d.MessageBytes = len(body)
@@ -81,6 +75,75 @@ func (d Detail) withMessage(body string) Detail {
 	return d
 }
 
+// outcome is what one event produced: its name (the detail-type, or
+// "unchanged") and the events to publish. It is what the event's claim
+// records, so its JSON form is the idempotency record's.
+type outcome struct {
+	Name   string        `json:"outcome"`
+	Events []storedEvent `json:"events,omitempty"`
+
+	// acc and wrote are for a resumed attempt (record.go): the account the
+	// event was applied to, and whether this attempt wrote to Encompass.
+	acc   *account.Account
+	wrote bool
+}
+
+type storedEvent struct {
+	DetailType string          `json:"detailType"`
+	Detail     json.RawMessage `json:"detail"`
+}
+
+// newOutcome is the outcome of one event published as detailType.
+func newOutcome(detailType string, d Detail) outcome {
+	b, err := json.Marshal(d)
+	if err != nil {
+		// A Detail is strings, bools and a reference: it always marshals.
+		panic(fmt.Sprintf("provisioning: marshal detail: %v", err))
+	}
+	return outcome{Name: detailType, Events: []storedEvent{{DetailType: detailType, Detail: b}}}
+}
+
+// events are the outcome's EventBridge events.
+func (o outcome) events() []publish.Event {
+	out := make([]publish.Event, len(o.Events))
+	for i, e := range o.Events {
+		out[i] = publish.Event{Source: publish.SourceProvisioning, DetailType: e.DetailType, Detail: e.Detail}
+	}
+	return out
+}
+
+func (h *Handler) base(ev *hris.Event) Detail {
+	return Detail{EventID: ev.EventID, Type: string(ev.Type), EmployeeID: ev.Employee.EmployeeID, UserName: ev.Employee.UserName, DryRun: h.cfg.DryRun}
+}
+
+// accountDetail is the detail of a change made to acc.
+func (h *Handler) accountDetail(ev *hris.Event, acc *account.Account, plan account.Plan) Detail {
+	d := h.base(ev)
+	d.UserName, d.EncompassUserID, d.GlobalUserID = acc.LoginID, acc.ID, acc.GUID
+	if d.UserName == "" {
+		d.UserName = ev.Employee.UserName
+	}
+	d.Action, d.Changes = string(plan.Action), plan.Changes
+	if d.Changes == nil {
+		d.Changes = []account.Change{}
+	}
+	return d
+}
+
+func (h *Handler) skip(ev *hris.Event, reason, lastApplied string) outcome {
+	d := h.base(ev)
+	d.Reason, d.LastAppliedAt = reason, lastApplied
+	switch reason {
+	case ReasonDuplicate:
+		d.Error = "this eventId was processed before; nothing was changed"
+	case ReasonStale:
+		d.Error = "a newer event for this employee was applied already; this older one was not applied"
+	case ReasonNotProvisioned:
+		d.Error = "the employee has no Encompass account; a tombstone keeps a late, older hire from creating one"
+	}
+	return newOutcome(publish.HRISEventSkipped, d)
+}
+
 // rejection is a permanent failure with a CONTRACTS reason code.
 type rejection struct {
 	Reason  string
@@ -90,85 +153,11 @@ type rejection struct {
 
 func (r *rejection) Error() string { return r.Reason + ": " + r.Message }
 
-func errUserNameConflict(loginID, _ string) error {
+// Rejection reports the reason to pkg/failure: a rejection is permanent.
+func (r *rejection) Rejection() (reason, field, message string) { return r.Reason, r.Field, r.Message }
+
+func errUserNameConflict(loginID string) error {
 	// The other account's e-mail is not ours to publish.
 	return &rejection{Reason: ReasonUserNameConflict, Field: "employee.userName", Message: fmt.Sprintf(
 		"an Encompass user with login id %q already exists with a different e-mail; correct the e-mail or supply another employee.userName", loginID)}
-}
-
-// classify decides, once, whether err may succeed later. Throttling, 5xx,
-// timeouts, network and infrastructure errors (state table, EventBridge) are
-// retried through SQS; validation errors, other 4xx answers and the
-// contract's rejections are permanent.
-func classify(err error) (retryable bool, reason, field, message string) {
-	var he *hris.Error
-	var rj *rejection
-	var api *encompass.APIError
-	switch {
-	case errors.As(err, &he):
-		return false, he.Reason, he.Field, he.Message
-	case errors.As(err, &rj):
-		return false, rj.Reason, rj.Field, rj.Message
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		// Our own deadline guard or the Lambda's: the work may succeed on
-		// the next delivery.
-		return true, "", "", ""
-	case errors.Is(err, state.ErrConflict), errors.Is(err, state.ErrInProgress), errors.Is(err, errStillEnabled):
-		return true, "", "", ""
-	case errors.Is(err, encompass.ErrUnauthorized):
-		// Our own credentials, not the event: retry (and reach the DLQ)
-		// rather than reject every event until someone fixes the secret.
-		return true, "", "", ""
-	case errors.As(err, &api) && !encompass.IsRetryable(err):
-		msg := api.Summary
-		if api.Details != "" {
-			msg += ": " + api.Details
-		}
-		return false, ReasonEncompassRejected, "", fmt.Sprintf("Encompass refused %s (HTTP %d): %s", api.Endpoint, api.StatusCode, msg)
-	}
-	return true, "", "", ""
-}
-
-// scrubSecret keeps a generated password out of an error: Encompass may quote
-// the request it refuses ("password ... does not meet the policy"), and the
-// error becomes a log line and a rejection event. The classification is kept:
-// an *encompass.APIError is copied with the password redacted.
-func scrubSecret(err error, secret string) error {
-	if err == nil || secret == "" || !strings.Contains(err.Error(), secret) {
-		return err
-	}
-	redact := func(s string) string { return strings.ReplaceAll(s, secret, "[REDACTED]") }
-	out := &scrubbedError{msg: redact(err.Error()), inner: err}
-	var api *encompass.APIError
-	if errors.As(err, &api) {
-		c := *api
-		c.Code, c.Summary, c.Details = redact(c.Code), redact(c.Summary), redact(c.Details)
-		out.inner = &c
-	} else {
-		// Nothing below may print the secret, so nothing below is exposed;
-		// sentinel errors stay visible to errors.Is through a copy of their
-		// identity only.
-		out.inner = sentinelOf(err)
-	}
-	return out
-}
-
-// scrubbedError is an error whose message had a secret removed.
-type scrubbedError struct {
-	msg   string
-	inner error
-}
-
-func (e *scrubbedError) Error() string { return e.msg }
-func (e *scrubbedError) Unwrap() error { return e.inner }
-
-// sentinelOf returns the first of the sentinels classify looks at that err
-// matches, so that a scrubbed error is classified as the original was.
-func sentinelOf(err error) error {
-	for _, s := range []error{context.DeadlineExceeded, context.Canceled, encompass.ErrUnknownOutcome, encompass.ErrUnauthorized, encompass.ErrConflict, encompass.ErrNotFound} {
-		if errors.Is(err, s) {
-			return s
-		}
-	}
-	return nil
 }

@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lenderops/encompass-lifecycle/pkg/account"
+	"github.com/lenderops/encompass-lifecycle/pkg/encompass/directory"
+	"github.com/lenderops/encompass-lifecycle/pkg/failure"
 	"github.com/lenderops/encompass-lifecycle/pkg/hris"
 	"github.com/lenderops/encompass-lifecycle/pkg/mapping"
 )
@@ -45,11 +48,11 @@ func decode(t *testing.T, body string) *hris.Event {
 func TestPlanUpdate(t *testing.T) {
 	t.Parallel()
 	r := rules(t, true)
-	cur := &Account{ID: "jdoe", LoginID: "jdoe", Enabled: true, GroupsKnown: true, Groups: []string{"g2", "other"}, Fields: map[string]string{
-		FieldFirstName: "Jane", FieldLastName: "Doe", FieldEmail: "jdoe@x.example", FieldOrganizationID: "0", FieldPersonas: "10",
-		FieldSSOOnly: "true", FieldWorkingFolder: "My Pipeline", FieldEmployeeID: "E1", FieldMiddleName: "Q",
+	cur := &account.Account{ID: "jdoe", LoginID: "jdoe", Enabled: true, GroupsKnown: true, Groups: []string{"g2", "other"}, Fields: map[string]string{
+		account.FieldFirstName: "Jane", account.FieldLastName: "Doe", account.FieldEmail: "jdoe@x.example", account.FieldOrganizationID: "0", account.FieldPersonas: "10",
+		account.FieldSSOOnly: "true", account.FieldWorkingFolder: "My Pipeline", account.FieldEmployeeID: "E1", account.FieldMiddleName: "Q",
 	}}
-	cur.setGroups(r.ManagedGroups())
+	cur.SetGroups(r.ManagedGroups())
 	const head = `{"schemaVersion":"1","eventId":"e","type":"%s","occurredAt":"2026-11-20T00:00:00Z","employee":{"employeeId":"E1"%s}}`
 	cases := []struct {
 		name, typ, emp string
@@ -80,7 +83,7 @@ func TestPlanUpdate(t *testing.T) {
 					t.Fatal("a group the mapping never names was touched")
 				}
 			}
-			if (len(p.Changes) == 0) != (p.Action == ActionNone) {
+			if (len(p.Changes) == 0) != (p.Action == account.ActionNone) {
 				t.Errorf("action %s with %d changes", p.Action, len(p.Changes))
 			}
 		})
@@ -94,34 +97,34 @@ func TestPlanCreateAndDisable(t *testing.T) {
 		"givenName":"A","familyName":"B","email":"a.b@x.example","ssoOnly":false,"jobCode":"LO1"}}`)
 	want := Target(ev, r, true)
 	p := PlanCreate(want)
-	if p.Action != ActionCreate || !p.SetPassword {
+	if p.Action != account.ActionCreate || !p.SetPassword {
 		t.Fatalf("plan %+v", p)
 	}
 	for _, c := range p.Changes {
-		if c.Field == FieldEmployeeID || c.Field == FieldUserGroups || strings.Contains(strings.ToLower(c.Field), "password") {
+		if c.Field == account.FieldEmployeeID || c.Field == account.FieldUserGroups || strings.Contains(strings.ToLower(c.Field), "password") {
 			t.Errorf("unexpected change %+v", c)
 		}
 	}
-	if to, _ := p.Changed(FieldLoginID); to != "a.b" {
+	if to, _ := p.Changed(account.FieldLoginID); to != "a.b" {
 		t.Errorf("login id %q", to)
 	}
-	if PlanDisable(&Account{Enabled: false}).Action != ActionNone {
+	if PlanDisable(&account.Account{Enabled: false}).Action != account.ActionNone {
 		t.Error("disabling a disabled account must write nothing")
 	}
-	if d := PlanDisable(&Account{Enabled: true}); !d.Disable || len(d.Changes) != 1 {
+	if d := PlanDisable(&account.Account{Enabled: true}); !d.Disable || len(d.Changes) != 1 {
 		t.Errorf("disable plan %+v", d)
 	}
 }
 
 func TestClassify(t *testing.T) {
 	t.Parallel()
-	if r, reason, _, _ := classify(&rejection{Reason: ReasonUserNameConflict}); r || reason != ReasonUserNameConflict {
+	if c := failure.Classify(&rejection{Reason: ReasonUserNameConflict}); c.Retry() || c.Reason != ReasonUserNameConflict {
 		t.Error("rejection must be permanent")
 	}
-	if r, _, _, _ := classify(context.DeadlineExceeded); !r {
+	if c := failure.Classify(context.DeadlineExceeded); !c.Retry() {
 		t.Error("deadline must be retryable")
 	}
-	if r, _, _, _ := classify(errStillEnabled); !r {
+	if c := failure.Classify(directory.ErrStillEnabled); !c.Retry() {
 		t.Error("still enabled must be retryable")
 	}
 }
@@ -130,26 +133,26 @@ func TestPlanLicenses(t *testing.T) {
 	t.Parallel()
 	r := rules(t, false)
 	held := []hris.StateLicense{{State: "CA", LicenseNumber: "CA-1", Status: "Approved"}, {State: "NY", LicenseNumber: "NY-1", Status: "Approved"}}
-	known := &Account{ID: "lo", Enabled: true, Fields: map[string]string{FieldEmployeeID: "E1"}}
+	known := &account.Account{ID: "lo", Enabled: true, Fields: map[string]string{account.FieldEmployeeID: "E1"}}
 	known.Licenses, known.LicensesKnown = held, true
-	known.Fields[FieldStateLicenses] = licensesValue(held)
+	known.Fields[account.FieldStateLicenses] = account.LicensesValue(held)
 	const body = `{"schemaVersion":"1","eventId":"e","type":"update","occurredAt":"2026-11-20T00:00:00Z","employee":{"employeeId":"E1","stateLicenses":%s}}`
 	ev := func(licenses string) *hris.Event { return decode(t, strings.Replace(body, "%s", licenses, 1)) }
 
 	p := PlanUpdate(known, Target(ev(`[{"state":"TX","licenseNumber":"TX-9","status":"pending review"},{"state":"CA","licenseNumber":"CA-1","status":"Approved"}]`), r, false), false, nil)
-	to, ok := p.Changed(FieldStateLicenses)
+	to, ok := p.Changed(account.FieldStateLicenses)
 	if !ok || to != "CA CA-1 Approved; TX TX-9 PendingReview" || len(p.Licenses) != 2 || strings.Join(p.LicensesDropped, ",") != "NY" {
 		t.Fatalf("plan: to %q licenses %v dropped %v", to, p.Licenses, p.LicensesDropped)
 	}
-	if p := PlanUpdate(known, Target(ev(`[{"state":"ny","licenseNumber":"NY-1","status":"APPROVED"},{"state":"CA","licenseNumber":"CA-1","status":"Approved"}]`), r, false), false, nil); p.Action != ActionNone {
+	if p := PlanUpdate(known, Target(ev(`[{"state":"ny","licenseNumber":"NY-1","status":"APPROVED"},{"state":"CA","licenseNumber":"CA-1","status":"Approved"}]`), r, false), false, nil); p.Action != account.ActionNone {
 		t.Fatalf("the same licenses in another order and spelling: %+v", p.Changes)
 	}
 	if p := PlanUpdate(known, Target(ev(`null`), r, false), false, nil); len(p.Licenses) != 0 || strings.Join(p.LicensesDropped, ",") != "CA,NY" {
 		t.Fatalf("null: licenses %v dropped %v", p.Licenses, p.LicensesDropped)
 	}
 	// Licenses read through v3 are unknown: never compared, never written.
-	unknown := &Account{ID: "lo", Enabled: true, Fields: map[string]string{FieldEmployeeID: "E1"}}
-	if p := PlanUpdate(unknown, Target(ev(`[{"state":"CA"}]`), r, false), false, nil); p.Action != ActionNone {
+	unknown := &account.Account{ID: "lo", Enabled: true, Fields: map[string]string{account.FieldEmployeeID: "E1"}}
+	if p := PlanUpdate(unknown, Target(ev(`[{"state":"CA"}]`), r, false), false, nil); p.Action != account.ActionNone {
 		t.Fatalf("licenses planned for an account read through v3: %+v", p.Changes)
 	}
 }

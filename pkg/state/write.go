@@ -21,6 +21,12 @@ type Write struct {
 	EventID    string
 	At         time.Time
 	Fields     map[string]string
+	// From holds the values the written fields replace, and Action what the
+	// write does (created, updated, disabled...): the intent of the write,
+	// recorded before it is made, so that an attempt that resumes a crashed
+	// one can publish what it did.
+	From   map[string]string
+	Action string
 }
 
 func writePK(loginID string) string { return "USER#" + strings.ToLower(loginID) }
@@ -41,7 +47,7 @@ func (s *Store) RecordWrite(ctx context.Context, w Write) error {
 	item["loginId"] = str(w.LoginID)
 	item["at"] = str(w.At.UTC().Format(time.RFC3339Nano))
 	item[AttrTTL] = num(s.now().Add(s.writeTTL).Unix())
-	for name, v := range map[string]string{"userId": w.UserID, "employeeId": w.EmployeeID, "eventId": w.EventID} {
+	for name, v := range map[string]string{"userId": w.UserID, "employeeId": w.EmployeeID, "eventId": w.EventID, "action": w.Action} {
 		if v != "" {
 			item[name] = str(v)
 		}
@@ -51,6 +57,13 @@ func (s *Store) RecordWrite(ctx context.Context, w Write) error {
 		fields[k] = str(v)
 	}
 	item["fields"] = &types.AttributeValueMemberM{Value: fields}
+	if len(w.From) > 0 {
+		from := make(map[string]types.AttributeValue, len(w.From))
+		for k, v := range w.From {
+			from[k] = str(v)
+		}
+		item["from"] = &types.AttributeValueMemberM{Value: from}
+	}
 	s.count("PutItem")
 	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item}); err != nil {
 		return fmt.Errorf("state: record write for %s: %w", w.LoginID, err)
@@ -74,18 +87,9 @@ func (s *Store) WritesSince(ctx context.Context, loginID string, since time.Time
 		},
 		ConsistentRead: aws.Bool(true),
 	}, func(item map[string]types.AttributeValue) bool {
-		r := &itemReader{item: item, what: "write item " + writePK(loginID)}
-		w := Write{
-			LoginID:    r.str("loginId", true),
-			UserID:     r.str("userId", false),
-			EmployeeID: r.str("employeeId", false),
-			EventID:    r.str("eventId", false),
-			At:         r.time("at", true),
-			Fields:     r.strMap("fields"),
-		}
-		ttl := r.int(AttrTTL, false)
-		if r.err != nil {
-			decodeErr = r.err
+		w, ttl, err := decodeWrite(item, loginID)
+		if err != nil {
+			decodeErr = err
 			return false
 		}
 		if ttl > 0 && ttl < nowSec {
@@ -102,4 +106,52 @@ func (s *Store) WritesSince(ctx context.Context, loginID string, since time.Time
 	}
 	sortWrites(out)
 	return out, nil
+}
+
+func decodeWrite(item map[string]types.AttributeValue, loginID string) (Write, int64, error) {
+	r := &itemReader{item: item, what: "write item " + writePK(loginID)}
+	w := Write{
+		LoginID:    r.str("loginId", true),
+		UserID:     r.str("userId", false),
+		EmployeeID: r.str("employeeId", false),
+		EventID:    r.str("eventId", false),
+		At:         r.time("at", true),
+		Fields:     r.strMap("fields"),
+		From:       r.strMap("from"),
+		Action:     r.str("action", false),
+	}
+	return w, r.int(AttrTTL, false), r.err
+}
+
+// WriteOf returns the write an HRIS event recorded for loginID
+// (case-insensitive), if any: what an attempt of the event set out to
+// write. It reads the login's write log (a few items) with one query.
+func (s *Store) WriteOf(ctx context.Context, loginID, eventID string) (Write, bool, error) {
+	var out Write
+	var found bool
+	var decodeErr error
+	nowSec := s.now().Unix()
+	err := s.query(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :w)"),
+		FilterExpression:          aws.String("eventId = :ev"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(writePK(loginID)), ":w": str(writeSKPrefix), ":ev": str(eventID)},
+		ConsistentRead:            aws.Bool(true),
+	}, func(item map[string]types.AttributeValue) bool {
+		w, ttl, err := decodeWrite(item, loginID)
+		if err != nil {
+			decodeErr = err
+			return false
+		}
+		if ttl > 0 && ttl < nowSec {
+			return true
+		}
+		// The latest write of the event wins: sort keys are in time order.
+		out, found = w, true
+		return true
+	})
+	if err != nil {
+		return Write{}, false, err
+	}
+	return out, found, decodeErr
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/lenderops/encompass-lifecycle/pkg/config"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
+	"github.com/lenderops/encompass-lifecycle/pkg/encompass/directory"
 	"github.com/lenderops/encompass-lifecycle/pkg/hris"
 	"github.com/lenderops/encompass-lifecycle/pkg/mapping"
 	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
@@ -102,8 +103,12 @@ func Build(ctx context.Context, getenv func(string) string, queue hris.Queue, na
 
 	store := state.New(dynamodb.NewFromConfig(cfg.AWS), cfg.StateTable)
 	pub := publish.New(eventbridge.NewFromConfig(cfg.AWS), cfg.EventBusName, publish.WithCallHook(func() { metrics.Add("PutEventsCalls", 1) }))
+	dir, err := directory.For(cfg.UserAPI, client.Users, client.SCIM, resolved)
+	if err != nil {
+		return nil, err
+	}
 	h, err := provisioning.New(provisioning.Config{
-		Queue: queue, UserAPI: api, Users: client.Users, SCIM: client.SCIM,
+		Queue: queue, Directory: dir,
 		Store: store, Publisher: pub, Mapping: resolved, DryRun: cfg.DryRun,
 		Logger: logger, Metrics: metrics,
 	})

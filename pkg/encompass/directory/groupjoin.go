@@ -1,4 +1,4 @@
-package provisioning
+package directory
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
+	"github.com/lenderops/encompass-lifecycle/pkg/failure"
 )
 
 // maxMembersPerJoin bounds the members one group PATCH adds.
@@ -117,7 +118,7 @@ func (j *groupJoiner) send(ctx context.Context, groupID string, batch []*joinReq
 		members[i] = r.member
 	}
 	err := j.add(ctx, groupID, members...)
-	if err != nil && len(batch) > 1 && !encompass.IsRetryable(err) {
+	if err != nil && len(batch) > 1 && failure.Classify(err).Kind == failure.Permanent {
 		for _, r := range batch {
 			r.done <- j.add(ctx, groupID, r.member)
 		}

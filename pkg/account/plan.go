@@ -1,0 +1,83 @@
+package account
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/lenderops/encompass-lifecycle/pkg/hris"
+	"github.com/lenderops/encompass-lifecycle/pkg/mapping"
+)
+
+// Change is one field this system changes, by canonical name. Passwords are
+// never a Change.
+type Change struct {
+	Field string `json:"field"`
+	From  string `json:"from"`
+	To    string `json:"to"`
+}
+
+// SortChanges orders changes by field, as every plan and event lists them.
+func SortChanges(cs []Change) {
+	slices.SortFunc(cs, func(a, b Change) int { return strings.Compare(a.Field, b.Field) })
+}
+
+// Desired is the state an event asks for: canonical field values, present
+// only for the fields the event (or the mapping) speaks about. An empty value
+// means "clear".
+type Desired struct {
+	LoginID string
+	Fields  map[string]string
+	// Access is the mapping's assignment when the event decides access; nil
+	// leaves organization, personas, groups and working folder as they are.
+	Access *mapping.Assignment
+	// Licenses are the state licenses the event lists (Fields carries their
+	// canonical value under FieldStateLicenses when the event speaks of
+	// them; null or [] clears them).
+	Licenses []hris.StateLicense
+}
+
+// Action is what a plan does to the account.
+type Action string
+
+// The plan actions; they name the outcome in events and metrics.
+const (
+	ActionCreate     Action = "created"
+	ActionAdopt      Action = "adopted"
+	ActionUpdate     Action = "updated"
+	ActionReactivate Action = "reactivated"
+	ActionDisable    Action = "disabled"
+	ActionNone       Action = "unchanged"
+)
+
+// Plan is the change to make to one Encompass account.
+type Plan struct {
+	Action Action
+	// Changes are sorted by field; they list every field written.
+	Changes []Change
+	// Enable and Disable change the account state (also listed in Changes).
+	Enable, Disable bool
+	// SetPassword asks for a new random password with requirePasswordChange
+	// (a user who is, or becomes, not SSO-only).
+	SetPassword bool
+	// GroupsAdd and GroupsRemove reconcile the mapped user groups.
+	GroupsAdd, GroupsRemove []mapping.Named
+	// Licenses is the whole new set of state licenses when they change;
+	// LicensesDropped are the states licensed before and not any more.
+	Licenses        []hris.StateLicense
+	LicensesDropped []string
+}
+
+// Writes reports whether the plan writes anything to Encompass.
+func (p Plan) Writes() bool {
+	return len(p.Changes) > 0 || p.SetPassword || len(p.GroupsAdd)+len(p.GroupsRemove) > 0
+}
+
+// Changed returns the planned new value of field and whether it changes.
+func (p Plan) Changed(field string) (string, bool) {
+	for _, c := range p.Changes {
+		if c.Field == field {
+			return c.To, true
+		}
+	}
+	return "", false
+}

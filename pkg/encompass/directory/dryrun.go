@@ -1,0 +1,63 @@
+package directory
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"maps"
+	"strings"
+
+	"github.com/lenderops/encompass-lifecycle/pkg/account"
+	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
+	"github.com/lenderops/encompass-lifecycle/pkg/mapping"
+)
+
+// dryRun reads through the directory it wraps and writes nothing: each write
+// is logged as what would have been written, and answered as Encompass
+// would answer it, so that the outcome describes the real run.
+type dryRun struct {
+	Directory
+	log *slog.Logger
+}
+
+// DryRun wraps d so that nothing is written to Encompass (DRY_RUN=true).
+func DryRun(d Directory, log *slog.Logger) Directory { return &dryRun{Directory: d, log: log} }
+
+// Create answers as Encompass would: a conflict when the login id exists
+// (the caller then matches it), else the account that would be created.
+func (d *dryRun) Create(ctx context.Context, want account.Desired, plan account.Plan, _ string) (*account.Account, error) {
+	if _, err := d.Directory.Find(ctx, want.LoginID); err == nil {
+		return nil, encompass.ErrConflict
+	} else if !errors.Is(err, encompass.ErrNotFound) {
+		return nil, err
+	}
+	d.log.InfoContext(ctx, "dry run: would create the user", "loginId", want.LoginID, "changes", changedFields(plan))
+	return &account.Account{ID: strings.ToLower(want.LoginID), LoginID: want.LoginID, Enabled: true, Fields: maps.Clone(want.Fields)}, nil
+}
+
+// Update writes nothing.
+func (d *dryRun) Update(ctx context.Context, acc *account.Account, plan account.Plan, _ string) error {
+	d.log.InfoContext(ctx, "dry run: would update the user", "userId", acc.ID, "changes", changedFields(plan))
+	return nil
+}
+
+// Disable writes nothing and answers with the account as it would read back.
+func (d *dryRun) Disable(ctx context.Context, acc *account.Account) (*account.Account, error) {
+	d.log.InfoContext(ctx, "dry run: would disable the user", "userId", acc.ID)
+	back := *acc
+	back.Fields = maps.Clone(acc.Fields)
+	back.Enabled = false
+	back.Fields[account.FieldEnabled] = "false"
+	return &back, nil
+}
+
+// ManagedGroups and Writes are the wrapped directory's.
+func (d *dryRun) ManagedGroups() []mapping.Named { return d.Directory.ManagedGroups() }
+
+func changedFields(plan account.Plan) []string {
+	out := make([]string, 0, len(plan.Changes))
+	for _, c := range plan.Changes {
+		out = append(out, c.Field)
+	}
+	return out
+}

@@ -1,0 +1,159 @@
+package provisioning
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/lenderops/encompass-lifecycle/pkg/account"
+	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
+	"github.com/lenderops/encompass-lifecycle/pkg/hris"
+	"github.com/lenderops/encompass-lifecycle/pkg/publish"
+	"github.com/lenderops/encompass-lifecycle/pkg/state"
+)
+
+// provision applies hire, update and rehire: a linked employee's account is
+// brought to the event's profile; an employee not linked yet is matched (or
+// created) first. Then the link is recorded and the outcome described.
+func (h *Handler) provision(ctx context.Context, ev *hris.Event, link state.Employee, found bool) (outcome, error) {
+	acc, plan, linked, err := h.provisionLinked(ctx, ev, link)
+	if err != nil {
+		return outcome{}, err
+	}
+	if !linked {
+		if acc, plan, err = h.provisionUnlinked(ctx, ev); err != nil {
+			return outcome{}, err
+		}
+	}
+	compensated, err := h.recordProvisioned(ctx, ev, link, found, linked, acc)
+	switch {
+	case err != nil:
+		return outcome{}, err
+	case compensated != nil:
+		return *compensated, nil
+	}
+	return h.provisioned(ev, acc, plan), nil
+}
+
+// provisionLinked updates the account the employee is linked to. linked is
+// false when there is no link, or the linked account was deleted in
+// Encompass by hand (it is then matched or created again).
+func (h *Handler) provisionLinked(ctx context.Context, ev *hris.Event, link state.Employee) (*account.Account, account.Plan, bool, error) {
+	if link.UserID == "" {
+		return nil, account.Plan{}, false, nil
+	}
+	acc, err := h.dir.Read(ctx, link.UserID, link.GlobalUserID)
+	switch {
+	case errors.Is(err, encompass.ErrNotFound):
+		h.log.WarnContext(ctx, "the linked Encompass user no longer exists; matching again", "userId", link.UserID)
+		return nil, account.Plan{}, false, nil
+	case err != nil:
+		return nil, account.Plan{}, false, fmt.Errorf("read linked user %s: %w", link.UserID, err)
+	}
+	plan := PlanUpdate(acc, h.target(ctx, ev, false), ev.Type == hris.TypeRehire, h.managedGroups())
+	if err := h.write(ctx, ev, acc, plan); err != nil {
+		return nil, account.Plan{}, false, err
+	}
+	return acc, plan, true, nil
+}
+
+// provisionUnlinked finds the employee's account or creates it. A hire or
+// rehire creates first and matches on conflict: one call when the login id
+// is new (the common case), and the same outcome as matching first. An
+// update matches first: it creates only when nothing matches.
+func (h *Handler) provisionUnlinked(ctx context.Context, ev *hris.Event) (*account.Account, account.Plan, error) {
+	e := ev.Employee
+	if e.UserName == "" {
+		return nil, account.Plan{}, &rejection{Reason: hris.ReasonMissingField, Field: "employee.email", Message: "the employee is not linked to an Encompass user yet; employee.userName or employee.email is needed to find or create the account"}
+	}
+	want := h.target(ctx, ev, true)
+	if canCreate(e) && ev.Type != hris.TypeUpdate {
+		plan := PlanCreate(want)
+		acc, err := h.create(ctx, ev, want, plan)
+		if !errors.Is(err, encompass.ErrConflict) {
+			return acc, plan, err
+		}
+	}
+	acc, err := h.dir.Find(ctx, e.UserName)
+	switch {
+	case errors.Is(err, encompass.ErrNotFound):
+		if !canCreate(e) {
+			return nil, account.Plan{}, &rejection{Reason: hris.ReasonMissingField, Field: "employee", Message: fmt.Sprintf(
+				"no Encompass user %q exists to adopt, and creating one needs givenName, familyName and email", e.UserName)}
+		}
+		plan := PlanCreate(want)
+		acc, err := h.create(ctx, ev, want, plan)
+		return acc, plan, err
+	case err != nil:
+		return nil, account.Plan{}, fmt.Errorf("match login id %s: %w", e.UserName, err)
+	}
+	return h.adopt(ctx, ev, acc, want)
+}
+
+// adopt takes over an existing account with the employee's login id, only
+// when its e-mail is the employee's (CONTRACTS section 2).
+func (h *Handler) adopt(ctx context.Context, ev *hris.Event, acc *account.Account, want account.Desired) (*account.Account, account.Plan, error) {
+	e := ev.Employee
+	if !e.Email.IsSet() {
+		return nil, account.Plan{}, &rejection{Reason: hris.ReasonMissingField, Field: "employee.email", Message: fmt.Sprintf(
+			"an Encompass user %q exists; employee.email is needed to confirm it is this employee before adopting it", e.UserName)}
+	}
+	if !account.EmailMatches(acc.Field(account.FieldEmail), e.Email.Value) {
+		return nil, account.Plan{}, errUserNameConflict(e.UserName)
+	}
+	// A joiner needs a working account: hire and rehire enable an adopted
+	// account; an update never does.
+	plan := PlanUpdate(acc, want, ev.Type != hris.TypeUpdate, h.managedGroups())
+	plan.Action = account.ActionAdopt
+	return acc, plan, h.write(ctx, ev, acc, plan)
+}
+
+func canCreate(e hris.Employee) bool {
+	return e.UserName != "" && e.GivenName.IsSet() && e.FamilyName.IsSet() && e.Email.IsSet()
+}
+
+// recordProvisioned stores the link. A new link, an adoption or a rehire
+// makes the employee active; an update keeps the status (it never
+// re-enables). When a newer terminate won the race, the account is disabled
+// again and the compensation's outcome is returned instead.
+func (h *Handler) recordProvisioned(ctx context.Context, ev *hris.Event, link state.Employee, found, linked bool, acc *account.Account) (*outcome, error) {
+	status := link.Status
+	if !linked || ev.Type == hris.TypeRehire || status == "" {
+		status = state.StatusActive
+	}
+	if err := h.link(ctx, ev, link, found, acc, status); err != nil {
+		if !errors.Is(err, state.ErrConflict) {
+			return nil, err
+		}
+		out, err := h.undoIfTerminated(ctx, ev, acc, err)
+		if err != nil {
+			return nil, err
+		}
+		return &out, nil
+	}
+	if link.Status == state.StatusTerminated && status == state.StatusActive {
+		if err := h.store.ClearTerminated(ctx, ev.Employee.EmployeeID); err != nil {
+			return nil, fmt.Errorf("clear terminated index: %w", err)
+		}
+	}
+	return nil, nil
+}
+
+// provisioned describes what the plan did: a new or adopted account, a
+// reactivation, an update, or nothing to publish.
+func (h *Handler) provisioned(ev *hris.Event, acc *account.Account, plan account.Plan) outcome {
+	var detailType string
+	switch {
+	case plan.Action == account.ActionCreate || plan.Action == account.ActionAdopt:
+		detailType = publish.UserProvisioned
+	case plan.Enable:
+		detailType = publish.UserReactivated
+	case len(plan.Changes) > 0:
+		detailType = publish.UserUpdated
+	default:
+		return outcome{Name: string(account.ActionNone), acc: acc}
+	}
+	out := newOutcome(detailType, h.accountDetail(ev, acc, plan))
+	out.acc, out.wrote = acc, plan.Writes()
+	return out
+}

@@ -1,0 +1,171 @@
+// Package provisioning turns validated HRIS events into Encompass account
+// changes (CONTRACTS section 2). One message reads one way, each step in one
+// place:
+//
+//	decode     pkg/hris                      the body, validated (process.go)
+//	claim      pkg/idempotency               once per eventId (process.go)
+//	resolve    the employee's link           stale? linked? (apply.go)
+//	plan       plan.go                       only the fields that change
+//	apply      Directory                     Encompass (joiner.go, leaver.go)
+//	record     record.go                     write log first, then the link
+//	publish    outcome.go                    the outcome event, via the claim
+//
+// The layers around it are packages of their own: the FIFO batch
+// (pkg/sqsbatch), idempotency (pkg/idempotency), the Encompass boundary
+// (pkg/encompass/directory, whose SCIM and v3 adapters this package never
+// tells apart), and the one classification of errors (pkg/failure). A dry
+// run is the same path over a directory and a store that write nothing.
+package provisioning
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/lenderops/encompass-lifecycle/pkg/encompass/directory"
+	"github.com/lenderops/encompass-lifecycle/pkg/hris"
+	"github.com/lenderops/encompass-lifecycle/pkg/idempotency"
+	"github.com/lenderops/encompass-lifecycle/pkg/mapping"
+	"github.com/lenderops/encompass-lifecycle/pkg/publish"
+	"github.com/lenderops/encompass-lifecycle/pkg/sqsbatch"
+	"github.com/lenderops/encompass-lifecycle/pkg/state"
+)
+
+// Directory is the Encompass boundary (pkg/encompass/directory's SCIM or v3
+// adapter).
+type Directory = directory.Directory
+
+// Store is the part of the state table this package uses (*state.Store).
+type Store interface {
+	idempotency.Store
+	GetClaim(ctx context.Context, key state.ClaimKey) (state.Claim, bool, error)
+	GetEmployee(ctx context.Context, employeeID string) (state.Employee, bool, error)
+	PutEmployee(ctx context.Context, e state.Employee, expectedVersion int64) error
+	RecordWrite(ctx context.Context, w state.Write) error
+	WriteOf(ctx context.Context, loginID, eventID string) (state.Write, bool, error)
+	MarkTerminated(ctx context.Context, employeeID, userID, loginID string) error
+	ClearTerminated(ctx context.Context, employeeID string) error
+	PutRejectedBody(ctx context.Context, eventID, messageID string, body []byte, ttl time.Duration) (state.ItemRef, error)
+}
+
+// Publisher sends outcome events to EventBridge (*publish.Publisher).
+type Publisher interface {
+	Publish(ctx context.Context, events ...publish.Event) error
+}
+
+// Metrics counts outcomes (*telemetry.Metrics).
+type Metrics interface {
+	Add(name string, n float64)
+}
+
+// UserAPI selects which API creates, updates and disables users
+// (ENCOMPASS_USER_API).
+type UserAPI string
+
+// The two user APIs.
+const (
+	UserAPISCIM UserAPI = "scim"
+	UserAPIV3   UserAPI = "v3"
+)
+
+// Defaults of Config.
+const (
+	DefaultConcurrency  = sqsbatch.DefaultConcurrency
+	DefaultSafetyMargin = sqsbatch.DefaultSafetyMargin
+)
+
+// Config wires a Handler. Directory, Store, Publisher and Mapping are
+// required.
+type Config struct {
+	// Queue is the queue this function consumes: provision or deprovision.
+	Queue     hris.Queue
+	Directory Directory
+	Store     Store
+	Publisher Publisher
+	Mapping   *mapping.Resolved
+	// DryRun writes nothing to Encompass or the state table (the directory
+	// and the store are wrapped so that they write nothing); outcome events
+	// are still published, marked dryRun.
+	DryRun  bool
+	Logger  *slog.Logger
+	Metrics Metrics
+	// Concurrency bounds how many employees of one batch are processed at
+	// once (messages of one employee always run in order).
+	Concurrency int
+	// SafetyMargin is how much of the Lambda's time must remain to start
+	// another message; the rest are reported as failures for SQS to retry.
+	SafetyMargin time.Duration
+	// Now replaces time.Now (tests).
+	Now func() time.Time
+	// EventTTL is how long idempotency records are kept.
+	EventTTL time.Duration
+}
+
+// Handler processes SQS batches of HRIS events. It is safe for concurrent use
+// and meant to live for the whole container.
+type Handler struct {
+	cfg   Config
+	dir   Directory
+	store Store
+	once  *idempotency.Layer[outcome]
+	batch *sqsbatch.Processor
+	log   *slog.Logger
+}
+
+// New checks cfg and returns a Handler.
+func New(cfg Config) (*Handler, error) {
+	var errs []error
+	if cfg.Queue != hris.QueueProvision && cfg.Queue != hris.QueueDeprovision {
+		errs = append(errs, errors.New("provisioning: Queue must be provision or deprovision"))
+	}
+	if cfg.Directory == nil || cfg.Store == nil || cfg.Publisher == nil || cfg.Mapping == nil {
+		errs = append(errs, errors.New("provisioning: Directory, Store, Publisher and Mapping are required"))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = nopMetrics{}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.EventTTL <= 0 {
+		cfg.EventTTL = state.DefaultEventTTL
+	}
+	h := &Handler{cfg: cfg, dir: cfg.Directory, store: cfg.Store, log: cfg.Logger}
+	if cfg.DryRun {
+		h.dir = directory.DryRun(h.dir, cfg.Logger)
+		h.store = dryRunStore{Store: h.store, log: cfg.Logger}
+	}
+	h.once = idempotency.New(idempotency.Config[outcome]{
+		Store: h.store, Kind: state.ClaimEvent, TTL: cfg.EventTTL,
+		HandOn: h.publish,
+		// Once published, the name is all a duplicate needs.
+		Keep:   func(o outcome) outcome { return outcome{Name: o.Name} },
+		Logger: cfg.Logger,
+	})
+	h.batch = &sqsbatch.Processor{
+		Concurrency: cfg.Concurrency, SafetyMargin: cfg.SafetyMargin, Logger: cfg.Logger,
+		GroupOf:    func(m events.SQSMessage) string { return peekEmployeeID(m.Body) },
+		OnDeferred: func() { cfg.Metrics.Add("DeadlineDeferred", 1) },
+	}
+	return h, nil
+}
+
+// managedGroups are the mapped groups the directory reconciles.
+func (h *Handler) managedGroups() []mapping.Named { return h.dir.ManagedGroups() }
+
+// canWrite reports whether the directory writes field.
+func (h *Handler) canWrite(field string) bool { return h.dir.Writes(field) }
+
+type nopMetrics struct{}
+
+func (nopMetrics) Add(string, float64) {}

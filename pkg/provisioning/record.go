@@ -1,0 +1,210 @@
+package provisioning
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/lenderops/encompass-lifecycle/pkg/account"
+	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
+	"github.com/lenderops/encompass-lifecycle/pkg/encompass/directory"
+	"github.com/lenderops/encompass-lifecycle/pkg/hris"
+	"github.com/lenderops/encompass-lifecycle/pkg/publish"
+	"github.com/lenderops/encompass-lifecycle/pkg/state"
+)
+
+// Every write to Encompass is recorded first, in the write log: the fields
+// and values about to be written, the action and the values they replace.
+// The poller reads it to tell this system's changes from external ones, and
+// a resumed attempt reads it to publish what an attempt that crashed after
+// its write set out to do (resume). Then the employee's link is stored.
+
+// create records the write and creates the account.
+func (h *Handler) create(ctx context.Context, ev *hris.Event, want account.Desired, plan account.Plan) (*account.Account, error) {
+	if err := h.recordWrite(ctx, ev, strings.ToLower(want.LoginID), want.LoginID, plan); err != nil {
+		return nil, err
+	}
+	password, err := newPassword(plan)
+	if err != nil {
+		return nil, err
+	}
+	acc, err := h.dir.Create(ctx, want, plan, password)
+	err = scrubSecret(err, password)
+	switch {
+	case directory.IsUserNameConflict(err):
+		return acc, errUserNameConflict(want.LoginID)
+	case err != nil:
+		return acc, fmt.Errorf("create user %s: %w", want.LoginID, err)
+	}
+	return acc, nil
+}
+
+// write records an update plan and writes it (nothing when nothing changes).
+func (h *Handler) write(ctx context.Context, ev *hris.Event, acc *account.Account, plan account.Plan) error {
+	if !plan.Writes() {
+		return nil
+	}
+	if err := h.recordWrite(ctx, ev, acc.ID, acc.LoginID, plan); err != nil {
+		return err
+	}
+	password, err := newPassword(plan)
+	if err != nil {
+		return err
+	}
+	if err := scrubSecret(h.dir.Update(ctx, acc, plan, password), password); err != nil {
+		if errors.Is(err, encompass.ErrUnknownOutcome) && h.landed(ctx, acc, plan) {
+			// The write was applied but its answer lost: done.
+			h.log.InfoContext(ctx, "write outcome was unknown; read-back shows it applied")
+			return nil
+		}
+		return fmt.Errorf("update user %s: %w", acc.ID, err)
+	}
+	return nil
+}
+
+// landed re-reads the account and reports whether every planned change is
+// in place.
+func (h *Handler) landed(ctx context.Context, acc *account.Account, plan account.Plan) bool {
+	cur, err := h.dir.Read(ctx, acc.ID, acc.GUID)
+	if err != nil {
+		return false
+	}
+	for _, c := range plan.Changes {
+		if cur.Field(c.Field) != c.To {
+			return false
+		}
+	}
+	return true
+}
+
+// disable records the write, then disables the account and reads it back
+// (keeping its global user id, which a v3 read-back does not carry).
+func (h *Handler) disable(ctx context.Context, ev *hris.Event, acc *account.Account, plan account.Plan) (*account.Account, error) {
+	if err := h.recordWrite(ctx, ev, acc.ID, acc.LoginID, plan); err != nil {
+		return nil, err
+	}
+	back, err := h.dir.Disable(ctx, acc)
+	if err != nil {
+		return nil, err
+	}
+	if back.GUID == "" {
+		back.GUID = acc.GUID
+	}
+	return back, nil
+}
+
+// recordWrite logs the change about to be written, before writing it.
+func (h *Handler) recordWrite(ctx context.Context, ev *hris.Event, userID, loginID string, plan account.Plan) error {
+	if len(plan.Changes) == 0 {
+		return nil
+	}
+	fields := make(map[string]string, len(plan.Changes))
+	from := make(map[string]string, len(plan.Changes))
+	for _, c := range plan.Changes {
+		fields[c.Field] = c.To
+		from[c.Field] = c.From
+	}
+	if loginID == "" {
+		loginID = userID
+	}
+	err := h.store.RecordWrite(ctx, state.Write{LoginID: loginID, UserID: userID, EmployeeID: ev.Employee.EmployeeID,
+		EventID: ev.EventID, At: h.cfg.Now(), Fields: fields, From: from, Action: string(plan.Action)})
+	if err != nil {
+		return fmt.Errorf("record write: %w", err)
+	}
+	return nil
+}
+
+// link stores the employee link with the event's occurredAt. The version
+// check makes a concurrent delivery for the same employee fail here, so that
+// it is retried and re-evaluated against the newer link.
+func (h *Handler) link(ctx context.Context, ev *hris.Event, link state.Employee, found bool, acc *account.Account, status state.Status) error {
+	next := link
+	next.EmployeeID = ev.Employee.EmployeeID
+	if acc != nil {
+		next.UserID, next.UserName = acc.ID, acc.LoginID
+		if acc.GUID != "" {
+			next.GlobalUserID = acc.GUID
+		}
+	}
+	next.LastOccurredAt, next.LastEventID, next.Status = ev.OccurredAt, ev.EventID, status
+	var version int64
+	if found {
+		version = link.Version
+	}
+	if err := h.store.PutEmployee(ctx, next, version); err != nil {
+		return fmt.Errorf("store employee link: %w", err)
+	}
+	return nil
+}
+
+// resume completes an attempt that found nothing left to write although an
+// attempt before it may have written (it crashed, or failed after its
+// write): the write log says what that attempt set out to do, and that is
+// the outcome to publish. Without it the change would be applied and never
+// published (issue 10, defect 2).
+func (h *Handler) resume(ctx context.Context, ev *hris.Event, out outcome) (outcome, error) {
+	if out.Name == publish.HRISEventSkipped {
+		// Stale, not provisioned, or a compensation: nothing was intended
+		// that this outcome does not say better.
+		return out, nil
+	}
+	login := ev.Employee.UserName
+	if out.acc != nil {
+		login = out.acc.LoginID
+	}
+	if login == "" {
+		return out, nil
+	}
+	w, found, err := h.store.WriteOf(ctx, login, ev.EventID)
+	if err != nil {
+		return outcome{}, fmt.Errorf("read the write log of a resumed event: %w", err)
+	}
+	if !found || w.Action == "" {
+		return out, nil
+	}
+	h.log.InfoContext(ctx, "an earlier attempt of this event wrote to Encompass; publishing what it did", "action", w.Action)
+	plan := account.Plan{Action: account.Action(w.Action)}
+	for f, to := range w.Fields {
+		plan.Changes = append(plan.Changes, account.Change{Field: f, From: w.From[f], To: to})
+	}
+	account.SortChanges(plan.Changes)
+	// This attempt's account knows the ids (a create's first attempt did
+	// not know them when it recorded its write).
+	acc := out.acc
+	if acc == nil {
+		acc = &account.Account{ID: w.UserID, LoginID: w.LoginID}
+	}
+	detailType := publish.UserUpdated
+	switch plan.Action {
+	case account.ActionCreate, account.ActionAdopt:
+		detailType = publish.UserProvisioned
+	case account.ActionReactivate:
+		detailType = publish.UserReactivated
+	case account.ActionDisable:
+		detailType = publish.UserDeprovisioned
+	}
+	resumed := newOutcome(detailType, h.accountDetail(ev, acc, plan))
+	resumed.acc, resumed.wrote = acc, true
+	return resumed, nil
+}
+
+// rejected builds the HRIS Event Rejected outcome of m with its original
+// body. A body too long for an EventBridge event is cut in the event and
+// first stored whole in the state table (messageStoredAt says where), so
+// that nothing is lost; when that write fails, the error is returned and the
+// message must be retried. A dry run's store keeps nothing.
+func (h *Handler) rejected(ctx context.Context, m Message, d Detail) (outcome, error) {
+	d = d.withMessage(m.Body)
+	if d.MessageTruncated {
+		ref, err := h.store.PutRejectedBody(ctx, d.EventID, m.ID, []byte(m.Body), state.DefaultRejectedTTL)
+		if err != nil {
+			return outcome{}, fmt.Errorf("keep the rejected message body: %w", err)
+		}
+		if ref.PK != "" {
+			d.MessageStoredAt = &ref
+		}
+	}
+	return newOutcome(publish.HRISEventRejected, d), nil
+}

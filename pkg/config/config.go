@@ -52,18 +52,18 @@ const (
 
 // Defaults.
 const (
-	DefaultAPIURL          = "https://api.elliemae.com"
+	DefaultAPIURL          = encompass.DefaultBaseURL
 	DefaultUserAPI         = UserAPISCIM
 	DefaultMaxRemovalRatio = 0.2
-	DefaultMaxInFlight     = 4
+	DefaultMaxInFlight     = encompass.DefaultMaxInFlight
 )
 
 // Values of ENCOMPASS_USER_API and ENCOMPASS_GRANT.
 const (
 	UserAPISCIM            = "scim"
 	UserAPIV3              = "v3"
-	GrantPassword          = "password"
-	GrantClientCredentials = "client_credentials"
+	GrantPassword          = string(encompass.GrantPassword)
+	GrantClientCredentials = string(encompass.GrantClientCredentials)
 )
 
 // Needs says which parts of the configuration a function requires.

@@ -24,7 +24,7 @@ const DefaultBaseURL = "https://api.elliemae.com"
 
 // Defaults applied by New when the Config leaves a field zero.
 const (
-	DefaultMaxInFlight   = 8
+	DefaultMaxInFlight   = 4
 	DefaultMaxAttempts   = 5
 	DefaultTokenLifetime = 15 * time.Minute
 	DefaultBaseDelay     = 200 * time.Millisecond

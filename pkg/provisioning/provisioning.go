@@ -26,6 +26,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/lenderops/encompass-lifecycle/pkg/config"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/directory"
 	"github.com/lenderops/encompass-lifecycle/pkg/hris"
 	"github.com/lenderops/encompass-lifecycle/pkg/idempotency"
@@ -63,13 +64,13 @@ type Metrics interface {
 }
 
 // UserAPI selects which API creates, updates and disables users
-// (ENCOMPASS_USER_API).
+// (ENCOMPASS_USER_API; the values are pkg/config's).
 type UserAPI string
 
 // The two user APIs.
 const (
-	UserAPISCIM UserAPI = "scim"
-	UserAPIV3   UserAPI = "v3"
+	UserAPISCIM UserAPI = config.UserAPISCIM
+	UserAPIV3   UserAPI = config.UserAPIV3
 )
 
 // Defaults of Config.

@@ -1,4 +1,4 @@
-package function_test
+package main
 
 import (
 	"bytes"
@@ -12,48 +12,23 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/lenderops/encompass-lifecycle/internal/testenv"
+	"github.com/lenderops/encompass-lifecycle/pkg/coldstart"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
-	"github.com/lenderops/encompass-lifecycle/pkg/hris"
-	"github.com/lenderops/encompass-lifecycle/pkg/provisioning/function"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// environment returns the variables of a function pointed at a simulator,
-// dynalite and the EventBridge fake, through the SDK's endpoint variables.
-func environment(t *testing.T, sim *encompasstest.Server) map[string]string {
-	db := testenv.DynamoDB(t)
-	eb := testenv.EventBridge(t)
-	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", db.URL)
-	t.Setenv("AWS_ENDPOINT_URL_EVENTBRIDGE", eb.URL)
-	t.Setenv("AWS_REGION", "us-east-1")
-	t.Setenv("AWS_ACCESS_KEY_ID", "local")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "local")
-	return map[string]string{
-		"ENCOMPASS_API_URL":       sim.URL,
-		"ENCOMPASS_INSTANCE_ID":   sim.InstanceID,
-		"ENCOMPASS_CLIENT_ID":     sim.ClientID,
-		"ENCOMPASS_CLIENT_SECRET": sim.ClientSecret,
-		"ENCOMPASS_USERNAME":      sim.Username,
-		"ENCOMPASS_PASSWORD":      sim.Password,
-		"STATE_TABLE":             db.CreateTable(t),
-		"EVENT_BUS_NAME":          "lifecycle",
-	}
-}
-
-func getenv(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-
 func TestBuildAndHandle(t *testing.T) {
 	sim := encompasstest.NewServer(t)
-	env := environment(t, sim)
+	env, _ := testenv.FunctionEnv(t, sim)
 	var out bytes.Buffer
-	fn, err := function.Build(context.Background(), getenv(env), hris.QueueProvision, "provision", function.Options{Output: &out, HTTPClient: sim.Client()})
+	handle, err := build(context.Background(), testenv.Getenv(env), &out, sim.Client())
 	if err != nil {
 		t.Fatal(err)
 	}
 	body := `{"schemaVersion":"1","eventId":"w1","type":"hire","occurredAt":"2026-11-20T09:00:00Z",
 		"employee":{"employeeId":"W1","givenName":"Wire","familyName":"Up","email":"wire.up@lender.example","jobCode":"LO1"}}`
-	resp, err := fn.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m1", Body: body}, {MessageId: "m2", Body: "{"}}})
+	resp, err := handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m1", Body: body}, {MessageId: "m2", Body: "{"}}})
 	if err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("resp %+v err %v", resp, err)
 	}
@@ -90,7 +65,7 @@ func TestBuildAndHandle(t *testing.T) {
 // variable), not from the local variables.
 func TestCredentialsFromSecretsManager(t *testing.T) {
 	sim := encompasstest.NewServer(t)
-	env := environment(t, sim)
+	env, _ := testenv.FunctionEnv(t, sim)
 	sm := testenv.SecretsManager(t)
 	t.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", sm.URL)
 	secret, _ := json.Marshal(map[string]string{"clientId": sim.ClientID, "clientSecret": sim.ClientSecret, "username": sim.Username, "password": sim.Password})
@@ -100,13 +75,13 @@ func TestCredentialsFromSecretsManager(t *testing.T) {
 	}
 	env["ENCOMPASS_SECRET_ARN"] = "arn:aws:secretsmanager:us-east-1:123456789012:secret:encompass"
 	var out bytes.Buffer
-	fn, err := function.Build(context.Background(), getenv(env), hris.QueueProvision, "provision", function.Options{Output: &out, HTTPClient: sim.Client()})
+	handle, err := build(context.Background(), testenv.Getenv(env), &out, sim.Client())
 	if err != nil {
 		t.Fatal(err)
 	}
 	body := `{"schemaVersion":"1","eventId":"s1","type":"hire","occurredAt":"2026-11-20T09:00:00Z",
 		"employee":{"employeeId":"S1","givenName":"Sec","familyName":"Ret","email":"sec.ret@lender.example"}}`
-	if resp, err := fn.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m1", Body: body}}}); err != nil || len(resp.BatchItemFailures) != 0 {
+	if resp, err := handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m1", Body: body}}}); err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("resp %+v err %v", resp, err)
 	}
 	if _, ok := sim.User("sec.ret"); !ok {
@@ -121,39 +96,16 @@ func TestCredentialsFromSecretsManager(t *testing.T) {
 // simulator's realistic instance.
 func TestShippedExampleMapping(t *testing.T) {
 	sim := encompasstest.NewServer(t)
-	env := environment(t, sim)
-	env["MAPPING_FILE"] = filepath.Join("..", "..", "..", "functions", "provision", "mapping.example.yaml")
-	if _, err := function.Build(context.Background(), getenv(env), hris.QueueProvision, "provision", function.Options{Output: &bytes.Buffer{}, HTTPClient: sim.Client()}); err != nil {
+	env, _ := testenv.FunctionEnv(t, sim)
+	env["MAPPING_FILE"] = "mapping.example.yaml"
+	if _, err := build(context.Background(), testenv.Getenv(env), &bytes.Buffer{}, sim.Client()); err != nil {
 		t.Fatal(err)
-	}
-}
-
-func TestBuildDeprovisionV3DryRun(t *testing.T) {
-	sim := encompasstest.NewServer(t)
-	env := environment(t, sim)
-	env["ENCOMPASS_USER_API"] = "v3"
-	env["DRY_RUN"] = "true"
-	var out bytes.Buffer
-	fn, err := function.Build(context.Background(), getenv(env), hris.QueueDeprovision, "deprovision", function.Options{Output: &out, HTTPClient: sim.Client()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	body := `{"schemaVersion":"1","eventId":"w2","type":"terminate","occurredAt":"2026-11-20T09:00:00Z",
-		"employee":{"employeeId":"E10002","userName":"asmith","email":"alex.smith@lender.example"}}`
-	if _, err := fn.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m1", Body: body}}}); err != nil {
-		t.Fatal(err)
-	}
-	if u, _ := sim.User("asmith"); !u.Enabled {
-		t.Fatal("dry run disabled the account")
-	}
-	if !strings.Contains(out.String(), `"Outcome.UserDeprovisioned":1`) {
-		t.Errorf("no deprovision outcome metric:\n%s", out.String())
 	}
 }
 
 func TestStartupErrorsNameTheProblem(t *testing.T) {
 	sim := encompasstest.NewServer(t)
-	env := environment(t, sim)
+	env, _ := testenv.FunctionEnv(t, sim)
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "mapping.yaml")
 	if err := os.WriteFile(bad, []byte("defaults:\n  organization: Mars Branch\n  personas: [Astronaut, Loan Officer]\nrules:\n  - when: {jobCode: 'X*'}\n    userGroups: [Ghosts]\n"), 0o600); err != nil {
@@ -183,7 +135,7 @@ func TestStartupErrorsNameTheProblem(t *testing.T) {
 				m[k] = v
 			}
 			tc.edit(m)
-			_, err := function.Build(context.Background(), getenv(m), hris.QueueProvision, "provision", function.Options{Output: &bytes.Buffer{}, HTTPClient: sim.Client()})
+			_, err := build(context.Background(), testenv.Getenv(m), &bytes.Buffer{}, sim.Client())
 			if err == nil {
 				t.Fatal("start-up succeeded")
 			}
@@ -196,7 +148,7 @@ func TestStartupErrorsNameTheProblem(t *testing.T) {
 				t.Error("start-up error reveals a secret")
 			}
 			var out bytes.Buffer
-			function.Fail(&out, "provision", err)
+			coldstart.Fail(&out, "provision", err)
 			if strings.Count(strings.TrimSpace(out.String()), "\n") != 0 || !strings.Contains(out.String(), "cold start failed") {
 				t.Errorf("failure is not one log line: %s", out.String())
 			}

@@ -1,0 +1,155 @@
+// Package coldstart holds the constructors every function's main.go wires
+// with, in the order a main reads: configuration, logger and metrics, the
+// Encompass client, the mapping and the directory, the state table, the
+// bus; and the one way a cold start reports that it failed.
+//
+// Nothing here decides anything about HRIS events, polls or webhooks: the
+// handler a main builds from these parts does.
+package coldstart
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+
+	"github.com/lenderops/encompass-lifecycle/pkg/config"
+	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
+	"github.com/lenderops/encompass-lifecycle/pkg/encompass/directory"
+	"github.com/lenderops/encompass-lifecycle/pkg/mapping"
+	"github.com/lenderops/encompass-lifecycle/pkg/publish"
+	"github.com/lenderops/encompass-lifecycle/pkg/state"
+	"github.com/lenderops/encompass-lifecycle/pkg/telemetry"
+)
+
+// Fail reports a cold-start failure as one JSON log line, so that the
+// operator reads one clear message in CloudWatch. A configuration error
+// names each variable at fault (config.Error's problems).
+func Fail(w io.Writer, function string, err error) {
+	args := []any{"function", function}
+	var ce *config.Error
+	if errors.As(err, &ce) {
+		vars := make([]string, 0, len(ce.Problems))
+		for _, p := range ce.Problems {
+			name, _, _ := strings.Cut(p, ":")
+			vars = append(vars, name)
+		}
+		args = append(args, "variables", vars)
+	}
+	telemetry.NewLogger(w, slog.LevelInfo).Error("cold start failed: "+err.Error(), args...)
+}
+
+// Logger is the function's JSON logger at the configured level.
+func Logger(cfg *config.Config, w io.Writer, function string) *slog.Logger {
+	return telemetry.NewLogger(w, cfg.LogLevel).With("function", function)
+}
+
+// Metrics are the function's EMF metrics (dimension Function).
+func Metrics(function string) *telemetry.Metrics {
+	return telemetry.NewMetrics(telemetry.Namespace, map[string]string{"Function": function})
+}
+
+// Encompass is the Encompass client, counting every exchange in metrics
+// (EncompassCalls, EncompassThrottles, EncompassErrors). httpClient may be
+// nil (the client's own).
+func Encompass(cfg *config.Config, log *slog.Logger, metrics *telemetry.Metrics, httpClient *http.Client) (*encompass.Client, error) {
+	ec := cfg.EncompassConfig()
+	client, err := encompass.New(encompass.Config{
+		BaseURL: ec.BaseURL, InstanceID: ec.InstanceID,
+		ClientID: ec.ClientID, ClientSecret: ec.ClientSecret.Reveal(),
+		Username: ec.Username, Password: ec.Password.Reveal(),
+		Grant: encompass.Grant(ec.Grant), MaxInFlight: ec.MaxInFlight,
+		HTTPClient: httpClient,
+		Logger:     log,
+		OnCall: func(c encompass.CallInfo) {
+			metrics.Add("EncompassCalls", 1)
+			if c.Status == http.StatusTooManyRequests {
+				metrics.Add("EncompassThrottles", 1)
+			}
+			if c.Err != nil && (c.Status == 0 || c.Status >= 500) {
+				metrics.Add("EncompassErrors", 1)
+			}
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encompass client: %w", err)
+	}
+	return client, nil
+}
+
+// Mapping reads MAPPING_FILE (or the built-in rules) and resolves its names
+// against the instance; an unknown name stops the cold start, naming the
+// unknown and the known ones.
+func Mapping(ctx context.Context, cfg *config.Config, client *encompass.Client) (*mapping.Resolved, error) {
+	rules := mapping.Default()
+	if cfg.MappingFile != "" {
+		var err error
+		if rules, err = mapping.LoadFile(cfg.MappingFile); err != nil {
+			return nil, err
+		}
+	}
+	res := mapping.Resolvers{Personas: client.Personas.Resolve, Organizations: client.Organizations.Resolve}
+	if cfg.UserAPI == config.UserAPISCIM {
+		res.Groups = client.SCIM.ResolveGroups
+	}
+	resolved, err := mapping.Resolve(ctx, rules, res)
+	switch {
+	case err != nil && cfg.MappingFile != "":
+		return nil, fmt.Errorf("MAPPING_FILE %s: %w", cfg.MappingFile, err)
+	case err != nil:
+		return nil, fmt.Errorf("built-in mapping rules (set MAPPING_FILE to your own): %w", err)
+	}
+	return resolved, nil
+}
+
+// MappingSource names the mapping in use, for the cold-start log line.
+func MappingSource(cfg *config.Config) string {
+	if cfg.MappingFile == "" {
+		return "built-in"
+	}
+	return cfg.MappingFile
+}
+
+// Directory is the Encompass boundary of ENCOMPASS_USER_API.
+func Directory(cfg *config.Config, client *encompass.Client, rules *mapping.Resolved) (directory.Directory, error) {
+	return directory.For(cfg.UserAPI, client.Users, client.SCIM, rules)
+}
+
+// State is the state table.
+func State(cfg *config.Config, opts ...state.Option) *state.Store {
+	return state.New(dynamodb.NewFromConfig(cfg.AWS), cfg.StateTable, opts...)
+}
+
+// Publisher puts events on EVENT_BUS_NAME, counting PutEventsCalls.
+func Publisher(cfg *config.Config, metrics *telemetry.Metrics) *publish.Publisher {
+	return publish.New(eventbridge.NewFromConfig(cfg.AWS), cfg.EventBusName,
+		publish.WithCallHook(func() { metrics.Add("PutEventsCalls", 1) }))
+}
+
+// Flushing wraps a Lambda handler so that each invocation ends with its
+// metrics line; after is called with the event and the answer (to add the
+// invocation's own counts).
+func Flushing[E, R any](metrics *telemetry.Metrics, w io.Writer, log *slog.Logger, handle func(context.Context, E) (R, error), after func(E, R)) func(context.Context, E) (R, error) {
+	var mu sync.Mutex
+	return func(ctx context.Context, ev E) (R, error) {
+		r, err := handle(ctx, ev)
+		if after != nil {
+			after(ev, r)
+		}
+		// One Lambda container runs one invocation at a time; the lock only
+		// keeps a test's concurrent calls from interleaving lines.
+		mu.Lock()
+		defer mu.Unlock()
+		if ferr := metrics.Flush(w); ferr != nil {
+			log.WarnContext(ctx, "metrics flush failed", "error", ferr.Error())
+		}
+		return r, err
+	}
+}

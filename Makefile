@@ -64,9 +64,10 @@ bench: node_modules
 webhook-subscription:
 	$(GO) run ./cmd/webhookctl $(or $(ACTION),list) $(if $(URL),-url $(URL)) $(if $(KEY_FILE),-key-file $(KEY_FILE)) $(if $(filter true,$(PRINT_KEY)),-print-key) $(if $(ID),-id $(ID)) $(if $(filter true,$(APPLY)),-apply)
 
-## synth: cdk.out/EncompassLifecycle.template.json and the staged bootstraps for `sam local invoke -t` (SAM_LOCAL=true also declares the variables events/env.json overrides)
+## synth: cdk.out/EncompassLifecycle.template.json (deployable) and the staged bootstraps; `make synth SAM_LOCAL=true` for `sam local invoke -t ... --env-vars events/env.json` (it also declares the local-only variables env.json sets)
 synth: build
 	cd infra && $(if $(filter true,$(SAM_LOCAL)),CDK_CONTEXT_JSON='{"samLocal":true}') $(GO) run .
+	@$(if $(filter true,$(SAM_LOCAL)),echo "synth: template for sam local invoke (never deploy it)",echo "synth: deployable template; for sam local invoke --env-vars run make synth SAM_LOCAL=true")
 
 ## deploy: synthesize the deployable template and deploy it with the CDK CLI (AWS credentials, a bootstrapped account; docs/deploy.md)
 CDK_CLI_VERSION ?= 2.1148.1

@@ -227,11 +227,17 @@ func (s *LifecycleStack) defineStateAndEvents() {
 	s.Bus = awsevents.NewEventBus(s.Stack, jsii.String("EventBus"), &awsevents.EventBusProps{
 		Description: jsii.String("Events published by the Encompass lifecycle functions"),
 	})
-	s.Bus.Archive(jsii.String("EventArchive"), &awsevents.BaseArchiveProps{
+	archive := s.Bus.Archive(jsii.String("EventArchive"), &awsevents.BaseArchiveProps{
 		Description:  jsii.String("Every event the Encompass lifecycle functions publish, for replay"),
 		EventPattern: &awsevents.EventPattern{Source: jsii.Strings(eventSources...)},
 		Retention:    awscdk.Duration_Days(jsii.Number(float64(s.Config.EventArchiveDays))),
 	})
+	// aws-cdk-lib 2.260.0 writes "KmsKeyIdentifier": "" on every archive
+	// without a key (aws/aws-cdk#37847, open), and CloudFormation has been
+	// reported failing such deploys with GeneralServiceException in some
+	// regions. Absent, the archive uses an AWS owned key, which is what the
+	// empty string was meant to say. Drop this once the CDK omits it.
+	archive.Node().DefaultChild().(awsevents.CfnArchive).AddPropertyDeletionOverride(jsii.String("KmsKeyIdentifier"))
 }
 
 // defineSecrets creates the two secrets empty (no value and no generated

@@ -33,7 +33,7 @@ var functionDirs = map[string]string{
 }
 
 // Event sources the functions publish under (CONTRACTS section 3).
-var eventSources = []string{"encompass.provisioning", "encompass.poller", "encompass.webhook"}
+var eventSources = []string{sourceProvisioning, sourcePoller, sourceWebhook}
 
 // Timeouts. The SQS functions' visibility timeout is six times their
 // timeout, as AWS advises for event source mappings, so that a message is

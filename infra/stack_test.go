@@ -360,7 +360,7 @@ func TestEachFunctionGetsExactlyWhatItUses(t *testing.T) {
 		"DeprovisionFunction": {{"logs:CreateLogStream logs:PutLogEvents", logs("DeprovisionFunction")}, {secret, encSecret}, {"events:PutEvents", bus},
 			{ddbRW, table}, {consume, queue("DeprovisionQueue")}},
 		"PollerFunction": {{"logs:CreateLogStream logs:PutLogEvents", logs("PollerFunction")}, {secret, encSecret}, {"events:PutEvents", bus},
-			{"dynamodb:BatchWriteItem " + ddbRW, table}},
+			{"dynamodb:BatchWriteItem " + ddbRW, table}, {"dynamodb:Query", table}},
 		"WebhookFunction": {{"logs:CreateLogStream logs:PutLogEvents", logs("WebhookFunction")}, {"dynamodb:DeleteItem dynamodb:PutItem", table},
 			{secret, hookSecret}, {"events:PutEvents", bus}},
 	}

@@ -167,19 +167,31 @@ func (s *LifecycleStack) defineQueues() {
 	}
 }
 
+// maxHRISMessageBytes is SQS's largest message (1 MiB since 2025). The
+// HRIS queues and their DLQs take every body SQS can carry, because the
+// product keeps any body it can be delivered: a malformed or oversized
+// event is rejected with its body stored (the rejected-body store is
+// chunked), never left to loop into the DLQ. Set explicitly so that a
+// queue's limit is not whatever the account's default was when it was
+// created (issue 10, defect 3).
+const maxHRISMessageBytes = 1 << 20
+
 // fifoQueue returns a FIFO queue and its FIFO dead-letter queue, both
-// encrypted (SSE-SQS: a cross-account producer needs no KMS grant) and
-// refusing plain-HTTP requests. Deduplication is by the producer's
+// encrypted (SSE-SQS: a cross-account producer needs no KMS grant),
+// refusing plain-HTTP requests and taking messages up to
+// maxHRISMessageBytes. Deduplication is by the producer's
 // MessageDeduplicationId (= eventId), never by content.
 func (s *LifecycleStack) fifoQueue(id string) (awssqs.Queue, awssqs.Queue) {
 	dlq := awssqs.NewQueue(s.Stack, jsii.String(id+"DLQ"), &awssqs.QueueProps{
-		Fifo:            jsii.Bool(true),
-		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
-		EnforceSSL:      jsii.Bool(true),
-		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
+		Fifo:                jsii.Bool(true),
+		Encryption:          awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:          jsii.Bool(true),
+		RetentionPeriod:     awscdk.Duration_Days(jsii.Number(14)),
+		MaxMessageSizeBytes: jsii.Number(maxHRISMessageBytes),
 	})
 	q := awssqs.NewQueue(s.Stack, jsii.String(id), &awssqs.QueueProps{
 		Fifo:                      jsii.Bool(true),
+		MaxMessageSizeBytes:       jsii.Number(maxHRISMessageBytes),
 		ContentBasedDeduplication: jsii.Bool(false),
 		Encryption:                awssqs.QueueEncryption_SQS_MANAGED,
 		EnforceSSL:                jsii.Bool(true),

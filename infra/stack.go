@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -89,6 +90,9 @@ type LifecycleStack struct {
 	AlertTopic                              awssns.Topic
 
 	webhookURL *string
+	webhookAPI awsapigatewayv2.HttpApi
+	// alarms are every alarm of the stack, for the dashboard's status widget.
+	alarms alarmRefs
 	// stagingDirs are temporary asset directories; the CDK copies them into
 	// the cloud assembly at synthesis, then Cleanup removes them.
 	stagingDirs []string
@@ -145,6 +149,7 @@ func NewLifecycleStack(scope constructs.Construct, id string, props LifecycleSta
 	s.defineSchedule()
 	s.defineWebhookAPI()
 	s.defineAlarms()
+	s.defineDashboard()
 	s.defineOutputs()
 	s.suppressNagFindings()
 	return s, nil

@@ -69,6 +69,10 @@ synth: build
 	cd infra && $(if $(filter true,$(SAM_LOCAL)),CDK_CONTEXT_JSON='{"samLocal":true}') $(GO) run .
 	@$(if $(filter true,$(SAM_LOCAL)),echo "synth: template for sam local invoke (never deploy it)",echo "synth: deployable template; for sam local invoke --env-vars run make synth SAM_LOCAL=true")
 
+## dashboard-png: docs/dashboard.png, the operations dashboard drawn from the synthesized DashboardBody with sample data (needs Debian's chromium; not part of make test or CI)
+dashboard-png: synth
+	cd infra && $(GO) run ./tools/dashboardpng -template ../cdk.out/EncompassLifecycle.template.json -out ../docs/dashboard.png
+
 ## deploy: synthesize the deployable template and deploy it with the CDK CLI (AWS credentials, a bootstrapped account; docs/deploy.md)
 CDK_CLI_VERSION ?= 2.1148.1
 deploy: build

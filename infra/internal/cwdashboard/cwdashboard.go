@@ -16,8 +16,11 @@ import (
 // Dashboard is a decoded dashboard body.
 type Dashboard struct {
 	LogicalID string
-	Start     string
-	Widgets   []Widget
+	// Name is the DashboardName property, resolved like the body (empty
+	// when CloudFormation names it).
+	Name    string
+	Start   string
+	Widgets []Widget
 }
 
 // Widget is one widget: its place on the 24-column grid, and what it shows.
@@ -135,6 +138,11 @@ func FromTemplate(template map[string]any, constructID string) (*Dashboard, erro
 		return nil, err
 	}
 	d.LogicalID = ids[0]
+	if n, ok := props["DashboardName"]; ok {
+		if d.Name, err = Resolve(n); err != nil {
+			return nil, err
+		}
+	}
 	return d, nil
 }
 

@@ -5,7 +5,7 @@ FUNCTIONS := provision deprovision poller webhook
 STATICCHECK_VERSION := v0.8.2
 GO ?= go
 
-.PHONY: all build test lint demo sim invoke synth deploy bench fmt clean tools webhook-subscription
+.PHONY: all build test lint tidy tidy-check demo sim invoke synth deploy bench fmt clean tools webhook-subscription dashboard-png
 
 all: build
 
@@ -26,13 +26,23 @@ test: node_modules build
 	$(GO) test -race -count=1 ./...
 	cd infra && $(GO) test -count=1 ./...
 
-## lint: go vet, gofmt and staticcheck
-lint:
+## lint: go vet, gofmt, staticcheck, and both modules tidy (go mod tidy -diff)
+lint: tidy-check
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1)
 	$(GO) vet ./...
 	cd infra && $(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 	cd infra && $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+## tidy-check: fail when go.mod/go.sum of the root module or of infra/ is not what `go mod tidy` writes (the diff says what to change)
+tidy-check:
+	@$(GO) mod tidy -diff || (echo "go.mod/go.sum are not tidy: run make tidy"; exit 1)
+	@cd infra && $(GO) mod tidy -diff || (echo "infra/go.mod/go.sum are not tidy: run make tidy"; exit 1)
+
+## tidy: go mod tidy on the root module and on infra/
+tidy:
+	$(GO) mod tidy
+	cd infra && $(GO) mod tidy
 
 ## sim: the Encompass simulator on :8081, seeded from the built-in seed (SEED=file to change)
 sim:
@@ -54,9 +64,14 @@ bench: node_modules
 webhook-subscription:
 	$(GO) run ./cmd/webhookctl $(or $(ACTION),list) $(if $(URL),-url $(URL)) $(if $(KEY_FILE),-key-file $(KEY_FILE)) $(if $(filter true,$(PRINT_KEY)),-print-key) $(if $(ID),-id $(ID)) $(if $(filter true,$(APPLY)),-apply)
 
-## synth: cdk.out/EncompassLifecycle.template.json and the staged bootstraps for `sam local invoke -t` (SAM_LOCAL=true also declares the variables events/env.json overrides)
+## synth: cdk.out/EncompassLifecycle.template.json (deployable) and the staged bootstraps; `make synth SAM_LOCAL=true` for `sam local invoke -t ... --env-vars events/env.json` (it also declares the local-only variables env.json sets)
 synth: build
 	cd infra && $(if $(filter true,$(SAM_LOCAL)),CDK_CONTEXT_JSON='{"samLocal":true}') $(GO) run .
+	@$(if $(filter true,$(SAM_LOCAL)),echo "synth: template for sam local invoke (never deploy it)",echo "synth: deployable template; for sam local invoke --env-vars run make synth SAM_LOCAL=true")
+
+## dashboard-png: docs/dashboard.png, the operations dashboard drawn from the synthesized DashboardBody with sample data (needs Debian's chromium; not part of make test or CI)
+dashboard-png: synth
+	cd infra && $(GO) run ./tools/dashboardpng -template ../cdk.out/EncompassLifecycle.template.json -out ../docs/dashboard.png
 
 ## deploy: synthesize the deployable template and deploy it with the CDK CLI (AWS credentials, a bootstrapped account; docs/deploy.md)
 CDK_CLI_VERSION ?= 2.1148.1

@@ -77,6 +77,7 @@ func (s *LifecycleStack) defineAlarms() {
 		})
 		a.AddAlarmAction(action)
 		a.AddOkAction(action)
+		s.alarms = append(s.alarms, a)
 	}
 	minute := awscdk.Duration_Minutes(jsii.Number(1))
 	fiveMinutes := awscdk.Duration_Minutes(jsii.Number(5))

@@ -17,25 +17,6 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
-// DynamoDB actions each function uses on the state table: the methods of
-// the DynamoDBAPI interfaces of pkg/state and pkg/poll. Listed rather than granted through GrantReadWriteData so that a
-// function gets exactly what it calls: no Scan, no batch or transactional
-// writes, no table administration.
-var (
-	provisioningTableActions = []string{
-		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query",
-	}
-	// The poller's snapshot (pkg/poll) also compacts its delta items with
-	// BatchWriteItem.
-	pollerTableActions = []string{
-		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query",
-		"dynamodb:BatchWriteItem",
-	}
-	// The webhook claims a delivery id with a conditional put and releases
-	// it when publishing fails.
-	webhookTableActions = []string{"dynamodb:PutItem", "dynamodb:DeleteItem"}
-)
-
 // localOnlyEncompassVars and localOnlyWebhookVars are declared (empty) only
 // with samLocal, because `sam local invoke --env-vars` ignores variables the
 // template does not declare. In AWS the functions read Secrets Manager.
@@ -160,20 +141,26 @@ func (s *LifecycleStack) defineFunctions(distDir, mappingFile string) error {
 		id:          "WebhookFunction",
 		description: "Verifies Encompass webhook deliveries and hands them to EventBridge",
 		timeout:     webhookTimeoutSeconds,
+		reserved:    webhookReservedConcurrency(cfg.WebhookRateLimit),
 		env:         webhookEnv,
 	})
 
-	// Grants: exactly what each function calls.
+	// Grants: exactly what each function calls, on the state-table keys it
+	// owns or reads, publishing only its own event source
+	// (permissions.go).
 	for _, fn := range []awslambda.Function{s.Provision, s.Deprovision, s.Poller} {
 		s.EncompassSecret.GrantRead(fn, nil)
-		s.Bus.GrantPutEventsTo(fn, nil)
 	}
-	s.Table.Grant(s.Provision, strs(provisioningTableActions)...)
-	s.Table.Grant(s.Deprovision, strs(provisioningTableActions)...)
-	s.Table.Grant(s.Poller, strs(pollerTableActions)...)
-	s.Table.Grant(s.Webhook, strs(webhookTableActions)...)
+	s.grantPutEvents(s.Provision, sourceProvisioning)
+	s.grantPutEvents(s.Deprovision, sourceProvisioning)
+	s.grantPutEvents(s.Poller, sourcePoller)
+	s.grantPutEvents(s.Webhook, sourceWebhook)
+	s.grantTable(s.Provision, provisioningTableActions, provisioningKeys)
+	s.grantTable(s.Deprovision, provisioningTableActions, provisioningKeys)
+	s.grantTable(s.Poller, pollerOwnTableActions, pollerOwnKeys)
+	s.grantTable(s.Poller, pollerReadTableActions, pollerReadKeys)
+	s.grantTable(s.Webhook, webhookTableActions, webhookKeys)
 	s.WebhookSecret.GrantRead(s.Webhook, nil)
-	s.Bus.GrantPutEventsTo(s.Webhook, nil)
 
 	s.subscribe(s.Provision, s.ProvisionQueue, cc.Provision)
 	s.subscribe(s.Deprovision, s.DeprovisionQueue, cc.Deprovision)
@@ -242,15 +229,6 @@ func (s *LifecycleStack) subscribe(fn awslambda.Function, q awssqs.Queue, maxCon
 		ReportBatchItemFailures: jsii.Bool(true),
 		MaxConcurrency:          jsii.Number(float64(maxConcurrency)),
 	}))
-}
-
-// strs converts to the []*string that jsii variadic methods take.
-func strs(ss []string) []*string {
-	out := make([]*string, len(ss))
-	for i := range ss {
-		out[i] = jsii.String(ss[i])
-	}
-	return out
 }
 
 // Where a code asset's files are in the Lambda (and SAM) container.

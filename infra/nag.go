@@ -21,6 +21,8 @@ func (s *LifecycleStack) defineOutputs() {
 	out("EncompassSecretArn", "Put the Encompass API credentials here", s.EncompassSecret.SecretArn())
 	out("WebhookSecretArn", "Put the webhook signing keys here", s.WebhookSecret.SecretArn())
 	out("AlertTopicArn", "Alarms and poller alerts are published here", s.AlertTopic.TopicArn())
+	out("DashboardUrl", "The operations dashboard (CloudWatch)", jsii.String("https://"+*awscdk.Aws_REGION()+
+		".console.aws.amazon.com/cloudwatch/home?region="+*awscdk.Aws_REGION()+"#dashboards:name="+*dashboardName()))
 }
 
 // suppressNagFindings records, next to the resources, why the few

@@ -153,4 +153,5 @@ func (s *LifecycleStack) defineWebhookAPI() {
 		Format:         jsii.String(accessLogFormat),
 	})
 	s.webhookURL = stage.Url()
+	s.webhookAPI = api
 }

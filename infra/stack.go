@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -33,7 +34,7 @@ var functionDirs = map[string]string{
 }
 
 // Event sources the functions publish under (CONTRACTS section 3).
-var eventSources = []string{"encompass.provisioning", "encompass.poller", "encompass.webhook"}
+var eventSources = []string{sourceProvisioning, sourcePoller, sourceWebhook}
 
 // Timeouts. The SQS functions' visibility timeout is six times their
 // timeout, as AWS advises for event source mappings, so that a message is
@@ -89,6 +90,9 @@ type LifecycleStack struct {
 	AlertTopic                              awssns.Topic
 
 	webhookURL *string
+	webhookAPI awsapigatewayv2.HttpApi
+	// alarms are every alarm of the stack, for the dashboard's status widget.
+	alarms alarmRefs
 	// stagingDirs are temporary asset directories; the CDK copies them into
 	// the cloud assembly at synthesis, then Cleanup removes them.
 	stagingDirs []string
@@ -145,6 +149,7 @@ func NewLifecycleStack(scope constructs.Construct, id string, props LifecycleSta
 	s.defineSchedule()
 	s.defineWebhookAPI()
 	s.defineAlarms()
+	s.defineDashboard()
 	s.defineOutputs()
 	s.suppressNagFindings()
 	return s, nil
@@ -167,19 +172,31 @@ func (s *LifecycleStack) defineQueues() {
 	}
 }
 
+// maxHRISMessageBytes is SQS's largest message (1 MiB since 2025). The
+// HRIS queues and their DLQs take every body SQS can carry, because the
+// product keeps any body it can be delivered: a malformed or oversized
+// event is rejected with its body stored (the rejected-body store is
+// chunked), never left to loop into the DLQ. Set explicitly so that a
+// queue's limit is not whatever the account's default was when it was
+// created (issue 10, defect 3).
+const maxHRISMessageBytes = 1 << 20
+
 // fifoQueue returns a FIFO queue and its FIFO dead-letter queue, both
-// encrypted (SSE-SQS: a cross-account producer needs no KMS grant) and
-// refusing plain-HTTP requests. Deduplication is by the producer's
+// encrypted (SSE-SQS: a cross-account producer needs no KMS grant),
+// refusing plain-HTTP requests and taking messages up to
+// maxHRISMessageBytes. Deduplication is by the producer's
 // MessageDeduplicationId (= eventId), never by content.
 func (s *LifecycleStack) fifoQueue(id string) (awssqs.Queue, awssqs.Queue) {
 	dlq := awssqs.NewQueue(s.Stack, jsii.String(id+"DLQ"), &awssqs.QueueProps{
-		Fifo:            jsii.Bool(true),
-		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
-		EnforceSSL:      jsii.Bool(true),
-		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
+		Fifo:                jsii.Bool(true),
+		Encryption:          awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:          jsii.Bool(true),
+		RetentionPeriod:     awscdk.Duration_Days(jsii.Number(14)),
+		MaxMessageSizeBytes: jsii.Number(maxHRISMessageBytes),
 	})
 	q := awssqs.NewQueue(s.Stack, jsii.String(id), &awssqs.QueueProps{
 		Fifo:                      jsii.Bool(true),
+		MaxMessageSizeBytes:       jsii.Number(maxHRISMessageBytes),
 		ContentBasedDeduplication: jsii.Bool(false),
 		Encryption:                awssqs.QueueEncryption_SQS_MANAGED,
 		EnforceSSL:                jsii.Bool(true),
@@ -227,11 +244,17 @@ func (s *LifecycleStack) defineStateAndEvents() {
 	s.Bus = awsevents.NewEventBus(s.Stack, jsii.String("EventBus"), &awsevents.EventBusProps{
 		Description: jsii.String("Events published by the Encompass lifecycle functions"),
 	})
-	s.Bus.Archive(jsii.String("EventArchive"), &awsevents.BaseArchiveProps{
+	archive := s.Bus.Archive(jsii.String("EventArchive"), &awsevents.BaseArchiveProps{
 		Description:  jsii.String("Every event the Encompass lifecycle functions publish, for replay"),
 		EventPattern: &awsevents.EventPattern{Source: jsii.Strings(eventSources...)},
 		Retention:    awscdk.Duration_Days(jsii.Number(float64(s.Config.EventArchiveDays))),
 	})
+	// aws-cdk-lib 2.260.0 writes "KmsKeyIdentifier": "" on every archive
+	// without a key (aws/aws-cdk#37847, open), and CloudFormation has been
+	// reported failing such deploys with GeneralServiceException in some
+	// regions. Absent, the archive uses an AWS owned key, which is what the
+	// empty string was meant to say. Drop this once the CDK omits it.
+	archive.Node().DefaultChild().(awsevents.CfnArchive).AddPropertyDeletionOverride(jsii.String("KmsKeyIdentifier"))
 }
 
 // defineSecrets creates the two secrets empty (no value and no generated

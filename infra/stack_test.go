@@ -98,6 +98,15 @@ func TestQueuesAreFIFOWithFIFODeadLetterQueues(t *testing.T) {
 			if dlq["FifoQueue"] != true || dlq["SqsManagedSseEnabled"] != true {
 				t.Errorf("DLQ FifoQueue = %v, SSE = %v: a FIFO queue needs a FIFO, encrypted DLQ", dlq["FifoQueue"], dlq["SqsManagedSseEnabled"])
 			}
+			// Issue 10, defect 3: the queue and its DLQ take SQS's largest
+			// message (1 MiB), so that no body SQS accepts from the producer
+			// is refused on a redrive, and the product sees (and rejects
+			// with its body kept) everything the producer can send.
+			for name, qp := range map[string]map[string]any{"queue": p, "DLQ": dlq} {
+				if qp["MaximumMessageSize"] == nil || number(t, qp["MaximumMessageSize"]) != 1048576 {
+					t.Errorf("%s MaximumMessageSize = %v, want 1048576 (1 MiB)", name, qp["MaximumMessageSize"])
+				}
+			}
 			if number(t, dlq["MessageRetentionPeriod"]) < number(t, p["MessageRetentionPeriod"]) {
 				t.Error("DLQ keeps messages for less time than the queue: a redriven message could expire at once")
 			}
@@ -360,7 +369,7 @@ func TestEachFunctionGetsExactlyWhatItUses(t *testing.T) {
 		"DeprovisionFunction": {{"logs:CreateLogStream logs:PutLogEvents", logs("DeprovisionFunction")}, {secret, encSecret}, {"events:PutEvents", bus},
 			{ddbRW, table}, {consume, queue("DeprovisionQueue")}},
 		"PollerFunction": {{"logs:CreateLogStream logs:PutLogEvents", logs("PollerFunction")}, {secret, encSecret}, {"events:PutEvents", bus},
-			{"dynamodb:BatchWriteItem " + ddbRW, table}},
+			{"dynamodb:BatchWriteItem " + ddbRW, table}, {"dynamodb:Query", table}},
 		"WebhookFunction": {{"logs:CreateLogStream logs:PutLogEvents", logs("WebhookFunction")}, {"dynamodb:DeleteItem dynamodb:PutItem", table},
 			{secret, hookSecret}, {"events:PutEvents", bus}},
 	}

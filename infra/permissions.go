@@ -10,9 +10,9 @@ import (
 
 // State-table partition keys (pk), by the function that owns or reads
 // them, as IAM dynamodb:LeadingKeys patterns. The source is the key
-// constructors of pkg/state (eventPK "EVENT#", employeePK "EMP#", writePK
-// "USER#", terminatedPK "TERMINATED", rejectedPK "REJECTED#", webhookPK
-// "WEBHOOK#", and the held events of the effective-date issue, "HELD#")
+// constructors of pkg/state (the claim kinds "EVENT#" and "WEBHOOK#",
+// employeePK "EMP#", writePK "USER#", terminatedPK "TERMINATED", rejectedPK
+// "REJECTED#", and the held events of the effective-date issue, "HELD#")
 // and of pkg/poll (metaPK, basePKPrefix, deltaPKPrefix, stageHeadPK,
 // stagePKPrefix: all "POLL#"). A new key prefix in those packages needs
 // its line here, or the function is denied (AccessDeniedException) the
@@ -52,9 +52,9 @@ var (
 	// The poller reads the write log (state.Store.WritesSince) and the
 	// terminated index (state.Store.Terminated) with Query only.
 	pollerReadTableActions = []string{"dynamodb:Query"}
-	// The webhook claims a delivery id with a conditional put and releases
-	// it when publishing fails.
-	webhookTableActions = []string{"dynamodb:PutItem", "dynamodb:DeleteItem"}
+	// The webhook claims a delivery id with a conditional put (reading the
+	// claim when the put loses), then completes or releases it (updates).
+	webhookTableActions = []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
 )
 
 // grantTable lets fn call actions on the state table only for items whose

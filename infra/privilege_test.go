@@ -70,7 +70,7 @@ func TestStateTableGrantsAreScopedByLeadingKeys(t *testing.T) {
 			{join(pollerOwnTableActions), join(pollerOwnKeys)},
 			{"dynamodb:Query", "TERMINATED USER#*"},
 		},
-		"WebhookFunction": {{"dynamodb:DeleteItem dynamodb:PutItem", "WEBHOOK#*"}},
+		"WebhookFunction": {{"dynamodb:GetItem dynamodb:PutItem dynamodb:UpdateItem", "WEBHOOK#*"}},
 	}
 	// The lists themselves, spelt out, so that a change to them is a
 	// deliberate change to this test too.
@@ -220,6 +220,15 @@ func readCodeFacts(t *testing.T, pkg string) codeFacts {
 					}
 				}
 			case *ast.ValueSpec:
+				// The claim kinds (state.ClaimKind "EVENT", "WEBHOOK") key
+				// their items <kind>#<id>.
+				if typ, ok := n.Type.(*ast.Ident); ok && typ.Name == "ClaimKind" {
+					for _, v := range n.Values {
+						if k, ok := stringLit(v); ok {
+							f.keys = append(f.keys, k+"#")
+						}
+					}
+				}
 				for i, name := range n.Names {
 					if strings.Contains(name.Name, "PK") && i < len(n.Values) {
 						if v, ok := stringLit(n.Values[i]); ok && pkPattern.MatchString(v) {

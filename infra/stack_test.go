@@ -370,7 +370,7 @@ func TestEachFunctionGetsExactlyWhatItUses(t *testing.T) {
 			{ddbRW, table}, {consume, queue("DeprovisionQueue")}},
 		"PollerFunction": {{"logs:CreateLogStream logs:PutLogEvents", logs("PollerFunction")}, {secret, encSecret}, {"events:PutEvents", bus},
 			{"dynamodb:BatchWriteItem " + ddbRW, table}, {"dynamodb:Query", table}},
-		"WebhookFunction": {{"logs:CreateLogStream logs:PutLogEvents", logs("WebhookFunction")}, {"dynamodb:DeleteItem dynamodb:PutItem", table},
+		"WebhookFunction": {{"logs:CreateLogStream logs:PutLogEvents", logs("WebhookFunction")}, {"dynamodb:GetItem dynamodb:PutItem dynamodb:UpdateItem", table},
 			{secret, hookSecret}, {"events:PutEvents", bus}},
 	}
 	for fn, grants := range want {

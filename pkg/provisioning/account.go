@@ -171,7 +171,7 @@ func (a *Account) setLicenses(ls []encompass.SCIMLicense) {
 		}
 		st := l.LicenseStatusType
 		if st == "" {
-			st, _ = hris.LicenseStatusType(l.LicenseStatus)
+			st, _ = encompass.LicenseStatusType(l.LicenseStatus)
 		}
 		a.Licenses = append(a.Licenses, hris.StateLicense{
 			State: strings.ToUpper(l.StateAbbreviation), LicenseNumber: l.LicenseNumber,

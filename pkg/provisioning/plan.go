@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
 	"github.com/lenderops/encompass-lifecycle/pkg/hris"
 	"github.com/lenderops/encompass-lifecycle/pkg/mapping"
 )
@@ -64,7 +65,7 @@ func Target(ev *hris.Event, rules *mapping.Resolved, decideAccess bool) Desired 
 	put(FieldNMLSExpirationDate, e.NMLSExpirationDate)
 	// The HRIS id goes to Encompass only when it fits; the link is kept in
 	// the state table either way.
-	if len(e.EmployeeID) <= hris.MaxEncompassEmployee {
+	if len(e.EmployeeID) <= encompass.MaxEmployeeIDLength {
 		d.Fields[FieldEmployeeID] = e.EmployeeID
 	}
 	if e.StateLicenses.Present {

@@ -23,7 +23,8 @@ const (
 )
 
 // Decode parses and validates one SQS message body that arrived on queue q.
-// now is the current time, used for the effectiveAt check. Every failure is an
+// now is the current time, used for the occurredAt and effectiveAt bounds.
+// Every failure is an
 // *Error; Decode never returns a partially valid Event.
 func Decode(body []byte, q Queue, now time.Time) (*Event, error) {
 	if len(body) > MaxBodyBytes {
@@ -58,7 +59,7 @@ func Decode(body []byte, q Queue, now time.Time) (*Event, error) {
 		return nil, &Error{Reason: ReasonInvalidField, Message: "message body is JSON null; expected an HRIS event object"}
 	}
 	if strictErr != nil {
-		return nil, ambiguous(top, strictErr)
+		return nil, ambiguous(trimmed, strictErr)
 	}
 
 	d := decoder{}
@@ -149,7 +150,7 @@ func Decode(body []byte, q Queue, now time.Time) (*Event, error) {
 }
 
 // maxPeekBytes bounds the oversized bodies whose identifiers are still read:
-// SQS's own limit. One pass into a small struct skips everything else.
+// SQS's own limit. Only the top level and the employee object are decoded.
 const maxPeekBytes = 256 << 10
 
 // peekIdentifiers fills e's eventId, employeeId and type from an oversized
@@ -160,22 +161,49 @@ func peekIdentifiers(body []byte, e *Error) {
 	if len(body) > maxPeekBytes {
 		return
 	}
-	var v struct {
-		EventID  any `json:"eventId"`
-		Type     any `json:"type"`
-		Employee struct {
-			EmployeeID any `json:"employeeId"`
-		} `json:"employee"`
+	readIdentifiers(body).fill(e, "")
+}
+
+// identifiers are the fields that correlate a rejection of a body that is
+// not otherwise decoded.
+type identifiers struct {
+	eventID, employeeID, typ string
+}
+
+// readIdentifiers reads them from body, leniently: a field that is missing or
+// not a string is left empty. Keys match exactly, as in Decode (a struct
+// would also take "EventID").
+func readIdentifiers(body []byte) identifiers {
+	var v identifiers
+	str := func(raw json.RawMessage) string {
+		var s string
+		_ = json.Unmarshal(raw, &s)
+		return strings.TrimSpace(s)
 	}
-	if json.Unmarshal(body, &v) != nil {
-		return
+	var top, emp map[string]json.RawMessage
+	if json.Unmarshal(body, &top) != nil {
+		return v
 	}
+	v.eventID, v.typ = str(top["eventId"]), str(top["type"])
+	if json.Unmarshal(top["employee"], &emp) == nil {
+		v.employeeID = str(emp["employeeId"])
+	}
+	return v
+}
+
+// fill copies the identifiers into e (type only when it is a known one),
+// leaving out the one at the JSON path ambiguous: a key given twice has no
+// single value. fail drops ids that are themselves invalid.
+func (v identifiers) fill(e *Error, ambiguous string) {
 	d := decoder{}
-	d.id.EventID, _ = v.EventID.(string)
-	d.id.EmployeeID, _ = v.Employee.EmployeeID.(string)
-	d.id.EventID, d.id.EmployeeID = strings.TrimSpace(d.id.EventID), strings.TrimSpace(d.id.EmployeeID)
-	if t, _ := v.Type.(string); Type(t) == TypeHire || Type(t) == TypeUpdate || Type(t) == TypeRehire || Type(t) == TypeTerminate {
-		d.id.Type = Type(t)
+	if ambiguous != "eventId" {
+		d.id.EventID = v.eventID
+	}
+	if ambiguous != "employee" && ambiguous != "employee.employeeId" {
+		d.id.EmployeeID = v.employeeID
+	}
+	if t := Type(v.typ); ambiguous != "type" && (t == TypeHire || t == TypeUpdate || t == TypeRehire || t == TypeTerminate) {
+		d.id.Type = t
 	}
 	d.fail(e)
 }
@@ -301,39 +329,20 @@ func (d *decoder) checkTopText(key, s string, max int) {
 // ambiguous is the rejection of a body with a duplicated key (or nested
 // beyond reason). The identifiers are still read for correlation, except one
 // that is itself duplicated: which of its values is meant cannot be known.
-func ambiguous(top map[string]json.RawMessage, err error) *Error {
-	path, msg := "", err.Error()
+func ambiguous(body []byte, err error) *Error {
+	e := &Error{Reason: ReasonInvalidJSON, Message: err.Error()}
 	var se *strictjson.Error
 	if errors.As(err, &se) {
-		path = strings.TrimPrefix(strings.TrimPrefix(se.Path, "$"), ".")
+		e.Field = strings.TrimPrefix(strings.TrimPrefix(se.Path, "$"), ".")
 		switch {
 		case errors.Is(err, strictjson.ErrDuplicateKey):
-			msg = "appears twice in the same object; a body with a duplicated key is ambiguous (the last value would silently win), so none of it is applied"
+			e.Message = "appears twice in the same object; a body with a duplicated key is ambiguous (the last value would silently win), so none of it is applied"
 		case errors.Is(err, strictjson.ErrTooDeep):
-			msg = fmt.Sprintf("is nested more than %d levels deep; an HRIS event has four", strictjson.DefaultMaxDepth)
+			e.Message = fmt.Sprintf("is nested more than %d levels deep; an HRIS event has four", strictjson.DefaultMaxDepth)
 		}
 	}
-	d := decoder{}
-	str := func(raw json.RawMessage) string {
-		var v string
-		_ = json.Unmarshal(raw, &v)
-		return strings.TrimSpace(v)
-	}
-	if path != "eventId" {
-		d.id.EventID = str(top["eventId"])
-	}
-	if path != "type" {
-		if t := Type(str(top["type"])); t == TypeHire || t == TypeUpdate || t == TypeRehire || t == TypeTerminate {
-			d.id.Type = t
-		}
-	}
-	if path != "employee" && path != "employee.employeeId" {
-		var emp map[string]json.RawMessage
-		if json.Unmarshal(top["employee"], &emp) == nil {
-			d.id.EmployeeID = str(emp["employeeId"])
-		}
-	}
-	return d.fail(&Error{Reason: ReasonInvalidJSON, Field: path, Message: msg})
+	readIdentifiers(body).fill(e, e.Field)
+	return e
 }
 
 // stringField decodes an optional employee string: absent, null (or "",
@@ -386,8 +395,26 @@ func (d *decoder) asciiField(obj map[string]json.RawMessage, key string, check f
 	return Set(s)
 }
 
+// employee reads and validates the employee object: each field, then the
+// rules between fields, then the login id.
 func (d *decoder) employee(ev *Event, obj map[string]json.RawMessage) {
-	e := &ev.Employee
+	userName := d.readEmployee(&ev.Employee, obj)
+	for _, step := range []func(){
+		func() { d.requiredFields(ev, userName) },
+		func() { d.normaliseProfile(&ev.Employee) },
+		func() { d.resolveUserName(&ev.Employee, userName) },
+	} {
+		if d.err != nil {
+			return
+		}
+		step()
+	}
+}
+
+// readEmployee decodes every field of the employee object with its own
+// rules (type, characters); userName is returned apart, as sent, since
+// Employee.UserName holds the resolved one.
+func (d *decoder) readEmployee(e *Employee, obj map[string]json.RawMessage) (userName Field[string]) {
 	e.EmployeeID = d.requiredString(obj, "employeeId", "employee.")
 	if e.EmployeeID != "" {
 		if err := checkID(e.EmployeeID); err != nil {
@@ -408,7 +435,7 @@ func (d *decoder) employee(ev *Event, obj map[string]json.RawMessage) {
 	e.Location = d.stringField(obj, "location")
 	e.NMLSID = d.stringField(obj, "nmlsId")
 	e.NMLSExpirationDate = d.stringField(obj, "nmlsExpirationDate")
-	userName := d.asciiField(obj, "userName", checkLogin)
+	userName = d.asciiField(obj, "userName", checkLogin)
 	// An explicit link is either there or not: null and "" mean not.
 	if link := d.asciiField(obj, "encompassUserName", checkLogin); link.IsSet() {
 		e.EncompassUserName = link.Value
@@ -428,12 +455,14 @@ func (d *decoder) employee(ev *Event, obj map[string]json.RawMessage) {
 	if raw, ok := obj["stateLicenses"]; ok {
 		e.StateLicenses = d.licenses(raw)
 	}
-	if d.err != nil {
-		return
-	}
+	return userName
+}
 
-	// Required for hire and rehire; never clearable, because Encompass
-	// requires them on every user.
+// requiredFields applies the rules of presence: givenName, familyName and
+// email are required for hire and rehire and never clearable, because
+// Encompass requires them on every user; userName cannot be cleared.
+func (d *decoder) requiredFields(ev *Event, userName Field[string]) {
+	e := &ev.Employee
 	for _, f := range []struct {
 		name string
 		v    Field[string]
@@ -451,8 +480,12 @@ func (d *decoder) employee(ev *Event, obj map[string]json.RawMessage) {
 	}
 	if userName.Present && userName.Null {
 		d.set(fieldError(ReasonInvalidField, "employee.userName", "cannot be cleared; omit it to keep the current login id"))
-		return
 	}
+}
+
+// normaliseProfile checks the lengths, e-mail, phones and dates, and writes
+// the phones in Encompass's form.
+func (d *decoder) normaliseProfile(e *Employee) {
 	for _, f := range []struct {
 		name string
 		v    Field[string]
@@ -500,13 +533,17 @@ func (d *decoder) employee(ev *Event, obj map[string]json.RawMessage) {
 	if e.NMLSExpirationDate.IsSet() {
 		if err := checkDate(e.NMLSExpirationDate.Value); err != nil {
 			d.set(fieldError(ReasonInvalidField, "employee.nmlsExpirationDate", "%s", err))
-			return
 		}
 	}
+}
 
+// resolveUserName sets the login id: the one sent (already checked by
+// asciiField), or the one derived from the e-mail, which must then be
+// printable ASCII too.
+func (d *decoder) resolveUserName(e *Employee, userName Field[string]) {
 	switch {
 	case userName.IsSet():
-		e.UserName = userName.Value // asciiField has checked it
+		e.UserName = userName.Value
 	case e.Email.IsSet():
 		u, err := encompass.DeriveUserName(e.Email.Value)
 		if err == nil {

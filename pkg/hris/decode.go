@@ -346,33 +346,16 @@ func ambiguous(body []byte, err error) *Error {
 }
 
 // stringField decodes an optional employee string: absent, null (or "",
-// which HRIS exports use for "no value") or a trimmed string.
+// which HRIS exports use for "no value") or a trimmed string that meets the
+// text rules (checkText).
 func (d *decoder) stringField(obj map[string]json.RawMessage, key string) Field[string] {
-	raw, ok := obj[key]
-	if !ok {
-		return Field[string]{}
-	}
-	if isNull(raw) {
-		return Null[string]()
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		d.set(fieldError(ReasonInvalidField, "employee."+key, "must be a string or null, got %s", jsonKind(raw)))
-		return Field[string]{}
-	}
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return Null[string]()
-	}
-	if err := checkText(s); err != nil {
-		d.set(fieldError(ReasonInvalidField, "employee."+key, "%s", err))
-	}
-	return Set(s)
+	return d.checkedField(obj, key, checkText)
 }
 
-// asciiField is stringField for identifiers that must be printable ASCII
-// (login ids, SSO subjects), checked with check instead of checkText.
-func (d *decoder) asciiField(obj map[string]json.RawMessage, key string, check func(string) error) Field[string] {
+// checkedField is stringField with the character rules of check: checkText
+// for free text, stricter ones for identifiers that must be printable ASCII
+// (login ids, SSO subjects).
+func (d *decoder) checkedField(obj map[string]json.RawMessage, key string, check func(string) error) Field[string] {
 	raw, ok := obj[key]
 	if !ok {
 		return Field[string]{}
@@ -435,12 +418,12 @@ func (d *decoder) readEmployee(e *Employee, obj map[string]json.RawMessage) (use
 	e.Location = d.stringField(obj, "location")
 	e.NMLSID = d.stringField(obj, "nmlsId")
 	e.NMLSExpirationDate = d.stringField(obj, "nmlsExpirationDate")
-	userName = d.asciiField(obj, "userName", checkLogin)
+	userName = d.checkedField(obj, "userName", checkLogin)
 	// An explicit link is either there or not: null and "" mean not.
-	if link := d.asciiField(obj, "encompassUserName", checkLogin); link.IsSet() {
+	if link := d.checkedField(obj, "encompassUserName", checkLogin); link.IsSet() {
 		e.EncompassUserName = link.Value
 	}
-	e.DDAAuthID = d.asciiField(obj, "ddaAuthId", checkAuthID)
+	e.DDAAuthID = d.checkedField(obj, "ddaAuthId", checkAuthID)
 	if raw, ok := obj["ssoOnly"]; ok {
 		if isNull(raw) {
 			e.SSOOnly = Null[bool]()
@@ -538,7 +521,7 @@ func (d *decoder) normaliseProfile(e *Employee) {
 }
 
 // resolveUserName sets the login id: the one sent (already checked by
-// asciiField), or the one derived from the e-mail, which must then be
+// checkedField), or the one derived from the e-mail, which must then be
 // printable ASCII too.
 func (d *decoder) resolveUserName(e *Employee, userName Field[string]) {
 	switch {

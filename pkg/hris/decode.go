@@ -3,26 +3,28 @@ package hris
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/mail"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
+
+	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
+	"github.com/lenderops/encompass-lifecycle/pkg/strictjson"
 )
 
-// Field limits from the SCIM schema reference (names and job title 64,
-// employeeId 10 in Encompass; the HRIS id itself is kept in the state table).
+// Bounds of this product's own: Encompass's field limits are in
+// pkg/encompass (encompass.MaxNameLength ...).
 const (
-	MaxNameLength        = 64
-	MaxEncompassEmployee = 10
-	maxIDLength          = 128
-	maxFreeTextLength    = 256
-	maxLicenses          = 100
+	maxIDLength       = 128
+	maxFreeTextLength = 256
+	maxLicenses       = 100
 )
 
 // Decode parses and validates one SQS message body that arrived on queue q.
-// now is the current time, used for the effectiveAt check. Every failure is an
+// now is the current time, used for the occurredAt and effectiveAt bounds.
+// Every failure is an
 // *Error; Decode never returns a partially valid Event.
 func Decode(body []byte, q Queue, now time.Time) (*Event, error) {
 	if len(body) > MaxBodyBytes {
@@ -38,6 +40,13 @@ func Decode(body []byte, q Queue, now time.Time) (*Event, error) {
 	if !utf8.Valid(trimmed) {
 		return nil, &Error{Reason: ReasonInvalidJSON, Message: "message body is not valid UTF-8 text"}
 	}
+	// A duplicated key would let the last one win silently, so that what an
+	// operator reads in the body is not what is applied. Malformed JSON is
+	// left to json.Unmarshal below, whose messages are the established ones.
+	strictErr := strictjson.CheckDuplicateKeys(trimmed)
+	if errors.Is(strictErr, strictjson.ErrSyntax) {
+		strictErr = nil
+	}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(trimmed, &top); err != nil {
 		if trimmed[0] != '{' && json.Valid(trimmed) {
@@ -48,6 +57,9 @@ func Decode(body []byte, q Queue, now time.Time) (*Event, error) {
 	}
 	if top == nil {
 		return nil, &Error{Reason: ReasonInvalidField, Message: "message body is JSON null; expected an HRIS event object"}
+	}
+	if strictErr != nil {
+		return nil, ambiguous(trimmed, strictErr)
 	}
 
 	d := decoder{}
@@ -106,19 +118,18 @@ func Decode(body []byte, q Queue, now time.Time) (*Event, error) {
 		}
 	}
 
-	ev.OccurredAt = d.requiredTime(top, "occurredAt")
-	if eff, ok := d.optionalString(top, "effectiveAt"); ok && eff != "" {
-		t, err := time.Parse(time.RFC3339, eff)
-		if err != nil {
-			d.set(fieldError(ReasonInvalidField, "effectiveAt", "%q is not an RFC 3339 timestamp such as 2026-12-01T00:00:00Z", truncate(eff)))
-		}
-		ev.EffectiveAt = t
-	}
+	ev.OccurredAt = d.occurredAt(top, now)
+	ev.EffectiveAt = d.effectiveAt(top, now)
 	if src, ok := d.optionalString(top, "source"); ok {
 		ev.Source = src
-		if len(src) > maxFreeTextLength {
-			d.set(fieldError(ReasonInvalidField, "source", "is %d characters; at most %d are allowed", len(src), maxFreeTextLength))
+		d.checkTopText("source", src, maxFreeTextLength)
+	}
+	if reason, ok := d.optionalString(top, "terminationReason"); ok && reason != "" {
+		if ev.Type != TypeTerminate {
+			d.set(fieldError(ReasonInvalidField, "terminationReason", "is only allowed on a terminate event; this is a %s event", ev.Type))
 		}
+		ev.TerminationReason = reason
+		d.checkTopText("terminationReason", reason, maxIDLength)
 	}
 	if d.err != nil {
 		return nil, d.fail(d.err)
@@ -139,7 +150,7 @@ func Decode(body []byte, q Queue, now time.Time) (*Event, error) {
 }
 
 // maxPeekBytes bounds the oversized bodies whose identifiers are still read:
-// SQS's own limit. One pass into a small struct skips everything else.
+// SQS's own limit. Only the top level and the employee object are decoded.
 const maxPeekBytes = 256 << 10
 
 // peekIdentifiers fills e's eventId, employeeId and type from an oversized
@@ -150,22 +161,49 @@ func peekIdentifiers(body []byte, e *Error) {
 	if len(body) > maxPeekBytes {
 		return
 	}
-	var v struct {
-		EventID  any `json:"eventId"`
-		Type     any `json:"type"`
-		Employee struct {
-			EmployeeID any `json:"employeeId"`
-		} `json:"employee"`
+	readIdentifiers(body).fill(e, "")
+}
+
+// identifiers are the fields that correlate a rejection of a body that is
+// not otherwise decoded.
+type identifiers struct {
+	eventID, employeeID, typ string
+}
+
+// readIdentifiers reads them from body, leniently: a field that is missing or
+// not a string is left empty. Keys match exactly, as in Decode (a struct
+// would also take "EventID").
+func readIdentifiers(body []byte) identifiers {
+	var v identifiers
+	str := func(raw json.RawMessage) string {
+		var s string
+		_ = json.Unmarshal(raw, &s)
+		return strings.TrimSpace(s)
 	}
-	if json.Unmarshal(body, &v) != nil {
-		return
+	var top, emp map[string]json.RawMessage
+	if json.Unmarshal(body, &top) != nil {
+		return v
 	}
+	v.eventID, v.typ = str(top["eventId"]), str(top["type"])
+	if json.Unmarshal(top["employee"], &emp) == nil {
+		v.employeeID = str(emp["employeeId"])
+	}
+	return v
+}
+
+// fill copies the identifiers into e (type only when it is a known one),
+// leaving out the one at the JSON path ambiguous: a key given twice has no
+// single value. fail drops ids that are themselves invalid.
+func (v identifiers) fill(e *Error, ambiguous string) {
 	d := decoder{}
-	d.id.EventID, _ = v.EventID.(string)
-	d.id.EmployeeID, _ = v.Employee.EmployeeID.(string)
-	d.id.EventID, d.id.EmployeeID = strings.TrimSpace(d.id.EventID), strings.TrimSpace(d.id.EmployeeID)
-	if t, _ := v.Type.(string); Type(t) == TypeHire || Type(t) == TypeUpdate || Type(t) == TypeRehire || Type(t) == TypeTerminate {
-		d.id.Type = Type(t)
+	if ambiguous != "eventId" {
+		d.id.EventID = v.eventID
+	}
+	if ambiguous != "employee" && ambiguous != "employee.employeeId" {
+		d.id.EmployeeID = v.employeeID
+	}
+	if t := Type(v.typ); ambiguous != "type" && (t == TypeHire || t == TypeUpdate || t == TypeRehire || t == TypeTerminate) {
+		d.id.Type = t
 	}
 	d.fail(e)
 }
@@ -230,21 +268,94 @@ func (d *decoder) optionalString(obj map[string]json.RawMessage, key string) (st
 	return strings.TrimSpace(s), true
 }
 
-func (d *decoder) requiredTime(obj map[string]json.RawMessage, key string) time.Time {
-	s := d.requiredString(obj, key, "")
+// occurredAt reads the required occurredAt, which may not lie more than
+// FutureTolerance after now: an event cannot have happened yet, and one
+// dated in the future would, once applied, make every real event of its
+// employee look older and be skipped as stale (a leaver kept enabled).
+func (d *decoder) occurredAt(obj map[string]json.RawMessage, now time.Time) time.Time {
+	s := d.requiredString(obj, "occurredAt", "")
 	if s == "" {
 		return time.Time{}
 	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		d.set(fieldError(ReasonInvalidField, key, "%q is not an RFC 3339 timestamp such as 2026-11-20T15:04:05Z", truncate(s)))
+	t, ok := d.timestamp("occurredAt", s, "2026-11-20T15:04:05Z")
+	if ok && t.After(now.Add(FutureTolerance)) {
+		d.set(fieldError(ReasonInvalidField, "occurredAt",
+			"%s is in the future: an event cannot have happened yet (at most %s ahead of this function's clock, %s, is accepted for clock skew)",
+			t.Format(time.RFC3339Nano), FutureTolerance, now.UTC().Format(time.RFC3339)))
 	}
 	return t
 }
 
+// effectiveAt reads the optional effectiveAt (absent, null or "" mean now);
+// more than MaxEffectiveAhead after now is a typing error, not a plan.
+func (d *decoder) effectiveAt(obj map[string]json.RawMessage, now time.Time) time.Time {
+	s, ok := d.optionalString(obj, "effectiveAt")
+	if !ok || s == "" {
+		return time.Time{}
+	}
+	t, ok := d.timestamp("effectiveAt", s, "2026-12-01T00:00:00Z")
+	if ok && t.After(now.Add(MaxEffectiveAhead)) {
+		d.set(fieldError(ReasonInvalidField, "effectiveAt",
+			"%s is more than %d days ahead: that is a typing error, not a plan", t.Format(time.RFC3339), int(MaxEffectiveAhead.Hours()/24)))
+	}
+	return t
+}
+
+func (d *decoder) timestamp(key, s, example string) (time.Time, bool) {
+	t, err := parseTimestamp(s)
+	if err == nil {
+		return t, true
+	}
+	why := ""
+	if !errors.Is(err, errNotRFC3339) {
+		why = ": " + err.Error()
+	}
+	d.set(fieldError(ReasonInvalidField, key, "%q is not an RFC 3339 timestamp such as %s%s", truncate(s), example, why))
+	return time.Time{}, false
+}
+
+// checkTopText bounds a free-text field at the top level of the event and
+// applies the character rules of checkText.
+func (d *decoder) checkTopText(key, s string, max int) {
+	if len(s) > max {
+		d.set(fieldError(ReasonInvalidField, key, "is %d bytes; at most %d are allowed", len(s), max))
+		return
+	}
+	if err := checkText(s); err != nil {
+		d.set(fieldError(ReasonInvalidField, key, "%s", err))
+	}
+}
+
+// ambiguous is the rejection of a body with a duplicated key (or nested
+// beyond reason). The identifiers are still read for correlation, except one
+// that is itself duplicated: which of its values is meant cannot be known.
+func ambiguous(body []byte, err error) *Error {
+	e := &Error{Reason: ReasonInvalidJSON, Message: err.Error()}
+	var se *strictjson.Error
+	if errors.As(err, &se) {
+		e.Field = strings.TrimPrefix(strings.TrimPrefix(se.Path, "$"), ".")
+		switch {
+		case errors.Is(err, strictjson.ErrDuplicateKey):
+			e.Message = "appears twice in the same object; a body with a duplicated key is ambiguous (the last value would silently win), so none of it is applied"
+		case errors.Is(err, strictjson.ErrTooDeep):
+			e.Message = fmt.Sprintf("is nested more than %d levels deep; an HRIS event has four", strictjson.DefaultMaxDepth)
+		}
+	}
+	readIdentifiers(body).fill(e, e.Field)
+	return e
+}
+
 // stringField decodes an optional employee string: absent, null (or "",
-// which HRIS exports use for "no value") or a trimmed string.
+// which HRIS exports use for "no value") or a trimmed string that meets the
+// text rules (checkText).
 func (d *decoder) stringField(obj map[string]json.RawMessage, key string) Field[string] {
+	return d.checkedField(obj, key, checkText)
+}
+
+// checkedField is stringField with the character rules of check: checkText
+// for free text, stricter ones for identifiers that must be printable ASCII
+// (login ids, SSO subjects).
+func (d *decoder) checkedField(obj map[string]json.RawMessage, key string, check func(string) error) Field[string] {
 	raw, ok := obj[key]
 	if !ok {
 		return Field[string]{}
@@ -261,14 +372,32 @@ func (d *decoder) stringField(obj map[string]json.RawMessage, key string) Field[
 	if s == "" {
 		return Null[string]()
 	}
-	if err := checkText(s); err != nil {
+	if err := check(s); err != nil {
 		d.set(fieldError(ReasonInvalidField, "employee."+key, "%s", err))
 	}
 	return Set(s)
 }
 
+// employee reads and validates the employee object: each field, then the
+// rules between fields, then the login id.
 func (d *decoder) employee(ev *Event, obj map[string]json.RawMessage) {
-	e := &ev.Employee
+	userName := d.readEmployee(&ev.Employee, obj)
+	for _, step := range []func(){
+		func() { d.requiredFields(ev, userName) },
+		func() { d.normaliseProfile(&ev.Employee) },
+		func() { d.resolveUserName(&ev.Employee, userName) },
+	} {
+		if d.err != nil {
+			return
+		}
+		step()
+	}
+}
+
+// readEmployee decodes every field of the employee object with its own
+// rules (type, characters); userName is returned apart, as sent, since
+// Employee.UserName holds the resolved one.
+func (d *decoder) readEmployee(e *Employee, obj map[string]json.RawMessage) (userName Field[string]) {
 	e.EmployeeID = d.requiredString(obj, "employeeId", "employee.")
 	if e.EmployeeID != "" {
 		if err := checkID(e.EmployeeID); err != nil {
@@ -289,7 +418,12 @@ func (d *decoder) employee(ev *Event, obj map[string]json.RawMessage) {
 	e.Location = d.stringField(obj, "location")
 	e.NMLSID = d.stringField(obj, "nmlsId")
 	e.NMLSExpirationDate = d.stringField(obj, "nmlsExpirationDate")
-	userName := d.stringField(obj, "userName")
+	userName = d.checkedField(obj, "userName", checkLogin)
+	// An explicit link is either there or not: null and "" mean not.
+	if link := d.checkedField(obj, "encompassUserName", checkLogin); link.IsSet() {
+		e.EncompassUserName = link.Value
+	}
+	e.DDAAuthID = d.checkedField(obj, "ddaAuthId", checkAuthID)
 	if raw, ok := obj["ssoOnly"]; ok {
 		if isNull(raw) {
 			e.SSOOnly = Null[bool]()
@@ -304,12 +438,14 @@ func (d *decoder) employee(ev *Event, obj map[string]json.RawMessage) {
 	if raw, ok := obj["stateLicenses"]; ok {
 		e.StateLicenses = d.licenses(raw)
 	}
-	if d.err != nil {
-		return
-	}
+	return userName
+}
 
-	// Required for hire and rehire; never clearable, because Encompass
-	// requires them on every user.
+// requiredFields applies the rules of presence: givenName, familyName and
+// email are required for hire and rehire and never clearable, because
+// Encompass requires them on every user; userName cannot be cleared.
+func (d *decoder) requiredFields(ev *Event, userName Field[string]) {
+	e := &ev.Employee
 	for _, f := range []struct {
 		name string
 		v    Field[string]
@@ -327,8 +463,12 @@ func (d *decoder) employee(ev *Event, obj map[string]json.RawMessage) {
 	}
 	if userName.Present && userName.Null {
 		d.set(fieldError(ReasonInvalidField, "employee.userName", "cannot be cleared; omit it to keep the current login id"))
-		return
 	}
+}
+
+// normaliseProfile checks the lengths, e-mail, phones and dates, and writes
+// the phones in Encompass's form.
+func (d *decoder) normaliseProfile(e *Employee) {
 	for _, f := range []struct {
 		name string
 		v    Field[string]
@@ -336,9 +476,9 @@ func (d *decoder) employee(ev *Event, obj map[string]json.RawMessage) {
 		{"givenName", e.GivenName}, {"middleName", e.MiddleName}, {"familyName", e.FamilyName},
 		{"suffix", e.Suffix}, {"jobTitle", e.JobTitle},
 	} {
-		if f.v.IsSet() && utf8.RuneCountInString(f.v.Value) > MaxNameLength {
+		if f.v.IsSet() && utf8.RuneCountInString(f.v.Value) > encompass.MaxNameLength {
 			d.set(fieldError(ReasonInvalidField, "employee."+f.name, "is %d characters; Encompass allows at most %d",
-				utf8.RuneCountInString(f.v.Value), MaxNameLength))
+				utf8.RuneCountInString(f.v.Value), encompass.MaxNameLength))
 			return
 		}
 	}
@@ -376,25 +516,44 @@ func (d *decoder) employee(ev *Event, obj map[string]json.RawMessage) {
 	if e.NMLSExpirationDate.IsSet() {
 		if err := checkDate(e.NMLSExpirationDate.Value); err != nil {
 			d.set(fieldError(ReasonInvalidField, "employee.nmlsExpirationDate", "%s", err))
-			return
 		}
 	}
+}
 
+// resolveUserName sets the login id: the one sent (already checked by
+// checkedField), or the one derived from the e-mail, which must then be
+// printable ASCII too.
+func (d *decoder) resolveUserName(e *Employee, userName Field[string]) {
 	switch {
 	case userName.IsSet():
-		if err := CheckUserName(userName.Value); err != nil {
-			d.set(fieldError(ReasonInvalidField, "employee.userName", "%s", err))
-			return
-		}
 		e.UserName = userName.Value
 	case e.Email.IsSet():
-		u, err := DeriveUserName(e.Email.Value)
+		u, err := encompass.DeriveUserName(e.Email.Value)
+		if err == nil {
+			if asciiErr := checkPrintableASCII(u); asciiErr != nil {
+				err = fmt.Errorf("the login id derived from its local part, %+q, %w", truncate(u), asciiErr)
+			}
+		}
 		if err != nil {
-			d.set(fieldError(ReasonInvalidField, "employee.email", "%s", err))
+			d.set(fieldError(ReasonInvalidField, "employee.email", "%s; supply employee.userName", err))
 			return
 		}
 		e.UserName, e.UserNameDerived = u, true
 	}
+}
+
+// maxAuthIDLength bounds ddaAuthId: an SSO subject is an e-mail address, a
+// user principal name or a GUID.
+const maxAuthIDLength = 256
+
+// checkAuthID applies the rules of an SSO subject: printable ASCII (a
+// look-alike subject would link the profile to someone else's sign-in), and
+// bounded.
+func checkAuthID(s string) error {
+	if len(s) > maxAuthIDLength {
+		return fmt.Errorf("is %d bytes; at most %d are allowed", len(s), maxAuthIDLength)
+	}
+	return checkPrintableASCII(s)
 }
 
 func (d *decoder) licenses(raw json.RawMessage) Field[[]StateLicense] {
@@ -430,9 +589,9 @@ func (d *decoder) licenses(raw json.RawMessage) Field[[]StateLicense] {
 				return Field[[]StateLicense]{}
 			}
 			*dst = strings.TrimSpace(*dst)
-			if err := checkText(*dst); err != nil || len(*dst) > MaxNameLength {
+			if err := checkText(*dst); err != nil || len(*dst) > encompass.MaxNameLength {
 				if err == nil {
-					err = fmt.Errorf("is %d bytes; at most %d are allowed", len(*dst), MaxNameLength)
+					err = fmt.Errorf("is %d bytes; at most %d are allowed", len(*dst), encompass.MaxNameLength)
 				}
 				d.set(fieldError(ReasonInvalidField, path+"."+key, "%s", err))
 				return Field[[]StateLicense]{}
@@ -455,7 +614,7 @@ func (d *decoder) licenses(raw json.RawMessage) Field[[]StateLicense] {
 			}
 		}
 		if l.Status != "" {
-			st, ok := LicenseStatusType(l.Status)
+			st, ok := encompass.LicenseStatusType(l.Status)
 			if !ok {
 				d.set(fieldError(ReasonInvalidField, path+".status", "%q is not an Encompass license status such as Approved, PendingReview or Suspended (spaces and case do not matter)", truncate(l.Status)))
 				return Field[[]StateLicense]{}
@@ -484,79 +643,14 @@ func ParseEmail(s string) (string, error) {
 	return a.Address, nil
 }
 
-// forbiddenUserNameChars are the characters Encompass refuses in a login id
-// (SCIM schema reference), plus whitespace, which no login id can contain.
-const forbiddenUserNameChars = `\/:*?"<>`
-
-// CheckUserName reports whether s is a login id Encompass accepts: no leading
-// period, none of \ / : * ? " < >, no spaces or control characters.
-func CheckUserName(s string) error {
-	if s == "" {
-		return fmt.Errorf("must not be empty")
-	}
-	if strings.HasPrefix(s, ".") {
-		return fmt.Errorf("%q starts with a period, which Encompass does not allow in a login id", truncate(s))
-	}
-	for _, r := range s {
-		if strings.ContainsRune(forbiddenUserNameChars, r) {
-			return fmt.Errorf("%q contains %q; Encompass login ids cannot contain any of \\ / : * ? \" < >", truncate(s), r)
-		}
-		if unicode.IsSpace(r) || unicode.IsControl(r) {
-			return fmt.Errorf("%q contains a space or control character, which a login id cannot", truncate(s))
-		}
-	}
-	if utf8.RuneCountInString(s) > MaxNameLength {
-		return fmt.Errorf("is %d characters; at most %d are allowed", utf8.RuneCountInString(s), MaxNameLength)
-	}
-	return nil
-}
-
-// DeriveUserName builds a login id from an e-mail address: its local part,
-// lower-cased, with the characters Encompass forbids (and leading periods)
-// removed.
-func DeriveUserName(email string) (string, error) {
-	at := strings.LastIndexByte(email, '@')
-	if at < 0 {
-		return "", fmt.Errorf("%q has no @, so no userName can be derived from it", truncate(email))
-	}
-	local := strings.ToLower(email[:at])
-	local = strings.Trim(local, `"`) // a quoted local part
-	var b strings.Builder
-	for _, r := range local {
-		if strings.ContainsRune(forbiddenUserNameChars, r) || unicode.IsSpace(r) || unicode.IsControl(r) {
-			continue
-		}
-		b.WriteRune(r)
-	}
-	u := strings.TrimLeft(b.String(), ".")
-	if err := CheckUserName(u); err != nil {
-		return "", fmt.Errorf("no valid userName can be derived from %q (%v); supply employee.userName", truncate(email), err)
-	}
-	return u, nil
-}
-
-// checkID accepts identifiers that are safe as DynamoDB keys and in logs.
+// checkID accepts identifiers that are safe as DynamoDB keys and in logs,
+// and that cannot be told apart only by an invisible character ("E1001" and
+// "E1001\u200b" would be two employees, so two accounts for one person).
 func checkID(s string) error {
 	if len(s) > maxIDLength {
 		return fmt.Errorf("is %d bytes; at most %d are allowed", len(s), maxIDLength)
 	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return fmt.Errorf("%q contains a control character", truncate(s))
-		}
-	}
-	return nil
-}
-
-// checkText refuses control characters in free text: they have no place in a
-// profile field and break downstream systems.
-func checkText(s string) error {
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return fmt.Errorf("contains a control character (%U); remove it", r)
-		}
-	}
-	return nil
+	return checkText(s)
 }
 
 func checkDate(s string) error {
@@ -603,42 +697,6 @@ func truncate(s string) string {
 		cut--
 	}
 	return s[:cut] + "…"
-}
-
-// licenseStatusTypes are the values of Encompass's licenseStatusType, keyed
-// by their letters in lower case, so that "Approved Conditional" and
-// "approved-conditional" both name ApprovedConditional.
-var licenseStatusTypes = func() map[string]string {
-	m := map[string]string{}
-	for _, s := range strings.Fields(`TransitionRequested TransitionCancelled TransitionRejected
-		PendingIncomplete PendingReview PendingDeficient PendingWithdrawRequested
-		WithdrawnApplicationAbandoned WithdrawnVoluntaryWithoutLicensure Denied DeniedOnAppeal
-		Approved ApprovedConditional ApprovedDeficient ApprovedFailedToRenew ApprovedInactive
-		ApprovedOnAppeal ApprovedSurrenderOrCancellationRequested Revoked RevokedOnAppeal
-		Suspended SuspendedOnAppeal TemporaryCeaseAndDesist TemporaryExpired TemporaryFailedtoRenew
-		TerminatedOrderedToSurrender TerminatedSurrenderedOrCancelled`) {
-		m[letters(s)] = s
-	}
-	return m
-}()
-
-// LicenseStatusType returns the Encompass licenseStatusType a status names,
-// ignoring case, spaces and punctuation.
-func LicenseStatusType(status string) (string, bool) {
-	st, ok := licenseStatusTypes[letters(status)]
-	return st, ok
-}
-
-func letters(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z':
-			return r
-		case r >= 'A' && r <= 'Z':
-			return r + 'a' - 'A'
-		}
-		return -1
-	}, s)
 }
 
 var usStates = func() map[string]bool {

@@ -49,9 +49,15 @@ const SchemaVersion = "1"
 // rejected before parsing so that hostile bodies cost nothing.
 const MaxBodyBytes = 64 << 10
 
-// FutureTolerance is how far in the future effectiveAt may lie and still be
-// acted on now (CONTRACTS section 1: five minutes).
+// FutureTolerance is how far in the future occurredAt may lie (clock skew
+// between the HRIS and AWS; an event cannot have happened yet), and how far
+// effectiveAt may lie and still be acted on now (CONTRACTS section 1: five
+// minutes).
 const FutureTolerance = 5 * time.Minute
+
+// MaxEffectiveAhead is how far in the future effectiveAt may lie at all: more
+// is a typing error, not a plan (CONTRACTS section 1: 400 days).
+const MaxEffectiveAhead = 400 * 24 * time.Hour
 
 // Field is a tri-state value: absent from the JSON ("leave it as it is"),
 // explicitly null ("clear it"), or set.
@@ -88,11 +94,27 @@ type Event struct {
 	SchemaVersion string
 	EventID       string
 	Type          Type
-	OccurredAt    time.Time
-	// EffectiveAt is zero when the event carried none (meaning "now").
+	// OccurredAt is when the HRIS recorded the event; never more than
+	// FutureTolerance after the time it was decoded.
+	OccurredAt time.Time
+	// EffectiveAt is zero when the event carried none (meaning "now"); never
+	// more than MaxEffectiveAhead after the time it was decoded.
 	EffectiveAt time.Time
-	Source      string
-	Employee    Employee
+	// TerminationReason is the HRIS's reason code of a terminate (CONTRACTS
+	// section 1), empty when it gave none; always empty on other types.
+	TerminationReason string
+	Source            string
+	Employee          Employee
+}
+
+// DueAt is when the event takes effect (CONTRACTS section 2a): the later of
+// OccurredAt and EffectiveAt, since an event cannot take effect before it
+// was known. A termination entered today with last week's date is due today.
+func (e *Event) DueAt() time.Time {
+	if e.EffectiveAt.After(e.OccurredAt) {
+		return e.EffectiveAt
+	}
+	return e.OccurredAt
 }
 
 // Employee is the employee's current profile as the event states it. Every
@@ -100,8 +122,9 @@ type Event struct {
 type Employee struct {
 	EmployeeID string
 	// UserName is the login id to use: the supplied one, or the one derived
-	// from the e-mail's local part. It is empty only for update and terminate
-	// events that carry neither.
+	// from the e-mail's local part; printable ASCII that meets Encompass's
+	// rules (encompass.CheckUserName). It is empty only for update and
+	// terminate events that carry neither.
 	UserName string
 	// UserNameDerived is true when UserName came from the e-mail.
 	UserNameDerived bool
@@ -125,6 +148,16 @@ type Employee struct {
 	NMLSExpirationDate Field[string]
 	StateLicenses      Field[[]StateLicense]
 	SSOOnly            Field[bool]
+
+	// EncompassUserName is an explicit link (CONTRACTS section 1): the
+	// Encompass login that belongs to this not-yet-linked employee, to be
+	// adopted without the e-mail check. Empty when the event names none (an
+	// absent key and null both mean none). It meets the same rules as
+	// UserName.
+	EncompassUserName string
+	// DDAAuthID is the SSO subject of the employee's DDA (AIQ) profile, its
+	// authId: printable ASCII of at most 256 bytes.
+	DDAAuthID Field[string]
 }
 
 // StateLicense is one state license of a loan officer.

@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/account"
+	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
 	"github.com/lenderops/encompass-lifecycle/pkg/hris"
 	"github.com/lenderops/encompass-lifecycle/pkg/mapping"
 )
@@ -40,7 +41,7 @@ func Target(ev *hris.Event, rules *mapping.Resolved, decideAccess bool) account.
 	put(account.FieldNMLSExpirationDate, e.NMLSExpirationDate)
 	// The HRIS id goes to Encompass only when it fits; the link is kept in
 	// the state table either way.
-	if len(e.EmployeeID) <= hris.MaxEncompassEmployee {
+	if len(e.EmployeeID) <= encompass.MaxEmployeeIDLength {
 		d.Fields[account.FieldEmployeeID] = e.EmployeeID
 	}
 	if e.StateLicenses.Present {

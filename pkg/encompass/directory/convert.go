@@ -113,7 +113,7 @@ func selectedLicenses(ls []encompass.SCIMLicense) []hris.StateLicense {
 		}
 		st := l.LicenseStatusType
 		if st == "" {
-			st, _ = hris.LicenseStatusType(l.LicenseStatus)
+			st, _ = encompass.LicenseStatusType(l.LicenseStatus)
 		}
 		out = append(out, hris.StateLicense{
 			State: strings.ToUpper(l.StateAbbreviation), LicenseNumber: l.LicenseNumber,

@@ -132,10 +132,16 @@ func (h *Handler) rejected(ctx context.Context, m Message, d Detail) (outcome, e
 	d = d.withMessage(m.Body)
 	if d.MessageTruncated && !h.cfg.DryRun {
 		ref, err := h.cfg.Store.PutRejectedBody(ctx, d.EventID, m.ID, []byte(m.Body), state.DefaultRejectedTTL)
-		if err != nil {
+		switch {
+		case errors.Is(err, state.ErrBodyTooLarge):
+			// Over SQS's 1 MiB, so hand-made: retrying cannot store it, and
+			// looping helps nobody. Acknowledge it, saying so in the event.
+			d.Error += fmt.Sprintf("; the whole body (%d bytes) was not kept: over the %d bytes the state table keeps", len(m.Body), state.MaxRejectedBodyBytes)
+		case err != nil:
 			return outcome{}, fmt.Errorf("keep the rejected message body: %w", err)
+		default:
+			d.MessageStoredAt = &ref
 		}
-		d.MessageStoredAt = &ref
 	}
 	return outcome{name: publish.HRISEventRejected, events: []publish.Event{event(publish.HRISEventRejected, d)}}, nil
 }

@@ -3,9 +3,12 @@ SHELL := /bin/bash
 GOARCH ?= arm64
 FUNCTIONS := provision deprovision poller webhook
 STATICCHECK_VERSION := v0.8.2
+# AWS's Lambda runtime interface emulator, the cross-check of the local runner
+# (internal/rie pins the same version and refuses another build).
+RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 GO ?= go
 
-.PHONY: all build test lint demo sim invoke synth deploy bench fmt clean tools webhook-subscription
+.PHONY: all build test lint demo sim invoke synth deploy bench fmt clean tools webhook-subscription rie ops
 
 all: build
 
@@ -21,10 +24,14 @@ node_modules: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch node_modules
 
-## test: every test of the product (Go packages, fuzz seed corpora, the CDK stack, end to end)
-test: node_modules build
+## test: every test of the product (Go packages, fuzz seed corpora, the CDK stack, end to end, the AWS emulator cross-check)
+test: node_modules build rie
 	$(GO) test -race -count=1 ./...
 	cd infra && $(GO) test -count=1 ./...
+
+## rie: install AWS's Lambda runtime interface emulator (aws-lambda-rie, pinned) into GOBIN from the Go module proxy
+rie:
+	$(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
 
 ## lint: go vet, gofmt and staticcheck
 lint:

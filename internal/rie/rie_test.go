@@ -249,3 +249,16 @@ func BenchmarkInvokeWarmRIE(b *testing.B) {
 		}
 	}
 }
+
+// TestPinnedEverywhere: the Makefile and CI install the version Find accepts.
+func TestPinnedEverywhere(t *testing.T) {
+	for _, f := range []string{"../../Makefile", "../../.ci/run"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), rie.Version) || !strings.Contains(string(b), rie.Module+"/cmd/aws-lambda-rie@") {
+			t.Errorf("%s does not install %s@%s", f, rie.Module, rie.Version)
+		}
+	}
+}

@@ -45,13 +45,17 @@ lint:
 sim:
 	$(GO) run ./cmd/encompass-sim -addr 127.0.0.1:8081 $(if $(SEED),-seed $(SEED))
 
-## demo: build everything and play the product's story locally
+## demo: build everything and play the product's story locally (KEEP=true keeps the local product running for `make ops`)
 demo: node_modules
-	$(GO) run ./cmd/demo
+	$(GO) run ./cmd/demo $(if $(filter true,$(KEEP)),-keep)
 
 ## invoke: run one real bootstrap Docker-free against the local product (FN=provision EVENT=events/...; ENV_VARS=file for your own variables)
 invoke: node_modules
 	$(GO) run ./cmd/lambdarun -fn $(FN) -event $(EVENT) $(if $(ENV_VARS),-env-vars $(ENV_VARS))
+
+## ops: the operator command (ARGS="employee E123" | ARGS="rejected EVENT_ID" | ARGS="redrive -queue provision [-apply]" | ARGS="redrive -status -queue provision"; docs/operations.md)
+ops:
+	@$(GO) run ./cmd/lifecyclectl $(ARGS)
 
 ## bench: run the benchmarks and print one table (binary sizes, cold starts, calls per user, events/s, poller, webhook)
 bench: node_modules

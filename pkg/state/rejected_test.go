@@ -383,3 +383,27 @@ func TestRejectedBodyUnreachable(t *testing.T) {
 		t.Fatal("no error")
 	}
 }
+
+// BenchmarkRejectedBody1MiB stores and reads back a 1 MiB body (SQS's
+// largest) on dynalite: the requests per body and their cost.
+func BenchmarkRejectedBody1MiB(b *testing.B) {
+	d := testenv.DynamoDB(b)
+	st := state.New(d.Client, d.CreateTable(b))
+	body := noise(state.MaxRejectedBodyBytes, 51)
+	ctx := context.Background()
+	b.SetBytes(int64(len(body)))
+	i := 0
+	for b.Loop() {
+		i++
+		id := fmt.Sprintf("ev-bench-%d", i)
+		if _, err := st.PutRejectedBody(ctx, id, "m", body, 0); err != nil {
+			b.Fatal(err)
+		}
+		if got, _, err := st.GetRejectedBody(ctx, id, "m"); err != nil || len(got) != len(body) {
+			b.Fatalf("%d bytes, %v", len(got), err)
+		}
+	}
+	ops := st.OpsByName()
+	b.ReportMetric(float64(ops["PutItem"])/float64(b.N), "writes/MiB")
+	b.ReportMetric(float64(ops["GetItem"])/float64(b.N), "reads/MiB")
+}

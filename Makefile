@@ -3,9 +3,12 @@ SHELL := /bin/bash
 GOARCH ?= arm64
 FUNCTIONS := provision deprovision poller webhook
 STATICCHECK_VERSION := v0.8.2
+# AWS's Lambda runtime interface emulator, the cross-check of the local runner
+# (internal/rie pins the same version and refuses another build).
+RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 GO ?= go
 
-.PHONY: all build test lint tidy tidy-check demo sim invoke synth deploy bench fmt clean tools webhook-subscription dashboard-png
+.PHONY: all build test lint tidy tidy-check demo sim invoke synth deploy bench fmt clean tools webhook-subscription dashboard-png rie ops
 
 all: build
 
@@ -21,10 +24,14 @@ node_modules: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch node_modules
 
-## test: every test of the product (Go packages, fuzz seed corpora, the CDK stack, end to end)
-test: node_modules build
+## test: every test of the product (Go packages, fuzz seed corpora, the CDK stack, end to end, the AWS emulator cross-check)
+test: node_modules build rie
 	$(GO) test -race -count=1 ./...
 	cd infra && $(GO) test -count=1 ./...
+
+## rie: install AWS's Lambda runtime interface emulator (aws-lambda-rie, pinned) into GOBIN from the Go module proxy
+rie:
+	$(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
 
 ## lint: go vet, gofmt, staticcheck, and both modules tidy (go mod tidy -diff)
 lint: tidy-check
@@ -48,13 +55,17 @@ tidy:
 sim:
 	$(GO) run ./cmd/encompass-sim -addr 127.0.0.1:8081 $(if $(SEED),-seed $(SEED))
 
-## demo: build everything and play the product's story locally
+## demo: build everything and play the product's story locally (KEEP=true keeps the local product running for `make ops`)
 demo: node_modules
-	$(GO) run ./cmd/demo
+	$(GO) run ./cmd/demo $(if $(filter true,$(KEEP)),-keep)
 
 ## invoke: run one real bootstrap Docker-free against the local product (FN=provision EVENT=events/...; ENV_VARS=file for your own variables)
 invoke: node_modules
 	$(GO) run ./cmd/lambdarun -fn $(FN) -event $(EVENT) $(if $(ENV_VARS),-env-vars $(ENV_VARS))
+
+## ops: the operator command (ARGS="employee E123" | ARGS="rejected EVENT_ID" | ARGS="redrive -queue provision [-apply]" | ARGS="redrive -status -queue provision"; docs/operations.md)
+ops:
+	@$(GO) run ./cmd/lifecyclectl $(ARGS)
 
 ## bench: run the benchmarks and print one table (binary sizes, cold starts, calls per user, events/s, poller, webhook)
 bench: node_modules

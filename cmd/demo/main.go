@@ -17,9 +17,10 @@ import (
 func main() {
 	verbose := flag.Bool("v", false, "also print each invocation's logs")
 	binDir := flag.String("bin", "dist/local", "where the host builds of the bootstraps go")
+	keep := flag.Bool("keep", false, "keep the local product running after the story, for lifecyclectl (make ops)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Stdout, *binDir, *verbose)
+	err := run(ctx, os.Stdout, *binDir, *verbose, *keep)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)

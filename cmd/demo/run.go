@@ -15,7 +15,10 @@ import (
 
 var errInterrupted = errors.New("interrupted; every process was stopped")
 
-func run(ctx context.Context, w io.Writer, binDir string, verbose bool) error {
+// run plays the story. With keep, the local product keeps running
+// afterwards, until ctx ends, so that lifecyclectl (`make ops`) can read
+// what the story left in the state table.
+func run(ctx context.Context, w io.Writer, binDir string, verbose, keep bool) error {
 	start := time.Now()
 	fmt.Fprintf(w, "Encompass user lifecycle: local demo\n\n")
 	fmt.Fprintf(w, "building provision, deprovision, poller, webhook for %s/%s and starting the Encompass simulator, dynalite and an EventBridge fake ...\n", runtime.GOOS, runtime.GOARCH)
@@ -48,6 +51,14 @@ func run(ctx context.Context, w io.Writer, binDir string, verbose bool) error {
 	fmt.Fprintf(w, "\nfinished in %s\n", time.Since(start).Round(time.Millisecond))
 	if n := len(rep.Summary.Failures); n > 0 {
 		return fmt.Errorf("%d invocation(s) failed", n)
+	}
+	if keep {
+		// The credentials are dummies: dynalite accepts any, and the SDK
+		// signs nothing without some.
+		fmt.Fprintf(w, "\nthe local product keeps running; Ctrl-C stops it. In another terminal:\n\n"+
+			"  export STATE_TABLE=%s AWS_ENDPOINT_URL_DYNAMODB=%s AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local\n"+
+			"  make ops ARGS=\"employee E1001\"\n", env.Table, env.DynamoURL)
+		<-ctx.Done()
 	}
 	return nil
 }

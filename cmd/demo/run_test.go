@@ -5,21 +5,68 @@ import (
 	"context"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/lenderops/encompass-lifecycle/internal/testenv"
+	"github.com/lenderops/encompass-lifecycle/pkg/state"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// TestDemo runs the demo as `make demo` does and checks the timeline and the
-// summary a newcomer reads.
+// watchWriter collects the demo's output and says when marker appeared.
+type watchWriter struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	marker string
+	seen   chan struct{}
+	once   sync.Once
+}
+
+func (w *watchWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n, err := w.buf.Write(p)
+	if strings.Contains(w.buf.String(), w.marker) {
+		w.once.Do(func() { close(w.seen) })
+	}
+	return n, err
+}
+
+func (w *watchWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+// TestDemo runs the demo as `make demo KEEP=true` does and checks the
+// timeline and the summary a newcomer reads, then that the product kept
+// running answers at the address it printed for lifecyclectl, until the
+// demo is stopped.
 func TestDemo(t *testing.T) {
-	var out bytes.Buffer
-	if err := run(context.Background(), &out, t.TempDir(), true); err != nil {
-		t.Fatalf("demo: %v\n%s", err, out.String())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &watchWriter{marker: "keeps running", seen: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, out, t.TempDir(), true, true) }()
+	select {
+	case <-out.seen:
+	case err := <-done:
+		t.Fatalf("demo ended without keeping the product running: %v\n%s", err, out)
 	}
 	text := out.String()
+	m := regexp.MustCompile(`export STATE_TABLE=(\S+) AWS_ENDPOINT_URL_DYNAMODB=(\S+) `).FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("no instructions for lifecyclectl:\n%s", text)
+	}
+	emp, found, err := state.New(testenv.NewDynamoDBClient(m[2]), m[1]).GetEmployee(ctx, "E1001")
+	if err != nil || !found || emp.UserName != "alice.nguyen" {
+		t.Errorf("the kept product's state table at %s: %+v found=%v err=%v", m[2], emp, found, err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("stopping the kept demo: %v", err)
+	}
 	for _, want := range []string{
 		"User Provisioned alice.nguyen",
 		"HRIS Event Rejected E1002 (invalid_field",

@@ -140,43 +140,9 @@ func (p *process) overLimit(peak, limitMB int) bool {
 
 // New returns a container for cfg. The process starts on the first Invoke.
 func New(cfg Config) (*Container, error) {
-	if cfg.Name == "" {
-		return nil, errors.New("lambdarun: function name is required")
-	}
-	if cfg.Bootstrap == "" {
-		return nil, errors.New("lambdarun: bootstrap path is required")
-	}
-	abs, err := filepath.Abs(cfg.Bootstrap)
+	cfg, err := cfg.Validate()
 	if err != nil {
-		return nil, fmt.Errorf("lambdarun: bootstrap: %w", err)
-	}
-	st, err := os.Stat(abs)
-	if err != nil {
-		return nil, fmt.Errorf("lambdarun: bootstrap: %w", err)
-	}
-	if st.IsDir() || st.Mode()&0o111 == 0 {
-		return nil, fmt.Errorf("lambdarun: bootstrap %s is not an executable file", abs)
-	}
-	cfg.Bootstrap = abs
-	for k := range cfg.Env {
-		if reserved[k] {
-			return nil, fmt.Errorf("lambdarun: %s is reserved: Lambda sets it", k)
-		}
-		if !validEnvName(k) {
-			return nil, fmt.Errorf("lambdarun: invalid variable name %q", k)
-		}
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = DefaultTimeout
-	}
-	if cfg.InitTimeout <= 0 {
-		cfg.InitTimeout = DefaultInitTimeout
-	}
-	if cfg.MemoryMB <= 0 {
-		cfg.MemoryMB = DefaultMemoryMB
-	}
-	if cfg.Region == "" {
-		cfg.Region = DefaultRegion
+		return nil, err
 	}
 	dir, err := os.MkdirTemp("", "lambdarun-")
 	if err != nil {
@@ -191,6 +157,52 @@ func New(cfg Config) (*Container, error) {
 		return nil, fmt.Errorf("lambdarun: %w", err)
 	}
 	return &Container{cfg: cfg, logFile: f, logDir: dir}, nil
+}
+
+// Validate checks cfg as Lambda checks a function's configuration (an
+// executable bootstrap, no reserved or invalid variable names) and returns
+// it with the defaults applied and the bootstrap path made absolute. Other
+// runners of the same configuration (the AWS emulator cross-check) use it too.
+func (cfg Config) Validate() (Config, error) {
+	if cfg.Name == "" {
+		return Config{}, errors.New("lambdarun: function name is required")
+	}
+	if cfg.Bootstrap == "" {
+		return Config{}, errors.New("lambdarun: bootstrap path is required")
+	}
+	abs, err := filepath.Abs(cfg.Bootstrap)
+	if err != nil {
+		return Config{}, fmt.Errorf("lambdarun: bootstrap: %w", err)
+	}
+	st, err := os.Stat(abs)
+	if err != nil {
+		return Config{}, fmt.Errorf("lambdarun: bootstrap: %w", err)
+	}
+	if st.IsDir() || st.Mode()&0o111 == 0 {
+		return Config{}, fmt.Errorf("lambdarun: bootstrap %s is not an executable file", abs)
+	}
+	cfg.Bootstrap = abs
+	for k := range cfg.Env {
+		if reserved[k] {
+			return Config{}, fmt.Errorf("lambdarun: %s is reserved: Lambda sets it", k)
+		}
+		if !validEnvName(k) {
+			return Config{}, fmt.Errorf("lambdarun: invalid variable name %q", k)
+		}
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.InitTimeout <= 0 {
+		cfg.InitTimeout = DefaultInitTimeout
+	}
+	if cfg.MemoryMB <= 0 {
+		cfg.MemoryMB = DefaultMemoryMB
+	}
+	if cfg.Region == "" {
+		cfg.Region = DefaultRegion
+	}
+	return cfg, nil
 }
 
 // Config returns the container's configuration with defaults applied.
@@ -356,7 +368,7 @@ func (c *Container) start() error {
 	stream := time.Now().UTC().Format("2006/01/02") + "/[$LATEST]" + newRequestID()[:32]
 	cmd := exec.Command(c.cfg.Bootstrap)
 	cmd.Dir = filepath.Dir(c.cfg.Bootstrap)
-	cmd.Env = c.cfg.environ(sb.addr(), stream)
+	cmd.Env = c.cfg.Environ(sb.addr(), stream)
 	cmd.SysProcAttr = sysProcAttr()
 	cmd.Stdout, cmd.Stderr = c.logFile, c.logFile
 	proc := &process{cmd: cmd, exited: make(chan struct{}), oom: make(chan struct{})}

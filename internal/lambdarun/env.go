@@ -145,11 +145,12 @@ func validEnvName(name string) bool {
 	return true
 }
 
-// environ is the whole environment of the bootstrap process: what Lambda's
-// provided.al2023 runtime gives a function, then the function's variables.
-// The host environment is not inherited, as in Lambda, except AWS credentials
-// (as sam local does) so that a local run can reach real AWS when asked to.
-func (c *Config) environ(runtimeAPI, logStream string) []string {
+// Environ is the whole environment of the bootstrap process (KEY=value,
+// sorted): what Lambda's provided.al2023 runtime gives a function, then the
+// function's variables. The host environment is not inherited, as in Lambda,
+// except AWS credentials (as sam local does) so that a local run can reach
+// real AWS when asked to.
+func (c *Config) Environ(runtimeAPI, logStream string) []string {
 	env := map[string]string{
 		"AWS_LAMBDA_RUNTIME_API":          runtimeAPI,
 		"AWS_LAMBDA_FUNCTION_NAME":        c.Name,

@@ -65,7 +65,7 @@ func TestEnvironDoesNotInheritHost(t *testing.T) {
 	t.Setenv("SOME_HOST_SECRET", "x")
 	t.Setenv("AWS_ACCESS_KEY_ID", "")
 	cfg := &Config{Name: "F", Bootstrap: "/var/task/bootstrap", MemoryMB: 256, Region: "eu-west-1", Env: map[string]string{"AWS_REGION": "us-west-2"}}
-	env := strings.Join(cfg.environ("127.0.0.1:9001", "s"), "\n")
+	env := strings.Join(cfg.Environ("127.0.0.1:9001", "s"), "\n")
 	for _, want := range []string{"AWS_LAMBDA_RUNTIME_API=127.0.0.1:9001", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256", "AWS_REGION=us-west-2",
 		"AWS_DEFAULT_REGION=eu-west-1", "AWS_ACCESS_KEY_ID=AKIDLOCAL", "LAMBDA_TASK_ROOT=/var/task"} {
 		if !strings.Contains(env, want+"\n") && !strings.HasSuffix(env, want) {

@@ -13,9 +13,10 @@ import (
 )
 
 // Limits of the real service: a synchronous invocation's response may be at
-// most 6 MB, and so may an event.
+// most 6 MiB + 100 bytes (what AWS's runtime interface emulator allows, and
+// names in its error: 6291556 bytes), and an event 6 MiB.
 const (
-	MaxResponseBytes = 6 * 1024 * 1024
+	MaxResponseBytes = 6*1024*1024 + 100
 	MaxPayloadBytes  = 6 * 1024 * 1024
 	maxErrorBytes    = 1 << 20
 )

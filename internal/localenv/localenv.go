@@ -62,6 +62,17 @@ type Options struct {
 	// dynalite (tests share one); Table is then created there (default TableName).
 	DynamoURL string
 	Table     string
+	// Runner starts a function's execution environment; nil means
+	// lambdarun's Container. The cross-check with AWS's runtime interface
+	// emulator passes one that starts internal/rie's Invoker.
+	Runner func(lambdarun.Config) (Invoker, error)
+}
+
+// Invoker is one warm execution environment of a function: lambdarun's
+// Container, or another runner with the same contract.
+type Invoker interface {
+	Invoke(ctx context.Context, payload []byte) (*lambdarun.Result, error)
+	Close() error
 }
 
 // Env is a running local product.
@@ -86,12 +97,13 @@ type Env struct {
 
 	mu         sync.Mutex
 	containers map[string]*lambdarun.Container
+	invokers   map[string]Invoker // with Options.Runner
 }
 
 // Start builds the bootstraps for this machine and starts every server. Close
 // stops them all, also after a failed Start.
 func Start(ctx context.Context, opts Options) (env *Env, err error) {
-	e := &Env{opts: opts, containers: map[string]*lambdarun.Container{}}
+	e := &Env{opts: opts, containers: map[string]*lambdarun.Container{}, invokers: map[string]Invoker{}}
 	defer func() {
 		if err != nil {
 			e.Close()
@@ -254,6 +266,29 @@ func (e *Env) Function(fn string) (*lambdarun.Container, error) {
 	return c, nil
 }
 
+// invoker returns fn's warm environment under Options.Runner, or its
+// lambdarun container.
+func (e *Env) invoker(fn string) (Invoker, error) {
+	if e.opts.Runner == nil {
+		return e.Function(fn)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if inv, ok := e.invokers[fn]; ok {
+		return inv, nil
+	}
+	cfg, err := e.Config(fn)
+	if err != nil {
+		return nil, err
+	}
+	inv, err := e.opts.Runner(cfg)
+	if err != nil {
+		return nil, err
+	}
+	e.invokers[fn] = inv
+	return inv, nil
+}
+
 // Reconfigure replaces fn's container with one whose configuration mutate
 // changed (a shorter timeout, another variable); the next invocation is cold.
 func (e *Env) Reconfigure(fn string, mutate func(*lambdarun.Config)) error {
@@ -262,6 +297,20 @@ func (e *Env) Reconfigure(fn string, mutate func(*lambdarun.Config)) error {
 		return err
 	}
 	mutate(&cfg)
+	if e.opts.Runner != nil {
+		inv, err := e.opts.Runner(cfg)
+		if err != nil {
+			return err
+		}
+		e.mu.Lock()
+		old := e.invokers[fn]
+		e.invokers[fn] = inv
+		e.mu.Unlock()
+		if old != nil {
+			old.Close()
+		}
+		return nil
+	}
 	c, err := lambdarun.New(cfg)
 	if err != nil {
 		return err
@@ -292,7 +341,7 @@ func (e *Env) Invoke(ctx context.Context, fn string, payload any) (*lambdarun.Re
 		}
 		body = b
 	}
-	c, err := e.Function(fn)
+	c, err := e.invoker(fn)
 	if err != nil {
 		return nil, err
 	}
@@ -302,11 +351,14 @@ func (e *Env) Invoke(ctx context.Context, fn string, payload any) (*lambdarun.Re
 // Close stops every process and server and removes temporary files.
 func (e *Env) Close() {
 	e.mu.Lock()
-	cs := e.containers
-	e.containers = map[string]*lambdarun.Container{}
+	cs, is := e.containers, e.invokers
+	e.containers, e.invokers = map[string]*lambdarun.Container{}, map[string]Invoker{}
 	e.mu.Unlock()
 	for _, c := range cs {
 		c.Close()
+	}
+	for _, i := range is {
+		i.Close()
 	}
 	if e.Bus != nil {
 		e.Bus.Close()

@@ -199,10 +199,14 @@ func (h *Handler) rejected(ctx context.Context, m Message, d Detail) (outcome, e
 	d = d.withMessage(m.Body)
 	if d.MessageTruncated {
 		ref, err := h.store.PutRejectedBody(ctx, d.EventID, m.ID, []byte(m.Body), state.DefaultRejectedTTL)
-		if err != nil {
+		switch {
+		case errors.Is(err, state.ErrBodyTooLarge):
+			// Over SQS's 1 MiB, so hand-made: retrying cannot store it, and
+			// looping helps nobody. Acknowledge it, saying so in the event.
+			d.Error += fmt.Sprintf("; the whole body (%d bytes) was not kept: over the %d bytes the state table keeps", len(m.Body), state.MaxRejectedBodyBytes)
+		case err != nil:
 			return outcome{}, fmt.Errorf("keep the rejected message body: %w", err)
-		}
-		if ref.PK != "" {
+		case ref.PK != "":
 			d.MessageStoredAt = &ref
 		}
 	}

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -35,7 +36,7 @@ var (
 	hold  [][]byte
 )
 
-func handle(ctx context.Context, e event) (*reply, error) {
+func handle(ctx context.Context, e event) (any, error) {
 	count++
 	lc, _ := lambdacontext.FromContext(ctx)
 	dl, _ := ctx.Deadline()
@@ -49,6 +50,9 @@ func handle(ctx context.Context, e event) (*reply, error) {
 		os.Exit(3)
 	case "sleep":
 		time.Sleep(time.Duration(e.Ms) * time.Millisecond)
+	case "raw":
+		// A response of exactly e.Bytes bytes: a JSON string, quotes included.
+		return json.RawMessage(`"` + strings.Repeat("r", e.Bytes-2) + `"`), nil
 	case "alloc":
 		// Hold e.Bytes of touched memory for e.Ms, as a leaky handler would.
 		b := make([]byte, e.Bytes)

@@ -1,8 +1,11 @@
 package poll
 
 import (
+	"bytes"
+	"compress/flate"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"runtime/metrics"
@@ -16,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
+	"github.com/lenderops/encompass-lifecycle/pkg/state"
 )
 
 // benchUsers is the tenant size of the benchmarks: 100,000 unless
@@ -179,8 +183,7 @@ func BenchmarkPollOnePercentChanged100k(b *testing.B) {
 // sizes in KB and its number of chunks: the read cost of a poll.
 func baseSize(b *testing.B, e *env) (rawKB, storedKB float64, chunks int) {
 	b.Helper()
-	snap := NewSnapshot(e.db.DynamoDBAPI, e.table, 4, nil)
-	m, err := snap.LoadMeta(context.Background())
+	m, err := e.snapshot().LoadMeta(context.Background())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -188,20 +191,18 @@ func baseSize(b *testing.B, e *env) (rawKB, storedKB float64, chunks int) {
 	for i := range m.BaseChunks {
 		out, err := e.db.DynamoDBAPI.GetItem(context.Background(), &dynamodb.GetItemInput{
 			TableName: aws.String(e.table),
-			Key:       map[string]types.AttributeValue{"pk": sv(basePK(m.BaseGeneration)), "sk": sv(chunkSK(i))},
+			Key:       map[string]types.AttributeValue{"pk": sv(state.SnapshotBasePK(m.BaseGeneration)), "sk": sv(fmt.Sprintf("%05d", i))},
 		})
 		if err != nil {
 			b.Fatal(err)
 		}
-		z := out.Item[attrBlob].(*types.AttributeValueMemberB).Value
+		z := out.Item["z"].(*types.AttributeValueMemberB).Value
 		stored += len(z)
-		lines, err := snap.readChunk(context.Background(), m.BaseGeneration, i)
+		lines, err := io.ReadAll(flate.NewReader(bytes.NewReader(z)))
 		if err != nil {
 			b.Fatal(err)
 		}
-		for _, l := range lines {
-			raw += len(l.key) + len(l.e.enc) + 4
-		}
+		raw += len(lines)
 	}
 	return float64(raw) / 1024, float64(stored) / 1024, m.BaseChunks
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,7 +29,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // countingDB passes every call to the real DynamoDB client and counts the
 // items written: user delta items, base chunks and the header.
 type countingDB struct {
-	DynamoDBAPI
+	state.DynamoDBAPI
 	userWrites atomic.Int64
 	baseWrites atomic.Int64
 	metaWrites atomic.Int64
@@ -37,13 +38,20 @@ type countingDB struct {
 	reads       atomic.Int64
 }
 
+// The partition key prefixes of the poller's items (docs/poller.md).
+const (
+	deltaPKPrefix = "POLL#DELTA#"
+	basePKPrefix  = "POLL#BASE#"
+	stagePKPrefix = "POLL#STAGE"
+)
+
 func (c *countingDB) countKey(pk string, n int64) {
 	switch {
 	case strings.HasPrefix(pk, deltaPKPrefix):
 		c.userWrites.Add(n)
 	case strings.HasPrefix(pk, basePKPrefix):
 		c.baseWrites.Add(n)
-	case strings.HasPrefix(pk, stageHeadPK):
+	case strings.HasPrefix(pk, stagePKPrefix):
 		c.stageWrites.Add(n)
 	default:
 		c.metaWrites.Add(n)
@@ -213,9 +221,12 @@ func (e *env) poller(mutate func(*Config)) *Poller {
 	cfg := Config{
 		Users:     e.client.Users,
 		State:     e.store,
-		Snapshot:  NewSnapshot(e.db, e.table, 4, nil),
+		Snapshot:  e.snapshot(),
 		Publisher: e.pub,
-		Logger:    slog.New(slog.NewJSONHandler(e.logs, nil)),
+		// The client's MaxInFlight: every test lists pages in parallel
+		// unless it needs them one by one.
+		ListInFlight: 2,
+		Logger:       slog.New(slog.NewJSONHandler(e.logs, nil)),
 	}
 	if mutate != nil {
 		mutate(&cfg)
@@ -225,6 +236,18 @@ func (e *env) poller(mutate func(*Config)) *Poller {
 		e.t.Fatal(err)
 	}
 	return p
+}
+
+// snapshot is the poller's items in the test table, written through the
+// counting client.
+func (e *env) snapshot() *state.Snapshot {
+	return state.NewSnapshot(state.New(e.db, e.table), 4)
+}
+
+// sv and nv build item attributes for tests that write items by hand.
+func sv(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+func nv(v int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
 }
 
 func (e *env) run(mutate func(*Config)) Summary {

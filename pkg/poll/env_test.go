@@ -120,8 +120,10 @@ type env struct {
 	table     string
 	store     *state.Store
 	eb        *testenv.EventBridgeFake
-	pub       *publish.Publisher
-	logs      *testenv.Buffer
+	// inFlight is the client's MaxInFlight and the poller's ListInFlight.
+	inFlight int
+	pub      *publish.Publisher
+	logs     *testenv.Buffer
 
 	// rewrite, when set, sees every user list page (numbered from 0) before
 	// and after the simulator served it and may replace status and body.
@@ -133,7 +135,14 @@ type env struct {
 
 func newEnv(t testing.TB, opts ...encompasstest.Option) *env {
 	t.Helper()
-	e := &env{t: t, logs: &testenv.Buffer{}}
+	return newEnvInFlight(t, 2, opts...)
+}
+
+// newEnvInFlight is newEnv with a client that lets inFlight requests through
+// at once, and a poller that lists that many pages at once.
+func newEnvInFlight(t testing.TB, inFlight int, opts ...encompasstest.Option) *env {
+	t.Helper()
+	e := &env{t: t, logs: &testenv.Buffer{}, inFlight: inFlight}
 	e.sim = encompasstest.New(opts...)
 	e.front = httptest.NewServer(http.HandlerFunc(e.serve))
 	t.Cleanup(e.front.Close)
@@ -143,7 +152,7 @@ func newEnv(t testing.TB, opts ...encompasstest.Option) *env {
 		ClientID: e.sim.ClientID, ClientSecret: e.sim.ClientSecret,
 		Username: e.sim.Username, Password: e.sim.Password,
 		HTTPClient:  e.front.Client(),
-		MaxInFlight: 2,
+		MaxInFlight: inFlight,
 		BaseDelay:   time.Millisecond, MaxDelay: 10 * time.Millisecond,
 		OnCall: func(ci encompass.CallInfo) {
 			if ci.Status == http.StatusTooManyRequests {
@@ -225,7 +234,7 @@ func (e *env) poller(mutate func(*Config)) *Poller {
 		Publisher: e.pub,
 		// The client's MaxInFlight: every test lists pages in parallel
 		// unless it needs them one by one.
-		ListInFlight: 2,
+		ListInFlight: e.inFlight,
 		Logger:       slog.New(slog.NewJSONHandler(e.logs, nil)),
 	}
 	if mutate != nil {

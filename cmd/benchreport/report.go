@@ -31,6 +31,7 @@ var goBenchmarks = []benchSpec{
 	{pkg: "./functions/webhook", pattern: "^BenchmarkVerifyAndDecode", benchtime: "20000x"},
 	{pkg: "./pkg/encompass", pattern: "^BenchmarkListAllUsers100k$", benchtime: "2x"},
 	{pkg: "./pkg/poll", pattern: "^BenchmarkPoll.*100k$", benchtime: "2x"},
+	{pkg: "./pkg/mapping", pattern: "^BenchmarkResolveColdStartAt50ms$", benchtime: "10x"},
 	{pkg: "./pkg/provisioning", pattern: "^(BenchmarkHire500|BenchmarkThroughputAtTenantLimit)$", benchtime: "1x"},
 	{pkg: "./pkg/provisioning", pattern: "^BenchmarkUnchangedUpdate$", benchtime: "200x"},
 	{pkg: "./pkg/state", pattern: "^(BenchmarkEventPath|BenchmarkTerminatedScan)$", benchtime: "100x"},

@@ -1,7 +1,6 @@
 package poll
 
 import (
-	"context"
 	"slices"
 	"testing"
 	"time"
@@ -19,10 +18,7 @@ func TestShortTimeoutStillPublishes(t *testing.T) {
 	e := newEnv(t, encompasstest.WithUsers(50))
 	e.baseline()
 	e.modify("simuser000007", func(u *encompasstest.SimUser) { u.Title = "Changed" })
-	clock := &fakeClock{now: time.Now()}
-	ctx, cancel := context.WithDeadline(context.Background(), clock.Now().Add(10*time.Second))
-	defer cancel()
-	sum, err := e.poller(func(c *Config) { c.Now = clock.Now }).Run(ctx)
+	sum, err := e.runFor(&fakeClock{now: time.Now()}, 10*time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,14 +38,12 @@ func TestShortTimeoutKeepsAThirdAsMargin(t *testing.T) {
 	e := newEnv(t, encompasstest.WithUsers(450))
 	e.baseline()
 	clock := &fakeClock{now: time.Now()}
-	ctx, cancel := context.WithDeadline(context.Background(), clock.Now().Add(10*time.Second))
-	defer cancel()
 	e.onPages(func(page int) {
 		if page == 0 {
 			clock.Advance(7 * time.Second)
 		}
 	}, nil)
-	sum, err := e.poller(func(c *Config) { c.Now = clock.Now }).Run(ctx)
+	sum, err := e.runFor(clock, 10*time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,5 +51,41 @@ func TestShortTimeoutKeepsAThirdAsMargin(t *testing.T) {
 	// read, not wasted, and the listing stops after it.
 	if sum.Outcome != OutcomeStopped || sum.Staged != 400 {
 		t.Fatalf("poll past two thirds of its time: %+v; want it stopped after the pages it had requested", sum)
+	}
+}
+
+// TestListingThatEndsInTheMarginIsAppliedByTheNextRun: a listing whose last
+// page comes back inside the deadline margin leaves no time to publish. It
+// used to be dropped, and the next run listed from the start again and ran
+// into the same margin, for ever, if the tenant's listing always took as
+// long. The complete listing is staged instead, and the next run takes it
+// up at its end and publishes with its whole time ahead.
+func TestListingThatEndsInTheMarginIsAppliedByTheNextRun(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, encompasstest.WithUsers(450))
+	e.baseline()
+	e.modify("simuser000007", func(u *encompasstest.SimUser) { u.Title = "Changed" })
+	clock := &fakeClock{now: time.Now()}
+	// The third request of every run (the last page of a listing from the
+	// start) takes the run into its margin.
+	lastPageIsLate := func() {
+		e.onPages(func(page int) {
+			if page == 2 {
+				clock.Advance(59*time.Minute + 45*time.Second)
+			}
+		}, nil)
+	}
+	lastPageIsLate()
+	sum, err := e.runFor(clock, time.Hour, oneByOne)
+	if err != nil || sum.Outcome != OutcomeStopped || sum.Events != 0 {
+		t.Fatalf("first run: %+v, %v; want it stopped without publishing", sum, err)
+	}
+	lastPageIsLate()
+	sum, err = e.runFor(clock, time.Hour, oneByOne)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := kinds(e.take()); sum.Outcome != OutcomeChanges || !slices.Equal(k, []string{"User Changed simuser000007"}) {
+		t.Fatalf("second run: %+v published %q; want the change", sum, k)
 	}
 }

@@ -70,7 +70,8 @@ func (p *Poller) gather(ctx context.Context, meta state.SnapshotMeta, sum *Summa
 }
 
 // listing is what list found: the users (key -> encoded canonical form),
-// where a stopped listing was cut, and whether it continued a staged one.
+// where it ended (the cursor to stage), and whether it continued a staged
+// one.
 type listing struct {
 	users   map[string]string
 	cut     *cut
@@ -190,9 +191,10 @@ func (p *Poller) readPages(ctx context.Context, l *lister, pg *encompass.Paginat
 		}
 	}
 	l.sum.Listed = pg.Offset()
-	ls := listing{users: l.listed, resumed: b != nil}
+	// A complete listing has a cut too, at its end: run stages it when the
+	// listing ended inside the deadline margin.
+	ls := listing{users: l.listed, resumed: b != nil, cut: l.cutAt(pg.Offset())}
 	if !pg.Done() {
-		ls.cut = l.cutAt(pg.Offset())
 		return ls, errStopped
 	}
 	return ls, nil

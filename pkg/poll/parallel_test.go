@@ -109,17 +109,16 @@ func TestParallelListingCutByTheDeadlineResumes(t *testing.T) {
 		if run > 10 {
 			t.Fatal("the listing never completed")
 		}
-		ctx, cancel := context.WithDeadline(context.Background(), clock.Now().Add(time.Hour))
 		var err error
-		sum, err = e.poller(func(c *Config) { c.Now = clock.Now }).Run(ctx)
-		cancel()
-		if err != nil {
+		if sum, err = e.runFor(clock, time.Hour, nil); err != nil {
 			t.Fatalf("run %d: %v", run, err)
 		}
 		if sum.Outcome != OutcomeStopped {
 			break
 		}
-		if sum.Staged%200 != 0 || sum.Staged <= staged || sum.Staged >= 1005 {
+		// Whole pages, more each run; or the whole listing, when it ended
+		// inside the margin and is left for the next run to apply.
+		if (sum.Staged%200 != 0 && sum.Staged != 1005) || sum.Staged <= staged || sum.Staged > 1005 {
 			t.Fatalf("run %d staged %d users after %d; want more whole pages each run", run, sum.Staged, staged)
 		}
 		if evs := e.take(); len(evs) != 0 {

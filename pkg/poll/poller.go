@@ -275,7 +275,12 @@ func (p *Poller) run(ctx context.Context, start time.Time) (Summary, error) {
 		listedAt = stg.ListedAt
 		sum.Resumed = fromStage
 	}
-	if errors.Is(in.listErr, errStopped) {
+	// A listing that ended inside the margin leaves no time to publish. It
+	// is staged at its end like a stopped one, and the next run takes it up
+	// there and applies it with its whole time ahead. Dropped, the next run
+	// would list from the start and, for a tenant whose listing always
+	// takes as long, run into the same margin for ever.
+	if errors.Is(in.listErr, errStopped) || (in.listErr == nil && p.deadlineNear(ctx)) {
 		return p.stage(ctx, sum, meta, in.listing, listedAt)
 	}
 	if in.listErr != nil {

@@ -24,16 +24,29 @@ func slowListing(e *env, clock *fakeClock, pageTime time.Duration) {
 	e.onPages(func(int) { clock.Advance(pageTime) }, nil)
 }
 
-// runWithin runs one poll (a new invocation) with a one-hour deadline on clock.
+// runWithin runs one poll (a new invocation) with a one-hour deadline on
+// clock, listing one page at a time.
 func (e *env) runWithin(clock *fakeClock) Summary {
 	e.t.Helper()
-	ctx, cancel := context.WithDeadline(context.Background(), clock.Now().Add(time.Hour))
-	defer cancel()
-	sum, err := e.poller(func(c *Config) { c.Now = clock.Now; oneByOne(c) }).Run(ctx)
+	sum, err := e.runFor(clock, time.Hour, oneByOne)
 	if err != nil {
 		e.t.Fatalf("poll: %v", err)
 	}
 	return sum
+}
+
+// runFor runs one poll (a new invocation) whose deadline is timeout ahead
+// on clock, the poller's clock.
+func (e *env) runFor(clock *fakeClock, timeout time.Duration, mutate func(*Config)) (Summary, error) {
+	e.t.Helper()
+	ctx, cancel := context.WithDeadline(context.Background(), clock.Now().Add(timeout))
+	defer cancel()
+	return e.poller(func(c *Config) {
+		c.Now = clock.Now
+		if mutate != nil {
+			mutate(c)
+		}
+	}).Run(ctx)
 }
 
 // oneByOne lists one page at a time. The tests whose clock moves with every

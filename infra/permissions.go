@@ -13,7 +13,7 @@ import (
 // constructors of pkg/state (the claim kinds "EVENT#" and "WEBHOOK#",
 // employeePK "EMP#", writePK "USER#", terminatedPK "TERMINATED", rejectedPK
 // "REJECTED#", and the held events of the effective-date issue, "HELD#")
-// and of pkg/poll (metaPK, basePKPrefix, deltaPKPrefix, stageHeadPK,
+// and of its poller snapshot (metaPK, basePKPrefix, deltaPKPrefix, stageHeadPK,
 // stagePKPrefix: all "POLL#"). A new key prefix in those packages needs
 // its line here, or the function is denied (AccessDeniedException) the
 // first time it writes one: TestStateTableGrantsAreScopedByLeadingKeys
@@ -35,7 +35,7 @@ var (
 )
 
 // DynamoDB actions each function uses on the state table: the calls of
-// pkg/state and pkg/poll (grep their s.db.* calls). Listed rather than
+// pkg/state (grep its s.db.* calls). Listed rather than
 // granted through GrantReadWriteData so that a function gets exactly what
 // it calls: no Scan, no BatchGetItem, no transactions, no table
 // administration.
@@ -43,7 +43,7 @@ var (
 	provisioningTableActions = []string{
 		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query",
 	}
-	// The poller's snapshot (pkg/poll) also compacts its delta items with
+	// The poller's snapshot (state.Snapshot) also compacts its delta items with
 	// BatchWriteItem; IAM checks LeadingKeys for every item of the batch.
 	pollerOwnTableActions = []string{
 		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query",

@@ -51,8 +51,8 @@ func newHandler(cfg *config.Config, log *slog.Logger, metrics io.Writer) (*Handl
 		Username: ec.Username, Password: ec.Password.Reveal(),
 		Grant: encompass.Grant(ec.Grant),
 		// The poller shares the tenant's request budget with the other
-		// functions: it lists one page at a time and reads back removed
-		// users with at most this many requests in flight.
+		// functions: it lists pages and reads back removed users with at
+		// most this many requests in flight.
 		MaxInFlight: ec.MaxInFlight,
 		OnCall:      func(encompass.CallInfo) { calls.Add(1) },
 		Logger:      log,
@@ -60,17 +60,29 @@ func newHandler(cfg *config.Config, log *slog.Logger, metrics io.Writer) (*Handl
 	if err != nil {
 		return nil, err
 	}
-	db := dynamodb.NewFromConfig(cfg.AWS)
+	store := state.New(dynamodb.NewFromConfig(cfg.AWS), cfg.StateTable)
 	return NewHandler(poll.Config{
 		Users:           client.Users,
-		State:           state.New(db, cfg.StateTable),
-		Snapshot:        poll.NewSnapshot(db, cfg.StateTable, dynamoConcurrency, log),
+		State:           store,
+		Snapshot:        state.NewSnapshot(store, dynamoConcurrency),
 		Publisher:       publish.New(eventbridge.NewFromConfig(cfg.AWS), cfg.EventBusName),
 		MaxRemovalRatio: cfg.MaxRemovalRatio,
+		// The listing keeps the client's whole budget busy: pages are
+		// requested ahead, as many at once as the client lets through.
+		ListInFlight: listInFlight(ec.MaxInFlight),
 		// Write-log look-ups go to DynamoDB; the removal read-backs that
 		// share this limit are held to MaxInFlight by the client itself.
 		Concurrency: dynamoConcurrency,
 	}, calls, metrics, log), nil
+}
+
+// listInFlight is the Encompass client's request limit, which is the
+// client's default when the configuration leaves it unset.
+func listInFlight(maxInFlight int) int {
+	if maxInFlight <= 0 {
+		return encompass.DefaultMaxInFlight
+	}
+	return maxInFlight
 }
 
 // dynamoConcurrency bounds the poller's parallel DynamoDB requests (snapshot

@@ -228,14 +228,19 @@ type SCIMListOptions struct {
 	Attributes []string
 }
 
+// count is the page size asked for: Count, at most and by default
+// MaxSCIMPageSize.
+func (o SCIMListOptions) count() int {
+	if o.Count <= 0 || o.Count > MaxSCIMPageSize {
+		return MaxSCIMPageSize
+	}
+	return o.Count
+}
+
 func (o SCIMListOptions) query(schema string) url.Values {
 	q := url.Values{"schema": {schema}}
 	q.Set("startIndex", strconv.Itoa(max(o.StartIndex, 1)))
-	count := o.Count
-	if count <= 0 || count > MaxSCIMPageSize {
-		count = MaxSCIMPageSize
-	}
-	q.Set("count", strconv.Itoa(count))
+	q.Set("count", strconv.Itoa(o.count()))
 	filter := o.Filter
 	if o.Recursive {
 		if filter != "" {
@@ -355,28 +360,45 @@ func (s *SCIMService) ListUsers(ctx context.Context, opts SCIMListOptions) (*SCI
 	return out, nil
 }
 
+// UsersPaginator returns a paginator over the users matching opts, from
+// opts.StartIndex (set opts.Recursive for the whole organization tree). The
+// list ends at an empty page or at its totalResults: a SCIM server may serve
+// fewer users than asked without being at the end.
+func (s *SCIMService) UsersPaginator(opts SCIMListOptions, optFns ...func(*PaginatorOptions)) *Paginator[SCIMUser] {
+	return scimPaginator(opts, func(ctx context.Context, o SCIMListOptions) ([]SCIMUser, int, error) {
+		page, err := s.ListUsers(ctx, o)
+		if err != nil {
+			return nil, 0, err
+		}
+		return page.Users, page.TotalResults, nil
+	}, optFns)
+}
+
 // AllUsers iterates over every user matching opts, page by page (set
 // opts.Recursive for the whole organization tree).
 func (s *SCIMService) AllUsers(ctx context.Context, opts SCIMListOptions) iter.Seq2[SCIMUser, error] {
-	return func(yield func(SCIMUser, error) bool) {
-		opts.StartIndex = max(opts.StartIndex, 1)
-		for {
-			page, err := s.ListUsers(ctx, opts)
-			if err != nil {
-				yield(SCIMUser{}, err)
-				return
-			}
-			for _, u := range page.Users {
-				if !yield(u, nil) {
-					return
-				}
-			}
-			opts.StartIndex += len(page.Users)
-			if len(page.Users) == 0 || (page.TotalResults > 0 && opts.StartIndex > page.TotalResults) {
-				return
-			}
-		}
+	return s.UsersPaginator(opts).All(ctx)
+}
+
+// scimPaginator pages a SCIM list through startIndex (one-based) and count.
+// list returns one page's items and its totalResults.
+func scimPaginator[T any](opts SCIMListOptions, list func(context.Context, SCIMListOptions) ([]T, int, error), optFns []func(*PaginatorOptions)) *Paginator[T] {
+	po := PaginatorOptions{Offset: max(opts.StartIndex, 1) - 1, Limit: opts.count()}
+	for _, fn := range optFns {
+		fn(&po)
 	}
+	po.Limit = SCIMListOptions{Count: po.Limit}.count()
+	po.EndAtShortPage = false
+	return NewPaginator(func(ctx context.Context, offset, limit int) (Page[T], error) {
+		o := opts
+		o.StartIndex, o.Count = offset+1, limit
+		items, total, err := list(ctx, o)
+		if total <= 0 {
+			// An answer without totalResults decodes as 0: unknown, not empty.
+			total = -1
+		}
+		return Page[T]{Items: items, Total: total}, err
+	}, po)
 }
 
 // FindUserByUserName returns the user with that userName
@@ -570,27 +592,20 @@ func (s *SCIMService) ListGroups(ctx context.Context, opts SCIMListOptions) (*SC
 	return out, nil
 }
 
+// GroupsPaginator returns a paginator over the groups matching opts.
+func (s *SCIMService) GroupsPaginator(opts SCIMListOptions, optFns ...func(*PaginatorOptions)) *Paginator[SCIMGroup] {
+	return scimPaginator(opts, func(ctx context.Context, o SCIMListOptions) ([]SCIMGroup, int, error) {
+		page, err := s.ListGroups(ctx, o)
+		if err != nil {
+			return nil, 0, err
+		}
+		return page.Groups, page.TotalResults, nil
+	}, optFns)
+}
+
 // AllGroups iterates over every group.
 func (s *SCIMService) AllGroups(ctx context.Context) iter.Seq2[SCIMGroup, error] {
-	return func(yield func(SCIMGroup, error) bool) {
-		opts := SCIMListOptions{StartIndex: 1}
-		for {
-			page, err := s.ListGroups(ctx, opts)
-			if err != nil {
-				yield(SCIMGroup{}, err)
-				return
-			}
-			for _, g := range page.Groups {
-				if !yield(g, nil) {
-					return
-				}
-			}
-			opts.StartIndex += len(page.Groups)
-			if len(page.Groups) == 0 || (page.TotalResults > 0 && opts.StartIndex > page.TotalResults) {
-				return
-			}
-		}
-	}
+	return s.GroupsPaginator(SCIMListOptions{}).All(ctx)
 }
 
 // GetGroup returns a group with its members.

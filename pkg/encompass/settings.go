@@ -116,26 +116,27 @@ func (s *OrganizationsService) List(ctx context.Context) ([]Organization, error)
 }
 
 // listSettings follows the start/limit pages of a settings list until a
-// short page ends it.
+// short page ends it. The answers' totals are not trusted here (they were
+// never needed: a short page always ends these lists).
 func listSettings[T any](ctx context.Context, c *Client, what, path string, pageSize int) ([]T, error) {
-	var all []T
-	for start, pages := 0, 0; pages < maxSettingsPagesToFollow; pages++ {
-		q := url.Values{"start": {strconv.Itoa(start)}, "limit": {strconv.Itoa(pageSize)}}
+	fetch := func(ctx context.Context, offset, limit int) (Page[T], error) {
+		q := url.Values{"start": {strconv.Itoa(offset)}, "limit": {strconv.Itoa(limit)}}
 		var raw []byte
 		if err := c.do(ctx, call{method: http.MethodGet, path: path, endpoint: path, query: q}, nil, &raw); err != nil {
-			return nil, fmt.Errorf("list %s: %w", what, err)
+			return Page[T]{}, err
 		}
-		page, err := decodeList[T](raw)
+		items, err := decodeList[T](raw)
+		return Page[T]{Items: items, Total: -1}, err
+	}
+	pages := NewPaginator(fetch, PaginatorOptions{Limit: pageSize, EndAtShortPage: true, MaxPages: maxSettingsPagesToFollow})
+	var all []T
+	for item, err := range pages.All(ctx) {
 		if err != nil {
 			return nil, fmt.Errorf("list %s: %w", what, err)
 		}
-		all = append(all, page...)
-		if len(page) < pageSize {
-			return all, nil
-		}
-		start += len(page)
+		all = append(all, item)
 	}
-	return nil, fmt.Errorf("list %s: more than %d pages", what, maxSettingsPagesToFollow)
+	return all, nil
 }
 
 // Resolve maps organization names (case-insensitive) to ids. The list is

@@ -237,35 +237,39 @@ func (s *UsersService) listPage(ctx context.Context, opts ListUsersOptions) ([]U
 	return users, total, nil
 }
 
-// All iterates over every user, fetching pages of the maximum size (200) as
-// the loop advances. It stops at the first short page, or when the answer's
-// totalCount says the list is complete; a bare-array answer whose last page
-// is exactly full costs one more (empty) page. An error is yielded once, as
-// the last element. opts may be nil; its Start and Limit are ignored.
-func (s *UsersService) All(ctx context.Context, opts *ListUsersOptions) iter.Seq2[User, error] {
-	return func(yield func(User, error) bool) {
-		var o ListUsersOptions
-		if opts != nil {
-			o = *opts
-		}
-		o.Start, o.Limit = 0, MaxUsersPageSize
-		for {
-			page, total, err := s.listPage(ctx, o)
-			if err != nil {
-				yield(User{}, err)
-				return
-			}
-			for _, u := range page {
-				if !yield(u, nil) {
-					return
-				}
-			}
-			o.Start += len(page)
-			if len(page) < MaxUsersPageSize || (total >= 0 && o.Start >= total) {
-				return
-			}
-		}
+// Paginator returns a paginator over the users opts selects, from
+// opts.Start, in pages of opts.Limit (at most and by default
+// MaxUsersPageSize). A page shorter than asked, or the answer's totalCount,
+// ends the list; a bare-array answer whose last page is exactly full costs
+// one more (empty) page. optFns may set PaginatorOptions.InFlight to request
+// pages ahead (see PaginatorOptions).
+func (s *UsersService) Paginator(opts ListUsersOptions, optFns ...func(*PaginatorOptions)) *Paginator[User] {
+	po := PaginatorOptions{Offset: max(opts.Start, 0), Limit: opts.pageSize(), EndAtShortPage: true}
+	for _, fn := range optFns {
+		fn(&po)
 	}
+	// The server serves at most MaxUsersPageSize: a larger Limit would make
+	// every full page look short, and end the list after the first.
+	po.Limit = ListUsersOptions{Limit: po.Limit}.pageSize()
+	return NewPaginator(func(ctx context.Context, offset, limit int) (Page[User], error) {
+		o := opts
+		o.Start, o.Limit = offset, limit
+		users, total, err := s.listPage(ctx, o)
+		return Page[User]{Items: users, Total: total}, err
+	}, po)
+}
+
+// All iterates over every user, fetching pages of the maximum size (200) as
+// the loop advances (see Paginator for when the list ends). An error is
+// yielded once, as the last element. opts may be nil; its Start and Limit
+// are ignored.
+func (s *UsersService) All(ctx context.Context, opts *ListUsersOptions) iter.Seq2[User, error] {
+	var o ListUsersOptions
+	if opts != nil {
+		o = *opts
+	}
+	o.Start, o.Limit = 0, MaxUsersPageSize
+	return s.Paginator(o).All(ctx)
 }
 
 // Get returns the user with the given id (the lower-case login id).

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // ResolveFunc maps names to ids, case-insensitively, failing with an error
@@ -40,33 +41,47 @@ type Resolved struct {
 	GroupsManaged bool
 }
 
-// Resolve looks every name of r up once. An unknown name is a start-up error
-// that lists every unknown name of every kind together with the known ones,
-// so one fix of the mapping file is enough.
+// Resolve looks every name of r up once. The three look-ups run at once:
+// at cold start they are the only Encompass calls, and the client fetches
+// its token once for all of them, so init costs about two calls' latency,
+// not four. An unknown name is a start-up error that lists every unknown
+// name of every kind together with the known ones, so one fix of the
+// mapping file is enough.
 func Resolve(ctx context.Context, r *Rules, res Resolvers) (*Resolved, error) {
 	personas, orgs, groups := r.names()
 	out := &Resolved{rules: r, GroupsManaged: res.Groups != nil}
-	var errs []error
-	var err error
-	if out.personas, err = resolve(ctx, "persona", personas, res.Personas); err != nil {
-		errs = append(errs, err)
-	}
-	if out.orgs, err = resolve(ctx, "organization", orgs, res.Organizations); err != nil {
-		errs = append(errs, err)
+	lookups := []lookup{
+		{"persona", personas, res.Personas, &out.personas},
+		{"organization", orgs, res.Organizations, &out.orgs},
 	}
 	if res.Groups != nil {
-		if out.groups, err = resolve(ctx, "user group", groups, res.Groups); err != nil {
-			errs = append(errs, err)
-		}
-		for _, g := range out.groups {
-			out.managed = append(out.managed, g)
-		}
-		slices.SortFunc(out.managed, func(a, b Named) int { return strings.Compare(a.Name, b.Name) })
+		lookups = append(lookups, lookup{"user group", groups, res.Groups, &out.groups})
 	}
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("mapping: names that do not exist in this Encompass instance: %w", errors.Join(errs...))
+	// Each look-up writes its own result and error, and the errors are
+	// joined in the order above, so the start-up error reads the same
+	// whichever look-up answers first.
+	errs := make([]error, len(lookups))
+	var wg sync.WaitGroup
+	for i, l := range lookups {
+		wg.Go(func() { *l.into, errs[i] = resolve(ctx, l.kind, l.names, l.f) })
 	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("mapping: names that do not exist in this Encompass instance: %w", err)
+	}
+	for _, g := range out.groups {
+		out.managed = append(out.managed, g)
+	}
+	slices.SortFunc(out.managed, func(a, b Named) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
+}
+
+// lookup is one kind of name to resolve, and where its result goes.
+type lookup struct {
+	kind  string
+	names []string
+	f     ResolveFunc
+	into  *map[string]Named
 }
 
 func resolve(ctx context.Context, kind string, names []string, f ResolveFunc) (map[string]Named, error) {

@@ -1,8 +1,11 @@
 package poll
 
 import (
+	"bytes"
+	"compress/flate"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"runtime/metrics"
@@ -16,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
+	"github.com/lenderops/encompass-lifecycle/pkg/state"
 )
 
 // benchUsers is the tenant size of the benchmarks: 100,000 unless
@@ -132,6 +136,52 @@ func BenchmarkPollUnchanged100k(b *testing.B) {
 	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
 }
 
+// BenchmarkPollAt50msLatency100k measures an unchanged poll of 100,000
+// users when every Encompass call takes 50 ms, with the stack's default
+// budget of 3 requests in flight, against its bound: the list pages, 3 at a
+// time, 50 ms each. The ratio is what the poll adds to the time the budget
+// needs to fetch the pages (issue 15: at most 1.2).
+func BenchmarkPollAt50msLatency100k(b *testing.B) {
+	const latency = 50 * time.Millisecond
+	const inFlight = 3 // infra/budget.go: the default plan's requests per instance
+	n := benchUsers(b)
+	e := newEnvInFlight(b, inFlight, encompasstest.WithUsers(n))
+	e.baseline()
+	users := e.sim.UserCount()
+	pages := (users + 199) / 200
+	if users%200 == 0 {
+		pages++ // a bare array's full last page: one empty page ends it
+	}
+	bound := time.Duration((pages+inFlight-1)/inFlight) * latency
+	e.sim.SetLatency(latency)
+	defer e.sim.SetLatency(0)
+	ctx := context.Background()
+	var total time.Duration
+	var calls int64
+	iters := 0
+	for b.Loop() {
+		iters++
+		e.listCalls.Store(0)
+		e.tokenCalls.Store(0)
+		t0 := time.Now()
+		sum, err := e.poller(nil).Run(ctx)
+		total += time.Since(t0)
+		if err != nil || sum.Outcome != OutcomeUnchanged {
+			b.Fatalf("unchanged poll: %+v, %v", sum, err)
+		}
+		calls = e.listCalls.Load()
+		if calls != int64(pages) || e.tokenCalls.Load() > 1 {
+			b.Fatalf("%d list calls and %d token calls, want %d and at most 1", calls, e.tokenCalls.Load(), pages)
+		}
+	}
+	perPoll := total / time.Duration(iters)
+	b.ReportMetric(float64(perPoll.Milliseconds()), "poll-ms/op")
+	b.ReportMetric(float64(bound.Milliseconds()), "bound-ms")
+	b.ReportMetric(float64(perPoll)/float64(bound), "poll/bound")
+	b.ReportMetric(float64(calls), "list-calls/op")
+	b.ReportMetric(inFlight, "in-flight")
+}
+
 // BenchmarkPollOnePercentChanged100k changes 1% of the users (a phone
 // number each) before every poll and checks that the state-table writes and
 // the events published equal the changes.
@@ -179,8 +229,7 @@ func BenchmarkPollOnePercentChanged100k(b *testing.B) {
 // sizes in KB and its number of chunks: the read cost of a poll.
 func baseSize(b *testing.B, e *env) (rawKB, storedKB float64, chunks int) {
 	b.Helper()
-	snap := NewSnapshot(e.db.DynamoDBAPI, e.table, 4, nil)
-	m, err := snap.LoadMeta(context.Background())
+	m, err := e.snapshot().LoadMeta(context.Background())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -188,20 +237,18 @@ func baseSize(b *testing.B, e *env) (rawKB, storedKB float64, chunks int) {
 	for i := range m.BaseChunks {
 		out, err := e.db.DynamoDBAPI.GetItem(context.Background(), &dynamodb.GetItemInput{
 			TableName: aws.String(e.table),
-			Key:       map[string]types.AttributeValue{"pk": sv(basePK(m.BaseGeneration)), "sk": sv(chunkSK(i))},
+			Key:       map[string]types.AttributeValue{"pk": sv(state.SnapshotBasePK(m.BaseGeneration)), "sk": sv(fmt.Sprintf("%05d", i))},
 		})
 		if err != nil {
 			b.Fatal(err)
 		}
-		z := out.Item[attrBlob].(*types.AttributeValueMemberB).Value
+		z := out.Item["z"].(*types.AttributeValueMemberB).Value
 		stored += len(z)
-		lines, err := snap.readChunk(context.Background(), m.BaseGeneration, i)
+		lines, err := io.ReadAll(flate.NewReader(bytes.NewReader(z)))
 		if err != nil {
 			b.Fatal(err)
 		}
-		for _, l := range lines {
-			raw += len(l.key) + len(l.e.enc) + 4
-		}
+		raw += len(lines)
 	}
 	return float64(raw) / 1024, float64(stored) / 1024, m.BaseChunks
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,7 +29,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // countingDB passes every call to the real DynamoDB client and counts the
 // items written: user delta items, base chunks and the header.
 type countingDB struct {
-	DynamoDBAPI
+	state.DynamoDBAPI
 	userWrites atomic.Int64
 	baseWrites atomic.Int64
 	metaWrites atomic.Int64
@@ -37,13 +38,20 @@ type countingDB struct {
 	reads       atomic.Int64
 }
 
+// The partition key prefixes of the poller's items (docs/poller.md).
+const (
+	deltaPKPrefix = "POLL#DELTA#"
+	basePKPrefix  = "POLL#BASE#"
+	stagePKPrefix = "POLL#STAGE"
+)
+
 func (c *countingDB) countKey(pk string, n int64) {
 	switch {
 	case strings.HasPrefix(pk, deltaPKPrefix):
 		c.userWrites.Add(n)
 	case strings.HasPrefix(pk, basePKPrefix):
 		c.baseWrites.Add(n)
-	case strings.HasPrefix(pk, stageHeadPK):
+	case strings.HasPrefix(pk, stagePKPrefix):
 		c.stageWrites.Add(n)
 	default:
 		c.metaWrites.Add(n)
@@ -112,8 +120,10 @@ type env struct {
 	table     string
 	store     *state.Store
 	eb        *testenv.EventBridgeFake
-	pub       *publish.Publisher
-	logs      *testenv.Buffer
+	// inFlight is the client's MaxInFlight and the poller's ListInFlight.
+	inFlight int
+	pub      *publish.Publisher
+	logs     *testenv.Buffer
 
 	// rewrite, when set, sees every user list page (numbered from 0) before
 	// and after the simulator served it and may replace status and body.
@@ -125,7 +135,14 @@ type env struct {
 
 func newEnv(t testing.TB, opts ...encompasstest.Option) *env {
 	t.Helper()
-	e := &env{t: t, logs: &testenv.Buffer{}}
+	return newEnvInFlight(t, 2, opts...)
+}
+
+// newEnvInFlight is newEnv with a client that lets inFlight requests through
+// at once, and a poller that lists that many pages at once.
+func newEnvInFlight(t testing.TB, inFlight int, opts ...encompasstest.Option) *env {
+	t.Helper()
+	e := &env{t: t, logs: &testenv.Buffer{}, inFlight: inFlight}
 	e.sim = encompasstest.New(opts...)
 	e.front = httptest.NewServer(http.HandlerFunc(e.serve))
 	t.Cleanup(e.front.Close)
@@ -135,7 +152,7 @@ func newEnv(t testing.TB, opts ...encompasstest.Option) *env {
 		ClientID: e.sim.ClientID, ClientSecret: e.sim.ClientSecret,
 		Username: e.sim.Username, Password: e.sim.Password,
 		HTTPClient:  e.front.Client(),
-		MaxInFlight: 2,
+		MaxInFlight: inFlight,
 		BaseDelay:   time.Millisecond, MaxDelay: 10 * time.Millisecond,
 		OnCall: func(ci encompass.CallInfo) {
 			if ci.Status == http.StatusTooManyRequests {
@@ -213,9 +230,12 @@ func (e *env) poller(mutate func(*Config)) *Poller {
 	cfg := Config{
 		Users:     e.client.Users,
 		State:     e.store,
-		Snapshot:  NewSnapshot(e.db, e.table, 4, nil),
+		Snapshot:  e.snapshot(),
 		Publisher: e.pub,
-		Logger:    slog.New(slog.NewJSONHandler(e.logs, nil)),
+		// The client's MaxInFlight: every test lists pages in parallel
+		// unless it needs them one by one.
+		ListInFlight: e.inFlight,
+		Logger:       slog.New(slog.NewJSONHandler(e.logs, nil)),
 	}
 	if mutate != nil {
 		mutate(&cfg)
@@ -225,6 +245,18 @@ func (e *env) poller(mutate func(*Config)) *Poller {
 		e.t.Fatal(err)
 	}
 	return p
+}
+
+// snapshot is the poller's items in the test table, written through the
+// counting client.
+func (e *env) snapshot() *state.Snapshot {
+	return state.NewSnapshot(state.New(e.db, e.table), 4)
+}
+
+// sv and nv build item attributes for tests that write items by hand.
+func sv(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+func nv(v int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
 }
 
 func (e *env) run(mutate func(*Config)) Summary {

@@ -1,10 +1,15 @@
 package poll
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"strconv"
 	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/publish"
 	"github.com/lenderops/encompass-lifecycle/pkg/state"
@@ -157,4 +162,85 @@ func originOf(writes []state.Write, kind string, c Canonical, changes []Change) 
 		return OriginProvisioning
 	}
 	return OriginExternal
+}
+
+// events builds the chunk's events, looking up the write log (one query per
+// user with events, in parallel) to set each event's origin.
+func (p *Poller) events(ctx context.Context, chunk []*diffEntry, gen int64, since time.Time) ([]publish.Event, error) {
+	perUser := make([][]publish.Event, len(chunk))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(p.cfg.Concurrency)
+	for i, d := range chunk {
+		if len(d.kinds) == 0 {
+			continue
+		}
+		g.Go(func() error {
+			var writes []state.Write
+			// A removal's origin is always external: nothing to look up.
+			if !(len(d.kinds) == 1 && d.kinds[0] == TypeUserRemoved) {
+				var err error
+				writes, err = p.cfg.State.WritesSince(gctx, d.loginID(), since)
+				if err != nil {
+					return fmt.Errorf("poll: read write log of %s: %w", d.loginID(), err)
+				}
+			}
+			perUser[i] = d.events(gen, writes)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	var out []publish.Event
+	for _, evs := range perUser {
+		out = append(out, evs...)
+	}
+	return out, nil
+}
+
+// current is the user's canonical form as it is now, or as it was before
+// its removal.
+func (d *diffEntry) current() Canonical {
+	if d.newEnc == "" {
+		return d.oldC
+	}
+	return d.newC
+}
+
+// loginID is the user's login id, or its key when the form has none.
+func (d *diffEntry) loginID() string {
+	if id := d.current()[FieldLoginID]; id != "" {
+		return id
+	}
+	return d.key
+}
+
+// events are the user's events of generation gen; writes are the write-log
+// entries that may explain them.
+func (d *diffEntry) events(gen int64, writes []state.Write) []publish.Event {
+	oldEnc := ""
+	if d.old != nil {
+		oldEnc = d.old.Form
+	}
+	c := d.current()
+	out := make([]publish.Event, 0, len(d.kinds))
+	for _, kind := range d.kinds {
+		detail := UserDetail{
+			EventID:    eventID(gen, d.key, kind, oldEnc, d.newEnc),
+			UserID:     d.key,
+			LoginID:    d.loginID(),
+			Origin:     originOf(writes, kind, c, d.changes),
+			Generation: gen,
+		}
+		switch kind {
+		case TypeUserChanged:
+			detail.Changes = d.changes
+		case TypeUserCreated:
+			detail.User = fieldsMap(c)
+		case TypeDriftDetected:
+			detail.EmployeeID = d.emp
+		}
+		out = append(out, event(kind, detail))
+	}
+	return out
 }

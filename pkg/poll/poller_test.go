@@ -31,7 +31,7 @@ func TestBaselineThenUnchangedPollWritesAndPublishesNothing(t *testing.T) {
 	if sum.Listed != n || sum.Generation != 1 {
 		t.Fatalf("baseline summary %+v, want %d listed, generation 1", sum, n)
 	}
-	meta, err := NewSnapshot(e.db, e.table, 1, nil).LoadMeta(context.Background())
+	meta, err := e.snapshot().LoadMeta(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -663,7 +663,7 @@ func TestSnapshotItemsOfOlderVersions(t *testing.T) {
 	ctx := context.Background()
 	put := func(key string, item map[string]types.AttributeValue) {
 		t.Helper()
-		item["pk"], item["sk"] = sv(shardOf(key)), sv(key)
+		item["pk"], item["sk"] = sv(state.SnapshotDeltaPK(key)), sv(key)
 		if _, err := e.db.DynamoDBAPI.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.table), Item: item}); err != nil {
 			t.Fatal(err)
 		}
@@ -671,16 +671,16 @@ func TestSnapshotItemsOfOlderVersions(t *testing.T) {
 	// An older version that knew only the first 12 fields: no event, the
 	// item is upgraded once.
 	prefix := strings.Join(strings.Split(storedEnc(t, e, "simuser000001"), sep)[:12], sep)
-	put("simuser000001", map[string]types.AttributeValue{attrVersion: nv(1), attrCanonical: sv(prefix)})
+	put("simuser000001", map[string]types.AttributeValue{"v": nv(1), "c": sv(prefix)})
 	// An older version with a field that has since changed: only known
 	// fields are reported.
 	prefix2 := strings.Join(strings.Split(storedEnc(t, e, "simuser000002"), sep)[:12], sep)
-	put("simuser000002", map[string]types.AttributeValue{attrVersion: nv(1), attrCanonical: sv(prefix2)})
+	put("simuser000002", map[string]types.AttributeValue{"v": nv(1), "c": sv(prefix2)})
 	e.modify("simuser000002", func(u *encompasstest.SimUser) { u.Title = "New Title" })
 	// Unknown formats: re-recorded silently.
-	put("simuser000003", map[string]types.AttributeValue{attrVersion: nv(0), "fp": sv("abc123")})
-	put("simuser000004", map[string]types.AttributeValue{attrVersion: nv(1), attrCanonical: &types.AttributeValueMemberN{Value: "7"}})
-	put("simuser000005", map[string]types.AttributeValue{attrVersion: nv(1), attrCanonical: sv(strings.Repeat("x"+sep, 40))})
+	put("simuser000003", map[string]types.AttributeValue{"v": nv(0), "fp": sv("abc123")})
+	put("simuser000004", map[string]types.AttributeValue{"v": nv(1), "c": &types.AttributeValueMemberN{Value: "7"}})
+	put("simuser000005", map[string]types.AttributeValue{"v": nv(1), "c": sv(strings.Repeat("x"+sep, 40))})
 
 	sum := e.run(nil)
 	if k := kinds(e.take()); !slices.Equal(k, []string{"User Changed simuser000002"}) {
@@ -702,20 +702,20 @@ func TestSnapshotItemsOfOlderVersions(t *testing.T) {
 // storedEnc reads one user's stored canonical form (base and deltas merged).
 func storedEnc(t testing.TB, e *env, key string) string {
 	t.Helper()
-	snap := NewSnapshot(e.db.DynamoDBAPI, e.table, 4, nil)
+	snap := e.snapshot()
 	meta, err := snap.LoadMeta(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	users, err := snap.loadUsers(context.Background(), meta)
+	users, err := snap.LoadUsers(context.Background(), meta)
 	if err != nil {
 		t.Fatal(err)
 	}
 	u, ok := users[key]
-	if !ok || u.known < 0 {
+	if !ok || u.Removed {
 		t.Fatalf("%s not in the snapshot", key)
 	}
-	return u.enc
+	return u.Form
 }
 
 // TestUserSkippedByPagingIsReadBackNotRemoved: offset paging skips a user

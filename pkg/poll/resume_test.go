@@ -3,7 +3,6 @@ package poll
 import (
 	"context"
 	"fmt"
-	"iter"
 	"slices"
 	"strings"
 	"testing"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
+	"github.com/lenderops/encompass-lifecycle/pkg/state"
 )
 
 // slowListing makes every list page take pageTime on the poller's clock,
@@ -24,17 +24,36 @@ func slowListing(e *env, clock *fakeClock, pageTime time.Duration) {
 	e.onPages(func(int) { clock.Advance(pageTime) }, nil)
 }
 
-// runWithin runs one poll (a new invocation) with a one-hour deadline on clock.
+// runWithin runs one poll (a new invocation) with a one-hour deadline on
+// clock, listing one page at a time.
 func (e *env) runWithin(clock *fakeClock) Summary {
 	e.t.Helper()
-	ctx, cancel := context.WithDeadline(context.Background(), clock.Now().Add(time.Hour))
-	defer cancel()
-	sum, err := e.poller(func(c *Config) { c.Now = clock.Now }).Run(ctx)
+	sum, err := e.runFor(clock, time.Hour, oneByOne)
 	if err != nil {
 		e.t.Fatalf("poll: %v", err)
 	}
 	return sum
 }
+
+// runFor runs one poll (a new invocation) whose deadline is timeout ahead
+// on clock, the poller's clock.
+func (e *env) runFor(clock *fakeClock, timeout time.Duration, mutate func(*Config)) (Summary, error) {
+	e.t.Helper()
+	ctx, cancel := context.WithDeadline(context.Background(), clock.Now().Add(timeout))
+	defer cancel()
+	return e.poller(func(c *Config) {
+		c.Now = clock.Now
+		if mutate != nil {
+			mutate(c)
+		}
+	}).Run(ctx)
+}
+
+// oneByOne lists one page at a time. The tests whose clock moves with every
+// page request need it: with pages requested ahead, where the deadline
+// falls would depend on how the requests interleave.
+// TestParallelListingCutByTheDeadlineResumes covers the parallel case.
+func oneByOne(c *Config) { c.ListInFlight = 1 }
 
 // TestListingLongerThanOneInvocationCompletes: a tenant whose listing takes
 // three invocations gets its baseline, then each of its changes exactly once,
@@ -192,21 +211,21 @@ func TestStaleOrDamagedStageIsIgnored(t *testing.T) {
 			}
 			e.onPages(nil, nil)
 			ctx := context.Background()
-			st, err := NewSnapshot(e.db, e.table, 1, nil).loadStage(ctx)
-			if err != nil || !st.present || st.unusable != "" {
+			snap := e.snapshot()
+			st, err := snap.LoadStage(ctx)
+			if err != nil || !st.Present || st.Unusable != "" {
 				t.Fatalf("stage %+v %v", st, err)
 			}
 			switch tc {
 			case "chunks expired":
-				deleteItem(t, e, stagePKPrefix+st.Run, chunkSK(0))
+				deleteItem(t, e, state.StagePK(st.Run), "00000")
 			case "older generation":
 				// A change after the cursor makes the next poll commit a
 				// new generation.
 				e.modify("simuser000650", func(u *encompasstest.SimUser) { u.Title = "Changed" })
 				// Another poll commits a generation but leaves the stage (a
 				// crash between commit and drop is simulated by writing it back).
-				snap := NewSnapshot(e.db, e.table, 1, nil)
-				listed, err := snap.loadStaged(ctx, st)
+				listed, err := snap.LoadStagedUsers(ctx, st)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -214,7 +233,7 @@ func TestStaleOrDamagedStageIsIgnored(t *testing.T) {
 					t.Fatalf("poll between: %+v", sum)
 				}
 				e.take()
-				if err := snap.saveStage(ctx, st, listed, clock.Now()); err != nil {
+				if err := snap.SaveStage(ctx, st, listed, clock.Now()); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -246,33 +265,21 @@ func deleteItem(t *testing.T, e *env, pk, sk string) {
 // test shifts every offset up, as an Encompass that sorts by id does when an
 // early id is added.
 type frontUsers struct {
-	Users
+	*encompass.UsersService
 	front []encompass.User
 }
 
-func (f *frontUsers) All(ctx context.Context, opts *encompass.ListUsersOptions) iter.Seq2[encompass.User, error] {
-	return func(yield func(encompass.User, error) bool) {
-		for _, u := range f.front {
-			if !yield(u, nil) {
-				return
-			}
+func (f *frontUsers) Paginator(opts encompass.ListUsersOptions, optFns ...func(*encompass.PaginatorOptions)) *encompass.Paginator[encompass.User] {
+	fetch := func(ctx context.Context, offset, limit int) (encompass.Page[encompass.User], error) {
+		n := len(f.front)
+		var out []encompass.User
+		if offset < n {
+			out = append(out, f.front[offset:min(n, offset+limit)]...)
 		}
-		for u, err := range f.Users.All(ctx, opts) {
-			if !yield(u, err) {
-				return
-			}
-		}
+		rest, err := f.UsersService.ListPage(ctx, encompass.ListUsersOptions{Start: max(offset-n, 0), Limit: limit - len(out)})
+		return encompass.Page[encompass.User]{Items: append(out, rest...), Total: -1}, err
 	}
-}
-
-func (f *frontUsers) ListPage(ctx context.Context, opts encompass.ListUsersOptions) ([]encompass.User, error) {
-	n := len(f.front)
-	var out []encompass.User
-	if opts.Start < n {
-		out = append(out, f.front[opts.Start:min(n, opts.Start+opts.Limit)]...)
-	}
-	rest, err := f.Users.ListPage(ctx, encompass.ListUsersOptions{Start: max(opts.Start-n, 0), Limit: opts.Limit - len(out)})
-	return append(out, rest...), err
+	return encompass.NewPaginator(fetch, encompass.PaginatorOptions{Offset: opts.Start, Limit: encompass.MaxUsersPageSize, EndAtShortPage: true}, optFns...)
 }
 
 // TestResumedListingSurvivesUsersAddedBeforeTheCursor: users added before
@@ -284,13 +291,13 @@ func TestResumedListingSurvivesUsersAddedBeforeTheCursor(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, encompasstest.WithUsers(1000))
 	e.baseline()
-	users := &frontUsers{Users: e.client.Users}
+	users := &frontUsers{UsersService: e.client.Users}
 	withFront := func(c *Config) { c.Users = users }
 	clock := &fakeClock{now: time.Now()}
 	slowListing(e, clock, 25*time.Minute)
 	ctx, cancel := context.WithDeadline(context.Background(), clock.Now().Add(time.Hour))
 	defer cancel()
-	sum, err := e.poller(func(c *Config) { c.Now = clock.Now; withFront(c) }).Run(ctx)
+	sum, err := e.poller(func(c *Config) { c.Now = clock.Now; withFront(c); oneByOne(c) }).Run(ctx)
 	if err != nil || sum.Outcome != OutcomeStopped || sum.Staged != 600 {
 		t.Fatalf("first run: %+v %v", sum, err)
 	}

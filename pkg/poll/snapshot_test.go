@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
+	"github.com/lenderops/encompass-lifecycle/pkg/state"
 )
 
 // countItems counts the items under one partition key.
@@ -31,15 +32,15 @@ func countItems(t *testing.T, e *env, pk string) int {
 func countDeltas(t *testing.T, e *env) int {
 	t.Helper()
 	n := 0
-	for shard := range NumShards {
+	for shard := range state.SnapshotShards {
 		n += countItems(t, e, fmt.Sprintf("%s%02x", deltaPKPrefix, shard))
 	}
 	return n
 }
 
-func meta(t *testing.T, e *env) Meta {
+func meta(t *testing.T, e *env) state.SnapshotMeta {
 	t.Helper()
-	m, err := NewSnapshot(e.db.DynamoDBAPI, e.table, 1, nil).LoadMeta(context.Background())
+	m, err := e.snapshot().LoadMeta(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +51,7 @@ func TestDeltasAreFoldedIntoANewBase(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, encompasstest.WithUsers(40))
 	e.baseline()
-	compactAt5 := func(c *Config) { c.Snapshot.SetCompactMin(5) }
+	compactAt5 := func(c *Config) { c.CompactMin = 5 }
 
 	// Two removals of users in the base (removal records), two changes.
 	e.sim.DeleteUser("simuser000001")
@@ -85,7 +86,7 @@ func TestDeltasAreFoldedIntoANewBase(t *testing.T) {
 	if n := countDeltas(t, e); n != 0 {
 		t.Fatalf("%d delta items left after compaction", n)
 	}
-	if n := countItems(t, e, basePK(old.BaseGeneration)); n != 0 {
+	if n := countItems(t, e, state.SnapshotBasePK(old.BaseGeneration)); n != 0 {
 		t.Fatalf("%d chunks of the old base left", n)
 	}
 	if sum.Outcome != OutcomeChanges {
@@ -113,31 +114,31 @@ func TestDamagedBaseIsRecordedAgainWithoutPerUserEvents(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		name   string
-		damage func(t *testing.T, e *env, m Meta)
+		damage func(t *testing.T, e *env, m state.SnapshotMeta)
 	}{
-		{"chunk missing", func(t *testing.T, e *env, m Meta) {
+		{"chunk missing", func(t *testing.T, e *env, m state.SnapshotMeta) {
 			_, err := e.db.DynamoDBAPI.DeleteItem(context.Background(), &dynamodb.DeleteItemInput{
 				TableName: aws.String(e.table),
-				Key:       map[string]types.AttributeValue{"pk": sv(basePK(m.BaseGeneration)), "sk": sv(chunkSK(0))},
+				Key:       map[string]types.AttributeValue{"pk": sv(state.SnapshotBasePK(m.BaseGeneration)), "sk": sv("00000")},
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{"chunk not compressed data", func(t *testing.T, e *env, m Meta) {
+		{"chunk not compressed data", func(t *testing.T, e *env, m state.SnapshotMeta) {
 			_, err := e.db.DynamoDBAPI.PutItem(context.Background(), &dynamodb.PutItemInput{
 				TableName: aws.String(e.table),
-				Item: map[string]types.AttributeValue{"pk": sv(basePK(m.BaseGeneration)), "sk": sv(chunkSK(0)),
-					attrVersion: nv(itemVersion), attrBlob: &types.AttributeValueMemberB{Value: []byte("not flate at all")}},
+				Item: map[string]types.AttributeValue{"pk": sv(state.SnapshotBasePK(m.BaseGeneration)), "sk": sv("00000"),
+					"v": nv(1), "z": &types.AttributeValueMemberB{Value: []byte("not flate at all")}},
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{"chunk of a future format", func(t *testing.T, e *env, m Meta) {
+		{"chunk of a future format", func(t *testing.T, e *env, m state.SnapshotMeta) {
 			_, err := e.db.DynamoDBAPI.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{
 				TableName:                 aws.String(e.table),
-				Key:                       map[string]types.AttributeValue{"pk": sv(basePK(m.BaseGeneration)), "sk": sv(chunkSK(0))},
+				Key:                       map[string]types.AttributeValue{"pk": sv(state.SnapshotBasePK(m.BaseGeneration)), "sk": sv("00000")},
 				UpdateExpression:          aws.String("SET v = :v"),
 				ExpressionAttributeValues: map[string]types.AttributeValue{":v": nv(99)},
 			})

@@ -112,6 +112,17 @@ func (s *LifecycleStack) defineAlarms() {
 		fmt.Sprintf("A leaver's terminate event has waited %d minutes or more: the account is still enabled", s.Config.DeprovisionMaxAgeMinutes),
 		s.DeprovisionQueue.MetricApproximateAgeOfOldestMessage(&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Maximum")}),
 		float64(s.Config.DeprovisionMaxAgeMinutes*60))
+	// The leaver's receipt (CONTRACTS section 3): seconds from a terminate's
+	// due time to its account read back disabled, one value per leaver.
+	alarm("LeaverExposure",
+		fmt.Sprintf("The p99 time from a termination being due to its account being disabled passed %d seconds over 15 minutes", s.Config.LeaverExposureAlarmSeconds),
+		awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+			Namespace:     jsii.String(metricsNamespace),
+			MetricName:    jsii.String("ExposureSeconds"),
+			DimensionsMap: &map[string]*string{"Function": jsii.String("deprovision")},
+			Period:        awscdk.Duration_Minutes(jsii.Number(15)),
+			Statistic:     jsii.String("p99"),
+		}), float64(s.Config.LeaverExposureAlarmSeconds))
 	alarm("ProvisionQueueAge",
 		fmt.Sprintf("An HRIS event has waited %d minutes or more on the provision queue", provisionMaxAgeMinutes),
 		s.ProvisionQueue.MetricApproximateAgeOfOldestMessage(&awscloudwatch.MetricOptions{Period: fiveMinutes, Statistic: jsii.String("Maximum")}),

@@ -31,6 +31,7 @@ const (
 	ctxDryRun             = "dryRun"
 	ctxMaxRemovalRatio    = "pollerMaxRemovalRatio"
 	ctxDeprovisionMaxAge  = "deprovisionMaxAgeMinutes"
+	ctxExposureAlarm      = "leaverExposureAlarmSeconds"
 	ctxEventArchiveDays   = "eventArchiveDays"
 	ctxWebhookRateLimit   = "webhookRateLimit"
 	ctxWebhookBurstLimit  = "webhookBurstLimit"
@@ -43,7 +44,7 @@ const (
 var contextKeys = []string{
 	ctxInstanceID, ctxAPIURL, ctxUserAPI, ctxGrant, ctxPollRateMinutes, ctxRequestBudget,
 	ctxAlertEmail, ctxProducerPrincipal, ctxEncompassSecretARN, ctxWebhookSecretARN,
-	ctxLogRetentionDays, ctxLogLevel, ctxDryRun, ctxMaxRemovalRatio, ctxDeprovisionMaxAge,
+	ctxLogRetentionDays, ctxLogLevel, ctxDryRun, ctxMaxRemovalRatio, ctxDeprovisionMaxAge, ctxExposureAlarm,
 	ctxEventArchiveDays, ctxWebhookRateLimit, ctxWebhookBurstLimit, ctxSAMLocal, ctxMappingFile,
 }
 
@@ -83,6 +84,10 @@ type Config struct {
 	// DeprovisionMaxAgeMinutes is the age of the oldest message on the
 	// deprovision queue that raises an alarm: a leaver waiting is an exposure.
 	DeprovisionMaxAgeMinutes int
+	// LeaverExposureAlarmSeconds is the p99 leaver exposure (due time to
+	// the account read back disabled, over 15 minutes) that raises the
+	// LeaverExposure alarm.
+	LeaverExposureAlarmSeconds int
 	// EventArchiveDays is how long published events stay replayable.
 	EventArchiveDays int
 	// WebhookRateLimit and WebhookBurstLimit throttle the HTTP API.
@@ -101,17 +106,18 @@ type Config struct {
 // DefaultConfig returns the defaults every context key falls back to.
 func DefaultConfig() Config {
 	return Config{
-		APIURL:                   "https://api.elliemae.com",
-		UserAPI:                  "scim",
-		PollRateMinutes:          15,
-		RequestBudget:            24,
-		LogRetentionDays:         90,
-		LogLevel:                 "info",
-		MaxRemovalRatio:          0.2,
-		DeprovisionMaxAgeMinutes: 15,
-		EventArchiveDays:         90,
-		WebhookRateLimit:         50,
-		WebhookBurstLimit:        100,
+		APIURL:                     "https://api.elliemae.com",
+		UserAPI:                    "scim",
+		PollRateMinutes:            15,
+		RequestBudget:              24,
+		LogRetentionDays:           90,
+		LogLevel:                   "info",
+		MaxRemovalRatio:            0.2,
+		DeprovisionMaxAgeMinutes:   15,
+		LeaverExposureAlarmSeconds: 300,
+		EventArchiveDays:           90,
+		WebhookRateLimit:           50,
+		WebhookBurstLimit:          100,
 	}
 }
 
@@ -202,6 +208,7 @@ func LoadConfig(lookup func(key string) (any, bool)) (Config, error) {
 	str(ctxLogLevel, &c.LogLevel)
 	boolean(ctxDryRun, &c.DryRun)
 	integer(ctxDeprovisionMaxAge, &c.DeprovisionMaxAgeMinutes)
+	integer(ctxExposureAlarm, &c.LeaverExposureAlarmSeconds)
 	integer(ctxEventArchiveDays, &c.EventArchiveDays)
 	integer(ctxWebhookRateLimit, &c.WebhookRateLimit)
 	integer(ctxWebhookBurstLimit, &c.WebhookBurstLimit)
@@ -277,6 +284,9 @@ func (c Config) validate() []error {
 	}
 	if c.MaxRemovalRatio <= 0 || c.MaxRemovalRatio > 1 || math.IsNaN(c.MaxRemovalRatio) {
 		bad(ctxMaxRemovalRatio, "%v must be greater than 0 and at most 1", c.MaxRemovalRatio)
+	}
+	if c.LeaverExposureAlarmSeconds < 1 || c.LeaverExposureAlarmSeconds > 7*24*3600 {
+		bad(ctxExposureAlarm, "%d must be between 1 and 604800 seconds", c.LeaverExposureAlarmSeconds)
 	}
 	if c.DeprovisionMaxAgeMinutes < 1 || c.DeprovisionMaxAgeMinutes > 24*60 {
 		bad(ctxDeprovisionMaxAge, "%d must be between 1 and 1440 minutes", c.DeprovisionMaxAgeMinutes)

@@ -106,6 +106,7 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 		{"removal ratio over one", ctxMaxRemovalRatio, 1.5, "at most 1"},
 		{"removal ratio text", ctxMaxRemovalRatio, "a fifth", "must be a number"},
 		{"deprovision age", ctxDeprovisionMaxAge, 0.0, "between 1 and 1440"},
+		{"exposure alarm", ctxExposureAlarm, 0.0, "between 1 and 604800"},
 		{"archive days", ctxEventArchiveDays, 0.0, "between 1 and 3650"},
 		{"rate limit", ctxWebhookRateLimit, 0.0, "between 1 and 10000"},
 		{"burst below rate", ctxWebhookBurstLimit, 10.0, "at least"},

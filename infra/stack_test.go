@@ -578,6 +578,12 @@ func TestAlarms(t *testing.T) {
 			t.Errorf("%s on %s alarms only at %v", k.metric, k.target, p["Threshold"])
 		}
 	}
+	// The leaver's receipt: p99 exposure over 15 minutes, 300 s by default.
+	if exp, ok := got[alarmKey{"ExposureSeconds", ""}]; !ok {
+		t.Error("no alarm on the leaver exposure (ExposureSeconds)")
+	} else if exp["ExtendedStatistic"] != "p99" || number(t, exp["Period"]) != 900 || number(t, exp["Threshold"]) != 300 {
+		t.Errorf("exposure alarm: statistic %v, period %v, threshold %v; want p99 over 900 s at 300", exp["ExtendedStatistic"], exp["Period"], exp["Threshold"])
+	}
 	age := got[alarmKey{"ApproximateAgeOfOldestMessage", s.logicalID(t, "DeprovisionQueue/Resource")}]
 	if age != nil && number(t, age["Threshold"]) != 15*60 {
 		t.Errorf("deprovision age alarm threshold = %v s, want 900", age["Threshold"])

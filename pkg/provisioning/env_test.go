@@ -49,6 +49,7 @@ type envOptions struct {
 	concurrency int
 	maxInFlight int
 	httpTimeout time.Duration
+	now         func() time.Time
 }
 
 type envOption func(*envOptions)
@@ -58,6 +59,9 @@ func withSim(opts ...encompasstest.Option) envOption {
 	return func(o *envOptions) { o.simOpts = append(o.simOpts, opts...) }
 }
 func withConcurrency(n int) envOption { return func(o *envOptions) { o.concurrency = n } }
+
+// withNow gives the handlers a clock (receipts, the occurredAt bound).
+func withNow(now func() time.Time) envOption { return func(o *envOptions) { o.now = now } }
 func withHTTPTimeout(d time.Duration) envOption {
 	return func(o *envOptions) { o.httpTimeout = d }
 }
@@ -115,7 +119,7 @@ func newEnv(t testing.TB, api provisioning.UserAPI, opts ...envOption) *env {
 		h, err := provisioning.New(provisioning.Config{
 			Queue: q, Directory: mustDirectory(e.t, api, e.client, e.rules),
 			Store: e.store, Publisher: pub, Mapping: e.rules, DryRun: o.dryRun,
-			Logger: logger, Concurrency: o.concurrency,
+			Logger: logger, Concurrency: o.concurrency, Now: o.now,
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"github.com/lenderops/encompass-lifecycle/internal/testenv"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -23,7 +24,9 @@ var guidPattern = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-
 // systems read (CONTRACTS section 3) in testdata/golden.
 func TestOutcomeEventsGolden(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPISCIM)
+	// A fixed clock: the leaver's receipt says when the event arrived and
+	// when the account read back disabled, 1 h 30 m after the terminate.
+	e := newEnv(t, provisioning.UserAPISCIM, withNow(testenv.NewClock(t0.Add(3*time.Hour+30*time.Minute)).Now))
 	named := func(m msg, id string) msg { m["eventId"] = id; return m }
 	steps := []struct {
 		golden, detailType string

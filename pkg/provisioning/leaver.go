@@ -11,6 +11,7 @@ import (
 	"github.com/lenderops/encompass-lifecycle/pkg/hris"
 	"github.com/lenderops/encompass-lifecycle/pkg/publish"
 	"github.com/lenderops/encompass-lifecycle/pkg/state"
+	"github.com/lenderops/encompass-lifecycle/pkg/telemetry"
 )
 
 // terminate disables the employee's account, or leaves a tombstone for an
@@ -28,12 +29,14 @@ func (h *Handler) terminate(ctx context.Context, ev *hris.Event, link state.Empl
 		return h.skip(ev, ReasonNotProvisioned, ""), nil
 	}
 	plan := PlanDisable(acc)
+	// An account already disabled was read back disabled just now.
+	disabledAt := h.cfg.Now()
 	if plan.Disable {
 		back, err := h.disable(ctx, ev, acc, plan)
 		if err != nil {
 			return outcome{}, err
 		}
-		acc = back
+		acc, disabledAt = back, h.cfg.Now()
 	}
 	if err := h.link(ctx, ev, link, found, acc, state.StatusTerminated); err != nil {
 		return outcome{}, err
@@ -41,9 +44,24 @@ func (h *Handler) terminate(ctx context.Context, ev *hris.Event, link state.Empl
 	if err := h.store.MarkTerminated(ctx, ev.Employee.EmployeeID, acc.ID, acc.LoginID); err != nil {
 		return outcome{}, fmt.Errorf("mark terminated: %w", err)
 	}
-	out := newOutcome(publish.UserDeprovisioned, h.accountDetail(ev, acc, plan))
+	d := h.accountDetail(ev, acc, plan)
+	h.receipt(ctx, ev, &d, disabledAt)
+	out := newOutcome(publish.UserDeprovisioned, d)
 	out.acc, out.wrote = acc, plan.Disable
 	return out, nil
+}
+
+// receipt completes a leaver's outcome with when the message arrived, when
+// the account read back disabled and how long the leaver kept access after
+// the termination was due: the exposure an auditor asks about.
+func (h *Handler) receipt(ctx context.Context, ev *hris.Event, d *Detail, disabledAt time.Time) {
+	exposure := max(disabledAt.Sub(ev.DueAt()), 0).Seconds()
+	d.ReceivedAt = h.receivedAt(ctx).UTC().Format(time.RFC3339Nano)
+	d.DisabledAt = disabledAt.UTC().Format(time.RFC3339Nano)
+	d.ExposureSeconds = &exposure
+	if !h.cfg.DryRun {
+		h.cfg.Metrics.Observe("ExposureSeconds", exposure, telemetry.Seconds)
+	}
 }
 
 // leaverAccount is the account to disable: the linked one, or, for

@@ -57,7 +57,13 @@ type Detail struct {
 	// MessageStoredAt locates the whole original body in the state table
 	// when Message was cut (never in a dry run, which writes nothing there).
 	MessageStoredAt *state.ItemRef `json:"messageStoredAt,omitempty"`
-	DryRun          bool           `json:"dryRun,omitempty"`
+	// The leaver's receipt, on User Deprovisioned: when the message reached
+	// the function, when the account was read back disabled, and the
+	// seconds from the event's due time to that read-back.
+	ReceivedAt      string   `json:"receivedAt,omitempty"`
+	DisabledAt      string   `json:"disabledAt,omitempty"`
+	ExposureSeconds *float64 `json:"exposureSeconds,omitempty"`
+	DryRun          bool     `json:"dryRun,omitempty"`
 }
 
 // withMessage attaches the original body, cut on a rune boundary when long.
@@ -101,6 +107,18 @@ func newOutcome(detailType string, d Detail) outcome {
 		panic(fmt.Sprintf("provisioning: marshal detail: %v", err))
 	}
 	return outcome{Name: detailType, Events: []storedEvent{{DetailType: detailType, Detail: b}}}
+}
+
+// reason is the reason code of a skip or rejection outcome ("" otherwise).
+func (o outcome) reason() string {
+	if len(o.Events) != 1 || (o.Name != publish.HRISEventRejected && o.Name != publish.HRISEventSkipped) {
+		return ""
+	}
+	var d struct {
+		Reason string `json:"reason"`
+	}
+	_ = json.Unmarshal(o.Events[0].Detail, &d)
+	return d.Reason
 }
 
 // events are the outcome's EventBridge events.

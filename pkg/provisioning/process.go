@@ -8,12 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/failure"
 	"github.com/lenderops/encompass-lifecycle/pkg/hris"
 	"github.com/lenderops/encompass-lifecycle/pkg/idempotency"
+	"github.com/lenderops/encompass-lifecycle/pkg/publish"
 	"github.com/lenderops/encompass-lifecycle/pkg/sqsbatch"
 	"github.com/lenderops/encompass-lifecycle/pkg/telemetry"
 )
@@ -51,6 +53,7 @@ func (h *Handler) HandleSQS(ctx context.Context, batch events.SQSEvent) (events.
 // Process handles one message: decode it, then, once per eventId, apply it
 // and publish its outcome.
 func (h *Handler) Process(ctx context.Context, m Message) Result {
+	ctx = withReceived(ctx, h.cfg.Now())
 	ev, err := hris.Decode([]byte(m.Body), h.cfg.Queue, h.cfg.Now())
 	if err != nil {
 		return h.undecodable(ctx, m, err)
@@ -67,7 +70,7 @@ func (h *Handler) Process(ctx context.Context, m Message) Result {
 	case run.Status == idempotency.Duplicate:
 		return h.publishOnly(ctx, h.skip(ev, ReasonDuplicate, ""))
 	}
-	h.count(ctx, run.Result.Name)
+	h.count(ctx, run.Result)
 	return Result{Outcome: run.Result.Name}
 }
 
@@ -144,7 +147,7 @@ func (h *Handler) publishOnly(ctx context.Context, out outcome) Result {
 	if err := h.publish(ctx, out); err != nil {
 		return h.retry(ctx, err)
 	}
-	h.count(ctx, out.Name)
+	h.count(ctx, out)
 	return Result{Outcome: out.Name}
 }
 
@@ -162,9 +165,34 @@ func (h *Handler) publish(ctx context.Context, out outcome) error {
 	return nil
 }
 
-func (h *Handler) count(ctx context.Context, name string) {
-	h.cfg.Metrics.Add("Outcome."+strings.ReplaceAll(name, " ", ""), 1)
-	h.log.InfoContext(ctx, "event processed", "outcome", name, "dryRun", h.cfg.DryRun)
+// count notes the outcome: a metric per detail-type, rejections and skips
+// also by reason (the dashboard's "rejections by reason").
+func (h *Handler) count(ctx context.Context, out outcome) {
+	h.cfg.Metrics.Add("Outcome."+strings.ReplaceAll(out.Name, " ", ""), 1)
+	if reason := out.reason(); reason != "" {
+		metric := "Skipped"
+		if out.Name == publish.HRISEventRejected {
+			metric = "Rejected"
+		}
+		h.cfg.Metrics.AddBy(metric, "Reason", reason, 1)
+	}
+	h.log.InfoContext(ctx, "event processed", "outcome", out.Name, "dryRun", h.cfg.DryRun)
+}
+
+type receivedKey struct{}
+
+// withReceived notes when the message reached the function: the start of a
+// leaver's receipt.
+func withReceived(ctx context.Context, t time.Time) context.Context {
+	return context.WithValue(ctx, receivedKey{}, t)
+}
+
+// receivedAt is when the message reached the function (now outside Process).
+func (h *Handler) receivedAt(ctx context.Context) time.Time {
+	if t, ok := ctx.Value(receivedKey{}).(time.Time); ok {
+		return t
+	}
+	return h.cfg.Now()
 }
 
 // peekEmployeeID reads the employee id of a body for grouping a message

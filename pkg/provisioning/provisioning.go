@@ -34,6 +34,7 @@ import (
 	"github.com/lenderops/encompass-lifecycle/pkg/publish"
 	"github.com/lenderops/encompass-lifecycle/pkg/sqsbatch"
 	"github.com/lenderops/encompass-lifecycle/pkg/state"
+	"github.com/lenderops/encompass-lifecycle/pkg/telemetry"
 )
 
 // Directory is the Encompass boundary (pkg/encompass/directory's SCIM or v3
@@ -61,6 +62,10 @@ type Publisher interface {
 // Metrics counts outcomes (*telemetry.Metrics).
 type Metrics interface {
 	Add(name string, n float64)
+	// AddBy counts under one more dimension (rejections by reason).
+	AddBy(name, dimension, value string, n float64)
+	// Observe records one value (a leaver's exposure), for percentiles.
+	Observe(name string, v float64, unit telemetry.Unit)
 }
 
 // UserAPI selects which API creates, updates and disables users
@@ -169,4 +174,6 @@ func (h *Handler) canWrite(field string) bool { return h.dir.Writes(field) }
 
 type nopMetrics struct{}
 
-func (nopMetrics) Add(string, float64) {}
+func (nopMetrics) Add(string, float64)                     {}
+func (nopMetrics) AddBy(string, string, string, float64)   {}
+func (nopMetrics) Observe(string, float64, telemetry.Unit) {}

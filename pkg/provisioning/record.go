@@ -185,7 +185,11 @@ func (h *Handler) resume(ctx context.Context, ev *hris.Event, out outcome) (outc
 	case account.ActionDisable:
 		detailType = publish.UserDeprovisioned
 	}
-	resumed := newOutcome(detailType, h.accountDetail(ev, acc, plan))
+	d := h.accountDetail(ev, acc, plan)
+	if detailType == publish.UserDeprovisioned {
+		h.receipt(ctx, ev, &d, h.cfg.Now())
+	}
+	resumed := newOutcome(detailType, d)
 	resumed.acc, resumed.wrote = acc, true
 	return resumed, nil
 }

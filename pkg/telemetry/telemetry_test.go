@@ -186,3 +186,59 @@ func TestEMFConcurrentAndClash(t *testing.T) {
 		t.Fatal("metric named like a dimension accepted")
 	}
 }
+
+// A count under an extra dimension (rejections by reason) is a line of its
+// own with both dimensions; observed values (a leaver's exposure) are kept
+// one by one, at most 100 a line, so that CloudWatch has percentiles.
+func TestMetricsByDimensionAndObserved(t *testing.T) {
+	t.Parallel()
+	m := NewMetrics(Namespace, map[string]string{"Function": "deprovision"})
+	m.Add("Messages", 3)
+	m.AddBy("Rejected", "Reason", "invalid_field", 1)
+	m.AddBy("Rejected", "Reason", "invalid_field", 1)
+	m.AddBy("Rejected", "Reason", "stale", 1)
+	for i := range 150 {
+		m.Observe("ExposureSeconds", float64(i), Seconds)
+	}
+	var buf bytes.Buffer
+	if err := m.Flush(&buf); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("%d lines, want 2 for the fixed dimensions (150 values) and 2 by reason:\n%s", len(lines), buf.String())
+	}
+	var docs []map[string]any
+	for _, l := range lines {
+		var d map[string]any
+		if err := json.Unmarshal([]byte(l), &d); err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, d)
+	}
+	if docs[0]["Messages"] != 3.0 || len(docs[0]["ExposureSeconds"].([]any)) != 100 || len(docs[1]["ExposureSeconds"].([]any)) != 50 {
+		t.Fatalf("fixed-dimension lines: %v / %v", docs[0], docs[1])
+	}
+	if docs[2]["Reason"] != "invalid_field" || docs[2]["Rejected"] != 2.0 || docs[2]["Function"] != "deprovision" ||
+		docs[3]["Reason"] != "stale" || docs[3]["Rejected"] != 1.0 {
+		t.Fatalf("reason lines: %v / %v", docs[2], docs[3])
+	}
+	meta := docs[2]["_aws"].(map[string]any)["CloudWatchMetrics"].([]any)[0].(map[string]any)
+	if dims := meta["Dimensions"].([]any)[0].([]any); len(dims) != 2 {
+		t.Fatalf("dimensions %v, want Function and Reason", dims)
+	}
+	unit := docs[0]["_aws"].(map[string]any)["CloudWatchMetrics"].([]any)[0].(map[string]any)["Metrics"].([]any)
+	found := false
+	for _, u := range unit {
+		if u.(map[string]any)["Name"] == "ExposureSeconds" && u.(map[string]any)["Unit"] == "Seconds" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("ExposureSeconds unit: %v", unit)
+	}
+	buf.Reset()
+	if err := m.Flush(&buf); err != nil || buf.Len() != 0 {
+		t.Fatalf("second flush wrote %q %v", buf.String(), err)
+	}
+}

@@ -28,7 +28,7 @@ type reportOptions struct {
 // goBenchmarks are the Go benchmarks the report reads; fixed iteration
 // counts keep runs comparable.
 var goBenchmarks = []benchSpec{
-	{pkg: "./functions/webhook", pattern: "^BenchmarkVerifyAndDecode", benchtime: "20000x"},
+	{pkg: "./pkg/webhook", pattern: "^BenchmarkVerifyAndDecode", benchtime: "20000x"},
 	{pkg: "./pkg/encompass", pattern: "^BenchmarkListAllUsers100k$", benchtime: "2x"},
 	{pkg: "./pkg/poll", pattern: "^BenchmarkPoll.*100k$", benchtime: "2x"},
 	{pkg: "./pkg/provisioning", pattern: "^(BenchmarkHire500|BenchmarkThroughputAtTenantLimit)$", benchtime: "1x"},
@@ -137,7 +137,7 @@ func writeReport(w io.Writer, st *runnerStats, results []benchResult, errs []str
 		row("poller, 100,000 users, in process", fmt.Sprintf("%.0f ms/poll, %.0f MB peak heap, %.2fx the bare listing (%.0f ms)", r.Metrics["poll-ms/op"], r.Metrics["peak-heap-MB"], r.Metrics["poll/list"], r.Metrics["list-ms/op"]),
 			"`BenchmarkPollUnchanged100k`: the poll and the bare listing in the same run, against the simulator and dynalite")
 	}
-	if r, ok := use("./functions/webhook", "BenchmarkVerifyAndDecode"); ok {
+	if r, ok := use("./pkg/webhook", "BenchmarkVerifyAndDecode"); ok {
 		row("webhook verification", fmt.Sprintf("%s ns/op (%s)", thousands(int(r.Metrics["ns/op"])), goMetrics(r)),
 			"`BenchmarkVerifyAndDecode`: HMAC-SHA256 of a 4 KiB delivery, decode and validate")
 	}

@@ -1,4 +1,4 @@
-package main
+package webhook
 
 import (
 	"bytes"
@@ -15,9 +15,10 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
+	"github.com/lenderops/encompass-lifecycle/pkg/publish"
+	"github.com/lenderops/encompass-lifecycle/pkg/state"
 )
 
 const (
@@ -33,7 +34,7 @@ const (
 // adapter, and a plain HTTP server.
 type transport struct {
 	name string
-	do   func(t *testing.T, h http.Handler, method, path string, header http.Header, body []byte) (int, string)
+	do   func(t *testing.T, h *Handler, method, path string, header http.Header, body []byte) (int, string)
 }
 
 var transports = []transport{
@@ -51,8 +52,10 @@ var apigwTemplate = func() []byte {
 	return b
 }()
 
-func doAPIGateway(base64Body bool) func(t *testing.T, h http.Handler, method, path string, header http.Header, body []byte) (int, string) {
-	return func(t *testing.T, h http.Handler, method, path string, header http.Header, body []byte) (int, string) {
+// doAPIGateway sends the request as the Lambda receives it: an API Gateway
+// v2 event through ServeAPIGateway (the handler main gives lambda.Start).
+func doAPIGateway(base64Body bool) func(t *testing.T, h *Handler, method, path string, header http.Header, body []byte) (int, string) {
+	return func(t *testing.T, h *Handler, method, path string, header http.Header, body []byte) (int, string) {
 		t.Helper()
 		in := apigwEvent(t, body, header)
 		in.RawPath = path
@@ -64,9 +67,9 @@ func doAPIGateway(base64Body bool) func(t *testing.T, h http.Handler, method, pa
 			in.Body = base64.StdEncoding.EncodeToString(body)
 			in.IsBase64Encoded = true
 		}
-		resp, err := httpadapter.NewV2(h).ProxyWithContext(context.Background(), in)
+		resp, err := h.ServeAPIGateway(context.Background(), in)
 		if err != nil {
-			t.Fatalf("proxy: %v", err)
+			t.Fatalf("ServeAPIGateway returned an error (API Gateway answers 500): %v", err)
 		}
 		out := resp.Body
 		if resp.IsBase64Encoded {
@@ -108,7 +111,7 @@ func apigwEvent(t *testing.T, body []byte, header http.Header) events.APIGateway
 	return in
 }
 
-func doHTTP(t *testing.T, h http.Handler, method, path string, header http.Header, body []byte) (int, string) {
+func doHTTP(t *testing.T, h *Handler, method, path string, header http.Header, body []byte) (int, string) {
 	t.Helper()
 	srv := httptest.NewServer(h)
 	defer srv.Close()
@@ -153,7 +156,7 @@ func TestReceive(t *testing.T) {
 	oversize := bytes.Repeat([]byte(" "), MaxBodyBytes+1)
 	copy(oversize, loanDelivery("ev-big"))
 	atLimit := padTo(loanDelivery("ev-at-limit"), MaxBodyBytes-200)
-
+	signed := func(b []byte) http.Header { return signedHeader(testKey, b) }
 	tests := []struct {
 		name      string
 		header    func(body []byte) http.Header
@@ -167,7 +170,7 @@ func TestReceive(t *testing.T) {
 		{"InternalUsers forwarded the same way", func(b []byte) http.Header { return signedHeader(testKey, b) },
 			[]byte(`{"eventId":"ev-user","eventTime":"2026-11-20T15:04:05Z","eventType":"update","meta":{"resourceType":"InternalUsers","resourceId":"jdoe","payload":{"entities":[{"id":"jdoe"}]}}}`),
 			200, OutcomeAccepted, 1},
-		{"body just under the limit", func(b []byte) http.Header { return signedHeader(testKey, b) }, atLimit, 200, OutcomeAccepted, 1},
+		{"body just under the limit", signed, atLimit, 200, OutcomeAccepted, 1},
 		{"no signature", func([]byte) http.Header {
 			return http.Header{subscriptionHeader: {testSubscription}}
 		}, valid, 401, OutcomeBadSignature, 0},
@@ -212,12 +215,11 @@ func TestReceive(t *testing.T) {
 			[]byte(`{"eventId":"   ","eventType":"update","meta":{"resourceType":"Loan"}}`), 400, OutcomeMalformed, 0},
 		{"eventId too long", func(b []byte) http.Header { return signedHeader(testKey, b) },
 			fmt.Appendf(nil, `{"eventId":%q,"eventType":"update","meta":{"resourceType":"Loan"}}`, strings.Repeat("x", maxEventIDLen+1)), 400, OutcomeMalformed, 0},
-		{"detail-type too long", func(b []byte) http.Header { return signedHeader(testKey, b) },
+		{"detail-type too long", signed,
 			fmt.Appendf(nil, `{"eventId":"e1","eventType":%q,"meta":{"resourceType":"Loan"}}`, strings.Repeat("u", 124)), 400, OutcomeMalformed, 0},
 		{"body of 256 KiB + 1", func(b []byte) http.Header { return signedHeader(testKey, b) }, oversize, 413, OutcomeTooLarge, 0},
 		{"256 KiB + 1 without a signature is still 413 (size first)", func([]byte) http.Header { return http.Header{} }, oversize, 413, OutcomeTooLarge, 0},
-		{"body of 256 KiB that EventBridge would refuse", func(b []byte) http.Header { return signedHeader(testKey, b) },
-			padTo(loanDelivery("ev-256k"), MaxBodyBytes), 413, OutcomeTooLarge, 0},
+		{"body of 256 KiB that EventBridge would refuse", signed, padTo(loanDelivery("ev-256k"), MaxBodyBytes), 413, OutcomeTooLarge, 0},
 		{"bad signature and bad JSON is 401 (signature before payload)", func([]byte) http.Header { return signedHeader(testKey, []byte("x")) },
 			[]byte(`not json`), 401, OutcomeBadSignature, 0},
 	}
@@ -240,7 +242,7 @@ func TestReceive(t *testing.T) {
 				if tc.published == 1 {
 					var d encompass.WebhookEvent
 					_ = json.Unmarshal(tc.body, &d)
-					if got[0].Source != Source || got[0].DetailType != d.Meta.ResourceType+" "+d.EventType {
+					if got[0].Source != publish.SourceWebhook || got[0].DetailType != d.Meta.ResourceType+" "+d.EventType {
 						t.Errorf("published source %q detail-type %q", got[0].Source, got[0].DetailType)
 					}
 					// Verbatim: the delivered bytes, only insignificant whitespace removed.
@@ -276,31 +278,54 @@ func TestDuplicateDelivery(t *testing.T) {
 				t.Fatalf("published %d, want 1", n)
 			}
 		})
+		// Twenty copies at once: exactly one is published. A copy that
+		// arrives while another is handed on is answered 503 (Encompass
+		// retries it), one that arrives after is a 200 duplicate; the
+		// retries of the 503s are then all duplicates.
 		t.Run(tr.name+"/twenty concurrently", func(t *testing.T) {
 			t.Parallel()
 			env := newTestEnv(t)
 			body := loanDelivery("ev-twenty")
-			var wg sync.WaitGroup
-			statuses := make([]int, 20)
-			for i := range statuses {
-				wg.Go(func() {
-					statuses[i], _ = tr.do(t, env.handler, http.MethodPost, "/webhooks/encompass", signedHeader(testKey, body), body)
-				})
-			}
-			wg.Wait()
+			statuses := deliverConcurrently(t, tr, env, body, 20)
+			retries := 0
 			for i, s := range statuses {
-				if s != 200 {
-					t.Errorf("delivery %d: status %d", i, s)
+				switch s {
+				case 200:
+				case 503:
+					retries++
+					if st, got := tr.do(t, env.handler, http.MethodPost, "/webhooks/encompass", signedHeader(testKey, body), body); st != 200 || got != `{"status":"duplicate"}` {
+						t.Errorf("retry of copy %d: %d %s, want 200 duplicate", i, st, got)
+					}
+				default:
+					t.Errorf("copy %d: status %d, want 200 or 503", i, s)
 				}
 			}
 			if n := len(env.published(t)); n != 1 {
 				t.Fatalf("published %d, want exactly 1", n)
 			}
-			if a, d := env.metricCount(t, OutcomeAccepted), env.metricCount(t, OutcomeDuplicate); a != 1 || d != 19 {
-				t.Errorf("accepted %d duplicate %d, want 1 and 19", a, d)
+			a, d, p := env.metricCount(t, OutcomeAccepted), env.metricCount(t, OutcomeDuplicate), env.metricCount(t, OutcomeInProgress)
+			if a != 1 || d+p != 19+retries || p != retries {
+				t.Errorf("accepted %d, duplicate %d, in progress %d; want 1 accepted and %d answered 503 then duplicate", a, d, p, retries)
 			}
 		})
 	}
+}
+
+// deliverConcurrently sends n copies of body at once and returns the statuses.
+func deliverConcurrently(t *testing.T, tr transport, env *testEnv, body []byte, n int) []int {
+	t.Helper()
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	statuses := make([]int, n)
+	for i := range statuses {
+		wg.Go(func() {
+			<-start
+			statuses[i], _ = tr.do(t, env.handler, http.MethodPost, "/webhooks/encompass", signedHeader(testKey, body), body)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return statuses
 }
 
 func TestEventBridgeFailing(t *testing.T) {
@@ -315,8 +340,10 @@ func TestEventBridgeFailing(t *testing.T) {
 			if status != 503 || got != `{"status":"failed_handoff"}` {
 				t.Fatalf("got %d %s, want 503 failed_handoff", status, got)
 			}
-			if env.claimed(t, "ev-eb-down") {
-				t.Fatal("de-duplication record kept after failed publish: Encompass's retry would be dropped")
+			// The claim is released, not left in progress nor done: the
+			// retry runs at once and is not taken for a duplicate.
+			if st := env.claim(t, "ev-eb-down"); st != state.ClaimReleased {
+				t.Fatalf("claim %q after a failed publish, want released", st)
 			}
 			// Encompass retries; EventBridge is back.
 			env.failPublishing(t, false)
@@ -327,8 +354,47 @@ func TestEventBridgeFailing(t *testing.T) {
 			if n := len(env.published(t)); n != 1 {
 				t.Fatalf("published %d, want 1", n)
 			}
-			if !env.claimed(t, "ev-eb-down") {
-				t.Fatal("no de-duplication record after publishing")
+			if st := env.claim(t, "ev-eb-down"); st != state.ClaimDone {
+				t.Fatalf("claim %q after publishing, want done", st)
+			}
+		})
+	}
+}
+
+// TestCopiesWhileEventBridgeFails is issue 10's defect 5: twenty identical
+// deliveries at once while EventBridge fails. Before the claim protocol was
+// replaced, 19 were answered 200 "duplicate" and none was published, so
+// Encompass stopped retrying and the event was lost. Now none is answered
+// 200 and none is published; once EventBridge recovers, Encompass's retry
+// publishes it exactly once, and only then is a copy a 200 duplicate.
+func TestCopiesWhileEventBridgeFails(t *testing.T) {
+	t.Parallel()
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			t.Parallel()
+			env := newTestEnv(t)
+			body := loanDelivery("ev-twenty-eb-down")
+			env.failPublishing(t, true)
+			for i, s := range deliverConcurrently(t, tr, env, body, 20) {
+				if s != 503 {
+					t.Errorf("copy %d: status %d while EventBridge fails, want 503", i, s)
+				}
+			}
+			if n := len(env.published(t)); n != 0 {
+				t.Fatalf("published %d while EventBridge fails", n)
+			}
+			if n := env.metricCount(t, OutcomeDuplicate) + env.metricCount(t, OutcomeAccepted); n != 0 {
+				t.Fatalf("%d copies counted accepted or duplicate while nothing was published", n)
+			}
+			env.failPublishing(t, false)
+			for i, want := range []string{"accepted", "duplicate", "duplicate"} {
+				status, got := tr.do(t, env.handler, http.MethodPost, "/webhooks/encompass", signedHeader(testKey, body), body)
+				if status != 200 || got != `{"status":"`+want+`"}` {
+					t.Fatalf("retry %d after EventBridge recovered: %d %s, want 200 %s", i+1, status, got, want)
+				}
+			}
+			if n := len(env.published(t)); n != 1 {
+				t.Fatalf("published %d, want exactly 1", n)
 			}
 		})
 	}
@@ -429,9 +495,8 @@ func TestStoredEvents(t *testing.T) {
 				t.Fatal(err)
 			}
 			env := newTestEnv(t)
-			adapter := httpadapter.NewV2(env.handler)
 			for i, want := range []string{`{"status":"accepted"}`, `{"status":"duplicate"}`} {
-				resp, err := adapter.ProxyWithContext(context.Background(), ev)
+				resp, err := env.handler.ServeAPIGateway(context.Background(), ev)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -487,7 +552,7 @@ func TestSampleEvents(t *testing.T) {
 				t.Fatal(err)
 			}
 			env := newTestEnvWithKeys(t, keys)
-			resp, err := httpadapter.NewV2(env.handler).ProxyWithContext(context.Background(), ev)
+			resp, err := env.handler.ServeAPIGateway(context.Background(), ev)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -503,7 +568,7 @@ func TestSampleEvents(t *testing.T) {
 // a health check records no outcome.
 func TestHealthWithoutDependencies(t *testing.T) {
 	t.Parallel()
-	h := NewHandler(nil, nil, nil, nil, nil)
+	h := NewHandler(Deps{})
 	for _, tr := range transports {
 		status, body := tr.do(t, h, http.MethodGet, "/webhooks/encompass/health", nil, nil)
 		if status != http.StatusOK || body != `{"status":"ok"}` {

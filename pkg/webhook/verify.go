@@ -1,0 +1,107 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
+	"github.com/lenderops/encompass-lifecycle/pkg/publish"
+)
+
+// errUnauthorized wraps every signature failure: missing header, unknown
+// subscription, a signature that is not base64 or does not match. The
+// verifier's own error (encompass.ErrUnknownSubscription, ErrBadSignature) is
+// kept in the message for the log.
+var errUnauthorized = errors.New("unauthorized")
+
+// errMalformed wraps every payload failure.
+var errMalformed = errors.New("malformed payload")
+
+// errEntryTooLarge: the body fits the 256 KiB limit but the EventBridge
+// entry (source + detail-type + detail) would not, so PutEvents would refuse
+// it on every retry. Answering 413 ends the retries instead of failing for
+// 8 hours.
+var errEntryTooLarge = errors.New("event too large for EventBridge")
+
+// Limits on the fields that become keys and the EventBridge detail-type.
+const (
+	// maxEventIDLen: the eventId ends up in a DynamoDB key and in logs.
+	maxEventIDLen = 256
+	// maxDetailTypeLen is EventBridge's limit on a detail-type.
+	maxDetailTypeLen = 128
+	// maxEntryBytes is EventBridge's PutEvents entry limit; entryOverhead the
+	// fixed part of its size rule (pkg/publish sends no Time or Resources).
+	maxEntryBytes = publish.MaxRequestSize
+	entryOverhead = len(publish.SourceWebhook)
+)
+
+// verifyAndDecode is the request path without I/O (but for a key refresh):
+// check the signature over the raw body, then decode and validate the
+// payload. Errors wrap errUnauthorized, errMalformed or errEntryTooLarge and
+// never contain the body, the signature or a key.
+func verifyAndDecode(ctx context.Context, v Verifier, subscriptionID, signature string, body []byte) (encompass.WebhookEvent, error) {
+	var none encompass.WebhookEvent
+	switch {
+	case subscriptionID == "":
+		return none, fmt.Errorf("%w: no %s header", errUnauthorized, subscriptionHeader)
+	case signature == "":
+		return none, fmt.Errorf("%w: no %s header", errUnauthorized, signatureHeader)
+	}
+	if err := v.Verify(ctx, subscriptionID, body, signature); err != nil {
+		// The verifier's error names the failure (unknown subscription, bad
+		// signature) and, by its contract, nothing secret.
+		return none, fmt.Errorf("%w: %v", errUnauthorized, err)
+	}
+	ev, err := encompass.ParseWebhookEvent(body)
+	if err != nil {
+		return none, fmt.Errorf("%w: %v", errMalformed, err)
+	}
+	if err := validate(ev); err != nil {
+		return none, err
+	}
+	if size := entrySize(ev.DetailType(), body); size > maxEntryBytes {
+		return none, fmt.Errorf("%w: %d bytes with source and detail-type, limit %d", errEntryTooLarge, size, maxEntryBytes)
+	}
+	return ev, nil
+}
+
+// validate adds the receiver's own limits to encompass.ParseWebhookEvent's
+// checks: the eventId becomes a DynamoDB key and a log field, the two names
+// become the EventBridge detail-type.
+func validate(d encompass.WebhookEvent) error {
+	switch {
+	case len(d.EventID) > maxEventIDLen:
+		return fmt.Errorf("%w: eventId longer than %d bytes", errMalformed, maxEventIDLen)
+	case !printable(d.EventID):
+		return fmt.Errorf("%w: eventId has control or invalid characters", errMalformed)
+	case !printable(d.EventType) || !printable(d.Meta.ResourceType):
+		return fmt.Errorf("%w: eventType or meta.resourceType has control or invalid characters", errMalformed)
+	case utf8.RuneCountInString(d.DetailType()) > maxDetailTypeLen:
+		return fmt.Errorf("%w: meta.resourceType and eventType longer than %d characters together", errMalformed, maxDetailTypeLen)
+	}
+	return nil
+}
+
+// printable rejects strings that would corrupt keys or logs.
+func printable(s string) bool {
+	if !utf8.ValidString(s) || strings.TrimSpace(s) == "" {
+		return false
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// entrySize is the size of the EventBridge entry the delivery becomes, by
+// EventBridge's rule: source + detail-type + detail. The raw body is
+// counted: pkg/publish compacts it, so the entry can only be smaller.
+func entrySize(detailType string, body []byte) int {
+	return entryOverhead + len(detailType) + len(body)
+}

@@ -157,6 +157,13 @@ func TestReceive(t *testing.T) {
 	copy(oversize, loanDelivery("ev-big"))
 	atLimit := padTo(loanDelivery("ev-at-limit"), MaxBodyBytes-200)
 	signed := func(b []byte) http.Header { return signedHeader(testKey, b) }
+	named := func(resourceType, eventType string) []byte {
+		b, err := json.Marshal(map[string]any{"eventId": "ev-named", "eventType": eventType, "meta": map[string]any{"resourceType": resourceType}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
 	tests := []struct {
 		name      string
 		header    func(body []byte) http.Header
@@ -215,8 +222,21 @@ func TestReceive(t *testing.T) {
 			[]byte(`{"eventId":"   ","eventType":"update","meta":{"resourceType":"Loan"}}`), 400, OutcomeMalformed, 0},
 		{"eventId too long", func(b []byte) http.Header { return signedHeader(testKey, b) },
 			fmt.Appendf(nil, `{"eventId":%q,"eventType":"update","meta":{"resourceType":"Loan"}}`, strings.Repeat("x", maxEventIDLen+1)), 400, OutcomeMalformed, 0},
-		{"detail-type too long", signed,
-			fmt.Appendf(nil, `{"eventId":"e1","eventType":%q,"meta":{"resourceType":"Loan"}}`, strings.Repeat("u", 124)), 400, OutcomeMalformed, 0},
+		{"eventType too long", signed, named("Loan", strings.Repeat("u", maxNameLen+1)), 400, OutcomeMalformed, 0},
+		{"detail-type over EventBridge's 128", signed, named(strings.Repeat("L", maxNameLen), strings.Repeat("u", maxNameLen)), 400, OutcomeMalformed, 0},
+		// Issue 10, defect 8: a signed body must not choose a detail-type of
+		// another source's catalogue.
+		{"detail-type of a provisioning event", signed, named("HRIS Event", "Rejected"), 400, OutcomeMalformed, 0},
+		{"resourceType with a space", signed, named("Loan Officer", "update"), 400, OutcomeMalformed, 0},
+		{"eventType with a space", signed, named("User", "Event Rejected"), 400, OutcomeMalformed, 0},
+		{"eventType with a dot", signed, named("Loan", "loan.created"), 400, OutcomeMalformed, 0},
+		{"resourceType starting with a digit", signed, named("1Loan", "update"), 400, OutcomeMalformed, 0},
+		{"eventType starting with '-'", signed, named("Loan", "-update"), 400, OutcomeMalformed, 0},
+		{"resourceType with a non-ASCII letter", signed, named("Lоan", "update"), 400, OutcomeMalformed, 0}, // Cyrillic о
+		{"eventType with a control character", signed, named("Loan", "update\u0000"), 400, OutcomeMalformed, 0},
+		{"eventType with a zero-width space", signed, named("Loan", "update\u200b"), 400, OutcomeMalformed, 0},
+		{"resourceType a number", signed, []byte(`{"eventId":"e1","eventType":"update","meta":{"resourceType":7}}`), 400, OutcomeMalformed, 0},
+		{"longest plain names", signed, named("L"+strings.Repeat("x", maxNameLen-1), "u"+strings.Repeat("_", 61)), 200, OutcomeAccepted, 1},
 		{"body of 256 KiB + 1", func(b []byte) http.Header { return signedHeader(testKey, b) }, oversize, 413, OutcomeTooLarge, 0},
 		{"256 KiB + 1 without a signature is still 413 (size first)", func([]byte) http.Header { return http.Header{} }, oversize, 413, OutcomeTooLarge, 0},
 		{"body of 256 KiB that EventBridge would refuse", signed, padTo(loanDelivery("ev-256k"), MaxBodyBytes), 413, OutcomeTooLarge, 0},
@@ -573,6 +593,29 @@ func TestHealthWithoutDependencies(t *testing.T) {
 		status, body := tr.do(t, h, http.MethodGet, "/webhooks/encompass/health", nil, nil)
 		if status != http.StatusOK || body != `{"status":"ok"}` {
 			t.Fatalf("%s: got %d %s", tr.name, status, body)
+		}
+	}
+}
+
+// TestEncompassNamesArePlain: the resource and event names Encompass sends
+// (field-notes.md; ICE's webhook resource pages: Loan, DocumentOrder,
+// ServiceOrder, DocumentDelivery, users and groups) are plain names, so the
+// detail-type rule of CONTRACTS section 4 refuses none of them.
+func TestEncompassNamesArePlain(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t)
+	for i, n := range [][2]string{
+		{"Loan", "create"}, {"Loan", "update"}, {"Loan", "delete"}, {"Loan", "lock"}, {"Loan", "unlock"},
+		{"Loan", "milestone"}, {"Loan", "fieldchange"}, {"Loan", "move"}, {"Loan", "submit"},
+		{"InternalUsers", "create"}, {"InternalUsers", "update"}, {"ExternalUsers", "Delete"},
+		{"userGroups", "Update"}, {"ExternalOrganizations", "Create"},
+		{"DocumentOrder", "openingauditcompleted"}, {"DocumentOrder", "closingdeliveryfailed"},
+		{"DocumentDelivery", "packageCreated"}, {"DocumentDelivery", "fulfillmentUpdated"},
+		{"ServiceOrder", "placed"}, {"ServiceOrder", "processfailure"}, {"ServiceOrder", "deliveryFailed"},
+	} {
+		body := fmt.Appendf(nil, `{"eventId":"ev-name-%d","eventTime":"2026-11-20T15:04:05Z","eventType":%q,"meta":{"resourceType":%q,"resourceId":"r1"}}`, i, n[1], n[0])
+		if status, got := doHTTP(t, env.handler, http.MethodPost, "/webhooks/encompass", signedHeader(testKey, body), body); status != 200 {
+			t.Errorf("%s %s: %d %s, want 200", n[0], n[1], status, got)
 		}
 	}
 }

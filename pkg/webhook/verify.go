@@ -31,7 +31,11 @@ var errEntryTooLarge = errors.New("event too large for EventBridge")
 const (
 	// maxEventIDLen: the eventId ends up in a DynamoDB key and in logs.
 	maxEventIDLen = 256
-	// maxDetailTypeLen is EventBridge's limit on a detail-type.
+	// maxNameLen: resourceType and eventType are plain names (CONTRACTS
+	// section 4): a letter, then at most 63 letters, digits, '_' or '-'.
+	maxNameLen = 64
+	// maxDetailTypeLen is EventBridge's limit on a detail-type; two names of
+	// 64 would make 129.
 	maxDetailTypeLen = 128
 	// maxEntryBytes is EventBridge's PutEvents entry limit; entryOverhead the
 	// fixed part of its size rule (pkg/publish sends no Time or Resources).
@@ -71,20 +75,41 @@ func verifyAndDecode(ctx context.Context, v Verifier, subscriptionID, signature 
 
 // validate adds the receiver's own limits to encompass.ParseWebhookEvent's
 // checks: the eventId becomes a DynamoDB key and a log field, the two names
-// become the EventBridge detail-type.
+// become the EventBridge detail-type. Plain names keep a signed body from
+// choosing a detail-type of another source's catalogue ("HRIS Event"
+// "Rejected" would read as a provisioning rejection).
 func validate(d encompass.WebhookEvent) error {
 	switch {
 	case len(d.EventID) > maxEventIDLen:
 		return fmt.Errorf("%w: eventId longer than %d bytes", errMalformed, maxEventIDLen)
 	case !printable(d.EventID):
 		return fmt.Errorf("%w: eventId has control or invalid characters", errMalformed)
-	case !printable(d.EventType) || !printable(d.Meta.ResourceType):
-		return fmt.Errorf("%w: eventType or meta.resourceType has control or invalid characters", errMalformed)
-	case utf8.RuneCountInString(d.DetailType()) > maxDetailTypeLen:
+	case !plainName(d.Meta.ResourceType):
+		return fmt.Errorf("%w: meta.resourceType is not a plain name (a letter, then at most %d letters, digits, '_' or '-')", errMalformed, maxNameLen-1)
+	case !plainName(d.EventType):
+		return fmt.Errorf("%w: eventType is not a plain name (a letter, then at most %d letters, digits, '_' or '-')", errMalformed, maxNameLen-1)
+	case len(d.DetailType()) > maxDetailTypeLen:
 		return fmt.Errorf("%w: meta.resourceType and eventType longer than %d characters together", errMalformed, maxDetailTypeLen)
 	}
 	return nil
 }
+
+// plainName reports whether s is an ASCII letter followed by at most 63
+// ASCII letters, digits, '_' or '-'.
+func plainName(s string) bool {
+	if len(s) == 0 || len(s) > maxNameLen || !isLetter(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		if !isLetter(c) && (c < '0' || c > '9') && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func isLetter(c byte) bool { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') }
 
 // printable rejects strings that would corrupt keys or logs.
 func printable(s string) bool {

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/lenderops/encompass-lifecycle/internal/lambdarun"
+	"github.com/lenderops/encompass-lifecycle/internal/localenv"
 	"github.com/lenderops/encompass-lifecycle/internal/testenv"
 )
 
@@ -119,6 +120,41 @@ func TestLambdaBootstrap(t *testing.T) {
 	}
 	if n := bus.Count("Loan update"); n != 1 {
 		t.Fatalf("published %d, want 1", n)
+	}
+}
+
+// TestLambdaBootstrapRefusals: what the real bootstrap answers to requests
+// it must refuse. A body marked isBase64Encoded that is not base64 used to
+// make the function return an error (API Gateway's 500; issue 10, defect
+// 9); it is a 400 like any malformed request. Bodies of 256 KiB and one byte
+// more: 200 and 413 (defect 9).
+func TestLambdaBootstrapRefusals(t *testing.T) {
+	t.Parallel()
+	c, bus := container(t, nil)
+	atLimit := bytes.Repeat([]byte(" "), 256<<10)
+	copy(atLimit, loanDelivery("ev-256k"))
+	overLimit := append(bytes.Clone(atLimit), ' ')
+
+	notBase64 := localenv.WebhookRequest(loanDelivery("ev-b64"), testSubscription, testKey)
+	notBase64.IsBase64Encoded = true
+	notBase64.Body = "not*base64!" + notBase64.Body
+	for _, tc := range []struct {
+		name   string
+		ev     events.APIGatewayV2HTTPRequest
+		status int
+		body   string
+	}{
+		{"isBase64Encoded with invalid base64", notBase64, 400, `{"status":"malformed"}`},
+		{"body of 256 KiB + 1", localenv.WebhookRequest(overLimit, testSubscription, testKey), 413, `{"status":"too_large"}`},
+		{"body of exactly 256 KiB", localenv.WebhookRequest(atLimit, testSubscription, testKey), 200, `{"status":"accepted"}`},
+	} {
+		resp, res := invoke(t, c, tc.ev)
+		if resp.StatusCode != tc.status || resp.Body != tc.body {
+			t.Errorf("%s: %d %s, want %d %s\n%s", tc.name, resp.StatusCode, resp.Body, tc.status, tc.body, res.Logs)
+		}
+	}
+	if n := bus.Count("Loan update"); n != 1 {
+		t.Fatalf("published %d, want 1 (the 256 KiB body)", n)
 	}
 }
 

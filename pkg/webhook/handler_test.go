@@ -155,7 +155,13 @@ func TestReceive(t *testing.T) {
 	valid := loanDelivery("ev-valid")
 	oversize := bytes.Repeat([]byte(" "), MaxBodyBytes+1)
 	copy(oversize, loanDelivery("ev-big"))
-	atLimit := padTo(loanDelivery("ev-at-limit"), MaxBodyBytes-200)
+	underLimit := padTo(loanDelivery("ev-under-limit"), MaxBodyBytes-200)
+	// Exactly 256 KiB, pretty-printed as deliveries may be: accepted. Its
+	// EventBridge entry is the compacted body, well inside the limit.
+	atLimit := padTo(loanDelivery("ev-at-limit"), MaxBodyBytes)
+	// Exactly 256 KiB with no whitespace: the body fits, the EventBridge
+	// entry (source + detail-type + detail) does not.
+	dense := denseDelivery("ev-dense", MaxBodyBytes)
 	signed := func(b []byte) http.Header { return signedHeader(testKey, b) }
 	named := func(resourceType, eventType string) []byte {
 		b, err := json.Marshal(map[string]any{"eventId": "ev-named", "eventType": eventType, "meta": map[string]any{"resourceType": resourceType}})
@@ -164,6 +170,7 @@ func TestReceive(t *testing.T) {
 		}
 		return b
 	}
+
 	tests := []struct {
 		name      string
 		header    func(body []byte) http.Header
@@ -177,7 +184,8 @@ func TestReceive(t *testing.T) {
 		{"InternalUsers forwarded the same way", func(b []byte) http.Header { return signedHeader(testKey, b) },
 			[]byte(`{"eventId":"ev-user","eventTime":"2026-11-20T15:04:05Z","eventType":"update","meta":{"resourceType":"InternalUsers","resourceId":"jdoe","payload":{"entities":[{"id":"jdoe"}]}}}`),
 			200, OutcomeAccepted, 1},
-		{"body just under the limit", signed, atLimit, 200, OutcomeAccepted, 1},
+		{"body just under the limit", signed, underLimit, 200, OutcomeAccepted, 1},
+		{"body of exactly 256 KiB", signed, atLimit, 200, OutcomeAccepted, 1},
 		{"no signature", func([]byte) http.Header {
 			return http.Header{subscriptionHeader: {testSubscription}}
 		}, valid, 401, OutcomeBadSignature, 0},
@@ -239,7 +247,8 @@ func TestReceive(t *testing.T) {
 		{"longest plain names", signed, named("L"+strings.Repeat("x", maxNameLen-1), "u"+strings.Repeat("_", 61)), 200, OutcomeAccepted, 1},
 		{"body of 256 KiB + 1", func(b []byte) http.Header { return signedHeader(testKey, b) }, oversize, 413, OutcomeTooLarge, 0},
 		{"256 KiB + 1 without a signature is still 413 (size first)", func([]byte) http.Header { return http.Header{} }, oversize, 413, OutcomeTooLarge, 0},
-		{"body of 256 KiB that EventBridge would refuse", signed, padTo(loanDelivery("ev-256k"), MaxBodyBytes), 413, OutcomeTooLarge, 0},
+		{"body of 256 KiB that EventBridge would refuse", signed, dense, 413, OutcomeTooLarge, 0},
+		{"EventBridge's limit after the signature", func([]byte) http.Header { return signedHeader(otherKey, dense) }, dense, 401, OutcomeBadSignature, 0},
 		{"bad signature and bad JSON is 401 (signature before payload)", func([]byte) http.Header { return signedHeader(testKey, []byte("x")) },
 			[]byte(`not json`), 401, OutcomeBadSignature, 0},
 	}
@@ -492,6 +501,14 @@ func TestChunkedOversize(t *testing.T) {
 	}
 }
 
+// denseDelivery is a loan delivery of exactly size bytes without
+// insignificant whitespace: its padding is inside a string.
+func denseDelivery(eventID string, size int) []byte {
+	head := fmt.Sprintf(`{"eventId":%q,"eventType":"update","meta":{"resourceType":"Loan","payload":{"note":"`, eventID)
+	tail := `"}}}`
+	return []byte(head + strings.Repeat("x", size-len(head)-len(tail)) + tail)
+}
+
 func padTo(body []byte, size int) []byte {
 	out := bytes.Repeat([]byte(" "), size)
 	copy(out, body)
@@ -594,6 +611,66 @@ func TestHealthWithoutDependencies(t *testing.T) {
 		if status != http.StatusOK || body != `{"status":"ok"}` {
 			t.Fatalf("%s: got %d %s", tr.name, status, body)
 		}
+	}
+}
+
+// TestAPIGatewayRefusals: requests the API Gateway adapter cannot turn into
+// an http.Request are answered, never returned as an error (API Gateway
+// would answer 500, which Encompass retries for hours and no one can act
+// on). A body marked isBase64Encoded that is not base64 is a 400 after the
+// size check (issue 10, defect 9); nothing is claimed or published.
+func TestAPIGatewayRefusals(t *testing.T) {
+	t.Parallel()
+	body := loanDelivery("ev-refused")
+	event := func(mutate func(*events.APIGatewayV2HTTPRequest)) events.APIGatewayV2HTTPRequest {
+		ev := apigwEvent(t, body, signedHeader(testKey, body))
+		mutate(&ev)
+		return ev
+	}
+	for _, tc := range []struct {
+		name    string
+		ev      events.APIGatewayV2HTTPRequest
+		status  int
+		outcome Outcome
+	}{
+		{"isBase64Encoded, not base64", event(func(ev *events.APIGatewayV2HTTPRequest) {
+			ev.IsBase64Encoded = true
+		}), 400, OutcomeMalformed},
+		{"isBase64Encoded, truncated base64", event(func(ev *events.APIGatewayV2HTTPRequest) {
+			ev.IsBase64Encoded, ev.Body = true, base64.StdEncoding.EncodeToString(body)[:21]
+		}), 400, OutcomeMalformed},
+		{"isBase64Encoded, invalid and over 256 KiB: size first", event(func(ev *events.APIGatewayV2HTTPRequest) {
+			ev.IsBase64Encoded, ev.Body = true, strings.Repeat("*", maxEncodedBody+1)
+		}), 413, OutcomeTooLarge},
+		{"isBase64Encoded, 256 KiB + 1 decoded", event(func(ev *events.APIGatewayV2HTTPRequest) {
+			ev.IsBase64Encoded, ev.Body = true, base64.StdEncoding.EncodeToString(padTo(body, MaxBodyBytes+1))
+		}), 413, OutcomeTooLarge},
+		{"a method net/http refuses", event(func(ev *events.APIGatewayV2HTTPRequest) {
+			ev.RequestContext.HTTP.Method = "PO ST"
+		}), 400, OutcomeMalformed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env := newTestEnv(t)
+			resp, err := env.handler.ServeAPIGateway(context.Background(), tc.ev)
+			if err != nil {
+				t.Fatalf("returned an error (API Gateway answers 500): %v", err)
+			}
+			want := `{"status":"` + string(tc.outcome) + `"}`
+			if resp.StatusCode != tc.status || resp.Body != want || resp.Headers["Content-Type"] != "application/json" {
+				t.Fatalf("%d %v %s, want %d %s", resp.StatusCode, resp.Headers, resp.Body, tc.status, want)
+			}
+			if n := env.metricCount(t, tc.outcome); n != 1 {
+				t.Errorf("metric %s counted %d times, want 1", tc.outcome, n)
+			}
+			if st := env.claim(t, "ev-refused"); st != "" || len(env.published(t)) != 0 {
+				t.Errorf("claim %q, %d published; want neither", st, len(env.published(t)))
+			}
+			if !strings.Contains(env.logs.String(), `"subscriptionId":"`+testSubscription+`"`) {
+				t.Errorf("the refusal is not logged with the subscription: %s", env.logs.String())
+			}
+			env.assertNoSecretsLogged(t, signedHeader(testKey, body))
+		})
 	}
 }
 

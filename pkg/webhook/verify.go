@@ -125,8 +125,39 @@ func printable(s string) bool {
 }
 
 // entrySize is the size of the EventBridge entry the delivery becomes, by
-// EventBridge's rule: source + detail-type + detail. The raw body is
-// counted: pkg/publish compacts it, so the entry can only be smaller.
+// EventBridge's rule: source + detail-type + detail, where the detail is the
+// body as pkg/publish sends it, compacted. Counting the raw bytes would
+// refuse a pretty-printed body of 256 KiB that compacts well within the
+// limit.
 func entrySize(detailType string, body []byte) int {
-	return entryOverhead + len(detailType) + len(body)
+	size := entryOverhead + len(detailType) + len(body)
+	if size <= maxEntryBytes {
+		return size // the compacted body can only be smaller
+	}
+	return entryOverhead + len(detailType) + compactLen(body)
+}
+
+// compactLen is len(json.Compact(body)) without building it: the bytes of
+// a valid JSON document less the whitespace outside strings.
+func compactLen(body []byte) int {
+	n, inString, escaped := 0, false, false
+	for _, c := range body {
+		switch {
+		case inString:
+			n++
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+		default:
+			n++
+			inString = c == '"'
+		}
+	}
+	return n
 }

@@ -696,3 +696,69 @@ func TestEncompassNamesArePlain(t *testing.T) {
 		}
 	}
 }
+
+// TestDuplicateKeys is issue 10's defect 7: a signed body with a key given
+// twice was accepted, de-duplicated on the second eventId while the
+// forwarded body carried both. A duplicated key anywhere is 400 (CONTRACTS
+// section 4), checked after the signature; nothing is claimed or
+// published. Keys are matched exactly, as the event's consumers match them.
+func TestDuplicateKeys(t *testing.T) {
+	t.Parallel()
+	const meta = `"meta":{"resourceType":"Loan","resourceId":"r1"}`
+	for _, tc := range []struct {
+		name    string
+		body    string
+		status  int
+		claimed string // the eventId whose claim must exist afterwards, if any
+	}{
+		{"eventId twice", `{"eventId":"a","eventType":"update",` + meta + `,"eventId":"b"}`, 400, ""},
+		{"eventType twice", `{"eventId":"a","eventType":"update","eventType":"delete",` + meta + `}`, 400, ""},
+		{"meta.resourceType twice", `{"eventId":"a","eventType":"update","meta":{"resourceType":"Loan","resourceType":"InternalUsers"}}`, 400, ""},
+		{"meta twice", `{"eventId":"a","eventType":"update",` + meta + `,"meta":{"resourceType":"Other"}}`, 400, ""},
+		{"a key twice deep in the payload", `{"eventId":"a","eventType":"update","meta":{"resourceType":"Loan","payload":{"changes":[{"id":1,"id":2}]}}}`, 400, ""},
+		{"the same key spelled with an escape", `{"eventId":"a","eventType":"update",` + meta + `,"event\u0049d":"b"}`, 400, ""},
+		{"nested deeper than 64", `{"eventId":"a","eventType":"update","meta":{"resourceType":"Loan","payload":` + strings.Repeat("[", 70) + strings.Repeat("]", 70) + `}}`, 400, ""},
+		// Keys are matched exactly: "EventID" is another key, and the
+		// receiver de-duplicates on "eventId", the value consumers read.
+		{"eventId and EventID", `{"eventId":"a","eventType":"update",` + meta + `,"EventID":"b"}`, 200, "a"},
+		{"EventID alone is not eventId", `{"EventID":"a","eventType":"update",` + meta + `}`, 400, ""},
+		{"Meta is not meta", `{"eventId":"a","eventType":"update","Meta":{"resourceType":"Loan"}}`, 400, ""},
+		{"ResourceType is not resourceType", `{"eventId":"a","eventType":"update","meta":{"ResourceType":"Loan"}}`, 400, ""},
+		{"meta not an object", `{"eventId":"a","eventType":"update","meta":"Loan"}`, 400, ""},
+		{"eventType null", `{"eventId":"a","eventType":null,` + meta + `}`, 400, ""},
+		{"eventType an object", `{"eventId":"a","eventType":{"v":"update"},` + meta + `}`, 400, ""},
+	} {
+		for _, tr := range transports {
+			t.Run(tr.name+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				env := newTestEnv(t)
+				body := []byte(tc.body)
+				status, got := tr.do(t, env.handler, http.MethodPost, "/webhooks/encompass", signedHeader(testKey, body), body)
+				if status != tc.status {
+					t.Fatalf("%d %s, want %d", status, got, tc.status)
+				}
+				for _, id := range []string{"a", "b"} {
+					if st := env.claim(t, id); (st != "") != (id == tc.claimed) {
+						t.Errorf("claim of %q: %q", id, st)
+					}
+				}
+				published := env.published(t)
+				if tc.status != 200 {
+					if len(published) != 0 {
+						t.Fatalf("published %d", len(published))
+					}
+					return
+				}
+				if len(published) != 1 || published[0].DetailMap()["eventId"] != tc.claimed {
+					t.Fatalf("published %v, want one event whose detail.eventId is %q", published, tc.claimed)
+				}
+			})
+		}
+	}
+	// A forged body with duplicated keys is a 401: the signature first.
+	env := newTestEnv(t)
+	body := []byte(`{"eventId":"a","eventType":"update",` + meta + `,"eventId":"b"}`)
+	if status, _ := doHTTP(t, env.handler, http.MethodPost, "/webhooks/encompass", signedHeader(otherKey, body), body); status != 401 {
+		t.Fatalf("forged body with duplicated keys: %d, want 401", status)
+	}
+}

@@ -45,7 +45,8 @@ const (
 
 // verifyAndDecode is the request path without I/O (but for a key refresh):
 // check the signature over the raw body, then decode and validate the
-// payload. Errors wrap errUnauthorized, errMalformed or errEntryTooLarge and
+// payload (a JSON object without duplicated keys, the three fields, plain
+// names, an entry EventBridge accepts). Errors wrap errUnauthorized, errMalformed or errEntryTooLarge and
 // never contain the body, the signature or a key.
 func verifyAndDecode(ctx context.Context, v Verifier, subscriptionID, signature string, body []byte) (encompass.WebhookEvent, error) {
 	var none encompass.WebhookEvent
@@ -60,9 +61,9 @@ func verifyAndDecode(ctx context.Context, v Verifier, subscriptionID, signature 
 		// signature) and, by its contract, nothing secret.
 		return none, fmt.Errorf("%w: %v", errUnauthorized, err)
 	}
-	ev, err := encompass.ParseWebhookEvent(body)
+	ev, err := decodeDelivery(body)
 	if err != nil {
-		return none, fmt.Errorf("%w: %v", errMalformed, err)
+		return none, err
 	}
 	if err := validate(ev); err != nil {
 		return none, err
@@ -73,9 +74,9 @@ func verifyAndDecode(ctx context.Context, v Verifier, subscriptionID, signature 
 	return ev, nil
 }
 
-// validate adds the receiver's own limits to encompass.ParseWebhookEvent's
-// checks: the eventId becomes a DynamoDB key and a log field, the two names
-// become the EventBridge detail-type. Plain names keep a signed body from
+// validate adds the receiver's own limits to decodeDelivery's checks: the
+// eventId becomes a DynamoDB key and a log field, the two names become the
+// EventBridge detail-type. Plain names keep a signed body from
 // choosing a detail-type of another source's catalogue ("HRIS Event"
 // "Rejected" would read as a provisioning rejection).
 func validate(d encompass.WebhookEvent) error {

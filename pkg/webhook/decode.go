@@ -26,7 +26,7 @@ func decodeDelivery(body []byte) (encompass.WebhookEvent, error) {
 	var ev encompass.WebhookEvent
 	if err := strictjson.CheckDuplicateKeys(body); err != nil {
 		// The error names the key's path (ASCII-quoted and cut), never a value.
-		return ev, fmt.Errorf("%w: %v", errMalformed, err)
+		return ev, fmt.Errorf("%w: %w", errMalformed, err)
 	}
 	var top map[string]member
 	if err := json.Unmarshal(body, &top); err != nil || top == nil {

@@ -102,10 +102,17 @@ func (s *Secrets) readLocked(ctx context.Context, e *secretEntry, arn string) (s
 	return v, nil
 }
 
+// secretReadTimeout bounds one read, the SDK's retries included: a read
+// that hangs must not use up a cold start's init time or a request's
+// deadline.
+const secretReadTimeout = 5 * time.Second
+
 func (s *Secrets) read(ctx context.Context, arn string) (string, error) {
 	if s.client == nil {
 		return "", fmt.Errorf("read secret %s: no Secrets Manager client", arn)
 	}
+	ctx, cancel := context.WithTimeout(ctx, secretReadTimeout)
+	defer cancel()
 	out, err := s.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
 	if err != nil {
 		// The SDK's error names the operation and the service's answer

@@ -26,6 +26,12 @@ func FuzzVerifyAndDecode(f *testing.F) {
 		`{"eventId":"a\u0000","eventType":"update","meta":{"resourceType":"Loan"}}`,
 		`{"eventId":"a","eventType":"update","meta":"MARKER"}`,
 		`[{"eventId":"MARKER"}]`, `"MARKER"`, `null`, `{`, ``,
+		// Layouts the walker must skip over exactly as encoding/json reads them.
+		" { \"meta\" : { \"payload\" : \"}{\\\"]\" , \"resourceType\" : \"Loan\" } ,\n\t\"eventType\":\"update\", \"eventId\" : \"\\u0061\\\"\" } ",
+		`{"x":-1.5e+5,"y":true,"z":null,"w":[{"eventId":"inner"},"]"],"eventId":"a","eventType":"update","meta":{"p":{"resourceType":"deep"},"resourceType":"Loan"}}`,
+		`{"\u0065ventId":"a","eventType":"update","meta":{"resourceType":"Loan"}}`,
+		`{"eventId":"a\ud800","eventType":"update","meta":{"resourceType":"Loan"}}`,
+		"{\"eventId\":\"a\xff\",\"eventType\":\"update\",\"meta\":{\"resourceType\":\"Loan\"}}",
 	} {
 		f.Add([]byte(seed))
 	}

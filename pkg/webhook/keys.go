@@ -21,8 +21,6 @@ const (
 	// keysMinReloadGap bounds the reads a failed verification triggers, so
 	// that a flood of forged deliveries costs at most one read per gap.
 	keysMinReloadGap = 30 * time.Second
-	// keysReadTimeout bounds one read of the secret within a request.
-	keysReadTimeout = 3 * time.Second
 )
 
 // Keys verifies signatures with the signing keys of each subscription:
@@ -76,8 +74,9 @@ func (k *Keys) Verify(ctx context.Context, subscriptionID string, body []byte, s
 	if k.secrets == nil {
 		return k.current.Load().keys.Verify(subscriptionID, body, signature)
 	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), keysReadTimeout)
-	defer cancel()
+	// Detached: a client that hangs up must not fail the read and leave the
+	// keys stale for another max age. config.Secrets bounds each read.
+	rctx := context.WithoutCancel(ctx)
 	raw, err := k.secrets.Get(rctx, k.arn)
 	set := k.install(ctx, raw, err)
 	err = set.keys.Verify(subscriptionID, body, signature)

@@ -2,7 +2,9 @@ package webhook
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -143,5 +145,41 @@ func TestCrashBetweenClaimAndPublish(t *testing.T) {
 	}
 	if n := env.metricCount(t, OutcomeInProgress); n != len(transports)+1 {
 		t.Errorf("WebhookInProgress counted %d, want %d", n, len(transports)+1)
+	}
+}
+
+// TestFailedHandOffClassified: the answer to a failed hand-off is 503 either
+// way (CONTRACTS section 4), but the log says what failure.Classify made of
+// it: EventBridge answering 500 may pass on Encompass's retry (a warning);
+// a state table that does not exist is our fault (an error for an operator).
+func TestFailedHandOffClassified(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, level, class string
+		fail               func(*testEnv)
+	}{
+		{"EventBridge 500", "WARN", "retryable", func(e *testEnv) { e.failPublishing(t, true) }},
+		{"state table missing", "ERROR", "fault", func(e *testEnv) { e.failState(t) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env := newTestEnv(t)
+			tc.fail(env)
+			body := loanDelivery("ev-classified")
+			if status, got := doHTTP(t, env.handler, http.MethodPost, "/webhooks/encompass", signedHeader(testKey, body), body); status != 503 {
+				t.Fatalf("%d %s, want 503", status, got)
+			}
+			var line struct{ Level, Outcome, Class string }
+			for l := range strings.Lines(env.logs.String()) {
+				if strings.Contains(l, `"outcome":"failed_handoff"`) {
+					if err := json.Unmarshal([]byte(l), &line); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if line.Level != tc.level || line.Class != tc.class {
+				t.Fatalf("logged %+v, want level %s, class %s\n%s", line, tc.level, tc.class, env.logs.String())
+			}
+		})
 	}
 }

@@ -186,8 +186,12 @@ func TestAllocations(t *testing.T) {
 	if err := CheckDuplicateKeys(body); err != nil {
 		t.Fatal(err)
 	}
-	if n := testing.AllocsPerRun(100, func() { _ = CheckDuplicateKeys(body) }); n != 0 {
-		t.Errorf("%v allocations per 4 KiB body, want 0", n)
+	want := 0.0
+	if raceEnabled {
+		want = 8 // a fresh scanner when the pool dropped the last one
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = CheckDuplicateKeys(body) }); n > want {
+		t.Errorf("%v allocations per 4 KiB body, want at most %v", n, want)
 	}
 	wide := []byte(largeObject(10000, ""))
 	n := testing.AllocsPerRun(10, func() { _ = CheckDuplicateKeys(wide) })

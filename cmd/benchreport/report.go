@@ -28,7 +28,7 @@ type reportOptions struct {
 // goBenchmarks are the Go benchmarks the report reads; fixed iteration
 // counts keep runs comparable.
 var goBenchmarks = []benchSpec{
-	{pkg: "./functions/webhook", pattern: "^BenchmarkVerifyAndDecode", benchtime: "20000x"},
+	{pkg: "./pkg/webhook", pattern: "^BenchmarkVerifyAndDecode", benchtime: "20000x"},
 	{pkg: "./pkg/encompass", pattern: "^BenchmarkListAllUsers100k$", benchtime: "2x"},
 	{pkg: "./pkg/poll", pattern: "^BenchmarkPoll.*100k$", benchtime: "2x"},
 	{pkg: "./pkg/mapping", pattern: "^BenchmarkResolveColdStartAt50ms$", benchtime: "10x"},
@@ -142,7 +142,7 @@ func writeReport(w io.Writer, st *runnerStats, results []benchResult, errs []str
 		row("poller, 100,000 users, 50 ms per Encompass call", fmt.Sprintf("%.2fx its bound (%.0f ms/poll, bound %.0f ms); %.0f list calls", r.Metrics["poll/bound"], r.Metrics["poll-ms/op"], r.Metrics["bound-ms"], r.Metrics["list-calls/op"]),
 			fmt.Sprintf("`BenchmarkPollAt50msLatency100k`: an unchanged poll with the stack's default %.0f requests in flight, against the time the budget needs for the pages (pages / in flight x 50 ms); goal at most 1.2", r.Metrics["in-flight"]))
 	}
-	if r, ok := use("./functions/webhook", "BenchmarkVerifyAndDecode"); ok {
+	if r, ok := use("./pkg/webhook", "BenchmarkVerifyAndDecode"); ok {
 		row("webhook verification", fmt.Sprintf("%s ns/op (%s)", thousands(int(r.Metrics["ns/op"])), goMetrics(r)),
 			"`BenchmarkVerifyAndDecode`: HMAC-SHA256 of a 4 KiB delivery, decode and validate")
 	}

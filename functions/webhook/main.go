@@ -1,14 +1,16 @@
 // Command webhook receives Encompass webhook deliveries (CONTRACTS section 4)
-// and forwards verified ones to EventBridge. In Lambda it runs behind an API
-// Gateway HTTP API through aws-lambda-go-api-proxy; elsewhere, or with -listen
+// and forwards verified ones to EventBridge; pkg/webhook does the work. In
+// Lambda it runs behind an API Gateway HTTP API; elsewhere, or with -listen
 // or LISTEN_ADDR, it serves the same handler as a plain HTTP server.
+//
+// This file only wires: configuration -> clients -> handler -> lambda.Start
+// (or the local server).
 package main
 
 import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -21,14 +23,16 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/config"
 	"github.com/lenderops/encompass-lifecycle/pkg/publish"
 	"github.com/lenderops/encompass-lifecycle/pkg/state"
 	"github.com/lenderops/encompass-lifecycle/pkg/telemetry"
+	"github.com/lenderops/encompass-lifecycle/pkg/webhook"
 )
+
+// name is the function's name in logs and metrics.
+const name = "webhook"
 
 // defaultListen is the local server's address when not in Lambda.
 const defaultListen = "127.0.0.1:8080"
@@ -38,16 +42,13 @@ func main() {
 	flag.Parse()
 
 	ctx := context.Background()
-	cfg, err := config.FromEnv(ctx, config.ForWebhook)
+	h, log, err := build(ctx, os.Stdout)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "webhook:", err)
+		coldStartFailed(os.Stdout, err)
 		os.Exit(1)
 	}
-	log := telemetry.NewLogger(os.Stdout, cfg.LogLevel)
-	h := newHandler(cfg, log, os.Stdout)
-
 	if os.Getenv("AWS_LAMBDA_RUNTIME_API") != "" && *listen == "" {
-		lambda.Start(httpadapter.NewV2(h).ProxyWithContext)
+		lambda.Start(h.ServeAPIGateway)
 		return
 	}
 	if *listen == "" {
@@ -56,32 +57,48 @@ func main() {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "webhook:", err)
-		os.Exit(1)
+	if err == nil {
+		err = serve(ctx, ln, h, log)
 	}
-	if err := serve(ctx, ln, h, log); err != nil {
-		fmt.Fprintln(os.Stderr, "webhook:", err)
+	if err != nil {
+		coldStartFailed(os.Stdout, err)
 		os.Exit(1)
 	}
 }
 
-// newHandler wires configuration to the handler: keys, state table, bus, metrics.
-// Keys from WEBHOOK_SECRET_ARN are read again while the container lives, so
-// that a key added to the secret during a rotation is used without a cold
-// start; WEBHOOK_SIGNING_KEYS (local runs) are fixed.
-func newHandler(cfg *config.Config, log *slog.Logger, metrics io.Writer) *Handler {
-	var keys SignatureVerifier = cfg.WebhookKeys
-	if cfg.WebhookSecretARN != "" {
-		keys = NewRefreshingKeys(cfg.WebhookKeys, SecretKeyLoader(secretsmanager.NewFromConfig(cfg.AWS), cfg.WebhookSecretARN), nil, log)
+// build wires the configuration to the handler: signing keys, the state
+// table's claims, the bus, the metrics. Keys from WEBHOOK_SECRET_ARN are read
+// again while the container lives, through the reader that read them at cold
+// start (so that a key added during a rotation is used without a cold
+// start); WEBHOOK_SIGNING_KEYS (local runs) are fixed. Any error names the
+// variable at fault.
+func build(ctx context.Context, out io.Writer) (*webhook.Handler, *slog.Logger, error) {
+	cfg, err := config.FromEnv(ctx, config.ForWebhook)
+	if err != nil {
+		return nil, nil, err
 	}
-	return NewHandler(
-		keys,
-		NewClaims(state.New(dynamodb.NewFromConfig(cfg.AWS), cfg.StateTable)),
-		Bus{publish.New(eventbridge.NewFromConfig(cfg.AWS), cfg.EventBusName)},
-		EMFRecorder{W: metrics, Dimensions: map[string]string{"Function": "webhook"}},
-		log,
-	)
+	log := telemetry.NewLogger(out, cfg.LogLevel).With("function", name)
+	keys := webhook.FixedKeys(cfg.WebhookKeys)
+	if cfg.WebhookSecretARN != "" {
+		keys = webhook.SecretKeys(cfg.Secrets, cfg.WebhookSecretARN, cfg.WebhookKeys, log)
+	}
+	store := state.New(dynamodb.NewFromConfig(cfg.AWS), cfg.StateTable)
+	bus := publish.New(eventbridge.NewFromConfig(cfg.AWS), cfg.EventBusName)
+	return webhook.NewHandler(webhook.Deps{
+		Keys:      keys,
+		Claims:    webhook.NewClaims(store, log),
+		Publisher: webhook.Bus{Publisher: bus},
+		Metrics:   webhook.EMFRecorder{W: out, Dimensions: map[string]string{"Function": name}},
+		Logger:    log,
+	}), log, nil
+}
+
+// coldStartFailed reports a failure to start as one JSON log line, in the
+// format of pkg/provisioning/function.Fail (not imported: it would link the
+// whole provisioning domain into this binary). A configuration error names
+// each variable at fault.
+func coldStartFailed(w io.Writer, err error) {
+	telemetry.NewLogger(w, slog.LevelInfo).Error("cold start failed: "+err.Error(), "function", name)
 }
 
 // serve runs the local HTTP server until ctx ends. The timeouts bound slow

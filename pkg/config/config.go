@@ -17,7 +17,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -117,6 +116,12 @@ type Config struct {
 	MaxRemovalRatio float64
 	LogLevel        slog.Level
 
+	// Secrets is the reader Load read the secrets with (nil when no secret
+	// ARN was set). It holds what it read, so that a function that reads a
+	// secret again while it runs (the webhook's signing keys) shares the
+	// client and the cold start's copy.
+	Secrets *Secrets
+
 	// AWS is the SDK configuration (config.LoadDefaultConfig): region and
 	// credentials from the Lambda environment, and the standard endpoint
 	// variables (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_DYNAMODB, ...).
@@ -180,7 +185,8 @@ func FromEnv(ctx context.Context, need Needs, opts ...Option) (*Config, error) {
 // Load reads and validates the configuration from getenv. The AWS SDK
 // config comes from config.LoadDefaultConfig (which reads the process
 // environment, not getenv) unless WithAWSConfig is given. Secrets are read
-// once per ARN per process (a Lambda container) and cached.
+// through one Secrets reader (Config.Secrets), once per ARN per process (a
+// Lambda container).
 func Load(ctx context.Context, getenv func(string) string, need Needs, opts ...Option) (*Config, error) {
 	l := &loader{}
 	for _, o := range opts {
@@ -300,12 +306,17 @@ func Load(ctx context.Context, getenv func(string) string, need Needs, opts ...O
 		}
 		c.AWS = cfg
 	}
-	secrets := l.secrets
-	lazySecrets := func() SecretsAPI {
-		if secrets == nil {
-			secrets = secretsmanager.NewFromConfig(c.AWS)
+	lazySecrets := func() *Secrets {
+		if c.Secrets == nil {
+			client := l.secrets
+			if client == nil {
+				client = secretsmanager.NewFromConfig(c.AWS)
+			}
+			// Load reads each secret once; a caller that wants a newer
+			// copy later says how old it may be (Secrets.WithMaxAge).
+			c.Secrets = NewSecrets(client, 0, nil)
 		}
-		return secrets
+		return c.Secrets
 	}
 
 	if need&NeedEncompass != 0 {
@@ -347,10 +358,10 @@ type encompassSecret struct {
 	Password     string `json:"password"`
 }
 
-func (c *Config) loadCredentials(ctx context.Context, env, getenv func(string) string, secrets func() SecretsAPI, bad badFunc) error {
+func (c *Config) loadCredentials(ctx context.Context, env, getenv func(string) string, secrets func() *Secrets, bad badFunc) error {
 	var where, idName, secretName, userName, passName string
 	if arn := env(EnvSecretARN); arn != "" {
-		raw, err := secretString(ctx, secrets(), arn)
+		raw, err := secrets().Get(ctx, arn)
 		if err != nil {
 			return fmt.Errorf("config: %s: %w", EnvSecretARN, err)
 		}
@@ -393,10 +404,10 @@ func (c *Config) loadCredentials(ctx context.Context, env, getenv func(string) s
 	return nil
 }
 
-func (c *Config) loadWebhookKeys(ctx context.Context, env, getenv func(string) string, secrets func() SecretsAPI, bad badFunc) error {
+func (c *Config) loadWebhookKeys(ctx context.Context, env, getenv func(string) string, secrets func() *Secrets, bad badFunc) error {
 	var raw, name string
 	if arn := env(EnvWebhookSecretARN); arn != "" {
-		s, err := secretString(ctx, secrets(), arn)
+		s, err := secrets().Get(ctx, arn)
 		if err != nil {
 			return fmt.Errorf("config: %s: %w", EnvWebhookSecretARN, err)
 		}
@@ -441,24 +452,4 @@ func decodeObject(raw string, v any) error {
 		}
 	}
 	return nil
-}
-
-// secretCache keeps secret strings per ARN for the life of the process (a
-// Lambda container), so warm invocations and repeated Loads do not call
-// Secrets Manager again.
-var secretCache sync.Map
-
-func secretString(ctx context.Context, client SecretsAPI, arn string) (string, error) {
-	if v, ok := secretCache.Load(arn); ok {
-		return v.(string), nil
-	}
-	out, err := client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
-	if err != nil {
-		return "", fmt.Errorf("read secret %s: %w", arn, err)
-	}
-	if out.SecretString == nil {
-		return "", fmt.Errorf("secret %s has no SecretString (binary secrets are not supported)", arn)
-	}
-	secretCache.Store(arn, *out.SecretString)
-	return *out.SecretString, nil
 }

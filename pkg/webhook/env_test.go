@@ -1,4 +1,4 @@
-package main
+package webhook
 
 import (
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -36,7 +36,7 @@ func (e *testEnv) metricCount(t *testing.T, o Outcome) int {
 		if _, ok := doc["_aws"]; !ok {
 			t.Fatalf("metrics line without _aws: %s", line)
 		}
-		if v, ok := doc[MetricName(o)].(float64); ok {
+		if v, ok := doc[metricName(o)].(float64); ok {
 			n += int(v)
 		}
 	}
@@ -44,9 +44,11 @@ func (e *testEnv) metricCount(t *testing.T, o Outcome) int {
 }
 
 type testEnv struct {
-	handler http.Handler
+	handler *Handler
 	db      *testenv.Dynalite
 	table   string
+	store   *state.Store // the handler's, for reading and planting claims
+	clock   *testenv.Clock
 	bus     *testenv.EventBridgeFake
 	metrics *testenv.Buffer
 	logs    *testenv.Buffer
@@ -54,15 +56,23 @@ type testEnv struct {
 
 func newTestEnv(t *testing.T) *testEnv { return newTestEnvWithKeys(t, testKeys) }
 
+// newTestEnvWithKeys starts dynalite, the EventBridge fake and the handler
+// with the real claims, bus and metrics. The state table's clock is a
+// testenv.Clock standing at the current time: tests of leases move it.
 func newTestEnvWithKeys(t *testing.T, keys encompass.SigningKeys, ddbOpts ...func(*dynamodb.Options)) *testEnv {
-	e := &testEnv{bus: testenv.EventBridge(t), metrics: &testenv.Buffer{}, logs: &testenv.Buffer{}}
+	e := &testEnv{bus: testenv.EventBridge(t), metrics: &testenv.Buffer{}, logs: &testenv.Buffer{}, clock: testenv.NewClock(time.Now())}
 	e.db = testenv.DynamoDB(t)
 	e.table = e.db.CreateTable(t)
 	client := dynamodb.New(e.db.Client.Options(), ddbOpts...)
-	e.handler = NewHandler(keys, NewClaims(state.New(client, e.table)),
-		Bus{publish.New(e.bus.Client, "lifecycle-test", publish.WithBackoff(time.Millisecond))},
-		EMFRecorder{W: e.metrics, Dimensions: map[string]string{"Function": "webhook"}},
-		telemetry.NewLogger(e.logs, slog.LevelDebug))
+	e.store = state.New(client, e.table, state.WithClock(e.clock.Now))
+	log := telemetry.NewLogger(e.logs, slog.LevelDebug)
+	e.handler = NewHandler(Deps{
+		Keys:      FixedKeys(keys),
+		Claims:    NewClaims(e.store, log),
+		Publisher: Bus{publish.New(e.bus.Client, "lifecycle-test", publish.WithBackoff(time.Millisecond))},
+		Metrics:   EMFRecorder{W: e.metrics, Dimensions: map[string]string{"Function": "webhook"}},
+		Logger:    log,
+	})
 	return e
 }
 
@@ -85,8 +95,9 @@ func (e *testEnv) failState(t *testing.T) {
 	}
 }
 
-// claimed reads the de-duplication item straight from the table.
-func (e *testEnv) claimed(t *testing.T, id string) bool {
+// claim reads the de-duplication item straight from the table: its status,
+// or "" when there is none.
+func (e *testEnv) claim(t *testing.T, id string) state.ClaimStatus {
 	t.Helper()
 	out, err := e.db.Client.GetItem(context.Background(), &dynamodb.GetItemInput{
 		TableName:      aws.String(e.table),
@@ -99,7 +110,14 @@ func (e *testEnv) claimed(t *testing.T, id string) bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return out.Item != nil
+	if out.Item == nil {
+		return ""
+	}
+	st, ok := out.Item["status"].(*types.AttributeValueMemberS)
+	if !ok {
+		t.Fatalf("claim item of %s without a status: %v", id, out.Item)
+	}
+	return state.ClaimStatus(st.Value)
 }
 
 func TestMain(m *testing.M) { testenv.Main(m) }

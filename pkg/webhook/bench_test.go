@@ -1,4 +1,4 @@
-package main
+package webhook
 
 import (
 	"bytes"
@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lenderops/encompass-lifecycle/internal/testenv"
+	"github.com/lenderops/encompass-lifecycle/pkg/config"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
 )
 
@@ -15,27 +17,33 @@ import (
 // the raw body with the subscription's key, then decode and validate, for a
 // 4 KiB loan delivery.
 func BenchmarkVerifyAndDecode(b *testing.B) {
-	benchVerifyAndDecode(b, encompass.SigningKeys{testSubscription: {testKey}})
+	benchVerifyAndDecode(b, FixedKeys(encompass.SigningKeys{testSubscription: {testKey}}))
 }
 
 // BenchmarkVerifyAndDecodeRotation is the same while a key is being rotated:
 // every key of the subscription is checked, so the cost is one HMAC per key.
 func BenchmarkVerifyAndDecodeRotation(b *testing.B) {
-	benchVerifyAndDecode(b, encompass.SigningKeys{testSubscription: {testRotatedKey, testKey}})
+	benchVerifyAndDecode(b, FixedKeys(encompass.SigningKeys{testSubscription: {testRotatedKey, testKey}}))
 }
 
 // BenchmarkVerifyAndDecodeRefreshing is the Lambda's path: the keys of
-// WEBHOOK_SECRET_ARN behind RefreshingKeys (an age check per delivery; no
-// read while they are fresh).
+// WEBHOOK_SECRET_ARN behind SecretKeys (an age check of config.Secrets's
+// copy per delivery; no read while it is fresh).
 func BenchmarkVerifyAndDecodeRefreshing(b *testing.B) {
-	keys := encompass.SigningKeys{testSubscription: {testKey}}
-	benchVerifyAndDecode(b, NewRefreshingKeys(keys, func(context.Context) (encompass.SigningKeys, error) {
-		b.Fatal("the keys were read again while fresh")
-		return nil, nil
-	}, nil, nil))
+	sm := testenv.SecretsManager(b)
+	arn := uniqueARN("bench")
+	sm.Put(arn, `{"`+testSubscription+`":"`+testKey+`"}`)
+	secrets := config.NewSecrets(sm.Client, 0, nil)
+	if _, err := secrets.Get(context.Background(), arn); err != nil { // the cold start's read
+		b.Fatal(err)
+	}
+	benchVerifyAndDecode(b, SecretKeys(secrets, arn, encompass.SigningKeys{testSubscription: {testKey}}, nil))
+	if n := sm.Calls(arn); n != 1 {
+		b.Fatalf("the keys were read %d times while fresh, want only the cold start's read", n)
+	}
 }
 
-func benchVerifyAndDecode(b *testing.B, keys SignatureVerifier) {
+func benchVerifyAndDecode(b *testing.B, keys Verifier) {
 	body := fieldChangeDelivery("ev-bench", 4<<10)
 	if len(body) != 4096 || !json.Valid(body) {
 		b.Fatalf("payload %d bytes", len(body))
@@ -44,7 +52,7 @@ func benchVerifyAndDecode(b *testing.B, keys SignatureVerifier) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		ev, err := VerifyAndDecode(keys, testSubscription, sig, body)
+		ev, err := verifyAndDecode(context.Background(), keys, testSubscription, sig, body)
 		if err != nil || ev.EventID != "ev-bench" {
 			b.Fatalf("%v %q", err, ev.EventID)
 		}

@@ -1,4 +1,4 @@
-package main
+package webhook
 
 import (
 	"context"
@@ -55,7 +55,7 @@ func TestSimulatorDeliveries(t *testing.T) {
 		ids = append(ids, id)
 	}
 	env := newTestEnvWithKeys(t, keys)
-	handler.Store(env.handler.(*Handler))
+	handler.Store(env.handler)
 
 	loan := sim.NewWebhookEvent("Loan", "update", "9f1e7c3a-1111-2222-3333-444455556666")
 	user := sim.NewWebhookEvent("InternalUsers", "create", "jdoe")
@@ -125,7 +125,7 @@ func TestSimulatorKeyRotation(t *testing.T) {
 	both := newTestEnvWithKeys(t, encompass.SigningKeys{id: {oldKey, newKey}})
 	deliver := func(env *testEnv) int {
 		t.Helper()
-		handler.Store(env.handler.(*Handler))
+		handler.Store(env.handler)
 		status, err := sim.Deliver(ctx, id, sim.NewWebhookEvent("Loan", "update", "9f1e7c3a-1111-2222-3333-444455556666"))
 		if err != nil {
 			t.Fatal(err)
@@ -134,7 +134,7 @@ func TestSimulatorKeyRotation(t *testing.T) {
 	}
 	probe := func(env *testEnv) int {
 		t.Helper()
-		handler.Store(env.handler.(*Handler))
+		handler.Store(env.handler)
 		status, err := encompasstest.DeliverWebhook(ctx, nil, receiver.URL+"/webhooks/encompass", id, newKey, []byte(`{"webhookctl":"rotation probe"}`))
 		if err != nil {
 			t.Fatal(err)

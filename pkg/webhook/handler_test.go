@@ -1,4 +1,4 @@
-package main
+package webhook
 
 import (
 	"bytes"
@@ -15,9 +15,10 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
+	"github.com/lenderops/encompass-lifecycle/pkg/publish"
+	"github.com/lenderops/encompass-lifecycle/pkg/state"
 )
 
 const (
@@ -33,7 +34,7 @@ const (
 // adapter, and a plain HTTP server.
 type transport struct {
 	name string
-	do   func(t *testing.T, h http.Handler, method, path string, header http.Header, body []byte) (int, string)
+	do   func(t *testing.T, h *Handler, method, path string, header http.Header, body []byte) (int, string)
 }
 
 var transports = []transport{
@@ -51,8 +52,10 @@ var apigwTemplate = func() []byte {
 	return b
 }()
 
-func doAPIGateway(base64Body bool) func(t *testing.T, h http.Handler, method, path string, header http.Header, body []byte) (int, string) {
-	return func(t *testing.T, h http.Handler, method, path string, header http.Header, body []byte) (int, string) {
+// doAPIGateway sends the request as the Lambda receives it: an API Gateway
+// v2 event through ServeAPIGateway (the handler main gives lambda.Start).
+func doAPIGateway(base64Body bool) func(t *testing.T, h *Handler, method, path string, header http.Header, body []byte) (int, string) {
+	return func(t *testing.T, h *Handler, method, path string, header http.Header, body []byte) (int, string) {
 		t.Helper()
 		in := apigwEvent(t, body, header)
 		in.RawPath = path
@@ -64,9 +67,9 @@ func doAPIGateway(base64Body bool) func(t *testing.T, h http.Handler, method, pa
 			in.Body = base64.StdEncoding.EncodeToString(body)
 			in.IsBase64Encoded = true
 		}
-		resp, err := httpadapter.NewV2(h).ProxyWithContext(context.Background(), in)
+		resp, err := h.ServeAPIGateway(context.Background(), in)
 		if err != nil {
-			t.Fatalf("proxy: %v", err)
+			t.Fatalf("ServeAPIGateway returned an error (API Gateway answers 500): %v", err)
 		}
 		out := resp.Body
 		if resp.IsBase64Encoded {
@@ -108,7 +111,7 @@ func apigwEvent(t *testing.T, body []byte, header http.Header) events.APIGateway
 	return in
 }
 
-func doHTTP(t *testing.T, h http.Handler, method, path string, header http.Header, body []byte) (int, string) {
+func doHTTP(t *testing.T, h *Handler, method, path string, header http.Header, body []byte) (int, string) {
 	t.Helper()
 	srv := httptest.NewServer(h)
 	defer srv.Close()
@@ -152,7 +155,21 @@ func TestReceive(t *testing.T) {
 	valid := loanDelivery("ev-valid")
 	oversize := bytes.Repeat([]byte(" "), MaxBodyBytes+1)
 	copy(oversize, loanDelivery("ev-big"))
-	atLimit := padTo(loanDelivery("ev-at-limit"), MaxBodyBytes-200)
+	underLimit := padTo(loanDelivery("ev-under-limit"), MaxBodyBytes-200)
+	// Exactly 256 KiB, pretty-printed as deliveries may be: accepted. Its
+	// EventBridge entry is the compacted body, well inside the limit.
+	atLimit := padTo(loanDelivery("ev-at-limit"), MaxBodyBytes)
+	// Exactly 256 KiB with no whitespace: the body fits, the EventBridge
+	// entry (source + detail-type + detail) does not.
+	dense := denseDelivery("ev-dense", MaxBodyBytes)
+	signed := func(b []byte) http.Header { return signedHeader(testKey, b) }
+	named := func(resourceType, eventType string) []byte {
+		b, err := json.Marshal(map[string]any{"eventId": "ev-named", "eventType": eventType, "meta": map[string]any{"resourceType": resourceType}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
 
 	tests := []struct {
 		name      string
@@ -167,7 +184,8 @@ func TestReceive(t *testing.T) {
 		{"InternalUsers forwarded the same way", func(b []byte) http.Header { return signedHeader(testKey, b) },
 			[]byte(`{"eventId":"ev-user","eventTime":"2026-11-20T15:04:05Z","eventType":"update","meta":{"resourceType":"InternalUsers","resourceId":"jdoe","payload":{"entities":[{"id":"jdoe"}]}}}`),
 			200, OutcomeAccepted, 1},
-		{"body just under the limit", func(b []byte) http.Header { return signedHeader(testKey, b) }, atLimit, 200, OutcomeAccepted, 1},
+		{"body just under the limit", signed, underLimit, 200, OutcomeAccepted, 1},
+		{"body of exactly 256 KiB", signed, atLimit, 200, OutcomeAccepted, 1},
 		{"no signature", func([]byte) http.Header {
 			return http.Header{subscriptionHeader: {testSubscription}}
 		}, valid, 401, OutcomeBadSignature, 0},
@@ -212,12 +230,25 @@ func TestReceive(t *testing.T) {
 			[]byte(`{"eventId":"   ","eventType":"update","meta":{"resourceType":"Loan"}}`), 400, OutcomeMalformed, 0},
 		{"eventId too long", func(b []byte) http.Header { return signedHeader(testKey, b) },
 			fmt.Appendf(nil, `{"eventId":%q,"eventType":"update","meta":{"resourceType":"Loan"}}`, strings.Repeat("x", maxEventIDLen+1)), 400, OutcomeMalformed, 0},
-		{"detail-type too long", func(b []byte) http.Header { return signedHeader(testKey, b) },
-			fmt.Appendf(nil, `{"eventId":"e1","eventType":%q,"meta":{"resourceType":"Loan"}}`, strings.Repeat("u", 124)), 400, OutcomeMalformed, 0},
+		{"eventType too long", signed, named("Loan", strings.Repeat("u", maxNameLen+1)), 400, OutcomeMalformed, 0},
+		{"detail-type over EventBridge's 128", signed, named(strings.Repeat("L", maxNameLen), strings.Repeat("u", maxNameLen)), 400, OutcomeMalformed, 0},
+		// Issue 10, defect 8: a signed body must not choose a detail-type of
+		// another source's catalogue.
+		{"detail-type of a provisioning event", signed, named("HRIS Event", "Rejected"), 400, OutcomeMalformed, 0},
+		{"resourceType with a space", signed, named("Loan Officer", "update"), 400, OutcomeMalformed, 0},
+		{"eventType with a space", signed, named("User", "Event Rejected"), 400, OutcomeMalformed, 0},
+		{"eventType with a dot", signed, named("Loan", "loan.created"), 400, OutcomeMalformed, 0},
+		{"resourceType starting with a digit", signed, named("1Loan", "update"), 400, OutcomeMalformed, 0},
+		{"eventType starting with '-'", signed, named("Loan", "-update"), 400, OutcomeMalformed, 0},
+		{"resourceType with a non-ASCII letter", signed, named("Lоan", "update"), 400, OutcomeMalformed, 0}, // Cyrillic о
+		{"eventType with a control character", signed, named("Loan", "update\u0000"), 400, OutcomeMalformed, 0},
+		{"eventType with a zero-width space", signed, named("Loan", "update\u200b"), 400, OutcomeMalformed, 0},
+		{"resourceType a number", signed, []byte(`{"eventId":"e1","eventType":"update","meta":{"resourceType":7}}`), 400, OutcomeMalformed, 0},
+		{"longest plain names", signed, named("L"+strings.Repeat("x", maxNameLen-1), "u"+strings.Repeat("_", 61)), 200, OutcomeAccepted, 1},
 		{"body of 256 KiB + 1", func(b []byte) http.Header { return signedHeader(testKey, b) }, oversize, 413, OutcomeTooLarge, 0},
 		{"256 KiB + 1 without a signature is still 413 (size first)", func([]byte) http.Header { return http.Header{} }, oversize, 413, OutcomeTooLarge, 0},
-		{"body of 256 KiB that EventBridge would refuse", func(b []byte) http.Header { return signedHeader(testKey, b) },
-			padTo(loanDelivery("ev-256k"), MaxBodyBytes), 413, OutcomeTooLarge, 0},
+		{"body of 256 KiB that EventBridge would refuse", signed, dense, 413, OutcomeTooLarge, 0},
+		{"EventBridge's limit after the signature", func([]byte) http.Header { return signedHeader(otherKey, dense) }, dense, 401, OutcomeBadSignature, 0},
 		{"bad signature and bad JSON is 401 (signature before payload)", func([]byte) http.Header { return signedHeader(testKey, []byte("x")) },
 			[]byte(`not json`), 401, OutcomeBadSignature, 0},
 	}
@@ -240,7 +271,7 @@ func TestReceive(t *testing.T) {
 				if tc.published == 1 {
 					var d encompass.WebhookEvent
 					_ = json.Unmarshal(tc.body, &d)
-					if got[0].Source != Source || got[0].DetailType != d.Meta.ResourceType+" "+d.EventType {
+					if got[0].Source != publish.SourceWebhook || got[0].DetailType != d.Meta.ResourceType+" "+d.EventType {
 						t.Errorf("published source %q detail-type %q", got[0].Source, got[0].DetailType)
 					}
 					// Verbatim: the delivered bytes, only insignificant whitespace removed.
@@ -276,31 +307,54 @@ func TestDuplicateDelivery(t *testing.T) {
 				t.Fatalf("published %d, want 1", n)
 			}
 		})
+		// Twenty copies at once: exactly one is published. A copy that
+		// arrives while another is handed on is answered 503 (Encompass
+		// retries it), one that arrives after is a 200 duplicate; the
+		// retries of the 503s are then all duplicates.
 		t.Run(tr.name+"/twenty concurrently", func(t *testing.T) {
 			t.Parallel()
 			env := newTestEnv(t)
 			body := loanDelivery("ev-twenty")
-			var wg sync.WaitGroup
-			statuses := make([]int, 20)
-			for i := range statuses {
-				wg.Go(func() {
-					statuses[i], _ = tr.do(t, env.handler, http.MethodPost, "/webhooks/encompass", signedHeader(testKey, body), body)
-				})
-			}
-			wg.Wait()
+			statuses := deliverConcurrently(t, tr, env, body, 20)
+			retries := 0
 			for i, s := range statuses {
-				if s != 200 {
-					t.Errorf("delivery %d: status %d", i, s)
+				switch s {
+				case 200:
+				case 503:
+					retries++
+					if st, got := tr.do(t, env.handler, http.MethodPost, "/webhooks/encompass", signedHeader(testKey, body), body); st != 200 || got != `{"status":"duplicate"}` {
+						t.Errorf("retry of copy %d: %d %s, want 200 duplicate", i, st, got)
+					}
+				default:
+					t.Errorf("copy %d: status %d, want 200 or 503", i, s)
 				}
 			}
 			if n := len(env.published(t)); n != 1 {
 				t.Fatalf("published %d, want exactly 1", n)
 			}
-			if a, d := env.metricCount(t, OutcomeAccepted), env.metricCount(t, OutcomeDuplicate); a != 1 || d != 19 {
-				t.Errorf("accepted %d duplicate %d, want 1 and 19", a, d)
+			a, d, p := env.metricCount(t, OutcomeAccepted), env.metricCount(t, OutcomeDuplicate), env.metricCount(t, OutcomeInProgress)
+			if a != 1 || d+p != 19+retries || p != retries {
+				t.Errorf("accepted %d, duplicate %d, in progress %d; want 1 accepted and %d answered 503 then duplicate", a, d, p, retries)
 			}
 		})
 	}
+}
+
+// deliverConcurrently sends n copies of body at once and returns the statuses.
+func deliverConcurrently(t *testing.T, tr transport, env *testEnv, body []byte, n int) []int {
+	t.Helper()
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	statuses := make([]int, n)
+	for i := range statuses {
+		wg.Go(func() {
+			<-start
+			statuses[i], _ = tr.do(t, env.handler, http.MethodPost, "/webhooks/encompass", signedHeader(testKey, body), body)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return statuses
 }
 
 func TestEventBridgeFailing(t *testing.T) {
@@ -315,8 +369,10 @@ func TestEventBridgeFailing(t *testing.T) {
 			if status != 503 || got != `{"status":"failed_handoff"}` {
 				t.Fatalf("got %d %s, want 503 failed_handoff", status, got)
 			}
-			if env.claimed(t, "ev-eb-down") {
-				t.Fatal("de-duplication record kept after failed publish: Encompass's retry would be dropped")
+			// The claim is released, not left in progress nor done: the
+			// retry runs at once and is not taken for a duplicate.
+			if st := env.claim(t, "ev-eb-down"); st != state.ClaimReleased {
+				t.Fatalf("claim %q after a failed publish, want released", st)
 			}
 			// Encompass retries; EventBridge is back.
 			env.failPublishing(t, false)
@@ -327,8 +383,47 @@ func TestEventBridgeFailing(t *testing.T) {
 			if n := len(env.published(t)); n != 1 {
 				t.Fatalf("published %d, want 1", n)
 			}
-			if !env.claimed(t, "ev-eb-down") {
-				t.Fatal("no de-duplication record after publishing")
+			if st := env.claim(t, "ev-eb-down"); st != state.ClaimDone {
+				t.Fatalf("claim %q after publishing, want done", st)
+			}
+		})
+	}
+}
+
+// TestCopiesWhileEventBridgeFails is issue 10's defect 5: twenty identical
+// deliveries at once while EventBridge fails. Before the claim protocol was
+// replaced, 19 were answered 200 "duplicate" and none was published, so
+// Encompass stopped retrying and the event was lost. Now none is answered
+// 200 and none is published; once EventBridge recovers, Encompass's retry
+// publishes it exactly once, and only then is a copy a 200 duplicate.
+func TestCopiesWhileEventBridgeFails(t *testing.T) {
+	t.Parallel()
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			t.Parallel()
+			env := newTestEnv(t)
+			body := loanDelivery("ev-twenty-eb-down")
+			env.failPublishing(t, true)
+			for i, s := range deliverConcurrently(t, tr, env, body, 20) {
+				if s != 503 {
+					t.Errorf("copy %d: status %d while EventBridge fails, want 503", i, s)
+				}
+			}
+			if n := len(env.published(t)); n != 0 {
+				t.Fatalf("published %d while EventBridge fails", n)
+			}
+			if n := env.metricCount(t, OutcomeDuplicate) + env.metricCount(t, OutcomeAccepted); n != 0 {
+				t.Fatalf("%d copies counted accepted or duplicate while nothing was published", n)
+			}
+			env.failPublishing(t, false)
+			for i, want := range []string{"accepted", "duplicate", "duplicate"} {
+				status, got := tr.do(t, env.handler, http.MethodPost, "/webhooks/encompass", signedHeader(testKey, body), body)
+				if status != 200 || got != `{"status":"`+want+`"}` {
+					t.Fatalf("retry %d after EventBridge recovered: %d %s, want 200 %s", i+1, status, got, want)
+				}
+			}
+			if n := len(env.published(t)); n != 1 {
+				t.Fatalf("published %d, want exactly 1", n)
 			}
 		})
 	}
@@ -406,6 +501,14 @@ func TestChunkedOversize(t *testing.T) {
 	}
 }
 
+// denseDelivery is a loan delivery of exactly size bytes without
+// insignificant whitespace: its padding is inside a string.
+func denseDelivery(eventID string, size int) []byte {
+	head := fmt.Sprintf(`{"eventId":%q,"eventType":"update","meta":{"resourceType":"Loan","payload":{"note":"`, eventID)
+	tail := `"}}}`
+	return []byte(head + strings.Repeat("x", size-len(head)-len(tail)) + tail)
+}
+
 func padTo(body []byte, size int) []byte {
 	out := bytes.Repeat([]byte(" "), size)
 	copy(out, body)
@@ -429,9 +532,8 @@ func TestStoredEvents(t *testing.T) {
 				t.Fatal(err)
 			}
 			env := newTestEnv(t)
-			adapter := httpadapter.NewV2(env.handler)
 			for i, want := range []string{`{"status":"accepted"}`, `{"status":"duplicate"}`} {
-				resp, err := adapter.ProxyWithContext(context.Background(), ev)
+				resp, err := env.handler.ServeAPIGateway(context.Background(), ev)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -487,7 +589,7 @@ func TestSampleEvents(t *testing.T) {
 				t.Fatal(err)
 			}
 			env := newTestEnvWithKeys(t, keys)
-			resp, err := httpadapter.NewV2(env.handler).ProxyWithContext(context.Background(), ev)
+			resp, err := env.handler.ServeAPIGateway(context.Background(), ev)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -503,11 +605,160 @@ func TestSampleEvents(t *testing.T) {
 // a health check records no outcome.
 func TestHealthWithoutDependencies(t *testing.T) {
 	t.Parallel()
-	h := NewHandler(nil, nil, nil, nil, nil)
+	h := NewHandler(Deps{})
 	for _, tr := range transports {
 		status, body := tr.do(t, h, http.MethodGet, "/webhooks/encompass/health", nil, nil)
 		if status != http.StatusOK || body != `{"status":"ok"}` {
 			t.Fatalf("%s: got %d %s", tr.name, status, body)
 		}
+	}
+}
+
+// TestAPIGatewayRefusals: requests the API Gateway adapter cannot turn into
+// an http.Request are answered, never returned as an error (API Gateway
+// would answer 500, which Encompass retries for hours and no one can act
+// on). A body marked isBase64Encoded that is not base64 is a 400 after the
+// size check (issue 10, defect 9); nothing is claimed or published.
+func TestAPIGatewayRefusals(t *testing.T) {
+	t.Parallel()
+	body := loanDelivery("ev-refused")
+	event := func(mutate func(*events.APIGatewayV2HTTPRequest)) events.APIGatewayV2HTTPRequest {
+		ev := apigwEvent(t, body, signedHeader(testKey, body))
+		mutate(&ev)
+		return ev
+	}
+	for _, tc := range []struct {
+		name    string
+		ev      events.APIGatewayV2HTTPRequest
+		status  int
+		outcome Outcome
+	}{
+		{"isBase64Encoded, not base64", event(func(ev *events.APIGatewayV2HTTPRequest) {
+			ev.IsBase64Encoded = true
+		}), 400, OutcomeMalformed},
+		{"isBase64Encoded, truncated base64", event(func(ev *events.APIGatewayV2HTTPRequest) {
+			ev.IsBase64Encoded, ev.Body = true, base64.StdEncoding.EncodeToString(body)[:21]
+		}), 400, OutcomeMalformed},
+		{"isBase64Encoded, invalid and over 256 KiB: size first", event(func(ev *events.APIGatewayV2HTTPRequest) {
+			ev.IsBase64Encoded, ev.Body = true, strings.Repeat("*", maxEncodedBody+1)
+		}), 413, OutcomeTooLarge},
+		{"isBase64Encoded, 256 KiB + 1 decoded", event(func(ev *events.APIGatewayV2HTTPRequest) {
+			ev.IsBase64Encoded, ev.Body = true, base64.StdEncoding.EncodeToString(padTo(body, MaxBodyBytes+1))
+		}), 413, OutcomeTooLarge},
+		{"a method net/http refuses", event(func(ev *events.APIGatewayV2HTTPRequest) {
+			ev.RequestContext.HTTP.Method = "PO ST"
+		}), 400, OutcomeMalformed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env := newTestEnv(t)
+			resp, err := env.handler.ServeAPIGateway(context.Background(), tc.ev)
+			if err != nil {
+				t.Fatalf("returned an error (API Gateway answers 500): %v", err)
+			}
+			want := `{"status":"` + string(tc.outcome) + `"}`
+			if resp.StatusCode != tc.status || resp.Body != want || resp.Headers["Content-Type"] != "application/json" {
+				t.Fatalf("%d %v %s, want %d %s", resp.StatusCode, resp.Headers, resp.Body, tc.status, want)
+			}
+			if n := env.metricCount(t, tc.outcome); n != 1 {
+				t.Errorf("metric %s counted %d times, want 1", tc.outcome, n)
+			}
+			if st := env.claim(t, "ev-refused"); st != "" || len(env.published(t)) != 0 {
+				t.Errorf("claim %q, %d published; want neither", st, len(env.published(t)))
+			}
+			if !strings.Contains(env.logs.String(), `"subscriptionId":"`+testSubscription+`"`) {
+				t.Errorf("the refusal is not logged with the subscription: %s", env.logs.String())
+			}
+			env.assertNoSecretsLogged(t, signedHeader(testKey, body))
+		})
+	}
+}
+
+// TestEncompassNamesArePlain: the resource and event names Encompass sends
+// (field-notes.md; ICE's webhook resource pages: Loan, DocumentOrder,
+// ServiceOrder, DocumentDelivery, users and groups) are plain names, so the
+// detail-type rule of CONTRACTS section 4 refuses none of them.
+func TestEncompassNamesArePlain(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t)
+	for i, n := range [][2]string{
+		{"Loan", "create"}, {"Loan", "update"}, {"Loan", "delete"}, {"Loan", "lock"}, {"Loan", "unlock"},
+		{"Loan", "milestone"}, {"Loan", "fieldchange"}, {"Loan", "move"}, {"Loan", "submit"},
+		{"InternalUsers", "create"}, {"InternalUsers", "update"}, {"ExternalUsers", "Delete"},
+		{"userGroups", "Update"}, {"ExternalOrganizations", "Create"},
+		{"DocumentOrder", "openingauditcompleted"}, {"DocumentOrder", "closingdeliveryfailed"},
+		{"DocumentDelivery", "packageCreated"}, {"DocumentDelivery", "fulfillmentUpdated"},
+		{"ServiceOrder", "placed"}, {"ServiceOrder", "processfailure"}, {"ServiceOrder", "deliveryFailed"},
+	} {
+		body := fmt.Appendf(nil, `{"eventId":"ev-name-%d","eventTime":"2026-11-20T15:04:05Z","eventType":%q,"meta":{"resourceType":%q,"resourceId":"r1"}}`, i, n[1], n[0])
+		if status, got := doHTTP(t, env.handler, http.MethodPost, "/webhooks/encompass", signedHeader(testKey, body), body); status != 200 {
+			t.Errorf("%s %s: %d %s, want 200", n[0], n[1], status, got)
+		}
+	}
+}
+
+// TestDuplicateKeys is issue 10's defect 7: a signed body with a key given
+// twice was accepted, de-duplicated on the second eventId while the
+// forwarded body carried both. A duplicated key anywhere is 400 (CONTRACTS
+// section 4), checked after the signature; nothing is claimed or
+// published. Keys are matched exactly, as the event's consumers match them.
+func TestDuplicateKeys(t *testing.T) {
+	t.Parallel()
+	const meta = `"meta":{"resourceType":"Loan","resourceId":"r1"}`
+	for _, tc := range []struct {
+		name    string
+		body    string
+		status  int
+		claimed string // the eventId whose claim must exist afterwards, if any
+	}{
+		{"eventId twice", `{"eventId":"a","eventType":"update",` + meta + `,"eventId":"b"}`, 400, ""},
+		{"eventType twice", `{"eventId":"a","eventType":"update","eventType":"delete",` + meta + `}`, 400, ""},
+		{"meta.resourceType twice", `{"eventId":"a","eventType":"update","meta":{"resourceType":"Loan","resourceType":"InternalUsers"}}`, 400, ""},
+		{"meta twice", `{"eventId":"a","eventType":"update",` + meta + `,"meta":{"resourceType":"Other"}}`, 400, ""},
+		{"a key twice deep in the payload", `{"eventId":"a","eventType":"update","meta":{"resourceType":"Loan","payload":{"changes":[{"id":1,"id":2}]}}}`, 400, ""},
+		{"the same key spelled with an escape", `{"eventId":"a","eventType":"update",` + meta + `,"event\u0049d":"b"}`, 400, ""},
+		{"nested deeper than 64", `{"eventId":"a","eventType":"update","meta":{"resourceType":"Loan","payload":` + strings.Repeat("[", 70) + strings.Repeat("]", 70) + `}}`, 400, ""},
+		// Keys are matched exactly: "EventID" is another key, and the
+		// receiver de-duplicates on "eventId", the value consumers read.
+		{"eventId and EventID", `{"eventId":"a","eventType":"update",` + meta + `,"EventID":"b"}`, 200, "a"},
+		{"EventID alone is not eventId", `{"EventID":"a","eventType":"update",` + meta + `}`, 400, ""},
+		{"Meta is not meta", `{"eventId":"a","eventType":"update","Meta":{"resourceType":"Loan"}}`, 400, ""},
+		{"ResourceType is not resourceType", `{"eventId":"a","eventType":"update","meta":{"ResourceType":"Loan"}}`, 400, ""},
+		{"meta not an object", `{"eventId":"a","eventType":"update","meta":"Loan"}`, 400, ""},
+		{"eventType null", `{"eventId":"a","eventType":null,` + meta + `}`, 400, ""},
+		{"eventType an object", `{"eventId":"a","eventType":{"v":"update"},` + meta + `}`, 400, ""},
+	} {
+		for _, tr := range transports {
+			t.Run(tr.name+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				env := newTestEnv(t)
+				body := []byte(tc.body)
+				status, got := tr.do(t, env.handler, http.MethodPost, "/webhooks/encompass", signedHeader(testKey, body), body)
+				if status != tc.status {
+					t.Fatalf("%d %s, want %d", status, got, tc.status)
+				}
+				for _, id := range []string{"a", "b"} {
+					if st := env.claim(t, id); (st != "") != (id == tc.claimed) {
+						t.Errorf("claim of %q: %q", id, st)
+					}
+				}
+				published := env.published(t)
+				if tc.status != 200 {
+					if len(published) != 0 {
+						t.Fatalf("published %d", len(published))
+					}
+					return
+				}
+				if len(published) != 1 || published[0].DetailMap()["eventId"] != tc.claimed {
+					t.Fatalf("published %v, want one event whose detail.eventId is %q", published, tc.claimed)
+				}
+			})
+		}
+	}
+	// A forged body with duplicated keys is a 401: the signature first.
+	env := newTestEnv(t)
+	body := []byte(`{"eventId":"a","eventType":"update",` + meta + `,"eventId":"b"}`)
+	if status, _ := doHTTP(t, env.handler, http.MethodPost, "/webhooks/encompass", signedHeader(otherKey, body), body); status != 401 {
+		t.Fatalf("forged body with duplicated keys: %d, want 401", status)
 	}
 }

@@ -36,11 +36,26 @@ func TestBuildAndHandle(t *testing.T) {
 	if !ok || u.GlobalUserID == "" {
 		t.Fatalf("user not created through SCIM (the default user API): %+v", u)
 	}
-	// The last line is the invocation's EMF metrics.
+	// The invocation ends with its EMF metrics: the function's line, then
+	// one line per rejection reason.
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	var emf map[string]any
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &emf); err != nil || emf["_aws"] == nil {
-		t.Fatalf("last line is not EMF: %s", lines[len(lines)-1])
+	var emf, byReason map[string]any
+	for _, l := range lines {
+		var doc map[string]any
+		if json.Unmarshal([]byte(l), &doc) != nil || doc["_aws"] == nil {
+			continue
+		}
+		if doc["Reason"] != nil {
+			byReason = doc
+		} else {
+			emf = doc
+		}
+	}
+	if emf == nil || byReason == nil {
+		t.Fatalf("no EMF lines for the function and by reason:\n%s", out.String())
+	}
+	if byReason["Reason"] != "invalid_json" || byReason["Rejected"] != 1.0 {
+		t.Errorf("rejections by reason: %v", byReason)
 	}
 	for name, want := range map[string]float64{"Messages": 2, "Outcome.UserProvisioned": 1, "Outcome.HRISEventRejected": 1, "BatchItemFailures": 0} {
 		if emf[name] != want {
@@ -50,7 +65,7 @@ func TestBuildAndHandle(t *testing.T) {
 	if calls, _ := emf["EncompassCalls"].(float64); calls < 3 {
 		t.Errorf("EncompassCalls = %v", emf["EncompassCalls"])
 	}
-	for _, l := range lines[:len(lines)-1] {
+	for _, l := range lines {
 		if strings.Contains(l, `"eventId":"w1"`) && !strings.Contains(l, `"employeeId":"W1"`) {
 			t.Errorf("log line without employeeId: %s", l)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/account"
@@ -15,9 +16,11 @@ import (
 )
 
 // terminate disables the employee's account, or leaves a tombstone for an
-// employee who never had one.
+// employee who never had one. A linked leaver costs the disable and its
+// read-back, nothing else: the account is not read first, because the
+// disable is idempotent and the read-back proves the outcome.
 func (h *Handler) terminate(ctx context.Context, ev *hris.Event, link state.Employee, found bool) (outcome, error) {
-	acc, err := h.leaverAccount(ctx, ev, link)
+	acc, plan, err := h.disableLeaver(ctx, ev, link)
 	if err != nil {
 		return outcome{}, err
 	}
@@ -28,16 +31,7 @@ func (h *Handler) terminate(ctx context.Context, ev *hris.Event, link state.Empl
 		}
 		return h.skip(ev, ReasonNotProvisioned, ""), nil
 	}
-	plan := PlanDisable(acc)
-	// An account already disabled was read back disabled just now.
 	disabledAt := h.cfg.Now()
-	if plan.Disable {
-		back, err := h.disable(ctx, ev, acc, plan)
-		if err != nil {
-			return outcome{}, err
-		}
-		acc, disabledAt = back, h.cfg.Now()
-	}
 	if err := h.link(ctx, ev, link, found, acc, state.StatusTerminated); err != nil {
 		return outcome{}, err
 	}
@@ -51,6 +45,58 @@ func (h *Handler) terminate(ctx context.Context, ev *hris.Event, link state.Empl
 	return out, nil
 }
 
+// disableLeaver disables the leaver's account and returns it as read back,
+// with the plan that describes the change; nil when there is no account to
+// disable (never provisioned, or deleted in Encompass by hand).
+func (h *Handler) disableLeaver(ctx context.Context, ev *hris.Event, link state.Employee) (*account.Account, account.Plan, error) {
+	if link.UserID == "" {
+		return h.disableUnlinked(ctx, ev)
+	}
+	acc := linkedAccount(link)
+	plan := PlanDisable(acc)
+	back, err := h.disable(ctx, ev, acc, plan)
+	if errors.Is(err, encompass.ErrNotFound) {
+		h.log.WarnContext(ctx, "the linked Encompass user no longer exists", "userId", link.UserID)
+		return nil, account.Plan{}, nil
+	}
+	if err != nil {
+		return nil, account.Plan{}, err
+	}
+	return back, plan, nil
+}
+
+// linkedAccount is the linked account as the link knows it, without a read:
+// enabled unless this system disabled it last (a terminated link).
+func linkedAccount(link state.Employee) *account.Account {
+	enabled := link.Status != state.StatusTerminated
+	return &account.Account{ID: link.UserID, GUID: link.GlobalUserID, LoginID: link.UserName, Enabled: enabled,
+		Fields: map[string]string{account.FieldEnabled: strconv.FormatBool(enabled)}}
+}
+
+// disableUnlinked disables the account of existing staff never linked, only
+// when it is provably theirs (the employee's login id and e-mail).
+func (h *Handler) disableUnlinked(ctx context.Context, ev *hris.Event) (*account.Account, account.Plan, error) {
+	e := ev.Employee
+	if e.UserName == "" || !e.Email.IsSet() {
+		return nil, account.Plan{}, nil
+	}
+	acc, err := h.dir.Find(ctx, e.UserName)
+	switch {
+	case errors.Is(err, encompass.ErrNotFound):
+		return nil, account.Plan{}, nil
+	case err != nil:
+		return nil, account.Plan{}, fmt.Errorf("match login id %s: %w", e.UserName, err)
+	case !account.EmailMatches(acc.Field(account.FieldEmail), e.Email.Value):
+		return nil, account.Plan{}, nil
+	}
+	plan := PlanDisable(acc)
+	if !plan.Disable {
+		return acc, plan, nil
+	}
+	back, err := h.disable(ctx, ev, acc, plan)
+	return back, plan, err
+}
+
 // receipt completes a leaver's outcome with when the message arrived, when
 // the account read back disabled and how long the leaver kept access after
 // the termination was due: the exposure an auditor asks about.
@@ -62,37 +108,6 @@ func (h *Handler) receipt(ctx context.Context, ev *hris.Event, d *Detail, disabl
 	if !h.cfg.DryRun {
 		h.cfg.Metrics.Observe("ExposureSeconds", exposure, telemetry.Seconds)
 	}
-}
-
-// leaverAccount is the account to disable: the linked one, or, for
-// existing staff never linked, the account with the employee's login id
-// when it is provably theirs (same e-mail). nil when there is none.
-func (h *Handler) leaverAccount(ctx context.Context, ev *hris.Event, link state.Employee) (*account.Account, error) {
-	e := ev.Employee
-	if link.UserID != "" {
-		acc, err := h.dir.Read(ctx, link.UserID, link.GlobalUserID)
-		switch {
-		case errors.Is(err, encompass.ErrNotFound):
-			h.log.WarnContext(ctx, "the linked Encompass user no longer exists", "userId", link.UserID)
-			return nil, nil
-		case err != nil:
-			return nil, fmt.Errorf("read linked user %s: %w", link.UserID, err)
-		}
-		return acc, nil
-	}
-	if e.UserName == "" || !e.Email.IsSet() {
-		return nil, nil
-	}
-	acc, err := h.dir.Find(ctx, e.UserName)
-	switch {
-	case errors.Is(err, encompass.ErrNotFound):
-		return nil, nil
-	case err != nil:
-		return nil, fmt.Errorf("match login id %s: %w", e.UserName, err)
-	case !account.EmailMatches(acc.Field(account.FieldEmail), e.Email.Value):
-		return nil, nil
-	}
-	return acc, nil
 }
 
 // undoIfTerminated handles a lost race: while this event created or enabled

@@ -41,8 +41,12 @@ func (d *dryRun) Update(ctx context.Context, acc *account.Account, plan account.
 	return nil
 }
 
-// Disable writes nothing and answers with the account as it would read back.
+// Disable writes nothing and answers with the account as it would read back
+// (a not-found error when it does not exist, as the disable would).
 func (d *dryRun) Disable(ctx context.Context, acc *account.Account) (*account.Account, error) {
+	if _, err := d.Directory.Read(ctx, acc.ID, acc.GUID); err != nil {
+		return nil, err
+	}
 	d.log.InfoContext(ctx, "dry run: would disable the user", "userId", acc.ID)
 	back := *acc
 	back.Fields = maps.Clone(acc.Fields)

@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/lenderops/encompass-lifecycle/pkg/failure"
 	"github.com/lenderops/encompass-lifecycle/pkg/poll"
 	"github.com/lenderops/encompass-lifecycle/pkg/telemetry"
 )
@@ -20,21 +20,18 @@ type Handler struct {
 	// base is the poller configuration shared by every invocation; each
 	// invocation adds its request id as the lease owner.
 	base poll.Config
-	// apiCalls counts Encompass HTTP exchanges (fed by the client's OnCall
-	// hook), so each poll can report its own share.
-	apiCalls *atomic.Int64
-	metrics  io.Writer
-	log      *slog.Logger
+	// metrics collects the invocation's metrics (the Encompass client adds
+	// EncompassCalls and EncompassThrottles to it); out receives one EMF
+	// line per poll.
+	metrics *telemetry.Metrics
+	out     io.Writer
+	log     *slog.Logger
 }
 
-// NewHandler returns a handler. apiCalls is the counter the Encompass
-// client's OnCall hook increments; metrics receives one EMF line per poll.
-func NewHandler(base poll.Config, apiCalls *atomic.Int64, metrics io.Writer, log *slog.Logger) *Handler {
-	if apiCalls == nil {
-		apiCalls = new(atomic.Int64)
-	}
+// NewHandler returns a handler.
+func NewHandler(base poll.Config, metrics *telemetry.Metrics, out io.Writer, log *slog.Logger) *Handler {
 	base.Logger = log
-	return &Handler{base: base, apiCalls: apiCalls, metrics: metrics, log: log}
+	return &Handler{base: base, metrics: metrics, out: out, log: log}
 }
 
 // Handle runs a poll for an EventBridge scheduled event and returns what it
@@ -50,16 +47,16 @@ func (h *Handler) Handle(ctx context.Context, ev events.CloudWatchEvent) (poll.S
 	if err != nil {
 		return poll.Summary{}, err
 	}
-	calls0 := h.apiCalls.Load()
 	sum, err := p.Run(ctx)
-	calls := h.apiCalls.Load() - calls0
+	// Every call since the last flush is this poll's (token included).
+	calls := h.metrics.Value("EncompassCalls")
 
-	m := telemetry.NewMetrics(telemetry.Namespace, map[string]string{"Function": "poller"})
+	m := h.metrics
 	m.Add("UsersListed", float64(sum.Listed))
 	m.Add("UserChanges", float64(sum.Created+sum.Changed+sum.Disabled+sum.Enabled+sum.Removed+sum.Drift))
 	m.Add("EventsPublished", float64(sum.Events))
 	m.Add("SnapshotWrites", float64(sum.Writes))
-	m.Add("APICalls", float64(calls))
+	m.Add("APICalls", calls)
 	m.Add("PollFailed", boolMetric(err != nil))
 	m.Add("PollAnomaly", boolMetric(sum.Outcome == poll.OutcomeAnomaly))
 	m.Add("PollStopped", boolMetric(sum.Outcome == poll.OutcomeStopped))
@@ -68,11 +65,17 @@ func (h *Handler) Handle(ctx context.Context, ev events.CloudWatchEvent) (poll.S
 	m.Add("UsersStaged", float64(sum.Staged))
 	m.Add("UsersResumed", float64(sum.Resumed))
 	m.AddUnit("PollDuration", float64(sum.Duration.Milliseconds()), telemetry.Milliseconds)
-	if ferr := m.Flush(h.metrics); ferr != nil {
+	if ferr := m.Flush(h.out); ferr != nil {
 		h.log.WarnContext(ctx, "poller: write metrics", "error", ferr)
 	}
 	if err != nil {
-		h.log.ErrorContext(ctx, "poller: poll failed", "error", err, "summary", sum, "apiCalls", calls)
+		// Lambda retries the poll either way; a fault (credentials,
+		// permissions, damaged items) needs a person, a passing one does not.
+		level := slog.LevelWarn
+		if failure.Classify(err).Kind != failure.Retryable {
+			level = slog.LevelError
+		}
+		h.log.Log(ctx, level, "poller: poll failed", "error", err, "summary", sum, "apiCalls", calls)
 		return sum, fmt.Errorf("poller: %w", err)
 	}
 	h.log.InfoContext(ctx, "poller: poll done", "summary", sum, "apiCalls", calls)

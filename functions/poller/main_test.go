@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +16,6 @@ import (
 	"github.com/lenderops/encompass-lifecycle/pkg/config"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
 	"github.com/lenderops/encompass-lifecycle/pkg/poll"
-	"github.com/lenderops/encompass-lifecycle/pkg/telemetry"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -55,12 +55,8 @@ func TestWiring(t *testing.T) {
 	t.Setenv(config.EnvMaxRemovalRatio, "0.3")
 
 	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "req-1"})
-	cfg, err := config.FromEnv(ctx, config.ForPoller)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var logs, metrics bytes.Buffer
-	h, err := newHandler(cfg, telemetry.NewLogger(&logs, cfg.LogLevel), &metrics)
+	h, err := build(ctx, os.Getenv, &logs, &metrics)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,8 +76,8 @@ func TestWiring(t *testing.T) {
 		t.Fatalf("metrics %v", m)
 	}
 	// ceil(users/200) list calls plus one token request.
-	if want := float64((sim.UserCount()+199)/200 + 1); m[0]["APICalls"] != want {
-		t.Errorf("APICalls %v, want %v", m[0]["APICalls"], want)
+	if want := float64((sim.UserCount()+199)/200 + 1); m[0]["APICalls"] != want || m[0]["EncompassCalls"] != want {
+		t.Errorf("APICalls %v, EncompassCalls %v, want %v", m[0]["APICalls"], m[0]["EncompassCalls"], want)
 	}
 
 	sum, err = h.Handle(ctx, scheduled("sched-2"))
@@ -117,12 +113,8 @@ func TestFailedPollReturnsAnError(t *testing.T) {
 	sim := encompasstest.NewServer(t, encompasstest.WithUsers(10))
 	bus := setPollerEnv(t, sim, "wrong-secret")
 	ctx := context.Background()
-	cfg, err := config.FromEnv(ctx, config.ForPoller)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var logs, metrics bytes.Buffer
-	h, err := newHandler(cfg, telemetry.NewLogger(&logs, cfg.LogLevel), &metrics)
+	h, err := build(ctx, os.Getenv, &logs, &metrics)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,13 +21,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
+	"github.com/lenderops/encompass-lifecycle/pkg/coldstart"
 	"github.com/lenderops/encompass-lifecycle/pkg/config"
-	"github.com/lenderops/encompass-lifecycle/pkg/publish"
-	"github.com/lenderops/encompass-lifecycle/pkg/state"
-	"github.com/lenderops/encompass-lifecycle/pkg/telemetry"
 	"github.com/lenderops/encompass-lifecycle/pkg/webhook"
 )
 
@@ -44,7 +40,7 @@ func main() {
 	ctx := context.Background()
 	h, log, err := build(ctx, os.Stdout)
 	if err != nil {
-		coldStartFailed(os.Stdout, err)
+		coldstart.Fail(os.Stdout, name, err)
 		os.Exit(1)
 	}
 	if os.Getenv("AWS_LAMBDA_RUNTIME_API") != "" && *listen == "" {
@@ -61,7 +57,7 @@ func main() {
 		err = serve(ctx, ln, h, log)
 	}
 	if err != nil {
-		coldStartFailed(os.Stdout, err)
+		coldstart.Fail(os.Stdout, name, err)
 		os.Exit(1)
 	}
 }
@@ -77,28 +73,18 @@ func build(ctx context.Context, out io.Writer) (*webhook.Handler, *slog.Logger, 
 	if err != nil {
 		return nil, nil, err
 	}
-	log := telemetry.NewLogger(out, cfg.LogLevel).With("function", name)
+	log := coldstart.Logger(cfg, out, name)
 	keys := webhook.FixedKeys(cfg.WebhookKeys)
 	if cfg.WebhookSecretARN != "" {
 		keys = webhook.SecretKeys(cfg.Secrets, cfg.WebhookSecretARN, cfg.WebhookKeys, log)
 	}
-	store := state.New(dynamodb.NewFromConfig(cfg.AWS), cfg.StateTable)
-	bus := publish.New(eventbridge.NewFromConfig(cfg.AWS), cfg.EventBusName)
 	return webhook.NewHandler(webhook.Deps{
 		Keys:      keys,
-		Claims:    webhook.NewClaims(store, log),
-		Publisher: webhook.Bus{Publisher: bus},
+		Claims:    webhook.NewClaims(coldstart.State(cfg), log),
+		Publisher: webhook.Bus{Publisher: coldstart.Publisher(cfg, nil)},
 		Metrics:   webhook.EMFRecorder{W: out, Dimensions: map[string]string{"Function": name}},
 		Logger:    log,
 	}), log, nil
-}
-
-// coldStartFailed reports a failure to start as one JSON log line, in the
-// format of pkg/provisioning/function.Fail (not imported: it would link the
-// whole provisioning domain into this binary). A configuration error names
-// each variable at fault.
-func coldStartFailed(w io.Writer, err error) {
-	telemetry.NewLogger(w, slog.LevelInfo).Error("cold start failed: "+err.Error(), "function", name)
 }
 
 // serve runs the local HTTP server until ctx ends. The timeouts bound slow

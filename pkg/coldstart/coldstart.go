@@ -127,10 +127,14 @@ func State(cfg *config.Config, opts ...state.Option) *state.Store {
 	return state.New(dynamodb.NewFromConfig(cfg.AWS), cfg.StateTable, opts...)
 }
 
-// Publisher puts events on EVENT_BUS_NAME, counting PutEventsCalls.
+// Publisher puts events on EVENT_BUS_NAME, counting PutEventsCalls in
+// metrics (when not nil).
 func Publisher(cfg *config.Config, metrics *telemetry.Metrics) *publish.Publisher {
-	return publish.New(eventbridge.NewFromConfig(cfg.AWS), cfg.EventBusName,
-		publish.WithCallHook(func() { metrics.Add("PutEventsCalls", 1) }))
+	var opts []publish.Option
+	if metrics != nil {
+		opts = append(opts, publish.WithCallHook(func() { metrics.Add("PutEventsCalls", 1) }))
+	}
+	return publish.New(eventbridge.NewFromConfig(cfg.AWS), cfg.EventBusName, opts...)
 }
 
 // Flushing wraps a Lambda handler so that each invocation ends with its

@@ -28,9 +28,17 @@ import (
 
 // Defaults of Processor.
 const (
-	DefaultConcurrency  = 4
+	// DefaultConcurrency starts every message group of a FIFO batch at once
+	// (SQS delivers at most 10 messages a batch from a FIFO queue): what
+	// the work shares, such as the Encompass client's requests in flight,
+	// limits it, never the handler.
+	DefaultConcurrency  = MaxFIFOBatch
 	DefaultSafetyMargin = 10 * time.Second
 )
+
+// MaxFIFOBatch is the most messages an SQS event source delivers at once
+// from a FIFO queue.
+const MaxFIFOBatch = 10
 
 // Processor runs batches. The zero value is usable.
 type Processor struct {

@@ -137,7 +137,7 @@ type Client struct {
 	base    *url.URL
 	http    *http.Client
 	tokens  *tokenSource
-	sem     chan struct{}
+	sem     *slots
 	gate    rateGate
 	log     *slog.Logger
 	sleeper func(ctxDone <-chan struct{}, d time.Duration) bool
@@ -214,7 +214,7 @@ func New(cfg Config) (*Client, error) {
 		cfg:     cfg,
 		base:    base,
 		http:    cfg.HTTPClient,
-		sem:     make(chan struct{}, cfg.MaxInFlight),
+		sem:     newSlots(cfg.MaxInFlight),
 		log:     logger,
 		sleeper: sleepCtx,
 	}

@@ -232,17 +232,11 @@ func (c *Client) attempt(ctx context.Context, cl call, rawURL, endpoint string, 
 	return res, nil
 }
 
-// acquire takes an in-flight slot, giving up with the context.
-func (c *Client) acquire(ctx context.Context) error {
-	select {
-	case c.sem <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+// acquire takes an in-flight slot, giving up with the context; an Urgent
+// context goes first.
+func (c *Client) acquire(ctx context.Context) error { return c.sem.acquire(ctx, isUrgent(ctx)) }
 
-func (c *Client) release() { <-c.sem }
+func (c *Client) release() { c.sem.release() }
 
 func (c *Client) report(ci CallInfo) {
 	if c.cfg.OnCall != nil {

@@ -24,6 +24,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/lenderops/encompass-lifecycle/pkg/quiescence"
 )
 
 // Defaults of Processor.
@@ -72,6 +74,10 @@ func (p *Processor) Process(ctx context.Context, batch events.SQSEvent, h Handle
 	}
 	work, tooLate, cancel := p.deadline(ctx, now)
 	defer cancel()
+	// The batch's messages can meet (quiescence): the group joins of a
+	// batch of hires go in one request when every message has reached them.
+	meet := quiescence.New()
+	work = quiescence.With(work, meet)
 
 	failed := make([]bool, len(batch.Records))
 	var mu sync.Mutex
@@ -98,7 +104,10 @@ func (p *Processor) Process(ctx context.Context, batch events.SQSEvent, h Handle
 					fail(i)
 					continue
 				}
-				if err := h(work, r); err != nil {
+				meet.Enter()
+				err := h(work, r)
+				meet.Leave()
+				if err != nil {
 					stop = true
 					fail(i)
 				}

@@ -4,24 +4,34 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
 	"github.com/lenderops/encompass-lifecycle/pkg/failure"
+	"github.com/lenderops/encompass-lifecycle/pkg/quiescence"
 )
 
 // maxMembersPerJoin bounds the members one group PATCH adds.
 const maxMembersPerJoin = 50
 
-// groupJoiner coalesces group joins. The first join of a group is sent at
-// once; the joins of the same group that arrive while it is on the wire wait
-// and go together in the next PATCH. The employees of an SQS batch are
-// processed concurrently, so a batch of ten loan officers joining one group
-// costs two group PATCHes instead of ten, and a lone join waits for nothing.
+// groupJoiner coalesces group joins, a SCIM create being unable to set
+// group membership.
+//
+// Inside an SQS batch (the context carries the batch's quiescence.Group),
+// joins are deferred to the moment every message of the batch has either
+// finished or reached its joins: then one PATCH per group carries them all
+// (at most 50 members each), so that a batch of ten loan officers costs one
+// group PATCH instead of ten. A message returns, and publishes its outcome,
+// only after its PATCH succeeded.
+//
+// Outside a batch, the first join of a group is sent at once and the joins
+// that arrive while it is on the wire go together in the next PATCH.
 type groupJoiner struct {
 	add func(ctx context.Context, groupID string, members ...encompass.SCIMGroupMember) error
 
-	mu     sync.Mutex
-	groups map[string]*joinQueue
+	mu       sync.Mutex
+	groups   map[string]*joinQueue
+	deferred map[string][]*joinReq // batch mode: joins waiting for the batch to meet
 }
 
 type joinQueue struct {
@@ -36,12 +46,69 @@ type joinReq struct {
 }
 
 func newGroupJoiner(add func(ctx context.Context, groupID string, members ...encompass.SCIMGroupMember) error) *groupJoiner {
-	return &groupJoiner{add: add, groups: map[string]*joinQueue{}}
+	return &groupJoiner{add: add, groups: map[string]*joinQueue{}, deferred: map[string][]*joinReq{}}
 }
 
 // join adds member to the group and returns when the PATCH that carried it
 // has answered.
 func (j *groupJoiner) join(ctx context.Context, groupID string, member encompass.SCIMGroupMember) error {
+	if meet := quiescence.From(ctx); meet != nil {
+		return j.joinWithBatch(ctx, meet, groupID, member)
+	}
+	return j.joinNow(ctx, groupID, member)
+}
+
+// joinWithBatch defers the join until the batch meets, then sends every
+// deferred join (the first waiter to get there sends them all). A join waits
+// for the batch at most a quarter of the time its message has left, so that a
+// batch that cannot meet before the Lambda's deadline still joins what it
+// can instead of losing every hire to the deadline.
+func (j *groupJoiner) joinWithBatch(ctx context.Context, meet *quiescence.Group, groupID string, member encompass.SCIMGroupMember) error {
+	r := &joinReq{member: member, done: make(chan error, 1)}
+	j.mu.Lock()
+	j.deferred[groupID] = append(j.deferred[groupID], r)
+	j.mu.Unlock()
+	wait, cancel := context.WithCancel(ctx)
+	if dl, ok := ctx.Deadline(); ok {
+		wait, cancel = context.WithDeadline(ctx, time.Now().Add(time.Until(dl)/4))
+	}
+	_ = meet.Wait(wait) // met, or time to send what is there
+	cancel()
+	if err := ctx.Err(); err != nil {
+		j.mu.Lock()
+		i := slices.Index(j.deferred[groupID], r)
+		if i >= 0 {
+			j.deferred[groupID] = slices.Delete(j.deferred[groupID], i, i+1)
+		}
+		j.mu.Unlock()
+		if i >= 0 {
+			return err
+		}
+		// Already on its way in another waiter's PATCH: that answer is ours.
+		return <-r.done
+	}
+	j.flushDeferred(ctx)
+	return <-r.done
+}
+
+// flushDeferred sends the deferred joins of every group, one PATCH per group
+// (per 50 members). The PATCHes finish hires already begun, so they take the
+// Encompass client's next free slots ahead of new creates (Urgent).
+func (j *groupJoiner) flushDeferred(ctx context.Context) {
+	j.mu.Lock()
+	pending := j.deferred
+	j.deferred = map[string][]*joinReq{}
+	j.mu.Unlock()
+	for groupID, reqs := range pending {
+		for batch := range slices.Chunk(reqs, maxMembersPerJoin) {
+			j.send(encompass.Urgent(ctx), groupID, batch)
+		}
+	}
+}
+
+// joinNow is the join outside a batch: the first join of a group is sent at
+// once, the joins arriving meanwhile go together in the next PATCH.
+func (j *groupJoiner) joinNow(ctx context.Context, groupID string, member encompass.SCIMGroupMember) error {
 	r := &joinReq{member: member, done: make(chan error, 1), lead: make(chan struct{})}
 	j.mu.Lock()
 	q := j.groups[groupID]

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
+	"github.com/lenderops/encompass-lifecycle/pkg/quiescence"
 )
 
 // fakeGroups records group PATCHes. Each PATCH waits at a gate until the
@@ -204,5 +206,43 @@ func TestGroupJoinWaitingWithNoTimeLeft(t *testing.T) {
 	}
 	if p := f.sent(); !slices.Equal(p[1], []string{"stays"}) {
 		t.Fatalf("PATCHes %v", p)
+	}
+}
+
+// Inside a batch, joins wait until every message of the batch has reached
+// its joins or finished, then go in one PATCH per group.
+func TestGroupJoinsOfABatchMeetInOnePatchPerGroup(t *testing.T) {
+	t.Parallel()
+	f := newFakeGroups()
+	j := newGroupJoiner(f.add)
+	meet := quiescence.New()
+	ctx := quiescence.With(context.Background(), meet)
+	for range 4 {
+		meet.Enter() // four messages in the batch
+	}
+	errs := make(chan error, 3)
+	for i, g := range []string{"g1", "g1", "g2"} {
+		go func() { errs <- j.join(ctx, g, encompass.UserMember(fmt.Sprintf("u%d", i))) }()
+	}
+	for meet.Waiting() != 3 {
+		runtime.Gosched()
+	}
+	if got := f.sent(); len(got) != 0 {
+		t.Fatalf("sent %v while a message was still working", got)
+	}
+	meet.Leave() // the fourth message finishes without a join
+	for range 2 {
+		<-f.arrived
+		f.answer <- nil
+	}
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := f.sent()
+	slices.SortFunc(got, func(a, b []string) int { return len(b) - len(a) })
+	if len(got) != 2 || len(got[0]) != 2 || len(got[1]) != 1 {
+		t.Fatalf("PATCHes %v, want one of two members (g1) and one of one (g2)", got)
 	}
 }

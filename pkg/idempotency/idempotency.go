@@ -57,8 +57,12 @@ type Config[R any] struct {
 	HandOn func(ctx context.Context, result R) error
 	// Keep trims what is recorded of a result once it was handed on (the
 	// events need not be kept); nil keeps it whole.
-	Keep   func(result R) R
-	Logger *slog.Logger
+	Keep func(result R) R
+	// Afterwards runs the recording of a key done once its result was
+	// handed on, which nothing waits for (sqsbatch.Later runs it beside the
+	// rest of the batch); nil runs it at once.
+	Afterwards func(ctx context.Context, record func())
+	Logger     *slog.Logger
 }
 
 // Layer runs work at most once per key. It is safe for concurrent use.
@@ -173,14 +177,21 @@ func (l *Layer[R]) handOn(ctx context.Context, key state.ClaimKey, result R) err
 	if l.cfg.Keep != nil {
 		kept = l.cfg.Keep(result)
 	}
-	done, err := encode(statePublished, kept)
-	if err == nil {
-		err = l.cfg.Store.CompleteClaim(context.WithoutCancel(ctx), key, done)
+	record := func() {
+		done, err := encode(statePublished, kept)
+		if err == nil {
+			err = l.cfg.Store.CompleteClaim(context.WithoutCancel(ctx), key, done)
+		}
+		if err != nil {
+			// The result is out; a redelivery (rare: the message is being
+			// acknowledged) would resume the work and find nothing left to do.
+			l.cfg.Logger.WarnContext(ctx, "could not record the key done", "key", key.String(), "error", err.Error())
+		}
 	}
-	if err != nil {
-		// The result is out; a redelivery (rare: the message is being
-		// acknowledged) would resume the work and find nothing left to do.
-		l.cfg.Logger.WarnContext(ctx, "could not record the key done", "key", key.String(), "error", err.Error())
+	if l.cfg.Afterwards != nil {
+		l.cfg.Afterwards(ctx, record)
+	} else {
+		record()
 	}
 	return nil
 }

@@ -15,8 +15,8 @@ import (
 // against it: a leaver (leaver.go) or a joiner or mover (joiner.go). A
 // resumed attempt that finds nothing left to write publishes what the
 // attempt before it set out to do (record.go).
-func (h *Handler) apply(ctx context.Context, ev *hris.Event, a idempotency.Attempt) (outcome, error) {
-	link, found, err := h.store.GetEmployee(ctx, ev.Employee.EmployeeID)
+func (h *Handler) apply(ctx context.Context, ev *hris.Event, a idempotency.Attempt, read linkRead) (outcome, error) {
+	link, found, err := read()
 	if err != nil {
 		return outcome{}, fmt.Errorf("read employee link: %w", err)
 	}
@@ -36,6 +36,31 @@ func (h *Handler) apply(ctx context.Context, ev *hris.Event, a idempotency.Attem
 		return out, err
 	}
 	return h.resume(ctx, ev, out)
+}
+
+// linkRead waits for the employee link read begun beside the claim.
+type linkRead func() (state.Employee, bool, error)
+
+// readLink starts reading the employee's link and returns the wait for it.
+func (h *Handler) readLink(ctx context.Context, employeeID string) linkRead {
+	type answer struct {
+		link  state.Employee
+		found bool
+		err   error
+	}
+	c := make(chan answer, 1)
+	go func() {
+		link, found, err := h.store.GetEmployee(ctx, employeeID)
+		c <- answer{link, found, err}
+	}()
+	var a *answer
+	return func() (state.Employee, bool, error) {
+		if a == nil {
+			got := <-c
+			a = &got
+		}
+		return a.link, a.found, a.err
+	}
 }
 
 // target is Target without what the directory cannot write: the v3 API

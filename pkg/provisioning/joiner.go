@@ -121,22 +121,24 @@ func (h *Handler) recordProvisioned(ctx context.Context, ev *hris.Event, link st
 	if !linked || ev.Type == hris.TypeRehire || status == "" {
 		status = state.StatusActive
 	}
-	if err := h.link(ctx, ev, link, found, acc, status); err != nil {
-		if !errors.Is(err, state.ErrConflict) {
-			return nil, err
-		}
-		out, err := h.undoIfTerminated(ctx, ev, acc, err)
-		if err != nil {
-			return nil, err
-		}
-		return &out, nil
-	}
+	var clear func(context.Context) error
 	if link.Status == state.StatusTerminated && status == state.StatusActive {
-		if err := h.store.ClearTerminated(ctx, ev.Employee.EmployeeID); err != nil {
-			return nil, fmt.Errorf("clear terminated index: %w", err)
+		clear = func(ctx context.Context) error {
+			if err := h.store.ClearTerminated(ctx, ev.Employee.EmployeeID); err != nil {
+				return fmt.Errorf("clear terminated index: %w", err)
+			}
+			return nil
 		}
 	}
-	return nil, nil
+	err := h.linkWith(ctx, ev, link, found, acc, status, clear)
+	if err == nil || !errors.Is(err, state.ErrConflict) {
+		return nil, err
+	}
+	out, err := h.undoIfTerminated(ctx, ev, acc, err)
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
 }
 
 // provisioned describes what the plan did: a new or adopted account, a

@@ -32,11 +32,14 @@ func (h *Handler) terminate(ctx context.Context, ev *hris.Event, link state.Empl
 		return h.skip(ev, ReasonNotProvisioned, ""), nil
 	}
 	disabledAt := h.cfg.Now()
-	if err := h.link(ctx, ev, link, found, acc, state.StatusTerminated); err != nil {
-		return outcome{}, err
+	mark := func(ctx context.Context) error {
+		if err := h.store.MarkTerminated(ctx, ev.Employee.EmployeeID, acc.ID, acc.LoginID); err != nil {
+			return fmt.Errorf("mark terminated: %w", err)
+		}
+		return nil
 	}
-	if err := h.store.MarkTerminated(ctx, ev.Employee.EmployeeID, acc.ID, acc.LoginID); err != nil {
-		return outcome{}, fmt.Errorf("mark terminated: %w", err)
+	if err := h.linkWith(ctx, ev, link, found, acc, state.StatusTerminated, mark); err != nil {
+		return outcome{}, err
 	}
 	d := h.accountDetail(ev, acc, plan)
 	h.receipt(ctx, ev, &d, disabledAt)

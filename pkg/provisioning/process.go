@@ -59,10 +59,13 @@ func (h *Handler) Process(ctx context.Context, m Message) Result {
 		return h.undecodable(ctx, m, err)
 	}
 	ctx = telemetry.With(ctx, "eventId", ev.EventID, "employeeId", ev.Employee.EmployeeID, "messageId", m.ID, "type", string(ev.Type))
+	// The employee's link is read while the event is claimed: two round
+	// trips at once (a duplicate wastes one read).
+	link := h.readLink(ctx, ev.Employee.EmployeeID)
 	// The message id owns the claim: the SDK's resend of a claim whose
 	// answer was lost, and the redelivery of this message, find it theirs.
 	run, err := h.once.Run(ctx, ev.EventID, m.ID, ev.Employee.EmployeeID, func(ctx context.Context, a idempotency.Attempt) (outcome, error) {
-		return h.handle(ctx, m, ev, a)
+		return h.handle(ctx, m, ev, a, link)
 	})
 	switch {
 	case err != nil:
@@ -77,8 +80,8 @@ func (h *Handler) Process(ctx context.Context, m Message) Result {
 // handle applies the event. A permanent failure becomes the rejection to
 // publish; only what may succeed later is returned as an error (the claim
 // is then released and the message retried).
-func (h *Handler) handle(ctx context.Context, m Message, ev *hris.Event, a idempotency.Attempt) (outcome, error) {
-	out, err := h.apply(ctx, ev, a)
+func (h *Handler) handle(ctx context.Context, m Message, ev *hris.Event, a idempotency.Attempt, link linkRead) (outcome, error) {
+	out, err := h.apply(ctx, ev, a, link)
 	if err == nil {
 		return out, nil
 	}

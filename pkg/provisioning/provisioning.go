@@ -155,8 +155,11 @@ func New(cfg Config) (*Handler, error) {
 		Store: h.store, Kind: state.ClaimEvent, TTL: cfg.EventTTL,
 		HandOn: h.publish,
 		// Once published, the name is all a duplicate needs.
-		Keep:   func(o outcome) outcome { return outcome{Name: o.Name} },
-		Logger: cfg.Logger,
+		Keep: func(o outcome) outcome { return outcome{Name: o.Name} },
+		// Recording the claim done is off the event's path: the batch
+		// waits for it before it answers.
+		Afterwards: sqsbatch.Later,
+		Logger:     cfg.Logger,
 	})
 	h.batch = &sqsbatch.Processor{
 		Concurrency: cfg.Concurrency, SafetyMargin: cfg.SafetyMargin, Logger: cfg.Logger,

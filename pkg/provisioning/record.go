@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/lenderops/encompass-lifecycle/pkg/account"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/directory"
@@ -137,6 +139,21 @@ func (h *Handler) link(ctx context.Context, ev *hris.Event, link state.Employee,
 		return fmt.Errorf("store employee link: %w", err)
 	}
 	return nil
+}
+
+// linkWith stores the link and, at the same time, the terminated-index
+// change that goes with it (index may be nil): one round trip instead of
+// two. They are not one transaction (the state table's local emulator,
+// dynalite, has none), and need not be: if either fails, the message is
+// retried, and the retry writes both again.
+func (h *Handler) linkWith(ctx context.Context, ev *hris.Event, link state.Employee, found bool, acc *account.Account, status state.Status, index func(context.Context) error) error {
+	if index == nil {
+		return h.link(ctx, ev, link, found, acc, status)
+	}
+	var g errgroup.Group
+	g.Go(func() error { return h.link(ctx, ev, link, found, acc, status) })
+	g.Go(func() error { return index(ctx) })
+	return g.Wait()
 }
 
 // resume completes an attempt that found nothing left to write although an

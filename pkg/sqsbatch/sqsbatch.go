@@ -78,6 +78,11 @@ func (p *Processor) Process(ctx context.Context, batch events.SQSEvent, h Handle
 	// batch of hires go in one request when every message has reached them.
 	meet := quiescence.New()
 	work = quiescence.With(work, meet)
+	// Bookkeeping a message leaves for later (Later) ends before the batch
+	// answers.
+	var later sync.WaitGroup
+	defer later.Wait()
+	work = context.WithValue(work, laterKey{}, &later)
 
 	failed := make([]bool, len(batch.Records))
 	var mu sync.Mutex
@@ -140,6 +145,22 @@ func (p *Processor) deadline(ctx context.Context, now func() time.Time) (context
 	margin = min(margin, dl.Sub(now())/3)
 	work, cancel := context.WithDeadline(context.WithValue(ctx, finishKey{}, ctx), dl.Add(-margin/2))
 	return work, func() bool { return dl.Sub(now()) < margin }, cancel
+}
+
+type laterKey struct{}
+
+// Later runs fn beside the rest of the batch, off the message's own path,
+// and the batch answers only once fn has returned: for bookkeeping that
+// must happen but that nothing in the message waits for (recording a
+// claim completed once its outcome is published). Outside Process it runs
+// fn at once.
+func Later(ctx context.Context, fn func()) {
+	wg, ok := ctx.Value(laterKey{}).(*sync.WaitGroup)
+	if !ok {
+		fn()
+		return
+	}
+	wg.Go(fn)
 }
 
 type finishKey struct{}

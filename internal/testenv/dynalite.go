@@ -227,6 +227,7 @@ func StartDynalite(ctx context.Context) (url string, stop func(), err error) {
 	}
 	port := line[strings.LastIndex(line, ":")+1:]
 	url = "http://127.0.0.1:" + strings.TrimSpace(port)
+	dynalitePIDs.Store(url, cmd.Process.Pid)
 
 	// Wait until it answers a real request, not just until it printed.
 	client := NewDynamoDBClient(url)

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
@@ -214,5 +215,28 @@ func TestSecretsManagerFake(t *testing.T) {
 	}
 	if f.Calls("arn:aws:secretsmanager:us-east-1:1:secret:x") != 1 || f.Calls("missing") != 1 {
 		t.Fatal("calls not counted")
+	}
+}
+
+// DynaliteCPU reads the emulator's CPU time, which grows with its work.
+func TestDynaliteCPU(t *testing.T) {
+	d := testenv.DynamoDB(t)
+	table := d.CreateTable(t)
+	before, err := testenv.DynaliteCPU(d.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 300 {
+		if _, err := d.Client.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: &table, Item: map[string]ddbtypes.AttributeValue{
+			"pk": &ddbtypes.AttributeValueMemberS{Value: fmt.Sprint(i)}, "sk": &ddbtypes.AttributeValueMemberS{Value: "x"}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after, err := testenv.DynaliteCPU(d.URL)
+	if err != nil || after <= before {
+		t.Fatalf("cpu %v -> %v, %v", before, after, err)
+	}
+	if _, err := testenv.DynaliteCPU("http://127.0.0.1:1"); err == nil {
+		t.Fatal("an unknown dynalite has a cpu time")
 	}
 }

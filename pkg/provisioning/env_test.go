@@ -50,6 +50,7 @@ type envOptions struct {
 	maxInFlight int
 	httpTimeout time.Duration
 	now         func() time.Time
+	dynamoDelay time.Duration
 }
 
 type envOption func(*envOptions)
@@ -59,6 +60,13 @@ func withSim(opts ...encompasstest.Option) envOption {
 	return func(o *envOptions) { o.simOpts = append(o.simOpts, opts...) }
 }
 func withConcurrency(n int) envOption { return func(o *envOptions) { o.concurrency = n } }
+
+// withMaxInFlight sets the Encompass client's requests in flight.
+func withMaxInFlight(n int) envOption { return func(o *envOptions) { o.maxInFlight = n } }
+
+// withDynamoDelay puts latency on every state-table request (benchmarks of
+// round trips in series).
+func withDynamoDelay(d time.Duration) envOption { return func(o *envOptions) { o.dynamoDelay = d } }
 
 // withNow gives the handlers a clock (receipts, the occurredAt bound).
 func withNow(now func() time.Time) envOption { return func(o *envOptions) { o.now = now } }
@@ -98,7 +106,11 @@ func newEnv(t testing.TB, api provisioning.UserAPI, opts ...envOption) *env {
 		t.Fatal(err)
 	}
 	db := testenv.DynamoDB(t)
-	e.store = state.New(db.Client, db.CreateTable(t))
+	client := db.Client
+	if o.dynamoDelay > 0 {
+		client = testenv.SlowDynamoDB(t, db, o.dynamoDelay)
+	}
+	e.store = state.New(client, db.CreateTable(t))
 	e.eb = testenv.EventBridge(t)
 
 	rules := o.mapping

@@ -24,6 +24,7 @@ func main() {
 	flag.IntVar(&o.runner.batches, "batches", 30, "provision batches for the throughput measurement")
 	flag.IntVar(&o.runner.batchSize, "batch", 10, "messages per SQS batch (the stack's batch size)")
 	flag.DurationVar(&o.runner.latency, "latency", 50*time.Millisecond, "simulated Encompass latency per call for the throughput measurement")
+	flag.StringVar(&o.runner.jobCode, "job-code", "LO1", "jobCode of the hires in the throughput measurement (LO1 joins a mapped group; AE1 none)")
 	flag.IntVar(&o.runner.pollUsers, "poll-users", 100_000, "users in the simulator for the poller measurement (0 to skip)")
 	flag.BoolVar(&o.skipGoBench, "skip-go-bench", false, "only measure the binaries")
 	flag.Parse()

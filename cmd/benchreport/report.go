@@ -34,6 +34,7 @@ var goBenchmarks = []benchSpec{
 	{pkg: "./pkg/mapping", pattern: "^BenchmarkResolveColdStartAt50ms$", benchtime: "10x"},
 	{pkg: "./pkg/provisioning", pattern: "^(BenchmarkHire500|BenchmarkThroughputAtTenantLimit)$", benchtime: "1x"},
 	{pkg: "./pkg/provisioning", pattern: "^BenchmarkUnchangedUpdate$", benchtime: "200x"},
+	{pkg: "./pkg/provisioning", pattern: "^(BenchmarkRoundTripsInSeries|BenchmarkLeavers)$", benchtime: "20x"},
 	{pkg: "./pkg/state", pattern: "^(BenchmarkEventPath|BenchmarkTerminatedScan)$", benchtime: "100x"},
 	{pkg: "./pkg/publish", pattern: "^BenchmarkPublish25$", benchtime: "100x"},
 	{pkg: "./internal/lambdarun", pattern: "^Benchmark(InvokeWarm|ColdStart)$", benchtime: "200x"},
@@ -118,12 +119,26 @@ func writeReport(w io.Writer, st *runnerStats, results []benchResult, errs []str
 			fmt.Sprintf("`%s`: 500 hires in batches of 10 from a cold container (token and look-ups included); %.2f state-table ops and %.2f PutEvents calls per event", r.Name, r.Metrics["state-ops/event"], r.Metrics["putevents/event"]))
 	}
 	if st.Events > 0 {
-		row("provisioning throughput", fmt.Sprintf("%.0f events/s", float64(st.Events)/st.EventsElapsed.Seconds()),
-			fmt.Sprintf("real provision binaries: %d warm containers at once (the stack's default plan: 3 instances, 3 requests in flight each), %d hires in batches of %d, simulator latency %s per call, tenant limit 30 requests in flight; %d answers were 429", st.Containers, st.Events, st.ThroughputBatch, st.SimLatency, st.Throttled))
+		b := realBound(st)
+		row("provisioning throughput", fmt.Sprintf("%.0f events/s; %.2f of the Encompass bound", float64(st.Events)/st.EventsElapsed.Seconds(), b.share),
+			fmt.Sprintf("real provision binaries: %d warm containers at once (the stack's default plan: %d instances, %d requests in flight each), %d hires into a mapped group in batches of %d, simulator latency %s per call, tenant limit 30 in flight; %.2f calls per hire; %.0f requests/s against the plan's bound of %.0f (%d slots / %s); bounded by %s; %d answers were 429",
+				st.Containers, st.Containers, st.InFlight, st.Events, st.ThroughputBatch, st.SimLatency, float64(st.Requests)/float64(st.Events), b.rate, b.bound, b.slots, st.SimLatency, b.by, st.Throttled))
 	}
 	if r, ok := use("./pkg/provisioning", "BenchmarkThroughputAtTenantLimit"); ok {
-		row("provisioning throughput at the tenant limit", fmt.Sprintf("%.0f events/s", r.Metrics["events/s"]),
-			fmt.Sprintf("`BenchmarkThroughputAtTenantLimit`: 3 in-process handlers, 10 requests in flight each, 50 ms latency, limit 30 in flight (%.0f requests/s ceiling); %.0f requests/s reached, %.0f throttled", r.Metrics["limit-requests/s"], r.Metrics["requests/s"], r.Metrics["throttled"]))
+		by := fmt.Sprintf("the Encompass slots (%.0f%% busy; dynalite %.0f%% of a core)", 100*r.Metrics["encompass-slots-busy"], 100*r.Metrics["dynalite-cores"])
+		if r.Metrics["dynalite-cores"] >= 0.85 {
+			by = fmt.Sprintf("the DynamoDB emulator (dynalite, one Node process, %.0f%% of a core; the tenant's slots %.0f%% busy): this row measures dynalite on this machine, not the tenant", 100*r.Metrics["dynalite-cores"], 100*r.Metrics["encompass-slots-busy"])
+		}
+		row("provisioning throughput at the tenant limit", fmt.Sprintf("%.0f events/s; %.2f of the tenant's ceiling", r.Metrics["events/s"], r.Metrics["requests/s"]/r.Metrics["limit-requests/s"]),
+			fmt.Sprintf("`BenchmarkThroughputAtTenantLimit`: 3 in-process handlers, 10 requests in flight each, 50 ms latency, limit 30 in flight (%.0f requests/s ceiling); %.0f requests/s reached, %.0f throttled; bounded by %s", r.Metrics["limit-requests/s"], r.Metrics["requests/s"], r.Metrics["throttled"], by))
+	}
+	if r, ok := use("./pkg/provisioning", "BenchmarkRoundTripsInSeries"); ok {
+		row("DynamoDB round trips in series", fmt.Sprintf("hire %.1f, leaver %.1f", r.Metrics["hire-dynamodb-serial"], r.Metrics["leaver-dynamodb-serial"]),
+			fmt.Sprintf("`BenchmarkRoundTripsInSeries`: the time from a warm message to its event on the bus with 25 ms added to every state-table request, less the same path without it, over 25 ms; the batch answers after %.1f (the claim's completion runs beside the rest of the batch)", r.Metrics["hire-batch-answered"]))
+	}
+	if r, ok := use("./pkg/provisioning", "BenchmarkLeavers"); ok {
+		row("leavers", fmt.Sprintf("%.0f calls each; disabled after %.2f call latencies; 10 take %.2fx one", r.Metrics["calls/leaver"], r.Metrics["disable/latency"], r.Metrics["ten/one"]),
+			fmt.Sprintf("`BenchmarkLeavers`: 50 ms per Encompass call, 10 in flight; one warm linked leaver took %.0f ms to its outcome (the disable, then the read-back the contract requires)", r.Metrics["one-leaver-ms"]))
 	}
 	switch {
 	case st.PollErr != "":
@@ -243,4 +258,28 @@ func machine() string {
 		s += " (" + cpu + ")"
 	}
 	return s + ", " + goVersion
+}
+
+// throughputBound is what bounded the real binaries' throughput.
+type throughputBound struct {
+	rate, bound, share float64
+	slots              int
+	by                 string
+}
+
+// realBound compares the requests the real binaries made with what the
+// plan's slots allow at the simulator's latency, and says which of the
+// Encompass slots and the DynamoDB emulator was nearer its limit.
+func realBound(st *runnerStats) throughputBound {
+	secs := st.EventsElapsed.Seconds()
+	b := throughputBound{slots: st.Containers * st.InFlight, rate: float64(st.Requests) / secs}
+	b.bound = float64(b.slots) / st.SimLatency.Seconds()
+	b.share = b.rate / b.bound
+	busy := st.BusySlots.Seconds() / secs / float64(b.slots)
+	cpu := st.DynaliteCPU.Seconds() / secs
+	b.by = fmt.Sprintf("the Encompass slots (%.0f%% busy; dynalite %.0f%% of a core)", 100*busy, 100*cpu)
+	if st.DynaliteSeen && cpu >= 0.85 {
+		b.by = fmt.Sprintf("the DynamoDB emulator (dynalite %.0f%% of a core; Encompass slots %.0f%% busy)", 100*cpu, 100*busy)
+	}
+	return b
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/lenderops/encompass-lifecycle/internal/lambdarun"
 	"github.com/lenderops/encompass-lifecycle/internal/localenv"
 	"github.com/lenderops/encompass-lifecycle/internal/story"
+	"github.com/lenderops/encompass-lifecycle/internal/testenv"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
 )
@@ -35,6 +37,13 @@ type runnerStats struct {
 	Events        int
 	EventsElapsed time.Duration
 	Throttled     int
+	// What bounded the real binaries' throughput: Encompass requests (and
+	// their slot-seconds) against the plan's slots, and dynalite's CPU.
+	Requests     int
+	BusySlots    time.Duration
+	InFlight     int
+	DynaliteCPU  time.Duration
+	DynaliteSeen bool
 
 	PollUsers       int
 	BaselinePoll    *lambdarun.Result
@@ -54,6 +63,7 @@ type runnerOptions struct {
 	batchSize  int
 	latency    time.Duration
 	pollUsers  int
+	jobCode    string
 	root, bins string
 }
 
@@ -182,7 +192,9 @@ func measureThroughput(ctx context.Context, env *localenv.Env, o runnerOptions, 
 	for b := range o.batches {
 		bodies := make([][]byte, o.batchSize)
 		for i := range bodies {
-			bodies[i] = hire(fmt.Sprintf("R%03d%03d", b, i)).Body()
+			h := hire(fmt.Sprintf("R%03d%03d", b, i))
+			h.Employee["jobCode"] = o.jobCode
+			bodies[i] = h.Body()
 		}
 		queue <- mustJSON(localenv.SQSBatch(localenv.ProvisionQueueARN, bodies...))
 	}
@@ -190,6 +202,7 @@ func measureThroughput(ctx context.Context, env *localenv.Env, o runnerOptions, 
 	env.Sim.SetLatency(o.latency)
 	defer env.Sim.SetLatency(0)
 	env.Sim.ResetRequests()
+	cpu0, cpuErr := testenv.DynaliteCPU(env.DynamoURL)
 	errs := make(chan error, len(containers))
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -205,16 +218,22 @@ func measureThroughput(ctx context.Context, env *localenv.Env, o runnerOptions, 
 	}
 	wg.Wait()
 	st.EventsElapsed = time.Since(start)
+	if cpu1, err := testenv.DynaliteCPU(env.DynamoURL); err == nil && cpuErr == nil {
+		st.DynaliteCPU, st.DynaliteSeen = cpu1-cpu0, true
+	}
 	close(errs)
 	if err := <-errs; err != nil {
 		return err
 	}
 	st.Events = o.batches * o.batchSize
 	st.Containers = o.containers
+	st.InFlight, _ = strconv.Atoi(cfg.Env["ENCOMPASS_MAX_IN_FLIGHT"])
 	for _, r := range env.Sim.Requests() {
 		if r.Status == 429 {
 			st.Throttled++
 		}
+		st.Requests++
+		st.BusySlots += r.Duration
 	}
 	return nil
 }

@@ -28,39 +28,30 @@ func main() {
 	lambda.Start(handle)
 }
 
-// build wires the function: configuration, clients, mapping, handler.
-// httpClient is the Encompass HTTP client (nil: the client's own).
+// build wires the function: configuration, the parts every provisioning
+// function is built from (logger, metrics, Encompass client, mapping,
+// directory, state table, bus), the handler of this queue. httpClient is
+// the Encompass HTTP client (nil: the client's own).
 func build(ctx context.Context, getenv func(string) string, out io.Writer, httpClient *http.Client) (func(context.Context, events.SQSEvent) (events.SQSEventResponse, error), error) {
 	cfg, err := config.Load(ctx, getenv, config.ForDeprovision)
 	if err != nil {
 		return nil, err
 	}
-	log := coldstart.Logger(cfg, out, name)
-	metrics := coldstart.Metrics(name)
-	client, err := coldstart.Encompass(cfg, log, metrics, httpClient)
-	if err != nil {
-		return nil, err
-	}
-	rules, err := coldstart.Mapping(ctx, cfg, client)
-	if err != nil {
-		return nil, err
-	}
-	dir, err := coldstart.Directory(cfg, client, rules)
+	p, err := coldstart.BuildProvisioning(ctx, cfg, name, out, httpClient)
 	if err != nil {
 		return nil, err
 	}
 	h, err := provisioning.New(provisioning.Config{
-		Queue: hris.QueueDeprovision, Directory: dir, Store: coldstart.State(cfg),
-		Publisher: coldstart.Publisher(cfg, metrics), Mapping: rules,
-		DryRun: cfg.DryRun, Logger: log, Metrics: metrics,
+		Queue: hris.QueueDeprovision, Directory: p.Directory, Store: p.Store, Publisher: p.Publisher, Mapping: p.Rules,
+		DryRun: cfg.DryRun, Logger: p.Log, Metrics: p.Metrics,
 	})
 	if err != nil {
 		return nil, err
 	}
-	log.InfoContext(ctx, "cold start complete", "userApi", cfg.UserAPI, "dryRun", cfg.DryRun,
-		"mapping", coldstart.MappingSource(cfg), "groupsManaged", rules.GroupsManaged)
-	return coldstart.Flushing(metrics, out, log, h.HandleSQS, func(b events.SQSEvent, r events.SQSEventResponse) {
-		metrics.Add("Messages", float64(len(b.Records)))
-		metrics.Add("BatchItemFailures", float64(len(r.BatchItemFailures)))
+	p.Log.InfoContext(ctx, "cold start complete", "userApi", cfg.UserAPI, "dryRun", cfg.DryRun,
+		"mapping", coldstart.MappingSource(cfg), "groupsManaged", p.Rules.GroupsManaged)
+	return coldstart.Flushing(p.Metrics, out, p.Log, h.HandleSQS, func(b events.SQSEvent, r events.SQSEventResponse) {
+		p.Metrics.Add("Messages", float64(len(b.Records)))
+		p.Metrics.Add("BatchItemFailures", float64(len(r.BatchItemFailures)))
 	}), nil
 }

@@ -157,3 +157,35 @@ func Flushing[E, R any](metrics *telemetry.Metrics, w io.Writer, log *slog.Logge
 		return r, err
 	}
 }
+
+// Provisioning are the parts the provision and deprovision functions are
+// built from: the same for both, whose handlers differ by their queue.
+type Provisioning struct {
+	Log       *slog.Logger
+	Metrics   *telemetry.Metrics
+	Client    *encompass.Client
+	Rules     *mapping.Resolved
+	Directory directory.Directory
+	Store     *state.Store
+	Publisher *publish.Publisher
+}
+
+// BuildProvisioning builds the parts of a provisioning function in their
+// order: logger and metrics, the Encompass client, the mapping resolved
+// against the instance, the directory of ENCOMPASS_USER_API, the state
+// table and the bus.
+func BuildProvisioning(ctx context.Context, cfg *config.Config, function string, out io.Writer, httpClient *http.Client) (*Provisioning, error) {
+	p := &Provisioning{Log: Logger(cfg, out, function), Metrics: Metrics(function)}
+	var err error
+	if p.Client, err = Encompass(cfg, p.Log, p.Metrics, httpClient); err != nil {
+		return nil, err
+	}
+	if p.Rules, err = Mapping(ctx, cfg, p.Client); err != nil {
+		return nil, err
+	}
+	if p.Directory, err = Directory(cfg, p.Client, p.Rules); err != nil {
+		return nil, err
+	}
+	p.Store, p.Publisher = State(cfg), Publisher(cfg, p.Metrics)
+	return p, nil
+}

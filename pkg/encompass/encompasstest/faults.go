@@ -128,7 +128,9 @@ func (s *Server) Throttle(n int) {
 // FailNext makes the next n requests selected by match answer status (for
 // example 500, 502, 503, 504) without being applied. match is "" for any
 // request, a templated endpoint such as "PATCH /encompass/v3/users/{id}", or
-// a prefix of "METHOD /path".
+// a prefix of "METHOD /path?query" with the query decoded (so
+// "DELETE /scim2/v1/users/<guid>?schema="+SchemaAIQUser selects the DDA
+// profile's disable only).
 func (s *Server) FailNext(n, status int, match string) {
 	if n <= 0 {
 		return

@@ -95,6 +95,13 @@ func Mapping(ctx context.Context, cfg *config.Config, client *encompass.Client) 
 			return nil, err
 		}
 	}
+	if keys := rules.DDAKeys(); len(keys) > 0 && cfg.UserAPI != config.UserAPISCIM {
+		// Only SCIM can add a DDA profile to the employee's global user id:
+		// in v3 mode the profile could never be given, nor taken away.
+		// (The built-in rules never name dda, so the file is at fault.)
+		return nil, fmt.Errorf("MAPPING_FILE %s: %s: DDA (AIQ) profiles need ENCOMPASS_USER_API=scim; the %s user API has no DDA profiles",
+			cfg.MappingFile, strings.Join(keys, ", "), cfg.UserAPI)
+	}
 	res := mapping.Resolvers{Personas: client.Personas.Resolve, Organizations: client.Organizations.Resolve}
 	if cfg.UserAPI == config.UserAPISCIM {
 		res.Groups = client.SCIM.ResolveGroups

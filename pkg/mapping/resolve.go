@@ -127,6 +127,14 @@ type Assignment struct {
 	UserGroups    []Named
 	WorkingFolder string
 	SSOOnly       bool
+	// DDA is the DDA (AIQ) profile the rule grants; nil for none.
+	DDA *AssignedDDA
+}
+
+// AssignedDDA is the DDA profile one employee should have.
+type AssignedDDA struct {
+	RoleName string
+	SSOOnly  bool
 }
 
 // PersonaIDs returns the persona ids, sorted.
@@ -176,6 +184,14 @@ func (r *Resolved) Assign(a Attributes, ssoOnly *bool) Assignment {
 	}
 	if ssoOnly != nil {
 		as.SSOOnly = *ssoOnly
+	}
+	if d := eff.DDA.Value; d != nil {
+		// DDA signs in through SSO only unless the rule says otherwise;
+		// the employee's own ssoOnly overrides the rule here too.
+		as.DDA = &AssignedDDA{RoleName: d.RoleName, SSOOnly: d.SSOOnly == nil || *d.SSOOnly}
+		if ssoOnly != nil {
+			as.DDA.SSOOnly = *ssoOnly
+		}
 	}
 	return as
 }

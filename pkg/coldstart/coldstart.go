@@ -126,7 +126,7 @@ func MappingSource(cfg *config.Config) string {
 
 // Directory is the Encompass boundary of ENCOMPASS_USER_API.
 func Directory(cfg *config.Config, client *encompass.Client, rules *mapping.Resolved) (directory.Directory, error) {
-	return directory.For(cfg.UserAPI, client.Users, client.SCIM, rules)
+	return directory.For(cfg.UserAPI, client.Users, client.SCIM, client.AccountLinks, rules)
 }
 
 // State is the state table.

@@ -61,8 +61,16 @@ func newHandler(cfg *config.Config, log *slog.Logger, metrics io.Writer) (*Handl
 		return nil, err
 	}
 	store := state.New(dynamodb.NewFromConfig(cfg.AWS), cfg.StateTable)
+	// In scim mode each user's DDA (AIQ) profile is part of the user: one
+	// more list of ceil(profiles/100) SCIM calls per poll. The v3 user API
+	// has no DDA profiles.
+	var dda poll.DDAProfiles
+	if cfg.UserAPI == config.UserAPISCIM {
+		dda = client.SCIM
+	}
 	return NewHandler(poll.Config{
 		Users:           client.Users,
+		DDA:             dda,
 		State:           store,
 		Snapshot:        state.NewSnapshot(store, dynamoConcurrency),
 		Publisher:       publish.New(eventbridge.NewFromConfig(cfg.AWS), cfg.EventBusName),

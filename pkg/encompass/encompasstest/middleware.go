@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -85,11 +84,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeThrottled(rec)
 		return
 	}
-	// Fault rules match "METHOD /path?query" (query decoded) by prefix, so
-	// that a rule can single out one schema of a SCIM user's profiles.
+	// Fault rules see the query too, so that a rule can single out one
+	// schema of a SCIM user's profiles (faultRule.matches).
 	target := r.URL.Path
-	if q, err := url.QueryUnescape(r.URL.RawQuery); err == nil && q != "" {
-		target += "?" + q
+	if r.URL.RawQuery != "" {
+		target += "?" + r.URL.RawQuery
 	}
 	if status, ok := s.faults.takeFail(r.Method, target, endpoint); ok {
 		writeError(rec, status, "Simulated failure.", "SIM-"+strconv.Itoa(status))

@@ -1,6 +1,7 @@
 // Package encompass is the one client for the Encompass (ICE Mortgage
 // Technology) APIs this product uses: OAuth2, v3 users, SCIM 2.0 users and
-// groups, personas, organizations and webhook subscriptions.
+// groups (Encompass and DDA (AIQ) profiles, Account Links), personas,
+// organizations and webhook subscriptions.
 //
 // One Client is shared by every goroutine of a Lambda container. It owns the
 // token (fetched once at a time, refreshed once on a 401), a limit on

@@ -146,6 +146,12 @@ func (a Assignment) PersonaIDs() []string {
 	return ids
 }
 
+// NamesDDA reports whether any rule (or the defaults) grants a DDA profile:
+// only then are DDA profiles looked for where no rule grants one (an
+// adopted account's, an unlinked leaver's), so that a lender without DDA
+// pays no call for them.
+func (r *Resolved) NamesDDA() bool { return len(r.rules.DDAKeys()) > 0 }
+
 // ManagedGroups returns every group the mapping names: the user joins those of
 // its rule and leaves the others; groups outside this list are never touched.
 func (r *Resolved) ManagedGroups() []Named { return slices.Clone(r.managed) }

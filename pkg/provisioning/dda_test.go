@@ -514,3 +514,41 @@ func (e *env) sendRecords(h *provisioning.Handler, rs ...events.SQSMessage) int 
 	}
 	return len(resp.BatchItemFailures)
 }
+
+// TestDDAExistingStaff: the mapping decides an existing account's DDA
+// profile as it decides the rest. An adopted account whose rule grants no
+// DDA has the profile it already had disabled (and read back); an unlinked
+// leaver's DDA profile is disabled with the account.
+func TestDDAExistingStaff(t *testing.T) {
+	t.Parallel()
+	e := newDDAEnv(t)
+	for _, id := range []string{"mjohnson", "asmith"} {
+		if err := e.sim.ModifyAIQ(id, func(p *encompasstest.AIQProfile) {
+			p.UserName, p.RoleName, p.Enabled, p.SSOOnly, p.AuthID = id, "Underwriter", true, true, id+"@idp"
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	adopt := hrisEvent("update", "E10001", t0, map[string]any{
+		"userName": "mjohnson", "email": "maria.johnson@lender.example", "jobCode": "LO1",
+	})
+	e.mustSend(e.prov, adopt.body())
+	if p, _ := e.sim.AIQ("mjohnson"); p.Enabled {
+		t.Fatal("the adopted loan officer kept the DDA profile the mapping does not grant")
+	}
+	if _, d := e.eventFor(adopt.id()); changed(d)["dda.enabled"] != [2]string{"true", "false"} || products(d) != "encompass,dda" {
+		t.Fatalf("adoption published %v", d)
+	}
+	if l := e.link("E10001"); l.DDA != "disabled" {
+		t.Fatalf("link %+v", l)
+	}
+
+	leave := hrisEvent("terminate", "E10002", t0, map[string]any{"userName": "asmith", "email": "alex.smith@lender.example"})
+	e.mustSend(e.deprov, leave.body())
+	if p, _ := e.sim.AIQ("asmith"); p.Enabled || e.user("asmith").Enabled {
+		t.Fatal("the unlinked leaver kept a profile")
+	}
+	if dt, d := e.eventFor(leave.id()); dt != publish.UserDeprovisioned || changed(d)["dda.enabled"] != [2]string{"true", "false"} {
+		t.Fatalf("%s %v", dt, d)
+	}
+}

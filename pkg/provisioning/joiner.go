@@ -113,7 +113,10 @@ func (h *Handler) adopt(ctx context.Context, ev *hris.Event, acc *account.Accoun
 	if !account.EmailMatches(acc.Field(account.FieldEmail), e.Email.Value) {
 		return nil, account.Plan{}, errUserNameConflict(e.UserName)
 	}
-	if grantsDDA(want) {
+	// The account may hold a DDA profile already (existing staff): the
+	// mapping decides it as it decides the rest, so it is read whenever
+	// the mapping speaks of DDA at all.
+	if grantsDDA(want) || h.cfg.Mapping.NamesDDA() {
 		if err := h.dir.ReadDDA(ctx, acc); err != nil {
 			return nil, account.Plan{}, fmt.Errorf("read user %s: %w", e.UserName, err)
 		}

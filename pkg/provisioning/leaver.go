@@ -135,9 +135,12 @@ func (h *Handler) disableUnlinked(ctx context.Context, ev *hris.Event) (*account
 	case !account.EmailMatches(acc.Field(account.FieldEmail), e.Email.Value):
 		return nil, account.Plan{}, nil
 	}
-	// Existing staff may have a DDA profile on the same global user id.
-	if err := h.dir.ReadDDA(ctx, acc); err != nil {
-		return nil, account.Plan{}, fmt.Errorf("read user %s: %w", e.UserName, err)
+	// Existing staff may have a DDA profile on the same global user id
+	// (looked for when the mapping speaks of DDA at all).
+	if h.cfg.Mapping.NamesDDA() {
+		if err := h.dir.ReadDDA(ctx, acc); err != nil {
+			return nil, account.Plan{}, fmt.Errorf("read user %s: %w", e.UserName, err)
+		}
 	}
 	plan := PlanDisable(acc)
 	if !plan.Disable && !acc.DDAEnabled() {

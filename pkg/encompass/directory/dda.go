@@ -109,7 +109,9 @@ func (d *SCIM) addDDA(ctx context.Context, acc *account.Account, plan account.Pl
 		if errors.Is(gerr, encompass.ErrNotFound) {
 			return fmt.Errorf("add DDA profile %s: %w", p.UserName, errDDAUserNameConflict)
 		}
-		return fmt.Errorf("add DDA profile: %w (and reading the global user id's profile: %w)", err, gerr)
+		// Not wrapped: a caller must not take this for the create's own
+		// login-id conflict. The read's error decides the retry.
+		return fmt.Errorf("add DDA profile: refused as a conflict (%v), and reading the global user id's profile failed: %w", err, gerr)
 	}
 	if err := d.scim.PatchAIQUser(ctx, acc.GUID, []encompass.PatchOp{encompass.ReplaceAIQAttrs(aiqAttrs(p))}); err != nil {
 		return fmt.Errorf("bring the existing DDA profile to the plan: %w", err)

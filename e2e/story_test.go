@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lenderops/encompass-lifecycle/internal/story"
 	"github.com/lenderops/encompass-lifecycle/internal/testenv"
@@ -140,6 +141,49 @@ func TestStory(t *testing.T) {
 			if st.Actor == "webhook" && strings.Contains(st.Action, "forged") && !strings.HasPrefix(st.Outcome, "HTTP 401") {
 				t.Errorf("forged webhook: %s, want HTTP 401", st.Outcome)
 			}
+		}
+	})
+
+	// Issue 14's chapter, after the classic story (whose counts above it
+	// leaves alone): an underwriter hired into Encompass and DDA under one
+	// global user id, moved out of DDA, terminated with both profiles
+	// verified disabled.
+	t.Run("dda", func(t *testing.T) {
+		before := len(p.Report().Published)
+		if err := p.DDA(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		r := p.Report()
+		if len(r.Summary.Failures) > 0 {
+			t.Fatalf("failures: %v", r.Summary.Failures)
+		}
+		byID := map[string]testenv.Event{}
+		for _, ev := range r.Published[before:] {
+			id, _ := ev.DetailMap()["eventId"].(string)
+			byID[id] = ev
+			assertNoSecrets(t, env, ev.DetailType, string(ev.Detail))
+		}
+		f := story.NewDDAFeed(time.Time{})
+		for id, want := range map[string]string{f.Hire.EventID: "User Provisioned", f.Move.EventID: "User Updated", f.Leave.EventID: "User Deprovisioned"} {
+			ev, ok := byID[id]
+			if !ok || ev.DetailType != want || !strings.Contains(string(ev.Detail), `"products":["encompass","dda"]`) {
+				t.Errorf("%s: %s %s, want %s naming both products", id, ev.DetailType, ev.Detail, want)
+			}
+		}
+		if d := byID[f.Move.EventID]; !strings.Contains(string(d.Detail), `{"field":"dda.enabled","from":"true","to":"false"}`) {
+			t.Errorf("the move out of DDA: %s", d.Detail)
+		}
+		u, err := p.Admin.SCIM.FindUserByUserName(context.Background(), story.UmaLogin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dda, err := p.Admin.SCIM.GetAIQUser(context.Background(), u.ID)
+		if err != nil || dda.IsEnabled() || u.IsEnabled() || dda.UserName != story.UmaLogin {
+			t.Errorf("after the leave: Encompass %+v, DDA %+v %v; want both disabled on one global user id", u, dda, err)
+		}
+		last := r.Steps[len(r.Steps)-1]
+		if !strings.Contains(last.Outcome, "Encompass disabled, DDA disabled") {
+			t.Errorf("the administrator's check: %s", last.Outcome)
 		}
 	})
 }

@@ -41,6 +41,11 @@ func run(ctx context.Context, w io.Writer, binDir string, verbose, keep bool) er
 	}
 	p.Emit = func(s story.Step) { printStep(w, s, verbose) }
 	rep, err := p.Play(ctx)
+	if err == nil {
+		// Issue 14's chapter: an underwriter in Encompass and DDA.
+		err = p.DDA(ctx)
+		rep = p.Report()
+	}
 	if ctx.Err() != nil {
 		return errInterrupted
 	}

@@ -79,14 +79,18 @@ func TestDemo(t *testing.T) {
 		"User Drift Detected dan.okafor",
 		"HTTP 200; Loan update",
 		"HTTP 401; nothing published",
-		"invocations         8 (4 cold starts), 0 failure(s)",
+		"User Provisioned uma.reyes [encompass+dda]",
+		`User Updated uma.reyes [encompass+dda]: dda.enabled "true"->"false"`,
+		"User Deprovisioned uma.reyes [encompass+dda]",
+		"Encompass disabled, DDA disabled (role Underwriter)",
+		"invocations         11 (4 cold starts), 0 failure(s)",
 		`"msg":"cold start complete"`, // -v prints the functions' logs
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q", want)
 		}
 	}
-	for label, want := range map[string]string{"users created": "3", "users updated": "1", "users disabled": "2", "users reactivated": "1", "events not applied": "3"} {
+	for label, want := range map[string]string{"users created": "4", "users updated": "2", "users disabled": "3", "users reactivated": "1", "events not applied": "3"} {
 		re := regexp.MustCompile(`(?m)^  ` + label + ` +(\d+)$`)
 		if m := re.FindStringSubmatch(text); m == nil || m[1] != want {
 			t.Errorf("summary %q = %v, want %s", label, m, want)

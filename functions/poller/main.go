@@ -45,8 +45,16 @@ func build(ctx context.Context, getenv func(string) string, out, metricsOut io.W
 		return nil, err
 	}
 	store := coldstart.State(cfg)
+	// In scim mode each user's DDA (AIQ) profile is part of the user: one
+	// more list of ceil(profiles/100) SCIM calls per poll. The v3 user API
+	// has no DDA profiles.
+	var dda poll.DDAProfiles
+	if cfg.UserAPI == config.UserAPISCIM {
+		dda = client.SCIM
+	}
 	return NewHandler(poll.Config{
 		Users:           client.Users,
+		DDA:             dda,
 		State:           store,
 		Snapshot:        state.NewSnapshot(store, dynamoConcurrency),
 		Publisher:       coldstart.Publisher(cfg, metrics),

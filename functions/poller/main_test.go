@@ -75,8 +75,9 @@ func TestWiring(t *testing.T) {
 	if len(m) != 1 || m[0]["UsersListed"] != float64(sim.UserCount()) {
 		t.Fatalf("metrics %v", m)
 	}
-	// ceil(users/200) list calls plus one token request.
-	if want := float64((sim.UserCount()+199)/200 + 1); m[0]["APICalls"] != want || m[0]["EncompassCalls"] != want {
+	// ceil(users/200) list calls plus one token request, and (scim mode)
+	// one page of the DDA profiles.
+	if want := float64((sim.UserCount()+199)/200 + 1 + 1); m[0]["APICalls"] != want || m[0]["EncompassCalls"] != want {
 		t.Errorf("APICalls %v, EncompassCalls %v, want %v", m[0]["APICalls"], m[0]["EncompassCalls"], want)
 	}
 

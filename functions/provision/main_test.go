@@ -130,11 +130,17 @@ func TestStartupErrorsNameTheProblem(t *testing.T) {
 	if err := os.WriteFile(typo, []byte("defaults:\n  organisation: Administration\n  personas: [Loan Officer]\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	dda := filepath.Join(dir, "dda.yaml")
+	if err := os.WriteFile(dda, []byte("defaults:\n  organization: Administration\n  personas: [Loan Officer]\nrules:\n  - when: {jobCode: 'UW*'}\n    personas: [Underwriter]\n    dda: {roleName: Underwriter, ssoOnly: true}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name string
 		edit func(map[string]string)
 		says []string
 	}{
+		{"dda in v3 mode", func(m map[string]string) { m["MAPPING_FILE"], m["ENCOMPASS_USER_API"] = dda, "v3" },
+			[]string{"MAPPING_FILE", dda, "rules[0].dda", "ENCOMPASS_USER_API=scim"}},
 		{"unknown mapping names", func(m map[string]string) { m["MAPPING_FILE"] = bad },
 			[]string{"MAPPING_FILE", "Astronaut", "Mars Branch", "Ghosts", "Loan Processor", "Administration", "Retail Loan Officers"}},
 		{"mapping key typo", func(m map[string]string) { m["MAPPING_FILE"] = typo }, []string{"MAPPING_FILE", "organisation"}},

@@ -7,6 +7,7 @@ package localenv
 
 import (
 	"context"
+	_ "embed"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -24,6 +25,12 @@ import (
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
 	"github.com/lenderops/encompass-lifecycle/pkg/state"
 )
+
+// localMapping is the local product's mapping: the built-in rules and a
+// DDA rule for underwriters (mapping.yaml).
+//
+//go:embed mapping.yaml
+var localMapping []byte
 
 // Names of the local resources, as the stack would name them.
 const (
@@ -94,6 +101,9 @@ type Env struct {
 	opts       Options
 	ownBinDir  string
 	stopDynamo func()
+	// mappingFile is the local mapping (mapping.yaml), written to a
+	// temporary directory for the functions to read.
+	mappingFile string
 
 	mu         sync.Mutex
 	containers map[string]*lambdarun.Container
@@ -154,6 +164,15 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 		url, stop, err := testenv.StartDynalite(ctx)
 		dynCh <- dyn{url, stop, err}
 	}()
+
+	mdir, err := os.MkdirTemp("", "localenv-mapping-")
+	if err != nil {
+		return nil, err
+	}
+	e.mappingFile = filepath.Join(mdir, "mapping.yaml")
+	if err := os.WriteFile(e.mappingFile, localMapping, 0o600); err != nil {
+		return nil, fmt.Errorf("write the local mapping: %w", err)
+	}
 
 	e.Sim = encompasstest.New(opts.Sim...)
 	addr := opts.SimAddr
@@ -222,6 +241,9 @@ func (e *Env) Vars(fn string) map[string]string {
 	}
 	if fn == "poller" {
 		vars["POLLER_MAX_REMOVAL_RATIO"] = "0.2"
+	}
+	if (fn == "provision" || fn == "deprovision") && e.mappingFile != "" {
+		vars["MAPPING_FILE"] = e.mappingFile
 	}
 	maps.Copy(vars, e.opts.Env["*"])
 	maps.Copy(vars, e.opts.Env[fn])
@@ -371,5 +393,8 @@ func (e *Env) Close() {
 	}
 	if e.ownBinDir != "" {
 		os.RemoveAll(e.ownBinDir)
+	}
+	if e.mappingFile != "" {
+		os.RemoveAll(filepath.Dir(e.mappingFile))
 	}
 }

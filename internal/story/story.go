@@ -399,6 +399,14 @@ func describe(ev testenv.Event, names map[string]map[string]string) string {
 	if o, _ := d["origin"].(string); o != "" {
 		s += " [" + o + "]"
 	}
+	// The products a provisioning outcome concerns, when DDA is one.
+	if ps, _ := d["products"].([]any); len(ps) > 1 {
+		names := make([]string, 0, len(ps))
+		for _, p := range ps {
+			names = append(names, fmt.Sprint(p))
+		}
+		s += " [" + strings.Join(names, "+") + "]"
+	}
 	// A new account's changes are its whole profile; the name says enough.
 	if ch := describeChanges(d["changes"], names); ch != "" && ev.DetailType != "User Provisioned" {
 		s += ": " + ch

@@ -59,6 +59,11 @@ type Account struct {
 	// and written.
 	Licenses      []hris.StateLicense
 	LicensesKnown bool
+	// DDAKnown is true once the DDA (AIQ) profile on the account's global
+	// user id was read (or assumed from the employee link); HasDDA then
+	// says whether there is one, and Fields holds its dda.* values.
+	DDAKnown bool
+	HasDDA   bool
 }
 
 // Field returns a canonical field's value ("" when unknown or nil).

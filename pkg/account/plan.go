@@ -65,11 +65,64 @@ type Plan struct {
 	// LicensesDropped are the states licensed before and not any more.
 	Licenses        []hris.StateLicense
 	LicensesDropped []string
+	// DDA is what the plan does to the DDA (AIQ) profile.
+	DDA DDAPlan
 }
 
-// Writes reports whether the plan writes anything to Encompass.
+// Writes reports whether the plan writes anything, to the Encompass
+// profile or to the DDA profile.
 func (p Plan) Writes() bool {
-	return len(p.Changes) > 0 || p.SetPassword || len(p.GroupsAdd)+len(p.GroupsRemove) > 0
+	return p.WritesAccount() || p.WritesDDA()
+}
+
+// WritesAccount reports whether the plan writes to the Encompass profile
+// (fields, password, groups).
+func (p Plan) WritesAccount() bool {
+	if p.SetPassword || len(p.GroupsAdd)+len(p.GroupsRemove) > 0 {
+		return true
+	}
+	for _, c := range p.Changes {
+		if !IsDDAField(c.Field) {
+			return true
+		}
+	}
+	return false
+}
+
+// WritesDDA reports whether the plan writes to the DDA profile.
+func (p Plan) WritesDDA() bool {
+	if p.DDA.Add || p.DDA.Disable || p.DDA.SetPassword {
+		return true
+	}
+	for _, c := range p.Changes {
+		if IsDDAField(c.Field) {
+			return true
+		}
+	}
+	return false
+}
+
+// After returns the value field has once the plan is applied to cur.
+func (p Plan) After(cur *Account, field string) string {
+	if v, ok := p.Changed(field); ok {
+		return v
+	}
+	return cur.Field(field)
+}
+
+// HasDDAAfter reports whether cur has a DDA profile once the plan is
+// applied (a plan that changes dda.* fields implies one).
+func (p Plan) HasDDAAfter(cur *Account) bool {
+	return p.DDA.Add || p.DDA.Disable || cur != nil && cur.HasDDA || p.WritesDDA()
+}
+
+// Products lists the products cur has a profile in once the plan is
+// applied (CONTRACTS section 3, detail.products).
+func (p Plan) Products(cur *Account) []string {
+	if p.HasDDAAfter(cur) {
+		return []string{ProductEncompass, ProductDDA}
+	}
+	return []string{ProductEncompass}
 }
 
 // Changed returns the planned new value of field and whether it changes.

@@ -95,6 +95,13 @@ func Mapping(ctx context.Context, cfg *config.Config, client *encompass.Client) 
 			return nil, err
 		}
 	}
+	if keys := rules.DDAKeys(); len(keys) > 0 && cfg.UserAPI != config.UserAPISCIM {
+		// Only SCIM can add a DDA profile to the employee's global user id:
+		// in v3 mode the profile could never be given, nor taken away.
+		// (The built-in rules never name dda, so the file is at fault.)
+		return nil, fmt.Errorf("MAPPING_FILE %s: %s: DDA (AIQ) profiles need ENCOMPASS_USER_API=scim; the %s user API has no DDA profiles",
+			cfg.MappingFile, strings.Join(keys, ", "), cfg.UserAPI)
+	}
 	res := mapping.Resolvers{Personas: client.Personas.Resolve, Organizations: client.Organizations.Resolve}
 	if cfg.UserAPI == config.UserAPISCIM {
 		res.Groups = client.SCIM.ResolveGroups
@@ -119,7 +126,7 @@ func MappingSource(cfg *config.Config) string {
 
 // Directory is the Encompass boundary of ENCOMPASS_USER_API.
 func Directory(cfg *config.Config, client *encompass.Client, rules *mapping.Resolved) (directory.Directory, error) {
-	return directory.For(cfg.UserAPI, client.Users, client.SCIM, rules)
+	return directory.For(cfg.UserAPI, client.Users, client.SCIM, client.AccountLinks, rules)
 }
 
 // State is the state table.

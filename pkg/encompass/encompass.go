@@ -1,6 +1,7 @@
 // Package encompass is the one client for the Encompass (ICE Mortgage
 // Technology) APIs this product uses: OAuth2, v3 users, SCIM 2.0 users and
-// groups, personas, organizations and webhook subscriptions.
+// groups (Encompass and DDA (AIQ) profiles, Account Links), personas,
+// organizations and webhook subscriptions.
 //
 // One Client is shared by every goroutine of a Lambda container. It owns the
 // token (fetched once at a time, refreshed once on a 401), a limit on
@@ -124,8 +125,12 @@ type CallInfo struct {
 type Client struct {
 	// Users is the v3 user API.
 	Users *UsersService
-	// SCIM is the SCIM 2.0 user and group API.
+	// SCIM is the SCIM 2.0 user and group API, Encompass and DDA (AIQ)
+	// profiles.
 	SCIM *SCIMService
+	// AccountLinks is the SCIM Account Links API: global user ids for
+	// users created outside SCIM.
+	AccountLinks *AccountLinksService
 	// Personas resolves persona names to ids (cached per Client).
 	Personas *PersonasService
 	// Organizations resolves organization names to ids (cached per Client).
@@ -221,6 +226,7 @@ func New(cfg Config) (*Client, error) {
 	c.tokens = newTokenSource(c)
 	c.Users = &UsersService{c: c}
 	c.SCIM = &SCIMService{c: c}
+	c.AccountLinks = &AccountLinksService{c: c}
 	c.Personas = &PersonasService{c: c}
 	c.Organizations = &OrganizationsService{c: c}
 	c.Webhooks = &WebhooksService{c: c}

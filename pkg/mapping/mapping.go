@@ -37,6 +37,51 @@ type Access struct {
 	UserGroups    []string `yaml:"userGroups"`
 	WorkingFolder *string  `yaml:"workingFolder"`
 	SSOOnly       *bool    `yaml:"ssoOnly"`
+	// DDA grants a DDA (AIQ) profile (CONTRACTS section 6). Left out of a
+	// rule it keeps the default; `dda: null` in a rule grants none.
+	DDA DDAKey `yaml:"dda"`
+}
+
+// DDA is the DDA (AIQ) profile a rule grants: the DDA role, and whether the
+// profile signs in through SSO only (DDA's own default: true), which needs
+// the employee's ddaAuthId.
+type DDA struct {
+	RoleName string `yaml:"roleName"`
+	SSOOnly  *bool  `yaml:"ssoOnly"`
+}
+
+// DDAKey is the `dda` key of a rule: whether the key was given at all (a
+// rule that leaves it out keeps the default; an explicit null grants no DDA
+// profile), and its value.
+type DDAKey struct {
+	Set   bool
+	Value *DDA
+}
+
+// UnmarshalYAML records that the key was given. The YAML decoder never
+// calls it for null, so Parse marks an explicit `dda: null` itself
+// (markNullDDA).
+func (k *DDAKey) UnmarshalYAML(n *yaml.Node) error {
+	k.Set = true
+	var d DDA
+	if err := decodeStrict(n, &d); err != nil {
+		// The value is decoded on its own, so its own line numbers are
+		// relative: name the key's line in the file instead.
+		return fmt.Errorf("line %d: dda must be {roleName, ssoOnly} or null: %w", n.Line, err)
+	}
+	k.Value = &d
+	return nil
+}
+
+// decodeStrict decodes a node refusing unknown keys, as the whole file is.
+func decodeStrict(n *yaml.Node, v any) error {
+	b, err := yaml.Marshal(n)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	return dec.Decode(v)
 }
 
 // Rule grants Access to employees whose attributes match every pattern of
@@ -88,7 +133,40 @@ func Parse(b []byte) (*Rules, error) {
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return nil, errors.New("invalid mapping: more than one YAML document")
 	}
+	markNullDDA(b, &r)
 	return &r, r.check()
+}
+
+// markNullDDA marks the rules whose `dda` key is an explicit null: such a
+// rule grants no DDA profile, where one that leaves the key out keeps the
+// default's.
+func markNullDDA(b []byte, r *Rules) {
+	var doc yaml.Node
+	if yaml.Unmarshal(b, &doc) != nil || len(doc.Content) == 0 {
+		return
+	}
+	rules := mapValue(doc.Content[0], "rules")
+	if rules == nil || rules.Kind != yaml.SequenceNode {
+		return
+	}
+	for i, rule := range rules.Content {
+		if v := mapValue(rule, "dda"); v != nil && v.ShortTag() == "!!null" && i < len(r.Rules) {
+			r.Rules[i].DDA = DDAKey{Set: true}
+		}
+	}
+}
+
+// mapValue returns the value of key in a YAML mapping node (nil if none).
+func mapValue(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
 }
 
 func (r *Rules) check() error {
@@ -122,10 +200,29 @@ func (r *Rules) check() error {
 	return errors.Join(errs...)
 }
 
+// DDAKeys names every place the rules grant a DDA profile ("defaults.dda",
+// "rules[2].dda"): in v3 mode each is a start-up error, since only SCIM
+// can give a DDA profile the employee's global user id.
+func (r *Rules) DDAKeys() []string {
+	var keys []string
+	if r.Defaults.DDA.Value != nil {
+		keys = append(keys, "defaults.dda")
+	}
+	for i, rule := range r.Rules {
+		if rule.DDA.Value != nil {
+			keys = append(keys, fmt.Sprintf("rules[%d].dda", i))
+		}
+	}
+	return keys
+}
+
 func checkNames(where string, a Access) []error {
 	var errs []error
 	if a.Organization != nil && strings.TrimSpace(*a.Organization) == "" {
 		errs = append(errs, fmt.Errorf("%s.organization is empty", where))
+	}
+	if a.DDA.Value != nil && strings.TrimSpace(a.DDA.Value.RoleName) == "" {
+		errs = append(errs, fmt.Errorf("%s.dda.roleName is required: a DDA profile needs its role (use `dda: null` for none)", where))
 	}
 	for field, names := range map[string][]string{"personas": a.Personas, "userGroups": a.UserGroups} {
 		for _, n := range names {
@@ -199,6 +296,9 @@ func (r *Rules) effective(i int) Access {
 	}
 	if rule.SSOOnly != nil {
 		eff.SSOOnly = rule.SSOOnly
+	}
+	if rule.DDA.Set {
+		eff.DDA = rule.DDA
 	}
 	return eff
 }

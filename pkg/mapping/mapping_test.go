@@ -213,3 +213,70 @@ func TestGeneratePassword(t *testing.T) {
 		}
 	}
 }
+
+func TestDDAKey(t *testing.T) {
+	t.Parallel()
+	r, err := Parse([]byte(`
+defaults: {organization: A, personas: [P], dda: {roleName: Closer}}
+rules:
+  - when: {jobCode: "UW*"}
+    dda: {roleName: Underwriter, ssoOnly: false}
+  - when: {jobCode: "LO*"}
+    dda: null
+  - when: {jobCode: "PR*"}
+    personas: [Q]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Resolve(context.Background(), r, Resolvers{Personas: directory("persona", map[string]string{"P": "1", "Q": "2"}), Organizations: directory("organization", map[string]string{"A": "0"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	yes, no := true, false
+	for _, c := range []struct {
+		code    string
+		sso     *bool
+		want    string
+		wantSSO bool
+	}{
+		{"UW1", nil, "Underwriter", false},
+		{"UW1", &yes, "Underwriter", true}, // employee.ssoOnly overrides the rule
+		{"LO1", nil, "", false},            // dda: null grants none
+		{"PR1", nil, "Closer", true},       // left out: the default, SSO-only by default
+		{"XX", &no, "Closer", false},
+	} {
+		as := res.Assign(Attributes{JobCode: c.code}, c.sso)
+		switch {
+		case c.want == "" && as.DDA != nil:
+			t.Errorf("%s: DDA %+v, want none", c.code, as.DDA)
+		case c.want != "" && (as.DDA == nil || as.DDA.RoleName != c.want || as.DDA.SSOOnly != c.wantSSO):
+			t.Errorf("%s (ssoOnly %v): DDA %+v, want %s sso=%v", c.code, c.sso, as.DDA, c.want, c.wantSSO)
+		}
+	}
+	if got := strings.Join(r.DDAKeys(), " "); got != "defaults.dda rules[0].dda" {
+		t.Errorf("DDAKeys = %q", got)
+	}
+	if keys := Default().DDAKeys(); len(keys) != 0 {
+		t.Errorf("the built-in rules name dda (%v): they must start in v3 mode too", keys)
+	}
+}
+
+func TestDDAKeyRejects(t *testing.T) {
+	t.Parallel()
+	for name, c := range map[string]struct{ yaml, want string }{
+		"no role":         {"defaults: {organization: A, personas: [P]}\nrules: [{when: {jobCode: x}, dda: {ssoOnly: true}}]\n", "rules[0].dda.roleName is required"},
+		"blank role":      {"defaults: {organization: A, personas: [P], dda: {roleName: \" \"}}\n", "defaults.dda.roleName is required"},
+		"unknown dda key": {"defaults: {organization: A, personas: [P]}\nrules:\n  - when: {jobCode: x}\n    dda: {role: U}\n", "line 4: dda must be"},
+		"dda a list":      {"defaults: {organization: A, personas: [P], dda: [U]}\n", "dda must be"},
+		"ssoOnly a word":  {"defaults: {organization: A, personas: [P], dda: {roleName: U, ssoOnly: maybe}}\n", "dda must be"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Parse([]byte(c.yaml))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Parse error = %v, want it to say %q", err, c.want)
+			}
+		})
+	}
+}

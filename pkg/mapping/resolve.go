@@ -127,6 +127,14 @@ type Assignment struct {
 	UserGroups    []Named
 	WorkingFolder string
 	SSOOnly       bool
+	// DDA is the DDA (AIQ) profile the rule grants; nil for none.
+	DDA *AssignedDDA
+}
+
+// AssignedDDA is the DDA profile one employee should have.
+type AssignedDDA struct {
+	RoleName string
+	SSOOnly  bool
 }
 
 // PersonaIDs returns the persona ids, sorted.
@@ -137,6 +145,12 @@ func (a Assignment) PersonaIDs() []string {
 	}
 	return ids
 }
+
+// NamesDDA reports whether any rule (or the defaults) grants a DDA profile:
+// only then are DDA profiles looked for where no rule grants one (an
+// adopted account's, an unlinked leaver's), so that a lender without DDA
+// pays no call for them.
+func (r *Resolved) NamesDDA() bool { return len(r.rules.DDAKeys()) > 0 }
 
 // ManagedGroups returns every group the mapping names: the user joins those of
 // its rule and leaves the others; groups outside this list are never touched.
@@ -176,6 +190,14 @@ func (r *Resolved) Assign(a Attributes, ssoOnly *bool) Assignment {
 	}
 	if ssoOnly != nil {
 		as.SSOOnly = *ssoOnly
+	}
+	if d := eff.DDA.Value; d != nil {
+		// DDA signs in through SSO only unless the rule says otherwise;
+		// the employee's own ssoOnly overrides the rule here too.
+		as.DDA = &AssignedDDA{RoleName: d.RoleName, SSOOnly: d.SSOOnly == nil || *d.SSOOnly}
+		if ssoOnly != nil {
+			as.DDA.SSOOnly = *ssoOnly
+		}
 	}
 	return as
 }

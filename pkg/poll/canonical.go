@@ -31,8 +31,18 @@ const (
 	FieldEnabled
 	FieldLocked
 	FieldNMLSOriginatorID
+	// The DDA (AIQ) profile on the user's global user id, when the poll
+	// lists DDA profiles (Config.DDA): its role and state. A user without
+	// one stores only the fields before these (legacyFields), so that
+	// adding them changed no stored form.
+	FieldDDARoleName
+	FieldDDAEnabled
 	NumFields
 )
+
+// legacyFields is how many fields a form without a DDA profile carries:
+// the fields before FieldDDARoleName.
+const legacyFields = int(FieldDDARoleName)
 
 // fieldNames are the canonical v3 names of docs/ARCHITECTURE.md, the same
 // names the provisioning functions write in their write log.
@@ -40,6 +50,7 @@ var fieldNames = [NumFields]string{
 	"loginId", "firstName", "middleName", "lastName", "suffix", "email",
 	"phone", "cellPhone", "fax", "title", "employeeId", "organizationId",
 	"personas", "enabled", "locked", "nmlsOriginatorId",
+	"dda.roleName", "dda.enabled",
 }
 
 // String returns the canonical field name.
@@ -66,6 +77,11 @@ type Canonical [NumFields]string
 
 // Enabled reports the canonical account state.
 func (c Canonical) Enabled() bool { return c[FieldEnabled] == "true" }
+
+// HasDDA reports whether the user has a DDA profile; DDAEnabled whether it
+// is enabled.
+func (c Canonical) HasDDA() bool     { return c[FieldDDAEnabled] != "" }
+func (c Canonical) DDAEnabled() bool { return c[FieldDDAEnabled] == "true" }
 
 // maxFieldBytes caps a field's length: Encompass's own limits are far lower
 // (64 for names), so a longer value is hostile or broken input, and the cap
@@ -162,7 +178,7 @@ func normalise(f Field, v string) string {
 		ids = slices.DeleteFunc(ids, func(s string) bool { return s == "" })
 		slices.Sort(ids)
 		v = strings.Join(slices.Compact(ids), ",")
-	case FieldEnabled, FieldLocked:
+	case FieldEnabled, FieldLocked, FieldDDAEnabled:
 		v = strings.ToLower(v)
 	}
 	if len(v) > maxFieldBytes {
@@ -189,7 +205,7 @@ func plain(f Field, v string) bool {
 	if v[0] == ' ' || v[len(v)-1] == ' ' {
 		return false
 	}
-	fold := f == FieldEmail || f == FieldEnabled || f == FieldLocked
+	fold := f == FieldEmail || f == FieldEnabled || f == FieldLocked || f == FieldDDAEnabled
 	for i := 0; i < len(v); i++ {
 		b := v[i]
 		if b < 0x20 || b >= 0x7f || (fold && 'A' <= b && b <= 'Z') || (f == FieldPersonas && (b == ',' || b == ' ')) {
@@ -201,22 +217,28 @@ func plain(f Field, v string) bool {
 
 // encode is the stored form: the fields joined by sep. Two users are equal
 // exactly when their encodings are, so the diff compares strings and decodes
-// only the users that changed.
+// only the users that changed. A user without a DDA profile is stored
+// without the DDA fields, as before they existed.
 func (c Canonical) encode() string {
+	if c[FieldDDARoleName] == "" && c[FieldDDAEnabled] == "" {
+		return strings.Join(c[:legacyFields], sep)
+	}
 	return strings.Join(c[:], sep)
 }
 
 // decodeCanonical reads a stored form. known is how many fields it carried:
 // fewer than NumFields for an item written by an older version (fields are
 // only appended), and ok is false for a form with more fields than this
-// version knows (written by a newer version) or none at all.
+// version knows (written by a newer version) or none at all. A form of
+// legacyFields fields is a user without a DDA profile: its DDA fields are
+// known to be empty.
 func decodeCanonical(s string) (c Canonical, known int, ok bool) {
 	parts := strings.Split(s, sep)
 	if s == "" || len(parts) > int(NumFields) {
 		return c, 0, false
 	}
 	copy(c[:], parts)
-	return c, len(parts), true
+	return c, knownOf(len(parts)), true
 }
 
 // knownFields is decodeCanonical's known and ok without decoding: loading
@@ -226,7 +248,15 @@ func knownFields(s string) (int, bool) {
 	if s == "" || n > int(NumFields) {
 		return 0, false
 	}
-	return n, true
+	return knownOf(n), true
+}
+
+// knownOf is how many fields a form of n fields tells about.
+func knownOf(n int) int {
+	if n == legacyFields {
+		return int(NumFields)
+	}
+	return n
 }
 
 // Change is one field's difference, as published in `changes`.

@@ -157,9 +157,10 @@ func compareOne(key, enc string, old state.SnapshotUser, had, terminated bool, e
 	}
 	// Drift is reported once, when it starts. (A baseline reports none: the
 	// next poll reports the drift that already existed.)
+	// A DDA profile enabled again is the same exposure as the account.
 	wantDrift := terminated && func() bool {
 		c, _, _ := decodeCanonical(enc)
-		return c.Enabled()
+		return c.Enabled() || c.DDAEnabled()
 	}()
 	// The common case, an unchanged user, costs one string comparison.
 	if had && old.Form == enc && old.Drift == wantDrift {
@@ -241,6 +242,9 @@ func (p *Poller) checkRemovals(ctx context.Context, keys []string, snap map[stri
 				return nil
 			}
 			enc := c.encode()
+			if p.ddaJoin != nil {
+				enc = p.ddaJoin(key, enc)
+			}
 			emp, term := driftSet(map[string]string{key: enc}, terminated)[key]
 			out[i] = compareOne(key, enc, old, true, term, emp)
 			return nil

@@ -47,6 +47,10 @@ type UserDetail struct {
 	Origin  string `json:"origin"`
 	// Changes is set for User Changed only.
 	Changes []Change `json:"changes,omitempty"`
+	// Products names the products the user has a profile in, for a user
+	// with a DDA profile: ["encompass", "dda"] (left out for Encompass
+	// alone).
+	Products []string `json:"products,omitempty"`
 	// User is the new canonical user, set for User Created.
 	User map[string]string `json:"user,omitempty"`
 	// EmployeeID is set for User Drift Detected: the employee the state
@@ -230,6 +234,7 @@ func (d *diffEntry) events(gen int64, writes []state.Write) []publish.Event {
 			UserID:     d.key,
 			LoginID:    d.loginID(),
 			Origin:     originOf(writes, kind, c, d.changes),
+			Products:   products(c),
 			Generation: gen,
 		}
 		switch kind {

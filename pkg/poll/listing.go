@@ -26,6 +26,10 @@ type gathered struct {
 	listing    listing
 	// listErr is the listing's error; errStopped when the deadline cut it.
 	listErr error
+	// dda are the DDA profiles by lower-cased userName when the poll lists
+	// them (Config.DDA), and ddaErr that listing's error (dda.go).
+	dda    map[string]ddaProfile
+	ddaErr error
 }
 
 // gather lists the users while it loads the snapshot and reads the
@@ -34,6 +38,9 @@ type gathered struct {
 // listErr for run to decide.
 func (p *Poller) gather(ctx context.Context, meta state.SnapshotMeta, sum *Summary, stg state.StagedListing, staged map[string]string) (gathered, error) {
 	var in gathered
+	// The DDA profiles are listed beside the users; a failure is kept in
+	// ddaErr, not the poll's (joinDDA decides).
+	ddaDone := p.ddaOf(ctx, &in)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		var err error
@@ -63,6 +70,7 @@ func (p *Poller) gather(ctx context.Context, meta state.SnapshotMeta, sum *Summa
 		resume = &stg
 	}
 	in.listing, in.listErr = p.list(gctx, meta.Users, sum, resume, staged)
+	ddaDone()
 	if err := g.Wait(); err != nil {
 		return in, err
 	}

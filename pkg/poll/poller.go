@@ -91,7 +91,10 @@ const (
 
 // Config wires a Poller.
 type Config struct {
-	Users     Users
+	Users Users
+	// DDA, when set, lists the DDA (AIQ) profiles so that each user's is
+	// part of the user (dda.go); nil in v3 mode, where there are none.
+	DDA       DDAProfiles
 	State     StateReader
 	Snapshot  SnapshotStore
 	Publisher Publisher
@@ -138,6 +141,9 @@ type Poller struct {
 	log *slog.Logger
 	// margin is this run's deadline margin (see Config.DeadlineMargin).
 	margin time.Duration
+	// ddaJoin is this run's join of DDA profiles to users read back one by
+	// one (nil without Config.DDA).
+	ddaJoin ddaJoin
 }
 
 // New applies defaults to cfg and returns a Poller.
@@ -295,6 +301,7 @@ func (p *Poller) run(ctx context.Context, start time.Time) (Summary, error) {
 		}
 	}
 	sum.Known = known(in.snap)
+	p.ddaJoin = p.joinDDA(ctx, &in)
 	if meta.Generation == 0 || in.damaged {
 		return p.baseline(ctx, sum, meta, listedAt, in.listing.users, in.snap, in.damaged)
 	}

@@ -16,6 +16,7 @@ import (
 // resumed attempt that finds nothing left to write publishes what the
 // attempt before it set out to do (record.go).
 func (h *Handler) apply(ctx context.Context, ev *hris.Event, a idempotency.Attempt, read linkRead) (outcome, error) {
+	ctx = context.WithValue(ctx, resumedKey{}, a.Resumed)
 	link, found, err := read()
 	if err != nil {
 		return outcome{}, fmt.Errorf("read employee link: %w", err)
@@ -74,4 +75,15 @@ func (h *Handler) target(ctx context.Context, ev *hris.Event, decideAccess bool)
 		h.log.InfoContext(ctx, "employee.stateLicenses not written: the v3 user API does not take them; use ENCOMPASS_USER_API=scim to sync licenses")
 	}
 	return want
+}
+
+type resumedKey struct{}
+
+// resumed reports whether this attempt resumes one that may have written
+// part of its work: it then reads before it writes, so that what is done
+// is not written again (a leaver whose DDA disable failed after the
+// Encompass disable, a hire whose DDA profile failed after the create).
+func resumed(ctx context.Context) bool {
+	r, _ := ctx.Value(resumedKey{}).(bool)
+	return r
 }

@@ -2,6 +2,7 @@ package provisioning_test
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -27,6 +28,10 @@ func hireBatches(n int, jobCode string) [][]string {
 			emp := fmt.Sprintf("B%d-%d", run, j)
 			p := joiner(emp, fmt.Sprintf("bench%d.%d", run, j))
 			p["jobCode"] = jobCode
+			if strings.HasPrefix(jobCode, "UW") {
+				// The DDA rule of ddaRules is SSO-only.
+				p["ddaAuthId"] = emp + "@idp.lender.example"
+			}
 			batch = append(batch, hrisEvent("hire", emp, t0, p).body())
 		}
 		batches = append(batches, batch)
@@ -36,14 +41,19 @@ func hireBatches(n int, jobCode string) [][]string {
 
 // BenchmarkHire500 sends 500 hire events in batches of 10 to one container,
 // counted from its cold start: the token and the persona, organization and
-// group look-ups are part of the count.
+// group look-ups are part of the count. jobCode UW1 is granted a DDA
+// profile (ddaRules): one call more per hire.
 func BenchmarkHire500(b *testing.B) {
 	for _, c := range []struct {
 		api     provisioning.UserAPI
 		jobCode string
-	}{{provisioning.UserAPISCIM, "AE1"}, {provisioning.UserAPIV3, "AE1"}, {provisioning.UserAPISCIM, "LO1"}} {
+	}{{provisioning.UserAPISCIM, "AE1"}, {provisioning.UserAPIV3, "AE1"}, {provisioning.UserAPISCIM, "LO1"}, {provisioning.UserAPISCIM, "UW1"}} {
 		b.Run(fmt.Sprintf("%s/jobCode=%s", c.api, c.jobCode), func(b *testing.B) {
-			e := newEnv(b, c.api, withConcurrency(10))
+			opts := []envOption{withConcurrency(10)}
+			if c.jobCode == "UW1" {
+				opts = append(opts, withMapping(b, ddaRules))
+			}
+			e := newEnv(b, c.api, opts...)
 			events := 0
 			b.ResetTimer()
 			for range b.N {

@@ -363,7 +363,7 @@ func (e *env) container(maxInFlight, concurrency int) *provisioning.Handler {
 // wire it.
 func mustDirectory(t testing.TB, api provisioning.UserAPI, client *encompass.Client, rules *mapping.Resolved) provisioning.Directory {
 	t.Helper()
-	d, err := directory.For(string(api), client.Users, client.SCIM, rules)
+	d, err := directory.For(string(api), client.Users, client.SCIM, client.AccountLinks, rules)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,8 @@ func (h *Handler) provision(ctx context.Context, ev *hris.Event, link state.Empl
 			return outcome{}, err
 		}
 	}
+	// The DDA profile is now as the plan left it: the link records it.
+	acc.ApplyDDA(plan)
 	compensated, err := h.recordProvisioned(ctx, ev, link, found, linked, acc)
 	switch {
 	case err != nil:
@@ -50,7 +52,15 @@ func (h *Handler) provisionLinked(ctx context.Context, ev *hris.Event, link stat
 	case err != nil:
 		return nil, account.Plan{}, false, fmt.Errorf("read linked user %s: %w", link.UserID, err)
 	}
-	plan := PlanUpdate(acc, h.target(ctx, ev, false), ev.Type == hris.TypeRehire, h.managedGroups())
+	want := h.target(ctx, ev, false)
+	// The DDA profile is read only for an employee who has one or is
+	// granted one: one more call then, none otherwise.
+	if link.DDA != account.DDANone || grantsDDA(want) {
+		if err := h.dir.ReadDDA(ctx, acc); err != nil {
+			return nil, account.Plan{}, false, fmt.Errorf("read linked user %s: %w", link.UserID, err)
+		}
+	}
+	plan := PlanUpdate(acc, want, ev.Type == hris.TypeRehire, h.managedGroups())
 	if err := h.write(ctx, ev, acc, plan); err != nil {
 		return nil, account.Plan{}, false, err
 	}
@@ -67,7 +77,9 @@ func (h *Handler) provisionUnlinked(ctx context.Context, ev *hris.Event) (*accou
 		return nil, account.Plan{}, &rejection{Reason: hris.ReasonMissingField, Field: "employee.email", Message: "the employee is not linked to an Encompass user yet; employee.userName or employee.email is needed to find or create the account"}
 	}
 	want := h.target(ctx, ev, true)
-	if canCreate(e) && ev.Type != hris.TypeUpdate {
+	// A resumed attempt matches first: an earlier attempt may have created
+	// the account, and its plan then finds that part done.
+	if canCreate(e) && ev.Type != hris.TypeUpdate && !resumed(ctx) {
 		plan := PlanCreate(want)
 		acc, err := h.create(ctx, ev, want, plan)
 		if !errors.Is(err, encompass.ErrConflict) {
@@ -100,6 +112,14 @@ func (h *Handler) adopt(ctx context.Context, ev *hris.Event, acc *account.Accoun
 	}
 	if !account.EmailMatches(acc.Field(account.FieldEmail), e.Email.Value) {
 		return nil, account.Plan{}, errUserNameConflict(e.UserName)
+	}
+	// The account may hold a DDA profile already (existing staff): the
+	// mapping decides it as it decides the rest, so it is read whenever
+	// the mapping speaks of DDA at all.
+	if grantsDDA(want) || h.cfg.Mapping.NamesDDA() {
+		if err := h.dir.ReadDDA(ctx, acc); err != nil {
+			return nil, account.Plan{}, fmt.Errorf("read user %s: %w", e.UserName, err)
+		}
 	}
 	// A joiner needs a working account: hire and rehire enable an adopted
 	// account; an update never does.
@@ -156,6 +176,9 @@ func (h *Handler) provisioned(ev *hris.Event, acc *account.Account, plan account
 		return outcome{Name: string(account.ActionNone), acc: acc}
 	}
 	out := newOutcome(detailType, h.accountDetail(ev, acc, plan))
-	out.acc, out.wrote = acc, plan.Writes()
+	// wrote is the Encompass profile's write: a resumed attempt that wrote
+	// only the DDA profile publishes what the attempt before it set out to
+	// do (record.go, resume).
+	out.acc, out.wrote = acc, plan.WritesAccount()
 	return out
 }

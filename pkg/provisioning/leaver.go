@@ -25,7 +25,7 @@ func (h *Handler) terminate(ctx context.Context, ev *hris.Event, link state.Empl
 		return outcome{}, err
 	}
 	if acc == nil {
-		link.UserID, link.GlobalUserID, link.UserName = "", "", ""
+		link.UserID, link.GlobalUserID, link.UserName, link.DDA = "", "", "", account.DDANone
 		if err := h.link(ctx, ev, link, found, nil, state.StatusTombstone); err != nil {
 			return outcome{}, err
 		}
@@ -48,12 +48,17 @@ func (h *Handler) terminate(ctx context.Context, ev *hris.Event, link state.Empl
 	return out, nil
 }
 
-// disableLeaver disables the leaver's account and returns it as read back,
-// with the plan that describes the change; nil when there is no account to
-// disable (never provisioned, or deleted in Encompass by hand).
+// disableLeaver disables the leaver's account and every product profile it
+// has (the DDA profile the link records: two disables and two read-backs),
+// and returns it as read back, with the plan that describes the change;
+// nil when there is no account to disable (never provisioned, or deleted
+// in Encompass by hand).
 func (h *Handler) disableLeaver(ctx context.Context, ev *hris.Event, link state.Employee) (*account.Account, account.Plan, error) {
 	if link.UserID == "" {
 		return h.disableUnlinked(ctx, ev)
+	}
+	if resumed(ctx) {
+		return h.disableResumed(ctx, ev, link)
 	}
 	acc := linkedAccount(link)
 	plan := PlanDisable(acc)
@@ -69,11 +74,52 @@ func (h *Handler) disableLeaver(ctx context.Context, ev *hris.Event, link state.
 }
 
 // linkedAccount is the linked account as the link knows it, without a read:
-// enabled unless this system disabled it last (a terminated link).
+// enabled unless this system disabled it last (a terminated link), with the
+// DDA profile the link records.
 func linkedAccount(link state.Employee) *account.Account {
 	enabled := link.Status != state.StatusTerminated
-	return &account.Account{ID: link.UserID, GUID: link.GlobalUserID, LoginID: link.UserName, Enabled: enabled,
+	acc := &account.Account{ID: link.UserID, GUID: link.GlobalUserID, LoginID: link.UserName, Enabled: enabled,
 		Fields: map[string]string{account.FieldEnabled: strconv.FormatBool(enabled)}}
+	acc.AssumeDDA(link.DDA)
+	return acc
+}
+
+// disableResumed is the leaver of a resumed attempt: an attempt before it
+// may have disabled some profiles already (the Encompass account, and then
+// failed on the DDA profile), so it reads first and writes only what is
+// still enabled. A profile read as disabled needs no read-back: the read
+// is the proof.
+func (h *Handler) disableResumed(ctx context.Context, ev *hris.Event, link state.Employee) (*account.Account, account.Plan, error) {
+	acc, err := h.dir.Read(ctx, link.UserID, link.GlobalUserID)
+	switch {
+	case errors.Is(err, encompass.ErrNotFound):
+		h.log.WarnContext(ctx, "the linked Encompass user no longer exists", "userId", link.UserID)
+		return nil, account.Plan{}, nil
+	case err != nil:
+		return nil, account.Plan{}, fmt.Errorf("read linked user %s: %w", link.UserID, err)
+	}
+	if acc.GUID == "" {
+		acc.GUID = link.GlobalUserID
+	}
+	acc.SetNoDDA()
+	if link.DDA != account.DDANone {
+		if err := h.dir.ReadDDA(ctx, acc); err != nil {
+			return nil, account.Plan{}, fmt.Errorf("read linked user %s: %w", link.UserID, err)
+		}
+	}
+	plan := PlanDisable(acc)
+	switch {
+	case plan.Disable:
+		back, err := h.disable(ctx, ev, acc, plan)
+		return back, plan, err
+	case acc.DDAEnabled():
+		// Only the DDA profile is left: disabled and read back.
+		if err := h.write(ctx, ev, acc, plan); err != nil {
+			return nil, account.Plan{}, err
+		}
+		acc.ApplyDDA(plan)
+	}
+	return acc, plan, nil
 }
 
 // disableUnlinked disables the account of existing staff never linked, only
@@ -92,8 +138,15 @@ func (h *Handler) disableUnlinked(ctx context.Context, ev *hris.Event) (*account
 	case !account.EmailMatches(acc.Field(account.FieldEmail), e.Email.Value):
 		return nil, account.Plan{}, nil
 	}
+	// Existing staff may have a DDA profile on the same global user id
+	// (looked for when the mapping speaks of DDA at all).
+	if h.cfg.Mapping.NamesDDA() {
+		if err := h.dir.ReadDDA(ctx, acc); err != nil {
+			return nil, account.Plan{}, fmt.Errorf("read user %s: %w", e.UserName, err)
+		}
+	}
 	plan := PlanDisable(acc)
-	if !plan.Disable {
+	if !plan.Disable && !acc.DDAEnabled() {
 		return acc, plan, nil
 	}
 	back, err := h.disable(ctx, ev, acc, plan)
@@ -128,7 +181,7 @@ func (h *Handler) undoIfTerminated(ctx context.Context, ev *hris.Event, acc *acc
 	}
 	h.log.WarnContext(ctx, "a newer terminate won the race; disabling the account again", "userId", acc.ID)
 	plan := PlanDisable(acc)
-	if plan.Disable {
+	if plan.Disable || acc.DDAEnabled() {
 		back, err := h.disable(ctx, ev, acc, plan)
 		if err != nil {
 			return outcome{}, err
@@ -140,6 +193,9 @@ func (h *Handler) undoIfTerminated(ctx context.Context, ev *hris.Event, acc *acc
 	if acc.GUID != "" {
 		next.GlobalUserID = acc.GUID
 	}
+	if acc.DDAKnown {
+		next.DDA = acc.DDAState()
+	}
 	if err := h.store.PutEmployee(ctx, next, cur.Version); err != nil {
 		return outcome{}, fmt.Errorf("store employee link: %w", err)
 	}
@@ -149,6 +205,7 @@ func (h *Handler) undoIfTerminated(ctx context.Context, ev *hris.Event, acc *acc
 	d := h.base(ev)
 	d.Reason, d.LastAppliedAt = ReasonStale, cur.LastOccurredAt.UTC().Format(time.RFC3339Nano)
 	d.EncompassUserID, d.GlobalUserID, d.Action, d.Changes = acc.ID, acc.GUID, string(account.ActionDisable), plan.Changes
+	d.Products = plan.Products(acc)
 	d.Error = "a newer terminate of this employee was applied while this event ran; the account it created or enabled was disabled again"
 	out := newOutcome(publish.HRISEventSkipped, d)
 	out.acc, out.wrote = acc, true

@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/account"
+	"github.com/lenderops/encompass-lifecycle/pkg/encompass/directory"
 	"github.com/lenderops/encompass-lifecycle/pkg/hris"
 	"github.com/lenderops/encompass-lifecycle/pkg/publish"
 	"github.com/lenderops/encompass-lifecycle/pkg/state"
@@ -42,6 +43,10 @@ type Detail struct {
 	// reactivated, disabled or unchanged.
 	Action  string           `json:"action,omitempty"`
 	Changes []account.Change `json:"changes,omitzero"`
+	// Products lists the products the employee has a profile in, on
+	// outcomes that describe an account: encompass, and dda where the
+	// employee has a DDA (AIQ) profile (CONTRACTS section 3).
+	Products []string `json:"products,omitempty"`
 	// Reason is the code of a skip or rejection; Error explains it to a
 	// person, naming the Field at fault when there is one.
 	Reason string `json:"reason,omitempty"`
@@ -145,6 +150,7 @@ func (h *Handler) accountDetail(ev *hris.Event, acc *account.Account, plan accou
 	if d.Changes == nil {
 		d.Changes = []account.Change{}
 	}
+	d.Products = plan.Products(acc)
 	return d
 }
 
@@ -173,6 +179,24 @@ func (r *rejection) Error() string { return r.Reason + ": " + r.Message }
 
 // Rejection reports the reason to pkg/failure: a rejection is permanent.
 func (r *rejection) Rejection() (reason, field, message string) { return r.Reason, r.Field, r.Message }
+
+// ddaRefusal turns the directory's refusals of a DDA profile into
+// rejections: its userName belongs to another DDA user, or the account
+// cannot be given a global user id (a login id longer than the Account
+// Links API's 16 characters). Any other error is returned as it is.
+func ddaRefusal(err error, loginID string) error {
+	switch {
+	case directory.IsDDAUserNameConflict(err):
+		return &rejection{Reason: ReasonUserNameConflict, Field: "employee.userName", Message: fmt.Sprintf(
+			"the DDA (AIQ) userName %q belongs to another DDA user; free it in DDA or supply another employee.userName. "+
+				"The Encompass profile was written; the event applied again completes the DDA profile", loginID)}
+	case directory.IsNoGlobalUserID(err):
+		return &rejection{Reason: ReasonEncompassRejected, Field: "employee.userName", Message: fmt.Sprintf(
+			"the Encompass user %q has no global user id and the SCIM Account Links API cannot give it one (%s), so no DDA profile can be added to it",
+			loginID, err.Error())}
+	}
+	return err
+}
 
 func errUserNameConflict(loginID string) error {
 	// The other account's e-mail is not ours to publish.

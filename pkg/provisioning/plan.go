@@ -1,6 +1,7 @@
 package provisioning
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 
@@ -44,6 +45,14 @@ func Target(ev *hris.Event, rules *mapping.Resolved, decideAccess bool) account.
 	if len(e.EmployeeID) <= encompass.MaxEmployeeIDLength {
 		d.Fields[account.FieldEmployeeID] = e.EmployeeID
 	}
+	// The DDA profile carries the same names, e-mail and phones (planDDA
+	// compares them only when the employee has, or gets, one).
+	for f, dda := range account.DDAMirror {
+		if v, ok := d.Fields[f]; ok {
+			d.Fields[dda] = v
+		}
+	}
+	put(account.FieldDDAAuthID, e.DDAAuthID)
 	if e.StateLicenses.Present {
 		d.Licenses = e.StateLicenses.Value // nil when null: clear
 		d.Fields[account.FieldStateLicenses] = account.LicensesValue(d.Licenses)
@@ -67,6 +76,10 @@ func Target(ev *hris.Event, rules *mapping.Resolved, decideAccess bool) account.
 		if rules.GroupsManaged {
 			d.Fields[account.FieldUserGroups] = groupNames(as.UserGroups)
 		}
+		if as.DDA != nil {
+			d.Fields[account.FieldDDARoleName] = as.DDA.RoleName
+			d.Fields[account.FieldDDASSOOnly] = strconv.FormatBool(as.DDA.SSOOnly)
+		}
 	} else if sso != nil {
 		// employee.ssoOnly overrides the rule even when the rule is not
 		// re-evaluated.
@@ -83,14 +96,21 @@ func groupNames(gs []mapping.Named) string {
 	return account.JoinSorted(names)
 }
 
-// PlanCreate plans a new account with every desired field.
+// grantsDDA reports whether want decides access and grants a DDA profile.
+func grantsDDA(want account.Desired) bool { return want.Access != nil && want.Access.DDA != nil }
+
+// PlanCreate plans a new account with every desired field, and its DDA
+// profile when the mapping grants one.
 func PlanCreate(want account.Desired) account.Plan {
 	p := account.Plan{Action: account.ActionCreate}
 	p.Changes = append(p.Changes, account.Change{Field: account.FieldLoginID, To: want.LoginID})
 	for f, v := range want.Fields {
-		if v != "" && f != account.FieldUserGroups {
+		if v != "" && f != account.FieldUserGroups && !account.IsDDAField(f) {
 			p.Changes = append(p.Changes, account.Change{Field: f, To: v})
 		}
+	}
+	if grantsDDA(want) {
+		planDDAAdd(&p, nil, want)
 	}
 	if want.Access != nil && len(want.Access.UserGroups) > 0 {
 		p.Changes = append(p.Changes, account.Change{Field: account.FieldUserGroups, To: groupNames(want.Access.UserGroups)})
@@ -110,7 +130,7 @@ func PlanCreate(want account.Desired) account.Plan {
 func PlanUpdate(cur *account.Account, want account.Desired, enable bool, managed []mapping.Named) account.Plan {
 	p := account.Plan{Action: account.ActionUpdate}
 	for f, v := range want.Fields {
-		if f == account.FieldUserGroups || f == account.FieldStateLicenses && !cur.LicensesKnown {
+		if f == account.FieldUserGroups || f == account.FieldStateLicenses && !cur.LicensesKnown || account.IsDDAField(f) {
 			continue
 		}
 		if from := cur.Field(f); from != v {
@@ -149,6 +169,7 @@ func PlanUpdate(cur *account.Account, want account.Desired, enable bool, managed
 	if to, ok := p.Changed(account.FieldSSOOnly); ok && to == "false" {
 		p.SetPassword = true
 	}
+	planDDA(&p, cur, want)
 	if len(p.Changes) == 0 {
 		p.Action = account.ActionNone
 	}
@@ -156,10 +177,111 @@ func PlanUpdate(cur *account.Account, want account.Desired, enable bool, managed
 	return p
 }
 
-// PlanDisable plans disabling cur (nothing when it is disabled already).
-func PlanDisable(cur *account.Account) account.Plan {
-	if !cur.Enabled {
-		return account.Plan{Action: account.ActionNone}
+// planDDA adds to p what the DDA profile needs (CONTRACTS section 6), when
+// cur's profile was read (cur.DDAKnown): a profile the mapping grants is
+// added to an enabled account that has none, its role and profile fields
+// are replaced when they differ, and it is enabled again when the account
+// is (a rehire, or DDA granted again); a profile the mapping no longer
+// grants, or of an account that is disabled, is disabled and read back.
+// When the event does not decide access, only the profile's fields follow
+// the employee's.
+func planDDA(p *account.Plan, cur *account.Account, want account.Desired) {
+	if !cur.DDAKnown {
+		return
 	}
-	return account.Plan{Action: account.ActionDisable, Disable: true, Changes: []account.Change{{Field: account.FieldEnabled, From: "true", To: "false"}}}
+	enabledAfter := cur.Enabled && !p.Disable || p.Enable
+	switch {
+	case !cur.HasDDA:
+		if grantsDDA(want) && enabledAfter {
+			planDDAAdd(p, cur, want)
+		}
+		return
+	case want.Access != nil && want.Access.DDA == nil || !enabledAfter:
+		if cur.DDAEnabled() {
+			p.DDA.Disable = true
+			p.Changes = append(p.Changes, account.Change{Field: account.FieldDDAEnabled, From: "true", To: "false"})
+		}
+		return
+	}
+	for f, v := range want.Fields {
+		if !account.IsDDAField(f) {
+			continue
+		}
+		if from := cur.Field(f); from != v {
+			p.Changes = append(p.Changes, account.Change{Field: f, From: from, To: v})
+		}
+	}
+	if grantsDDA(want) && !cur.DDAEnabled() {
+		p.Changes = append(p.Changes, account.Change{Field: account.FieldDDAEnabled, From: "false", To: "true"})
+	}
+	if to, ok := p.Changed(account.FieldDDASSOOnly); ok && to == "false" {
+		p.DDA.SetPassword = true
+	}
+}
+
+// planDDAAdd plans a new DDA profile on cur (nil for an account being
+// created) with every desired dda.* value, the names, e-mail and phones the
+// account has where the event does not give them, the login id as its
+// userName, enabled.
+func planDDAAdd(p *account.Plan, cur *account.Account, want account.Desired) {
+	p.DDA.Add = true
+	login := want.LoginID
+	if cur != nil && cur.LoginID != "" {
+		login = cur.LoginID
+	}
+	p.Changes = append(p.Changes,
+		account.Change{Field: account.FieldDDAUserName, To: login},
+		account.Change{Field: account.FieldDDAEnabled, To: "true"})
+	values := map[string]string{}
+	for f, dda := range account.DDAMirror {
+		values[dda] = cur.Field(f)
+	}
+	for f, v := range want.Fields {
+		if account.IsDDAField(f) {
+			values[f] = v
+		}
+	}
+	for f, v := range values {
+		if v != "" && (f != account.FieldDDAAuthID || values[account.FieldDDASSOOnly] == "true") {
+			p.Changes = append(p.Changes, account.Change{Field: f, To: v})
+		}
+	}
+	p.DDA.SetPassword = want.Fields[account.FieldDDASSOOnly] != "true"
+	account.SortChanges(p.Changes)
+}
+
+// ddaProblem refuses a plan that leaves an SSO-only DDA profile without the
+// employee's SSO subject: DDA would refuse it, and only the HRIS can supply
+// it (employee.ddaAuthId).
+func ddaProblem(cur *account.Account, plan account.Plan) error {
+	if !plan.WritesDDA() || plan.DDA.Disable {
+		return nil
+	}
+	if plan.After(cur, account.FieldDDASSOOnly) == "true" && plan.After(cur, account.FieldDDAAuthID) == "" {
+		return &rejection{Reason: hris.ReasonInvalidField, Field: "employee.ddaAuthId", Message: fmt.Sprintf(
+			"the mapping gives this employee an SSO-only DDA profile (role %q), which needs employee.ddaAuthId, the DDA SSO subject",
+			plan.After(cur, account.FieldDDARoleName))}
+	}
+	return nil
+}
+
+// PlanDisable plans disabling cur and every product profile it has: the
+// Encompass account when it is enabled, and the DDA profile whenever cur
+// has one (it is disabled and read back even when already disabled, as the
+// account is: the read-back is the leaver's proof).
+func PlanDisable(cur *account.Account) account.Plan {
+	p := account.Plan{Action: account.ActionNone}
+	if cur.Enabled {
+		p.Action, p.Disable = account.ActionDisable, true
+		p.Changes = append(p.Changes, account.Change{Field: account.FieldEnabled, From: "true", To: "false"})
+	}
+	if cur.HasDDA {
+		p.DDA.Disable = true
+		if cur.DDAEnabled() {
+			p.Action = account.ActionDisable
+			p.Changes = append(p.Changes, account.Change{Field: account.FieldDDAEnabled, From: "true", To: "false"})
+		}
+	}
+	account.SortChanges(p.Changes)
+	return p
 }

@@ -44,6 +44,9 @@ type Result struct {
 func (h *Handler) HandleSQS(ctx context.Context, batch events.SQSEvent) (events.SQSEventResponse, error) {
 	return h.batch.Process(ctx, batch, func(ctx context.Context, r events.SQSMessage) error {
 		if res := h.Process(ctx, Message{ID: r.MessageId, Body: r.Body}); res.Retry {
+			if res.Err == nil {
+				return errRetry
+			}
 			return res.Err
 		}
 		return nil

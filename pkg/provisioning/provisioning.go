@@ -49,6 +49,7 @@ type Store interface {
 	PutEmployee(ctx context.Context, e state.Employee, expectedVersion int64) error
 	RecordWrite(ctx context.Context, w state.Write) error
 	WriteOf(ctx context.Context, loginID, eventID string) (state.Write, bool, error)
+	WritesSince(ctx context.Context, loginID string, since time.Time) ([]state.Write, error)
 	MarkTerminated(ctx context.Context, employeeID, userID, loginID string) error
 	ClearTerminated(ctx context.Context, employeeID string) error
 	PutRejectedBody(ctx context.Context, eventID, messageID string, body []byte, ttl time.Duration) (state.ItemRef, error)

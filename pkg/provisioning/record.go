@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -24,20 +26,23 @@ import (
 
 // create records the write and creates the account.
 func (h *Handler) create(ctx context.Context, ev *hris.Event, want account.Desired, plan account.Plan) (*account.Account, error) {
+	if err := ddaProblem(nil, plan); err != nil {
+		return nil, err
+	}
 	if err := h.recordWrite(ctx, ev, strings.ToLower(want.LoginID), want.LoginID, plan); err != nil {
 		return nil, err
 	}
-	password, err := newPassword(plan)
+	secrets, err := newSecrets(plan)
 	if err != nil {
 		return nil, err
 	}
-	acc, err := h.dir.Create(ctx, want, plan, password)
-	err = scrubSecret(err, password)
+	acc, err := h.dir.Create(ctx, want, plan, secrets)
+	err = scrubSecrets(err, secrets)
 	switch {
 	case directory.IsUserNameConflict(err):
 		return acc, errUserNameConflict(want.LoginID)
 	case err != nil:
-		return acc, fmt.Errorf("create user %s: %w", want.LoginID, err)
+		return acc, ddaRefusal(fmt.Errorf("create user %s: %w", want.LoginID, err), want.LoginID)
 	}
 	return acc, nil
 }
@@ -47,20 +52,23 @@ func (h *Handler) write(ctx context.Context, ev *hris.Event, acc *account.Accoun
 	if !plan.Writes() {
 		return nil
 	}
+	if err := ddaProblem(acc, plan); err != nil {
+		return err
+	}
 	if err := h.recordWrite(ctx, ev, acc.ID, acc.LoginID, plan); err != nil {
 		return err
 	}
-	password, err := newPassword(plan)
+	secrets, err := newSecrets(plan)
 	if err != nil {
 		return err
 	}
-	if err := scrubSecret(h.dir.Update(ctx, acc, plan, password), password); err != nil {
+	if err := scrubSecrets(h.dir.Update(ctx, acc, plan, secrets), secrets); err != nil {
 		if errors.Is(err, encompass.ErrUnknownOutcome) && h.landed(ctx, acc, plan) {
 			// The write was applied but its answer lost: done.
 			h.log.InfoContext(ctx, "write outcome was unknown; read-back shows it applied")
 			return nil
 		}
-		return fmt.Errorf("update user %s: %w", acc.ID, err)
+		return ddaRefusal(fmt.Errorf("update user %s: %w", acc.ID, err), acc.LoginID)
 	}
 	return nil
 }
@@ -71,6 +79,11 @@ func (h *Handler) landed(ctx context.Context, acc *account.Account, plan account
 	cur, err := h.dir.Read(ctx, acc.ID, acc.GUID)
 	if err != nil {
 		return false
+	}
+	if plan.WritesDDA() {
+		if err := h.dir.ReadDDA(ctx, cur); err != nil {
+			return false
+		}
 	}
 	for _, c := range plan.Changes {
 		if cur.Field(c.Field) != c.To {
@@ -129,6 +142,9 @@ func (h *Handler) link(ctx context.Context, ev *hris.Event, link state.Employee,
 		if acc.GUID != "" {
 			next.GlobalUserID = acc.GUID
 		}
+		if acc.DDAKnown {
+			next.DDA = acc.DDAState()
+		}
 	}
 	next.LastOccurredAt, next.LastEventID, next.Status = ev.OccurredAt, ev.EventID, status
 	var version int64
@@ -174,7 +190,7 @@ func (h *Handler) resume(ctx context.Context, ev *hris.Event, out outcome) (outc
 	if login == "" {
 		return out, nil
 	}
-	w, found, err := h.store.WriteOf(ctx, login, ev.EventID)
+	w, found, err := h.intentOf(ctx, login, ev.EventID)
 	if err != nil {
 		return outcome{}, fmt.Errorf("read the write log of a resumed event: %w", err)
 	}
@@ -209,6 +225,62 @@ func (h *Handler) resume(ctx context.Context, ev *hris.Event, out outcome) (outc
 	resumed := newOutcome(detailType, d)
 	resumed.acc, resumed.wrote = acc, true
 	return resumed, nil
+}
+
+// intentOf is what the attempts of an event set out to write to loginID:
+// the latest write that names an Encompass field (the write of the attempt
+// that wrote the account), with the DDA fields of every write of the event
+// merged in, oldest first, so that a retry that wrote only the DDA profile
+// (its Encompass part found done) adds to the intent instead of hiding it.
+// Without DDA writes this is WriteOf's answer.
+func (h *Handler) intentOf(ctx context.Context, loginID, eventID string) (state.Write, bool, error) {
+	w, found, err := h.store.WriteOf(ctx, loginID, eventID)
+	if err != nil || !found || !ddaOnly(w) {
+		return w, found, err
+	}
+	all, err := h.store.WritesSince(ctx, loginID, time.Time{})
+	if err != nil {
+		return state.Write{}, false, err
+	}
+	var mine []state.Write
+	for _, x := range all {
+		if x.EventID == eventID {
+			mine = append(mine, x)
+		}
+	}
+	intent := w
+	for _, x := range mine {
+		if !ddaOnly(x) {
+			intent = x
+		}
+	}
+	merged := intent
+	merged.Fields, merged.From = maps.Clone(intent.Fields), maps.Clone(intent.From)
+	if merged.From == nil {
+		merged.From = map[string]string{}
+	}
+	for _, x := range mine {
+		for f, to := range x.Fields {
+			if !account.IsDDAField(f) {
+				continue
+			}
+			if _, seen := merged.Fields[f]; !seen {
+				merged.From[f] = x.From[f]
+			}
+			merged.Fields[f] = to
+		}
+	}
+	return merged, true, nil
+}
+
+// ddaOnly reports whether a write changed the DDA profile alone.
+func ddaOnly(w state.Write) bool {
+	for f := range w.Fields {
+		if !account.IsDDAField(f) {
+			return false
+		}
+	}
+	return len(w.Fields) > 0
 }
 
 // rejected builds the HRIS Event Rejected outcome of m with its original

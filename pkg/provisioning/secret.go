@@ -11,18 +11,35 @@ import (
 	"github.com/lenderops/encompass-lifecycle/pkg/mapping"
 )
 
-// newPassword is a random password meeting Encompass's policy when the plan
-// sets one (a user who is, or becomes, not SSO-only), else "". It is never
-// logged, stored or published.
-func newPassword(plan account.Plan) (string, error) {
-	if !plan.SetPassword {
-		return "", nil
+// newSecrets are random passwords meeting Encompass's policy for what the
+// plan sets one for (a user, or a DDA profile, who is or becomes not
+// SSO-only; DDA takes passwords under the same rules), else empty. They are
+// never logged, stored or published.
+func newSecrets(plan account.Plan) (account.Secrets, error) {
+	var s account.Secrets
+	for _, want := range []struct {
+		set bool
+		to  *string
+	}{{plan.SetPassword, &s.Password}, {plan.DDA.SetPassword, &s.DDAPassword}} {
+		if !want.set {
+			continue
+		}
+		p, err := mapping.GeneratePassword()
+		if err != nil {
+			return account.Secrets{}, fmt.Errorf("generate password: %w", err)
+		}
+		*want.to = p
 	}
-	p, err := mapping.GeneratePassword()
-	if err != nil {
-		return "", fmt.Errorf("generate password: %w", err)
+	return s, nil
+}
+
+// scrubSecrets keeps every generated password out of an error
+// (scrubSecret).
+func scrubSecrets(err error, s account.Secrets) error {
+	for _, secret := range s.All() {
+		err = scrubSecret(err, secret)
 	}
-	return p, nil
+	return err
 }
 
 // scrubSecret keeps a generated password out of an error: Encompass may quote

@@ -40,6 +40,10 @@ type Employee struct {
 	LastOccurredAt time.Time
 	LastEventID    string
 	Status         Status
+	// DDA is the employee's DDA (AIQ) profile on GlobalUserID as this
+	// system last left it: "" (none), "enabled" or "disabled". A leaver's
+	// profile is disabled from it without a read first.
+	DDA string
 	// Version is the optimistic-lock counter: 0 for a link not yet stored,
 	// incremented by every PutEmployee.
 	Version   int64
@@ -84,9 +88,13 @@ func decodeEmployee(item map[string]types.AttributeValue) (Employee, error) {
 		Status:         Status(r.str("status", true)),
 		Version:        r.int("version", true),
 		UpdatedAt:      r.time("updatedAt", false),
+		DDA:            r.str("dda", false),
 	}
 	if r.err == nil && !e.Status.valid() {
 		r.fail("status", "unknown status %q (want active, terminated or tombstone)", e.Status)
+	}
+	if r.err == nil && e.DDA != "" && e.DDA != "enabled" && e.DDA != "disabled" {
+		r.fail("dda", "unknown DDA profile state %q (want enabled or disabled)", e.DDA)
 	}
 	if r.err == nil && e.Version < 1 {
 		r.fail("version", "must be at least 1, got %d", e.Version)
@@ -105,6 +113,9 @@ func (s *Store) PutEmployee(ctx context.Context, e Employee, expectedVersion int
 	if !e.Status.valid() {
 		return fmt.Errorf("state: put employee %s: invalid status %q", e.EmployeeID, e.Status)
 	}
+	if e.DDA != "" && e.DDA != "enabled" && e.DDA != "disabled" {
+		return fmt.Errorf("state: put employee %s: invalid DDA profile state %q", e.EmployeeID, e.DDA)
+	}
 	if expectedVersion < 0 {
 		return fmt.Errorf("state: put employee %s: negative expected version %d", e.EmployeeID, expectedVersion)
 	}
@@ -118,7 +129,7 @@ func (s *Store) PutEmployee(ctx context.Context, e Employee, expectedVersion int
 	item["lastOccurredAt"] = str(e.LastOccurredAt.UTC().Format(time.RFC3339Nano))
 	item["updatedAt"] = str(e.UpdatedAt.UTC().Format(time.RFC3339Nano))
 	for name, v := range map[string]string{
-		"userId": e.UserID, "globalUserId": e.GlobalUserID, "userName": e.UserName, "lastEventId": e.LastEventID,
+		"userId": e.UserID, "globalUserId": e.GlobalUserID, "userName": e.UserName, "lastEventId": e.LastEventID, "dda": e.DDA,
 	} {
 		if v != "" {
 			item[name] = str(v)

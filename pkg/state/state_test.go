@@ -83,7 +83,7 @@ func TestEmployeeRoundTripAndVersions(t *testing.T) {
 	occurred := time.Date(2026, 11, 20, 15, 4, 5, 123456789, time.UTC)
 	e := state.Employee{
 		EmployeeID: "E1", UserID: "jdoe", GlobalUserID: "g-1", UserName: "jdoe",
-		LastOccurredAt: occurred, LastEventID: "ev1", Status: state.StatusActive,
+		LastOccurredAt: occurred, LastEventID: "ev1", Status: state.StatusActive, DDA: "enabled",
 	}
 	if err := f.store.PutEmployee(ctx, e, 0); err != nil {
 		t.Fatal(err)
@@ -131,6 +131,7 @@ func TestPutEmployeeRejectsBadInput(t *testing.T) {
 		"unknown status":   {state.Employee{EmployeeID: "E1", Status: "gone"}, 0},
 		"empty status":     {state.Employee{EmployeeID: "E1"}, 0},
 		"negative version": {state.Employee{EmployeeID: "E1", Status: state.StatusActive}, -1},
+		"unknown dda":      {state.Employee{EmployeeID: "E1", Status: state.StatusActive, DDA: "maybe"}, 0},
 	} {
 		if err := f.store.PutEmployee(ctx, tc.e, tc.version); err == nil {
 			t.Errorf("%s: no error", name)

@@ -8,7 +8,10 @@
 //     cannot see it) is managed through the v3 API instead, and only its
 //     group memberships go through SCIM. Organization changes always use v3,
 //     because SCIM PATCH treats the organization as read-only. The group
-//     joins of concurrent events share PATCHes (groupJoiner).
+//     joins of concurrent events share PATCHes (groupJoiner). The DDA (AIQ)
+//     profile lives on the same global user id (dda.go); an account that
+//     has none gets one through the Account Links API before a DDA profile
+//     is added.
 //   - V3 (NewV3): everything through the v3 user API, which has no user
 //     groups and no documented shape for state licenses.
 //
@@ -35,12 +38,20 @@ type Directory interface {
 	Read(ctx context.Context, userID, guid string) (*account.Account, error)
 	// Find looks an account up by login id (a not-found error when none).
 	Find(ctx context.Context, loginID string) (*account.Account, error)
-	// Create makes the account the plan describes; password is empty for
-	// SSO-only users. A login id that exists already is a conflict error.
-	Create(ctx context.Context, want account.Desired, plan account.Plan, password string) (*account.Account, error)
-	// Update writes the plan's changes to an existing account.
-	Update(ctx context.Context, acc *account.Account, plan account.Plan, password string) error
-	// Disable disables the account and reads it back; an account still
+	// ReadDDA fills in the account's DDA (AIQ) profile (account.SetDDA, or
+	// SetNoDDA when its global user id holds none): one read, none for an
+	// account without a global user id.
+	ReadDDA(ctx context.Context, acc *account.Account) error
+	// Create makes the account the plan describes, and its DDA profile
+	// when the plan adds one; the secrets are empty for SSO-only profiles.
+	// A login id that exists already is a conflict error.
+	Create(ctx context.Context, want account.Desired, plan account.Plan, secrets account.Secrets) (*account.Account, error)
+	// Update writes the plan's changes to an existing account, Encompass
+	// profile first, then the DDA profile. It records on acc a global user
+	// id it had to create for the DDA profile.
+	Update(ctx context.Context, acc *account.Account, plan account.Plan, secrets account.Secrets) error
+	// Disable disables the account and every product profile it has (the
+	// DDA profile when acc.HasDDA), reading each back; a profile still
 	// enabled afterwards is a retryable error (CONTRACTS section 2).
 	Disable(ctx context.Context, acc *account.Account) (*account.Account, error)
 	// Writes reports whether this API can write the canonical field (the
@@ -68,9 +79,19 @@ type SCIMUsers interface {
 	FindUserByUserName(ctx context.Context, userName string) (*encompass.SCIMUser, error)
 	PatchUser(ctx context.Context, guid string, ops []encompass.PatchOp) error
 	DisableUser(ctx context.Context, guid string) error
+	AddAIQUser(ctx context.Context, guid string, p encompass.AIQUser) error
+	GetAIQUser(ctx context.Context, guid string) (*encompass.AIQUser, error)
+	PatchAIQUser(ctx context.Context, guid string, ops []encompass.PatchOp) error
+	DisableAIQUser(ctx context.Context, guid string) error
 	GetGroup(ctx context.Context, id string) (*encompass.SCIMGroup, error)
 	AddGroupMembers(ctx context.Context, groupID string, members ...encompass.SCIMGroupMember) error
 	RemoveGroupMember(ctx context.Context, groupID string, member encompass.SCIMGroupMember) error
+}
+
+// AccountLinks is the part of the SCIM Account Links API the SCIM adapter
+// uses (*encompass.AccountLinksService).
+type AccountLinks interface {
+	Create(ctx context.Context, userName, productSchema string) (string, error)
 }
 
 // ErrStillEnabled: a disable was acknowledged but the read-back shows the
@@ -88,8 +109,9 @@ func IsUserNameConflict(err error) bool { return errors.Is(err, errUserNameConfl
 
 // For returns the adapter of the configured user API ("scim" or "v3";
 // ENCOMPASS_USER_API). In scim mode the mapping's user groups are
-// reconciled when the mapping names any.
-func For(api string, users V3Users, scim SCIMUsers, rules *mapping.Resolved) (Directory, error) {
+// reconciled when the mapping names any, and links gives accounts created
+// outside SCIM a global user id when a DDA profile is added to them.
+func For(api string, users V3Users, scim SCIMUsers, links AccountLinks, rules *mapping.Resolved) (Directory, error) {
 	switch api {
 	case "v3":
 		return NewV3(users), nil
@@ -103,7 +125,7 @@ func For(api string, users V3Users, scim SCIMUsers, rules *mapping.Resolved) (Di
 				managed = []mapping.Named{}
 			}
 		}
-		return NewSCIM(users, scim, managed), nil
+		return NewSCIM(users, scim, managed).WithAccountLinks(links), nil
 	}
 	return nil, fmt.Errorf(`directory: user API must be "scim" or "v3", got %q`, api)
 }

@@ -15,6 +15,7 @@ import (
 type SCIM struct {
 	users   V3Users
 	scim    SCIMUsers
+	links   AccountLinks    // global user ids for accounts made outside SCIM; may be nil
 	managed []mapping.Named // mapped groups; nil when groups are not managed
 	joiner  *groupJoiner    // coalesces the group joins of concurrent events
 }
@@ -23,6 +24,14 @@ type SCIM struct {
 // (nil when the mapping names none, so that groups are never touched).
 func NewSCIM(users V3Users, scim SCIMUsers, managed []mapping.Named) *SCIM {
 	return &SCIM{users: users, scim: scim, managed: managed, joiner: newGroupJoiner(scim.AddGroupMembers)}
+}
+
+// WithAccountLinks sets the Account Links API the adapter gives a global
+// user id with (an account created outside SCIM that is to get a DDA
+// profile); without it such an account cannot get one.
+func (d *SCIM) WithAccountLinks(links AccountLinks) *SCIM {
+	d.links = links
+	return d
 }
 
 // Read returns the linked account: through SCIM by its global user id, or
@@ -91,14 +100,20 @@ func (d *SCIM) loadGroups(ctx context.Context, acc *account.Account) error {
 	return nil
 }
 
-// Create makes the account through SCIM, then joins its groups.
-func (d *SCIM) Create(ctx context.Context, want account.Desired, plan account.Plan, password string) (*account.Account, error) {
-	created, err := d.scim.CreateUser(ctx, scimUser(want, plan, password))
+// Create makes the account through SCIM, adds its DDA profile when the
+// plan grants one (on the global user id the create returned), then joins
+// its groups.
+func (d *SCIM) Create(ctx context.Context, want account.Desired, plan account.Plan, secrets account.Secrets) (*account.Account, error) {
+	created, err := d.scim.CreateUser(ctx, scimUser(want, plan, secrets.Password))
 	if err != nil {
 		return nil, err
 	}
 	acc := fromSCIM(created)
+	acc.SetNoDDA()
 	if err := checkCreated(acc, want); err != nil {
+		return acc, err
+	}
+	if err := d.writeDDA(ctx, acc, plan, secrets.DDAPassword); err != nil {
 		return acc, err
 	}
 	return acc, d.reconcileGroups(ctx, acc, plan)
@@ -107,12 +122,20 @@ func (d *SCIM) Create(ctx context.Context, want account.Desired, plan account.Pl
 // Update writes the plan: an organization change through v3, the rest in
 // one SCIM PATCH (or one v3 PATCH for an account without a global user id),
 // then the group changes.
-func (d *SCIM) Update(ctx context.Context, acc *account.Account, plan account.Plan, password string) error {
+func (d *SCIM) Update(ctx context.Context, acc *account.Account, plan account.Plan, secrets account.Secrets) error {
+	if err := d.updateAccount(ctx, acc, plan, secrets.Password); err != nil {
+		return err
+	}
+	if err := d.writeDDA(ctx, acc, plan, secrets.DDAPassword); err != nil {
+		return err
+	}
+	return d.reconcileGroups(ctx, acc, plan)
+}
+
+// updateAccount writes the plan's Encompass fields.
+func (d *SCIM) updateAccount(ctx context.Context, acc *account.Account, plan account.Plan, password string) error {
 	if acc.GUID == "" {
-		if err := patchV3(ctx, d.users, acc, plan, password); err != nil {
-			return err
-		}
-		return d.reconcileGroups(ctx, acc, plan)
+		return patchV3(ctx, d.users, acc, plan, password)
 	}
 	if org, ok := plan.Changed(account.FieldOrganizationID); ok {
 		if _, err := d.users.Patch(ctx, acc.ID, encompass.UserPatch{account.FieldOrganizationID: org}); err != nil {
@@ -124,7 +147,7 @@ func (d *SCIM) Update(ctx context.Context, acc *account.Account, plan account.Pl
 			return err
 		}
 	}
-	return d.reconcileGroups(ctx, acc, plan)
+	return nil
 }
 
 func (d *SCIM) reconcileGroups(ctx context.Context, acc *account.Account, plan account.Plan) error {
@@ -142,11 +165,36 @@ func (d *SCIM) reconcileGroups(ctx context.Context, acc *account.Account, plan a
 }
 
 // Disable disables the account (SCIM DELETE, or v3 for an account without
-// a global user id) and reads it back.
+// a global user id) and reads it back, then does the same for its DDA
+// profile when it has one: a leaver keeps no access in any product.
 func (d *SCIM) Disable(ctx context.Context, acc *account.Account) (*account.Account, error) {
+	var back *account.Account
+	var err error
 	if acc.GUID == "" {
-		return disableV3(ctx, d.users, acc)
+		back, err = disableV3(ctx, d.users, acc)
+	} else {
+		back, err = d.disableSCIM(ctx, acc)
 	}
+	if err != nil || !acc.DDAKnown {
+		return back, err
+	}
+	if back.GUID == "" {
+		back.GUID = acc.GUID
+	}
+	if !acc.HasDDA || back.GUID == "" {
+		back.SetNoDDA()
+		return back, nil
+	}
+	fields, err := d.disableDDA(ctx, back.GUID, back.ID)
+	if fields == nil {
+		back.SetNoDDA()
+	} else {
+		back.SetDDA(fields)
+	}
+	return back, err
+}
+
+func (d *SCIM) disableSCIM(ctx context.Context, acc *account.Account) (*account.Account, error) {
 	if err := d.scim.DisableUser(ctx, acc.GUID); err != nil {
 		return nil, err
 	}

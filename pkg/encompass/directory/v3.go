@@ -33,9 +33,16 @@ func (d *V3) Find(ctx context.Context, loginID string) (*account.Account, error)
 	return withoutGroups(fromV3(u)), nil
 }
 
+// ReadDDA: the v3 user API has no DDA profiles (a mapping that names dda
+// does not start in v3 mode), so an account has none.
+func (d *V3) ReadDDA(_ context.Context, acc *account.Account) error {
+	acc.SetNoDDA()
+	return nil
+}
+
 // Create makes the account through POST /encompass/v3/users.
-func (d *V3) Create(ctx context.Context, want account.Desired, _ account.Plan, password string) (*account.Account, error) {
-	created, err := d.users.Create(ctx, v3User(want, password))
+func (d *V3) Create(ctx context.Context, want account.Desired, _ account.Plan, secrets account.Secrets) (*account.Account, error) {
+	created, err := d.users.Create(ctx, v3User(want, secrets.Password))
 	if err != nil {
 		return nil, err
 	}
@@ -44,8 +51,8 @@ func (d *V3) Create(ctx context.Context, want account.Desired, _ account.Plan, p
 }
 
 // Update writes the plan as one v3 PATCH of the changed fields.
-func (d *V3) Update(ctx context.Context, acc *account.Account, plan account.Plan, password string) error {
-	return patchV3(ctx, d.users, acc, plan, password)
+func (d *V3) Update(ctx context.Context, acc *account.Account, plan account.Plan, secrets account.Secrets) error {
+	return patchV3(ctx, d.users, acc, plan, secrets.Password)
 }
 
 // Disable sets enabled false and reads the account back.
@@ -129,6 +136,9 @@ func stillEnabled(acc, back *account.Account) (*account.Account, error) {
 func v3Patch(plan account.Plan, password string) encompass.UserPatch {
 	patch := encompass.UserPatch{}
 	for _, c := range plan.Changes {
+		if account.IsDDAField(c.Field) {
+			continue // the DDA profile is SCIM's (dda.go)
+		}
 		switch c.Field {
 		case account.FieldUserGroups, account.FieldLoginID, account.FieldStateLicenses:
 			// Groups go through SCIM groups, licenses through SCIM only.

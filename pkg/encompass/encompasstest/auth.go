@@ -64,7 +64,8 @@ func (s *Server) IssuedTokens() []string {
 }
 
 // LeakedSecrets names each of the server's secrets found in text: the
-// client secret, the password and every access token it has issued (the
+// client secret, the password, every password set on a DDA profile and
+// every access token it has issued (the
 // exact values, so that a global user id that happens to look like a token
 // is not taken for one). Tests run it over logs, errors and events; an
 // empty answer means nothing leaked.
@@ -75,6 +76,15 @@ func (s *Server) LeakedSecrets(text string) []string {
 			found = append(found, "the "+sec.name)
 		}
 	}
+	// Passwords this system set on DDA profiles (generated, never to be
+	// logged).
+	s.st.mu.RLock()
+	for _, u := range s.st.users {
+		if u.AIQ != nil && u.AIQ.Password != "" && strings.Contains(text, u.AIQ.Password) {
+			found = append(found, "the DDA password of "+u.ID)
+		}
+	}
+	s.st.mu.RUnlock()
 	for _, tok := range s.IssuedTokens() {
 		if strings.Contains(text, tok) {
 			found = append(found, "access token "+tok[:4]+"...")

@@ -1,6 +1,8 @@
 package encompasstest
 
 import (
+	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -41,15 +43,38 @@ type faultRule struct {
 	match  string
 }
 
-// matches reports whether a rule's match string selects a request. An empty
-// match selects every request; otherwise it must equal the templated
-// endpoint ("PATCH /encompass/v3/users/{id}") or be a prefix of
-// "METHOD /path" ("PATCH /scim2/v1/users", "POST ").
+// matches reports whether a rule's match string selects a request (path
+// carries the request's raw query after "?", if any). An empty match
+// selects every request; otherwise it must equal the templated endpoint
+// ("PATCH /encompass/v3/users/{id}") or be a prefix of "METHOD /path"
+// ("PATCH /scim2/v1/users", "POST "), optionally followed by "?" and query
+// parameters the request must carry, in any order
+// ("GET /scim2/v1/users?schema=urn:...:AIQUser").
 func (f faultRule) matches(method, path, endpoint string) bool {
 	if f.match == "" || f.match == endpoint {
 		return true
 	}
-	return strings.HasPrefix(method+" "+path, f.match)
+	mpath, mquery, withQuery := strings.Cut(f.match, "?")
+	rpath, rquery, _ := strings.Cut(path, "?")
+	if !strings.HasPrefix(method+" "+rpath, mpath) {
+		return false
+	}
+	if !withQuery {
+		return true
+	}
+	want, err := url.ParseQuery(mquery)
+	got, err2 := url.ParseQuery(rquery)
+	if err != nil || err2 != nil {
+		return false
+	}
+	for k, vs := range want {
+		for _, v := range vs {
+			if !slices.Contains(got[k], v) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func (f *faults) takeThrottle() bool {
@@ -128,7 +153,9 @@ func (s *Server) Throttle(n int) {
 // FailNext makes the next n requests selected by match answer status (for
 // example 500, 502, 503, 504) without being applied. match is "" for any
 // request, a templated endpoint such as "PATCH /encompass/v3/users/{id}", or
-// a prefix of "METHOD /path".
+// a prefix of "METHOD /path", optionally with "?" and query parameters the
+// request must carry (so "DELETE /scim2/v1/users/<guid>?schema="+
+// SchemaAIQUser selects the DDA profile's disable only).
 func (s *Server) FailNext(n, status int, match string) {
 	if n <= 0 {
 		return

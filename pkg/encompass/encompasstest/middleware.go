@@ -84,11 +84,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeThrottled(rec)
 		return
 	}
-	if status, ok := s.faults.takeFail(r.Method, r.URL.Path, endpoint); ok {
+	// Fault rules see the query too, so that a rule can single out one
+	// schema of a SCIM user's profiles (faultRule.matches).
+	target := r.URL.Path
+	if r.URL.RawQuery != "" {
+		target += "?" + r.URL.RawQuery
+	}
+	if status, ok := s.faults.takeFail(r.Method, target, endpoint); ok {
 		writeError(rec, status, "Simulated failure.", "SIM-"+strconv.Itoa(status))
 		return
 	}
-	if g := s.faults.takeHold(r.Method, r.URL.Path, endpoint); g != nil {
+	if g := s.faults.takeHold(r.Method, target, endpoint); g != nil {
 		close(g.arrived)
 		select {
 		case <-g.released:
@@ -118,7 +124,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		r = r.WithContext(context.WithValue(r.Context(), tokenKey, tok))
 	}
-	if s.faults.takeDrop(r.Method, r.URL.Path, endpoint) {
+	if s.faults.takeDrop(r.Method, target, endpoint) {
 		// Apply the request fully, then drop the connection before the
 		// client sees an answer: the "unknown outcome" of a real network.
 		buf := &bufferedWriter{header: http.Header{}}

@@ -286,10 +286,6 @@ func requireSchema(w http.ResponseWriter, r *http.Request, allowed ...string) bo
 			return true
 		}
 	}
-	if strings.EqualFold(sc, SchemaAIQUser) {
-		scimError(w, http.StatusBadRequest, "The AIQUser (DDA) schema is not supported by this simulator.")
-		return false
-	}
 	scimError(w, http.StatusBadRequest, fmt.Sprintf("Schema %q is not supported.", sc))
 	return false
 }
@@ -308,6 +304,10 @@ func scimPage(r *http.Request) (start, count int, ok bool) {
 // user id are listed. Without enc_orgId the root organization is meant, and
 // without enc_isRecursive eq true only its direct users, as documented.
 func (s *Server) handleSCIMList(w http.ResponseWriter, r *http.Request) {
+	if isAIQSchema(r) {
+		s.handleAIQList(w, r)
+		return
+	}
 	if !requireSchema(w, r, SchemaEncompassUser, SchemaEncompassUserAlt) {
 		return
 	}
@@ -393,6 +393,10 @@ func (s *Server) handleSCIMList(w http.ResponseWriter, r *http.Request) {
 
 // handleSCIMGet implements GET /scim2/v1/users/{id} (id = global user id).
 func (s *Server) handleSCIMGet(w http.ResponseWriter, r *http.Request) {
+	if isAIQSchema(r) {
+		s.handleAIQGet(w, r)
+		return
+	}
 	if !requireSchema(w, r, SchemaEncompassUser, SchemaEncompassUserAlt) {
 		return
 	}
@@ -437,7 +441,9 @@ func (s *Server) handleSCIMCreate(w http.ResponseWriter, r *http.Request) {
 		ext = f[strings.ToLower(SchemaEncompassUserAlt)]
 	}
 	if ext == nil {
-		scimError(w, http.StatusBadRequest, "The body needs an "+SchemaEncompassUser+" object (DDA users are not supported by this simulator).")
+		// ICE does not support standalone DDA users: a DDA profile is
+		// added to an Encompass user's global user id with PATCH.
+		scimError(w, http.StatusBadRequest, "The body needs an "+SchemaEncompassUser+" object; standalone DDA ("+SchemaAIQUser+") users are not supported, add the profile to an existing user with PATCH.")
 		return
 	}
 	u := &SimUser{Enabled: true}
@@ -508,13 +514,30 @@ func (s *Server) handleSCIMPatch(w http.ResponseWriter, r *http.Request) {
 	if cur == nil {
 		return
 	}
-	c := cur.clone()
-	if err := s.applySCIMOps(&c, ops); err != nil {
+	encOps, aiqOps, err := splitAIQOps(ops)
+	if err != nil {
 		scimError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	// Both schemas' changes are checked on a copy and applied together.
+	c := cur.clone()
+	if len(encOps) > 0 {
+		if err := s.applySCIMOps(&c, encOps); err != nil {
+			scimError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+	}
+	if len(aiqOps) > 0 {
+		if status, err := s.applyAIQOps(&c, aiqOps); err != nil {
+			scimError(w, status, err.Error())
+			return
+		}
+		s.st.aiqTouched(c.AIQ, tokenUser(r))
+	}
 	*cur = c
-	s.st.touched(cur, tokenUser(r))
+	if len(encOps) > 0 {
+		s.st.touched(cur, tokenUser(r))
+	}
 	writeRaw(w, http.StatusOK, noContent)
 }
 
@@ -542,6 +565,10 @@ func (s *Server) applySCIMOps(u *SimUser, ops []patchOp) error {
 // handleSCIMDelete implements DELETE /scim2/v1/users/{id}: it disables the
 // account, it does not delete it.
 func (s *Server) handleSCIMDelete(w http.ResponseWriter, r *http.Request) {
+	if isAIQSchema(r) {
+		s.handleAIQDelete(w, r)
+		return
+	}
 	if !requireSchema(w, r, SchemaEncompassUser, SchemaEncompassUserAlt) {
 		return
 	}

@@ -71,7 +71,9 @@ func (e *scimEdit) applyObject(op string, raw json.RawMessage) error {
 				return err
 			}
 		case strings.EqualFold(k, SchemaAIQUser):
-			// DDA (AIQ) profiles are accepted and not modelled.
+			// handleSCIMPatch takes AIQ objects out of the value first
+			// (scimaiq.go); one nested inside another schema is malformed.
+			return fmt.Errorf("the %s object must stand at the top level of the value", SchemaAIQUser)
 		case strings.HasPrefix(strings.ToLower(k), "urn:"):
 			return fmt.Errorf("schema %q is not supported", k)
 		default:
@@ -98,7 +100,7 @@ func (e *scimEdit) applyOp(op patchOp) error {
 		return e.applyObject(op.Op, op.Value)
 	}
 	if op.Path.Schema == SchemaAIQUser {
-		return nil
+		return fmt.Errorf("%s paths address the DDA profile, not the Encompass one", SchemaAIQUser)
 	}
 	return e.apply(op.Op, op.Path.Attr, op.Path.Filter, op.Path.Sub, op.Value)
 }

@@ -110,6 +110,14 @@ func (sd Seed) check() error {
 		if users[id] {
 			return fmt.Errorf("user %q: duplicate login id", u.LoginID)
 		}
+		if u.AIQ != nil {
+			if u.GlobalUserID == "" {
+				return fmt.Errorf("user %q: a DDA (aiq) profile needs a globalUserId", u.LoginID)
+			}
+			if err := checkUserName(u.AIQ.UserName); err != nil {
+				return fmt.Errorf("user %q: aiq: %w", u.LoginID, err)
+			}
+		}
 		users[id] = true
 		if !orgs[u.OrganizationID] {
 			return fmt.Errorf("user %q: unknown organizationId %q", u.LoginID, u.OrganizationID)

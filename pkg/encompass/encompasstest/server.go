@@ -1,6 +1,7 @@
 // Package encompasstest is an in-process simulator of the Encompass (ICE
 // Mortgage Technology) APIs the product uses: OAuth2, v3 users, personas,
-// organizations, SCIM users and groups, and webhook subscriptions. It starts
+// organizations, SCIM users (Encompass and DDA profiles) and groups, SCIM
+// Account Links, and webhook subscriptions. It starts
 // like net/http/httptest:
 //
 //	srv := encompasstest.NewServer(t)

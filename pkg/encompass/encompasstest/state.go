@@ -46,6 +46,9 @@ type SimUser struct {
 	Created    time.Time `json:"created,omitzero"`
 	Modified   time.Time `json:"lastModified,omitzero"`
 	ModifiedBy string    `json:"lastModifiedBy,omitempty"`
+	// AIQ is the DDA (AIQ) profile linked to the user's global user id;
+	// nil when it has none. Only a user with a global user id can have one.
+	AIQ *AIQProfile `json:"aiq,omitempty"`
 }
 
 // License is a state license (SCIM `licenses`).
@@ -94,6 +97,10 @@ func (u *SimUser) clone() SimUser {
 	c := *u
 	c.Personas = slices.Clone(u.Personas)
 	c.Licenses = slices.Clone(u.Licenses)
+	if u.AIQ != nil {
+		a := *u.AIQ
+		c.AIQ = &a
+	}
 	return c
 }
 

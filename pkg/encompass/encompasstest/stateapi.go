@@ -114,6 +114,42 @@ func (s *Server) DeleteUser(idOrLogin string) bool {
 	return s.st.remove(u.ID)
 }
 
+// AIQ returns a copy of the DDA (AIQ) profile of the user with this id,
+// login id or global user id; false when the user or the profile does not
+// exist.
+func (s *Server) AIQ(idOrLogin string) (AIQProfile, bool) {
+	s.st.mu.RLock()
+	defer s.st.mu.RUnlock()
+	u := s.st.find(idOrLogin)
+	if u == nil || u.AIQ == nil {
+		return AIQProfile{}, false
+	}
+	return *u.AIQ, true
+}
+
+// ModifyAIQ changes (or, when the user has none, creates) the DDA profile
+// of a user that has a global user id, as an administrator would in DDA (an
+// "external" change). Nothing is validated but the global user id.
+func (s *Server) ModifyAIQ(idOrLogin string, change func(*AIQProfile)) error {
+	s.st.mu.Lock()
+	defer s.st.mu.Unlock()
+	u := s.st.find(idOrLogin)
+	if u == nil {
+		return fmt.Errorf("modify aiq %s: no such user", idOrLogin)
+	}
+	if u.GlobalUserID == "" {
+		return fmt.Errorf("modify aiq %s: the user has no global user id", idOrLogin)
+	}
+	p := AIQProfile{}
+	if u.AIQ != nil {
+		p = *u.AIQ
+	}
+	change(&p)
+	s.st.aiqTouched(&p, "admin")
+	u.AIQ = &p
+	return nil
+}
+
 // Personas returns the personas.
 func (s *Server) Personas() []Persona {
 	s.st.mu.RLock()

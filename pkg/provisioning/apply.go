@@ -2,8 +2,6 @@ package provisioning
 
 import (
 	"context"
-	"fmt"
-	"time"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/account"
 	"github.com/lenderops/encompass-lifecycle/pkg/hris"
@@ -11,22 +9,17 @@ import (
 	"github.com/lenderops/encompass-lifecycle/pkg/state"
 )
 
-// apply resolves the employee's link, then plans and applies the event
-// against it: a leaver (leaver.go) or a joiner or mover (joiner.go). A
-// resumed attempt that finds nothing left to write publishes what the
-// attempt before it set out to do (record.go).
-func (h *Handler) apply(ctx context.Context, ev *hris.Event, a idempotency.Attempt) (outcome, error) {
-	link, found, err := h.store.GetEmployee(ctx, ev.Employee.EmployeeID)
-	if err != nil {
-		return outcome{}, fmt.Errorf("read employee link: %w", err)
-	}
-	if found && ev.OccurredAt.Before(link.LastOccurredAt) {
-		return h.skip(ev, ReasonStale, link.LastOccurredAt.UTC().Format(time.RFC3339Nano)), nil
-	}
+// apply plans and applies the event against the employee's link (read by
+// place, which decided that the event is due and in order): a leaver
+// (leaver.go) or a joiner or mover (joiner.go). A resumed attempt that
+// finds nothing left to write publishes what the attempt before it set
+// out to do (record.go).
+func (h *Handler) apply(ctx context.Context, ev *hris.Event, a idempotency.Attempt, link state.Employee, found bool) (outcome, error) {
 	if !found {
 		link = state.Employee{EmployeeID: ev.Employee.EmployeeID}
 	}
 	var out outcome
+	var err error
 	if ev.Type == hris.TypeTerminate {
 		out, err = h.terminate(ctx, ev, link, found)
 	} else {

@@ -17,6 +17,7 @@ import (
 	"github.com/lenderops/encompass-lifecycle/pkg/idempotency"
 	"github.com/lenderops/encompass-lifecycle/pkg/publish"
 	"github.com/lenderops/encompass-lifecycle/pkg/sqsbatch"
+	"github.com/lenderops/encompass-lifecycle/pkg/state"
 	"github.com/lenderops/encompass-lifecycle/pkg/telemetry"
 )
 
@@ -62,11 +63,14 @@ func (h *Handler) Process(ctx context.Context, m Message) Result {
 	// The message id owns the claim: the SDK's resend of a claim whose
 	// answer was lost, and the redelivery of this message, find it theirs.
 	run, err := h.once.Run(ctx, ev.EventID, m.ID, ev.Employee.EmployeeID, func(ctx context.Context, a idempotency.Attempt) (outcome, error) {
-		return h.handle(ctx, m, ev, a)
+		return h.handle(ctx, m, ev, a, nil)
 	})
 	switch {
 	case err != nil:
 		return h.failed(ctx, err)
+	case run.Status == idempotency.Duplicate && run.Result.Due != nil && h.dueBy(*run.Result.Due):
+		// A held event's due delivery (or the original, redelivered late).
+		return h.processDue(ctx, m, ev, *run.Result.Due)
 	case run.Status == idempotency.Duplicate:
 		return h.publishOnly(ctx, h.skip(ev, ReasonDuplicate, ""))
 	}
@@ -74,11 +78,13 @@ func (h *Handler) Process(ctx context.Context, m Message) Result {
 	return Result{Outcome: run.Result.Name}
 }
 
-// handle applies the event. A permanent failure becomes the rejection to
-// publish; only what may succeed later is returned as an error (the claim
-// is then released and the message retried).
-func (h *Handler) handle(ctx context.Context, m Message, ev *hris.Event, a idempotency.Attempt) (outcome, error) {
-	out, err := h.apply(ctx, ev, a)
+// handle puts the event in its employee's order and applies it, or holds
+// it until it is due (hold.go); own is its held record when it is a held
+// event coming due. A permanent failure becomes the rejection to publish;
+// only what may succeed later is returned as an error (the claim is then
+// released and the message retried).
+func (h *Handler) handle(ctx context.Context, m Message, ev *hris.Event, a idempotency.Attempt, own *state.Held) (outcome, error) {
+	out, err := h.place(ctx, m, ev, a, own)
 	if err == nil {
 		return out, nil
 	}

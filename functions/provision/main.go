@@ -15,6 +15,7 @@ import (
 	"github.com/lenderops/encompass-lifecycle/pkg/config"
 	"github.com/lenderops/encompass-lifecycle/pkg/hris"
 	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
+	"github.com/lenderops/encompass-lifecycle/pkg/state"
 )
 
 const name = "provision"
@@ -49,16 +50,25 @@ func build(ctx context.Context, getenv func(string) string, out io.Writer, httpC
 	if err != nil {
 		return nil, err
 	}
+	sched, err := coldstart.Scheduler(cfg, metrics)
+	if err != nil {
+		return nil, err
+	}
+	now, err := coldstart.Clock(cfg)
+	if err != nil {
+		return nil, err
+	}
 	h, err := provisioning.New(provisioning.Config{
-		Queue: hris.QueueProvision, Directory: dir, Store: coldstart.State(cfg),
+		Queue: hris.QueueProvision, Directory: dir, Store: coldstart.State(cfg, state.WithClock(now)),
 		Publisher: coldstart.Publisher(cfg, metrics), Mapping: rules,
-		DryRun: cfg.DryRun, Logger: log, Metrics: metrics,
+		Scheduler: sched, QueueARN: cfg.ProvisionQueueARN, ImmediateTermination: cfg.ImmediateTermination,
+		DryRun: cfg.DryRun, Logger: log, Metrics: metrics, Now: now,
 	})
 	if err != nil {
 		return nil, err
 	}
 	log.InfoContext(ctx, "cold start complete", "userApi", cfg.UserAPI, "dryRun", cfg.DryRun,
-		"mapping", coldstart.MappingSource(cfg), "groupsManaged", rules.GroupsManaged)
+		"mapping", coldstart.MappingSource(cfg), "groupsManaged", rules.GroupsManaged, "schedulerGroup", cfg.SchedulerGroup)
 	return coldstart.Flushing(metrics, out, log, h.HandleSQS, func(b events.SQSEvent, r events.SQSEventResponse) {
 		metrics.Add("Messages", float64(len(b.Records)))
 		metrics.Add("BatchItemFailures", float64(len(r.BatchItemFailures)))

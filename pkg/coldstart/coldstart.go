@@ -1,7 +1,8 @@
 // Package coldstart holds the constructors every function's main.go wires
 // with, in the order a main reads: configuration, logger and metrics, the
 // Encompass client, the mapping and the directory, the state table, the
-// bus; and the one way a cold start reports that it failed.
+// bus, the scheduler of held events, the clock; and the one way a cold
+// start reports that it failed.
 //
 // Nothing here decides anything about HRIS events, polls or webhooks: the
 // handler a main builds from these parts does.
@@ -19,12 +20,14 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/config"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/directory"
 	"github.com/lenderops/encompass-lifecycle/pkg/mapping"
 	"github.com/lenderops/encompass-lifecycle/pkg/publish"
+	"github.com/lenderops/encompass-lifecycle/pkg/schedule"
 	"github.com/lenderops/encompass-lifecycle/pkg/state"
 	"github.com/lenderops/encompass-lifecycle/pkg/telemetry"
 )
@@ -152,4 +155,17 @@ func Flushing[E, R any](metrics *telemetry.Metrics, w io.Writer, log *slog.Logge
 		}
 		return r, err
 	}
+}
+
+// Scheduler holds future-dated events in SCHEDULER_GROUP, counting
+// SchedulerCalls.
+func Scheduler(cfg *config.Config, metrics *telemetry.Metrics) (*schedule.Scheduler, error) {
+	s, err := schedule.New(scheduler.NewFromConfig(cfg.AWS), schedule.Config{
+		Group: cfg.SchedulerGroup, RoleARN: cfg.SchedulerRoleARN, DeadLetterARN: cfg.SchedulerDLQARN,
+		OnCall: func(string) { metrics.Add("SchedulerCalls", 1) },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: %w", err)
+	}
+	return s, nil
 }

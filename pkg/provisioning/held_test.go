@@ -133,7 +133,14 @@ func TestHeldHireAppliedWhenDue(t *testing.T) {
 	if fired := e.fire(clock.Now()); len(fired) != 1 {
 		t.Fatalf("fired %d", len(fired))
 	}
-	t.Logf("due delivery: state-table operations %v", opsSince(before, e.store.OpsByName()))
+	dueOps := opsSince(before, e.store.OpsByName())
+	t.Logf("due delivery: state-table operations %v", dueOps)
+	// The first claim found done (a put and a read), the due claim, the
+	// link and the held events, the write log and the link written, the
+	// claim completed, the held record and its index entry removed.
+	if want := map[string]int64{"PutItem": 4, "GetItem": 2, "Query": 1, "UpdateItem": 1, "DeleteItem": 2}; !maps.Equal(dueOps, want) {
+		t.Errorf("state-table operations of the due delivery = %v, want %v", dueOps, want)
+	}
 	if u := e.user("startson"); !u.Enabled {
 		t.Fatalf("account %+v", u)
 	}
@@ -298,7 +305,14 @@ func TestRescindedOffer(t *testing.T) {
 	e.sched.ResetCalls()
 	before := e.store.OpsByName()
 	e.mustSend(e.deprov, rescind.body())
-	t.Logf("a terminate superseding one held event: %d Scheduler call(s), state-table operations %v", e.sched.Calls(""), opsSince(before, e.store.OpsByName()))
+	supOps := opsSince(before, e.store.OpsByName())
+	t.Logf("a terminate superseding one held event: %d Scheduler call(s), state-table operations %v", e.sched.Calls(""), supOps)
+	// The terminate's own (claim, link, held events, tombstone, complete)
+	// and, for the cancelled hire, its due claim taken and completed and
+	// its two items removed.
+	if want := map[string]int64{"PutItem": 3, "GetItem": 1, "Query": 1, "UpdateItem": 2, "DeleteItem": 2}; !maps.Equal(supOps, want) {
+		t.Errorf("state-table operations = %v, want %v", supOps, want)
+	}
 	if e.sched.Calls("DeleteSchedule") != 1 || e.sched.Calls("") != 1 {
 		t.Errorf("%d Scheduler calls (%d deletes), want 1 delete", e.sched.Calls(""), e.sched.Calls("DeleteSchedule"))
 	}

@@ -55,11 +55,12 @@ func (h *Handler) situation(ctx context.Context, employeeID string) (situation, 
 
 // place puts ev in its employee's order: stale, superseded, held until it
 // is due, or applied, after the employee's held events that come before
-// it and are due. own is ev's held record when ev is a held event coming
-// due (nil when it first arrives; a terminate with an immediate reason is
-// then due when it occurred).
-func (h *Handler) place(ctx context.Context, m Message, ev *hris.Event, a idempotency.Attempt, own *state.Held) (outcome, error) {
-	if own == nil && ev.Type == hris.TypeTerminate && !ev.EffectiveAt.IsZero() && h.cfg.ImmediateTermination(ev.TerminationReason) {
+// it and are due. held says ev is a held event coming due: it applies at
+// the due time it was held with, and when its record is gone an operator
+// cancelled it. Otherwise ev has just arrived (a terminate with an
+// immediate reason is then due when it occurred).
+func (h *Handler) place(ctx context.Context, m Message, ev *hris.Event, a idempotency.Attempt, held bool) (outcome, error) {
+	if !held && ev.Type == hris.TypeTerminate && !ev.EffectiveAt.IsZero() && h.cfg.ImmediateTermination(ev.TerminationReason) {
 		// The reason's value is the HRIS's, possibly sensitive: not logged.
 		h.log.InfoContext(ctx, "the terminationReason is one of IMMEDIATE_TERMINATION_REASONS: the terminate applies now, whatever its effectiveAt")
 		ev = immediately(ev)
@@ -72,13 +73,14 @@ func (h *Handler) place(ctx context.Context, m Message, ev *hris.Event, a idempo
 			return outcome{}, err
 		}
 		after := ""
-		switch {
-		case own != nil:
-			ev, after = withDue(ev, own.DueAt), own.After
-		default:
-			if w := waitsFor(ev, s); w != nil {
-				ev, after = withDue(ev, w.DueAt), w.EventID
+		if held {
+			own := s.find(ev.EventID)
+			if own == nil {
+				return h.cancelledByHand(ctx, ev), nil
 			}
+			ev, after = withDue(ev, own.DueAt), own.After
+		} else if w := waitsFor(ev, s); w != nil {
+			ev, after = withDue(ev, w.DueAt), w.EventID
 		}
 		if s.found && stale(ev, s.link) {
 			_, last := s.link.OrderingKey()
@@ -102,6 +104,16 @@ func (h *Handler) place(ctx context.Context, m Message, ev *hris.Event, a idempo
 			return h.apply(ctx, ev, a, s.link, s.found)
 		}
 	}
+}
+
+// find returns the held record of eventID, or nil.
+func (s situation) find(eventID string) *state.Held {
+	for i := range s.held {
+		if s.held[i].EventID == eventID {
+			return &s.held[i]
+		}
+	}
+	return nil
 }
 
 // waitsFor is the held hire or rehire an update waits for (CONTRACTS
@@ -156,7 +168,7 @@ func (h *Handler) hold(ctx context.Context, m Message, ev *hris.Event, after str
 // claim, then removes its held record.
 func (h *Handler) processDue(ctx context.Context, m Message, ev *hris.Event, due time.Time) Result {
 	run, err := h.once.Run(ctx, dueKey(ev.EventID), m.ID, ev.Employee.EmployeeID, func(ctx context.Context, a idempotency.Attempt) (outcome, error) {
-		return h.handleDue(ctx, m, ev, a)
+		return h.handle(ctx, m, ev, a, true)
 	})
 	if err != nil {
 		return h.failed(ctx, err)
@@ -174,25 +186,14 @@ func (h *Handler) processDue(ctx context.Context, m Message, ev *hris.Event, due
 	return Result{Outcome: run.Result.Name}
 }
 
-// handleDue applies a held event that is due, in its place, at the due
-// time it was held with. A held event whose record is gone, and that no
-// newer event cancelled (its claim would say so), was cancelled by an
-// operator (docs/provisioning.md).
-func (h *Handler) handleDue(ctx context.Context, m Message, ev *hris.Event, a idempotency.Attempt) (outcome, error) {
-	held, err := h.store.HeldFor(ctx, ev.Employee.EmployeeID)
-	if err != nil {
-		return outcome{}, fmt.Errorf("read held events: %w", err)
-	}
-	for i := range held {
-		if held[i].EventID == ev.EventID {
-			return h.handle(ctx, m, ev, a, &held[i])
-		}
-	}
+// cancelledByHand is the outcome of a held event coming due whose record
+// is gone although no newer event cancelled it (its due claim would say
+// so): an operator cancelled it (docs/provisioning.md).
+func (h *Handler) cancelledByHand(ctx context.Context, ev *hris.Event) outcome {
 	h.log.WarnContext(ctx, "the held event's record is gone: it was cancelled by hand; not applied")
 	d := h.base(ev)
 	d.Reason, d.Error = ReasonCancelled, "the held event was cancelled (its record removed from the state table) before it came due; nothing was changed"
-	out := newOutcome(publish.HRISEventSkipped, d)
-	return out, nil
+	return newOutcome(publish.HRISEventSkipped, d)
 }
 
 // pullAhead applies, before ev, the employee's held events that come
@@ -228,7 +229,7 @@ func (h *Handler) applyHeld(ctx context.Context, owner string, e state.Held) err
 	}
 	m := Message{ID: owner, Body: e.Body}
 	run, err := h.once.Run(ctx, dueKey(e.EventID), owner, e.EmployeeID, func(ctx context.Context, a idempotency.Attempt) (outcome, error) {
-		return h.handle(ctx, m, ev, a, &e)
+		return h.handle(ctx, m, ev, a, true)
 	})
 	if err != nil {
 		return err

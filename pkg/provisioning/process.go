@@ -17,7 +17,6 @@ import (
 	"github.com/lenderops/encompass-lifecycle/pkg/idempotency"
 	"github.com/lenderops/encompass-lifecycle/pkg/publish"
 	"github.com/lenderops/encompass-lifecycle/pkg/sqsbatch"
-	"github.com/lenderops/encompass-lifecycle/pkg/state"
 	"github.com/lenderops/encompass-lifecycle/pkg/telemetry"
 )
 
@@ -63,7 +62,7 @@ func (h *Handler) Process(ctx context.Context, m Message) Result {
 	// The message id owns the claim: the SDK's resend of a claim whose
 	// answer was lost, and the redelivery of this message, find it theirs.
 	run, err := h.once.Run(ctx, ev.EventID, m.ID, ev.Employee.EmployeeID, func(ctx context.Context, a idempotency.Attempt) (outcome, error) {
-		return h.handle(ctx, m, ev, a, nil)
+		return h.handle(ctx, m, ev, a, false)
 	})
 	switch {
 	case err != nil:
@@ -79,12 +78,12 @@ func (h *Handler) Process(ctx context.Context, m Message) Result {
 }
 
 // handle puts the event in its employee's order and applies it, or holds
-// it until it is due (hold.go); own is its held record when it is a held
-// event coming due. A permanent failure becomes the rejection to publish;
+// it until it is due (hold.go); held says it is a held event coming due.
+// A permanent failure becomes the rejection to publish;
 // only what may succeed later is returned as an error (the claim is then
 // released and the message retried).
-func (h *Handler) handle(ctx context.Context, m Message, ev *hris.Event, a idempotency.Attempt, own *state.Held) (outcome, error) {
-	out, err := h.place(ctx, m, ev, a, own)
+func (h *Handler) handle(ctx context.Context, m Message, ev *hris.Event, a idempotency.Attempt, held bool) (outcome, error) {
+	out, err := h.place(ctx, m, ev, a, held)
 	if err == nil {
 		return out, nil
 	}

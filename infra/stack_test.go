@@ -826,7 +826,7 @@ func TestEnvJSONOnlySetsDeclaredVariables(t *testing.T) {
 	d := defaultStack(t)
 	for _, fn := range allFunctions {
 		env := dig(props(d.resource(t, fn)), "Environment", "Variables").(map[string]any)
-		for _, k := range slices.Concat(localOnlyEncompassVars, localOnlyWebhookVars, localOnlyEndpointVars) {
+		for _, k := range slices.Concat(localOnlyEncompassVars, localOnlyWebhookVars, localOnlyEndpointVars, localOnlySchedulerVars) {
 			if _, ok := env[k]; ok {
 				t.Errorf("%s declares the local-only %s in the deployable template", fn, k)
 			}

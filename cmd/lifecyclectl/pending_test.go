@@ -48,7 +48,7 @@ func TestPending(t *testing.T) {
 		last = i
 	}
 	for _, want := range []string{"4 held event(s) in table " + h.table, "OVERDUE", "waits for hris-0101", "held-hris-0106-aaaa",
-		"1 held event(s) are overdue", "Cancelling a held event", now.Add(14 * 24 * time.Hour).UTC().Format(time.RFC3339) + "  E1005"} {
+		"1 held event(s) are overdue", "Cancelling a held event", now.Add(14*24*time.Hour).UTC().Format(time.RFC3339) + "  E1005"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

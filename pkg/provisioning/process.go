@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -213,6 +212,3 @@ func peekEmployeeID(body string) string {
 	}
 	return v.Employee.EmployeeID
 }
-
-// errRetry is the error of a message reported for retry without one.
-var errRetry = errors.New("retry")

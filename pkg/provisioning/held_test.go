@@ -637,3 +637,37 @@ func TestEqualKeyIsStale(t *testing.T) {
 		t.Fatalf("same key: %s %v", dt, d)
 	}
 }
+
+// A hold longer than the claims are kept (14 days): when the due delivery
+// comes, the event's first claim has expired, so nothing there says the
+// event was held. Its held record does: it is applied once, under its due
+// claim, and its record removed, so that no later event of the employee
+// applies it again. Before the fix a leaver held for 25 days was applied
+// as a new event, its record stayed, and the next event pulled it ahead and
+// published a second User Deprovisioned.
+func TestHoldLongerThanTheClaimsAreKept(t *testing.T) {
+	t.Parallel()
+	clock := testenv.NewClock(t0)
+	e := newEnv(t, provisioning.UserAPISCIM, withNow(clock.Now))
+	e.mustSend(e.prov, hrisEvent("hire", "E2180", t0, joiner("E2180", "longhold")).body())
+	due := t0.Add(state.DefaultEventTTL + 11*24*time.Hour)
+	leave := effective(hrisEvent("terminate", "E2180", t0, nil), due)
+	e.mustSend(e.deprov, leave.body())
+	clock.Set(due)
+	if fired := e.fire(clock.Now()); len(fired) != 1 {
+		t.Fatalf("fired %d", len(fired))
+	}
+	if e.user("longhold").Enabled || len(e.held("E2180")) != 0 {
+		t.Fatalf("after the due delivery: enabled %v, held %+v", e.user("longhold").Enabled, e.held("E2180"))
+	}
+	// The next event of the employee, and the due delivery again.
+	clock.Advance(time.Hour)
+	e.mustSend(e.prov, hrisEvent("update", "E2180", clock.Now(), map[string]any{"jobTitle": "Alumnus"}).body())
+	e.mustSend(e.deprov, leave.body())
+	if n := len(e.published(publish.UserDeprovisioned)); n != 1 {
+		t.Fatalf("%d User Deprovisioned for one leaver", n)
+	}
+	if dts := e.detailTypes(leave.id()); dts[len(dts)-1] != publish.HRISEventSkipped {
+		t.Fatalf("the delivery again: %v", dts)
+	}
+}

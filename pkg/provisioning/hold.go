@@ -73,14 +73,18 @@ func (h *Handler) place(ctx context.Context, m Message, ev *hris.Event, a idempo
 			return outcome{}, err
 		}
 		after := ""
-		if held {
-			own := s.find(ev.EventID)
-			if own == nil {
-				return h.cancelledByHand(ctx, ev), nil
-			}
+		own := s.find(ev.EventID)
+		switch {
+		case held && own == nil:
+			return h.cancelledByHand(ctx, ev), nil
+		case held:
 			ev, after = withDue(ev, own.DueAt), own.After
-		} else if w := waitsFor(ev, s); w != nil {
-			ev, after = withDue(ev, w.DueAt), w.EventID
+		case own != nil && h.dueBy(own.DueAt):
+			return h.dueFromArrival(ctx, m, ev, *own)
+		default:
+			if w := waitsFor(ev, s); w != nil {
+				ev, after = withDue(ev, w.DueAt), w.EventID
+			}
 		}
 		if s.found && stale(ev, s.link) {
 			_, last := s.link.OrderingKey()
@@ -184,6 +188,33 @@ func (h *Handler) processDue(ctx context.Context, m Message, ev *hris.Event, due
 	}
 	h.count(ctx, run.Result)
 	return Result{Outcome: run.Result.Name}
+}
+
+// dueFromArrival applies a held event that is due although its first
+// claim did not say it was held: the claim expired (the event was held
+// longer than claims are kept, state.DefaultEventTTL) or the attempt that
+// held it stopped before completing it. Its held record says it is, so it
+// is applied as its due delivery would be, under its due claim (so that a
+// cancellation and it never both happen), and the record is removed. The
+// due claim published the outcome; the one returned names it and carries
+// no events, unless the due claim was done before (a duplicate, or the
+// reason it was cancelled).
+func (h *Handler) dueFromArrival(ctx context.Context, m Message, ev *hris.Event, own state.Held) (outcome, error) {
+	run, err := h.once.Run(ctx, dueKey(ev.EventID), m.ID, ev.Employee.EmployeeID, func(ctx context.Context, a idempotency.Attempt) (outcome, error) {
+		return h.handle(ctx, m, ev, a, true)
+	})
+	if err != nil {
+		return outcome{}, err
+	}
+	h.unhold(ctx, own.Key())
+	if run.Status == idempotency.Duplicate {
+		reason := ReasonDuplicate
+		if run.Result.Reason == ReasonSuperseded || run.Result.Reason == ReasonCancelled {
+			reason = run.Result.Reason
+		}
+		return h.skip(ev, reason, ""), nil
+	}
+	return outcome{Name: run.Result.Name}, nil
 }
 
 // cancelledByHand is the outcome of a held event coming due whose record

@@ -654,8 +654,16 @@ func TestHoldLongerThanTheClaimsAreKept(t *testing.T) {
 	leave := effective(hrisEvent("terminate", "E2180", t0, nil), due)
 	e.mustSend(e.deprov, leave.body())
 	clock.Set(due)
+	before := e.store.OpsByName()
 	if fired := e.fire(clock.Now()); len(fired) != 1 {
 		t.Fatalf("fired %d", len(fired))
+	}
+	// Both claims taken and completed, the employee read twice (once for
+	// each claim's decision), the leaver's writes, the record removed.
+	ops := opsSince(before, e.store.OpsByName())
+	t.Logf("the due delivery of a hold longer than 14 days: state-table operations %v", ops)
+	if want := map[string]int64{"PutItem": 5, "GetItem": 2, "Query": 2, "UpdateItem": 2, "DeleteItem": 2}; !maps.Equal(ops, want) {
+		t.Errorf("state-table operations %v, want %v", ops, want)
 	}
 	if e.user("longhold").Enabled || len(e.held("E2180")) != 0 {
 		t.Fatalf("after the due delivery: enabled %v, held %+v", e.user("longhold").Enabled, e.held("E2180"))

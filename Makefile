@@ -63,7 +63,7 @@ demo: node_modules
 invoke: node_modules
 	$(GO) run ./cmd/lambdarun -fn $(FN) -event $(EVENT) $(if $(ENV_VARS),-env-vars $(ENV_VARS))
 
-## ops: the operator command (ARGS="employee E123" | ARGS="rejected EVENT_ID" | ARGS="redrive -queue provision [-apply]" | ARGS="redrive -status -queue provision"; docs/operations.md)
+## ops: the operator command (ARGS="employee E123" | ARGS=pending | ARGS="rejected EVENT_ID" | ARGS="redrive -queue provision [-apply]" | ARGS="redrive -status -queue provision"; docs/operations.md)
 ops:
 	@$(GO) run ./cmd/lifecyclectl $(ARGS)
 

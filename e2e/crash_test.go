@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/lenderops/encompass-lifecycle/internal/localenv"
 	"github.com/lenderops/encompass-lifecycle/internal/story"
@@ -21,7 +22,9 @@ func TestCrashBeforePublishStillPublishes(t *testing.T) {
 	redeliverUntilDone(t, env, hire, 1)
 	move := hire[0]
 	move.EventID, move.Type, move.Why = "hris-K000-move", "update", "a move"
-	move.OccurredAt = move.OccurredAt.Add(1)
+	// A second later: the body carries whole seconds, and an event whose
+	// ordering key is not greater than the hire's is stale (CONTRACTS 2a).
+	move.OccurredAt = move.OccurredAt.Add(time.Second)
 	move.Employee = story.Employee{"employeeId": "K000", "familyName": "Moved", "jobTitle": "Branch Manager"}
 	batch := localenv.SQSBatch(localenv.ProvisionQueueARN, bodies([]story.HRISEvent{move})...)
 

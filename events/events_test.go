@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -15,9 +16,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	sample "github.com/lenderops/encompass-lifecycle/events"
 	"github.com/lenderops/encompass-lifecycle/internal/lambdarun"
+	"github.com/lenderops/encompass-lifecycle/pkg/config"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
 	"github.com/lenderops/encompass-lifecycle/pkg/hris"
@@ -209,6 +212,20 @@ func envVars() map[string]map[string]string {
 		"ENCOMPASS_USER_API":      "scim",
 	}
 	keys, _ := json.Marshal(map[string]string{sample.WebhookTestSubscriptionID: sample.WebhookTestSigningKey})
+	// Held events (CONTRACTS section 2a): the provisioning functions need a
+	// Scheduler group, role and dead-letter queue and their queue's ARN to
+	// start; the samples are due now, so nothing calls the Scheduler.
+	held := func(queueVar, queueARN string) map[string]string {
+		m := maps.Clone(encompassVars)
+		maps.Copy(m, map[string]string{
+			"SCHEDULER_GROUP":            "encompass-lifecycle-held-events",
+			"SCHEDULER_ROLE_ARN":         "arn:aws:iam::123456789012:role/EncompassLifecycle-HeldEventsSchedulerRole",
+			"SCHEDULER_DLQ_ARN":          "arn:aws:sqs:us-east-1:123456789012:EncompassLifecycle-HeldEventsDLQ",
+			"AWS_ENDPOINT_URL_SCHEDULER": "",
+			queueVar:                     queueARN,
+		})
+		return m
+	}
 	return map[string]map[string]string{
 		"Parameters": {
 			"STATE_TABLE":                      "encompass-lifecycle-state",
@@ -218,8 +235,8 @@ func envVars() map[string]map[string]string {
 			"AWS_ENDPOINT_URL_EVENTBRIDGE":     "",
 			"AWS_ENDPOINT_URL_SECRETS_MANAGER": "",
 		},
-		"ProvisionFunction":   encompassVars,
-		"DeprovisionFunction": encompassVars,
+		"ProvisionFunction":   held("PROVISION_QUEUE_ARN", provisionQueueARN),
+		"DeprovisionFunction": held("DEPROVISION_QUEUE_ARN", deprovisionQueueARN),
 		"PollerFunction":      encompassVars,
 		"WebhookFunction": {
 			"WEBHOOK_SECRET_ARN":   "",
@@ -439,6 +456,12 @@ func checkEnvVars(t *testing.T, name string) {
 		}
 		if v, ok := vars["ENCOMPASS_SECRET_ARN"]; !ok || v != "" {
 			t.Errorf("%s: ENCOMPASS_SECRET_ARN must be overridden with \"\", got %q, %v", fn, v, ok)
+		}
+		// The function starts with them: its own configuration check.
+		need := map[string]config.Needs{"provision": config.ForProvision, "deprovision": config.ForDeprovision, "poller": config.ForPoller}[fn]
+		if _, err := config.Load(context.Background(), func(k string) string { return vars[k] }, need,
+			config.WithAWSConfig(aws.Config{Region: "us-east-1"})); err != nil {
+			t.Errorf("%s would not start with %s: %v", fn, name, err)
 		}
 	}
 }

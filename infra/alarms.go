@@ -91,6 +91,7 @@ func (s *LifecycleStack) defineAlarms() {
 		{"DeprovisionDLQMessages", "HRIS terminate events failed repeatedly and wait in the deprovision DLQ: leavers may still have access", s.DeprovisionDLQ},
 		{"PollerScheduleDLQMessages", "Scheduled polls could not be delivered to the poller", s.ScheduleDLQ},
 		{"AlertRuleDLQMessages", "Poll Anomaly or User Drift Detected events could not be delivered to the alert topic", s.AlertRuleDLQ},
+		{"HeldEventsDLQMessages", "EventBridge Scheduler could not send held HRIS events back to their queue when they were due: joiners or leavers are waiting (docs/operations.md, held events)", s.HeldEventsDLQ},
 	}
 	for _, d := range dlqs {
 		alarm(d.id, d.what, d.q.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{

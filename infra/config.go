@@ -37,6 +37,7 @@ const (
 	ctxWebhookBurstLimit  = "webhookBurstLimit"
 	ctxSAMLocal           = "samLocal"
 	ctxMappingFile        = "mappingFile"
+	ctxImmediateReasons   = "immediateTerminationReasons"
 )
 
 // contextKeys lists every key the app understands, so that a misspelt key in
@@ -45,7 +46,7 @@ var contextKeys = []string{
 	ctxInstanceID, ctxAPIURL, ctxUserAPI, ctxGrant, ctxPollRateMinutes, ctxRequestBudget,
 	ctxAlertEmail, ctxProducerPrincipal, ctxEncompassSecretARN, ctxWebhookSecretARN,
 	ctxLogRetentionDays, ctxLogLevel, ctxDryRun, ctxMaxRemovalRatio, ctxDeprovisionMaxAge, ctxExposureAlarm,
-	ctxEventArchiveDays, ctxWebhookRateLimit, ctxWebhookBurstLimit, ctxSAMLocal, ctxMappingFile,
+	ctxEventArchiveDays, ctxWebhookRateLimit, ctxWebhookBurstLimit, ctxSAMLocal, ctxMappingFile, ctxImmediateReasons,
 }
 
 // Config is the validated configuration of the EncompassLifecycle stack.
@@ -97,6 +98,10 @@ type Config struct {
 	// relative to the repository root; it is packaged next to the
 	// provisioning functions' bootstrap. Empty means the built-in rules.
 	MappingFile string
+	// ImmediateTerminationReasons is IMMEDIATE_TERMINATION_REASONS: the
+	// comma-separated terminationReason values that apply a terminate at
+	// once, whatever its effectiveAt. Empty: none.
+	ImmediateTerminationReasons string
 	// SAMLocal declares the local-only variables (credentials, endpoints) as
 	// empty strings, because `sam local invoke --env-vars` only overrides
 	// variables that the template declares. Never for deployments.
@@ -214,6 +219,7 @@ func LoadConfig(lookup func(key string) (any, bool)) (Config, error) {
 	integer(ctxWebhookBurstLimit, &c.WebhookBurstLimit)
 	boolean(ctxSAMLocal, &c.SAMLocal)
 	str(ctxMappingFile, &c.MappingFile)
+	str(ctxImmediateReasons, &c.ImmediateTerminationReasons)
 	if v, ok := lookup(ctxMaxRemovalRatio); ok && v != nil {
 		f, err := toFloat(v)
 		if err != nil {
@@ -299,6 +305,16 @@ func (c Config) validate() []error {
 	}
 	if c.WebhookBurstLimit < c.WebhookRateLimit || c.WebhookBurstLimit > 5000 {
 		bad(ctxWebhookBurstLimit, "%d must be at least %q (%d) and at most 5000", c.WebhookBurstLimit, ctxWebhookRateLimit, c.WebhookRateLimit)
+	}
+	if c.ImmediateTerminationReasons != "" {
+		// The functions' own check (pkg/config) is the same: an item of 1
+		// to 128 printable characters, no empty one.
+		for i, r := range strings.Split(c.ImmediateTerminationReasons, ",") {
+			r = strings.TrimSpace(r)
+			if r == "" || len(r) > 128 || strings.ContainsFunc(r, func(c rune) bool { return c < 0x20 || c == 0x7f }) {
+				bad(ctxImmediateReasons, "item %d (%q) must be a terminationReason of 1 to 128 printable characters; the list is comma-separated", i+1, r)
+			}
+		}
 	}
 	return errs
 }

@@ -158,6 +158,7 @@ func (s *LifecycleStack) defineDashboard() {
 			queueMetric(s.DeprovisionDLQ, "ApproximateNumberOfMessagesVisible", "deprovision DLQ"),
 			queueMetric(s.ScheduleDLQ, "ApproximateNumberOfMessagesVisible", "poller schedule DLQ"),
 			queueMetric(s.AlertRuleDLQ, "ApproximateNumberOfMessagesVisible", "alert rule DLQ"),
+			queueMetric(s.HeldEventsDLQ, "ApproximateNumberOfMessagesVisible", "held events DLQ"),
 		},
 		LeftYAxis: axis("messages"),
 	})

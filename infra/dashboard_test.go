@@ -129,7 +129,7 @@ func TestOperationsDashboard(t *testing.T) {
 	if got := queueLines(titleQueueAge, "ApproximateAgeOfOldestMessage"); !slices.Equal(got, wantAge) {
 		t.Errorf("queue age plots %v, want %v", got, wantAge)
 	}
-	wantDepth := []string{queueName("ProvisionQueueDLQ"), queueName("DeprovisionQueueDLQ"), queueName("PollerScheduleDLQ"), queueName("AlertRuleDLQ")}
+	wantDepth := []string{queueName("ProvisionQueueDLQ"), queueName("DeprovisionQueueDLQ"), queueName("PollerScheduleDLQ"), queueName("AlertRuleDLQ"), queueName("HeldEventsDLQ")}
 	slices.Sort(wantDepth)
 	if got := queueLines(titleDLQDepth, "ApproximateNumberOfMessagesVisible"); !slices.Equal(got, wantDepth) {
 		t.Errorf("DLQ depth plots %v, want %v", got, wantDepth)

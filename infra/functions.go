@@ -24,6 +24,9 @@ var (
 	localOnlyEndpointVars  = []string{"AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_EVENTBRIDGE", "AWS_ENDPOINT_URL_SECRETS_MANAGER"}
 	localOnlyEncompassVars = []string{"ENCOMPASS_CLIENT_ID", "ENCOMPASS_CLIENT_SECRET", "ENCOMPASS_USERNAME", "ENCOMPASS_PASSWORD"}
 	localOnlyWebhookVars   = []string{"WEBHOOK_SIGNING_KEYS"}
+	// localOnlySchedulerVars: the provisioning functions also reach the
+	// Scheduler.
+	localOnlySchedulerVars = []string{"AWS_ENDPOINT_URL_SCHEDULER"}
 )
 
 // logRetention maps a number of days to the CDK enum.
@@ -89,8 +92,9 @@ func (s *LifecycleStack) defineFunctions(distDir, mappingFile string) error {
 
 	// The provisioning functions resolve the mapping rules at cold start;
 	// a custom file travels in their code asset next to the bootstrap.
+	// Both hold future-dated events (held.go), each on its own queue.
 	var provisionCode, deprovisionCode string
-	provisioningEnv := with(nil)
+	provisioningEnv := map[string]string{}
 	if mappingFile != "" {
 		var err error
 		if provisionCode, err = s.stageWithMapping(distDir, "provision", mappingFile); err != nil {
@@ -99,14 +103,24 @@ func (s *LifecycleStack) defineFunctions(distDir, mappingFile string) error {
 		if deprovisionCode, err = s.stageWithMapping(distDir, "deprovision", mappingFile); err != nil {
 			return err
 		}
-		provisioningEnv = with(map[string]string{"MAPPING_FILE": lambdaTaskRoot + "/" + mappingAssetName})
+		provisioningEnv["MAPPING_FILE"] = lambdaTaskRoot + "/" + mappingAssetName
+	}
+	if cfg.SAMLocal {
+		for _, k := range localOnlySchedulerVars {
+			provisioningEnv[k] = ""
+		}
+	}
+	provisioningWith := func(queueVar string, queue awssqs.Queue) map[string]string {
+		m := with(provisioningEnv)
+		maps.Copy(m, s.heldEventsEnv(queueVar, queue))
+		return m
 	}
 	s.Provision = s.function(distDir, functionSpec{
 		id:          "ProvisionFunction",
 		description: "Applies HRIS hire, update and rehire events to Encompass",
 		timeout:     queueFunctionTimeoutSeconds,
 		reserved:    cc.Provision,
-		env:         provisioningEnv,
+		env:         provisioningWith("PROVISION_QUEUE_ARN", s.ProvisionQueue),
 		codeDir:     provisionCode,
 	})
 	s.Deprovision = s.function(distDir, functionSpec{
@@ -114,7 +128,7 @@ func (s *LifecycleStack) defineFunctions(distDir, mappingFile string) error {
 		description: "Disables the Encompass accounts of HRIS leavers",
 		timeout:     queueFunctionTimeoutSeconds,
 		reserved:    cc.Deprovision,
-		env:         provisioningEnv,
+		env:         provisioningWith("DEPROVISION_QUEUE_ARN", s.DeprovisionQueue),
 		codeDir:     deprovisionCode,
 	})
 	s.Poller = s.function(distDir, functionSpec{
@@ -160,6 +174,8 @@ func (s *LifecycleStack) defineFunctions(distDir, mappingFile string) error {
 	s.grantTable(s.Poller, pollerOwnTableActions, pollerOwnKeys)
 	s.grantTable(s.Poller, pollerReadTableActions, pollerReadKeys)
 	s.grantTable(s.Webhook, webhookTableActions, webhookKeys)
+	s.grantHoldEvents(s.Provision)
+	s.grantHoldEvents(s.Deprovision)
 	s.WebhookSecret.GrantRead(s.Webhook, nil)
 
 	s.subscribe(s.Provision, s.ProvisionQueue, cc.Provision)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 )
@@ -21,6 +22,8 @@ func (s *LifecycleStack) defineOutputs() {
 	out("EncompassSecretArn", "Put the Encompass API credentials here", s.EncompassSecret.SecretArn())
 	out("WebhookSecretArn", "Put the webhook signing keys here", s.WebhookSecret.SecretArn())
 	out("AlertTopicArn", "Alarms and poller alerts are published here", s.AlertTopic.TopicArn())
+	out("HeldEventsScheduleGroupName", "EventBridge Scheduler group of the HRIS events held until their effective date (one schedule each)", s.HeldEventsGroup.Ref())
+	out("HeldEventsDLQUrl", "Held events the Scheduler could not send back to their queue land here (alarmed)", s.HeldEventsDLQ.QueueUrl())
 	out("DashboardUrl", "The operations dashboard (CloudWatch)", jsii.String("https://"+*awscdk.Aws_REGION()+
 		".console.aws.amazon.com/cloudwatch/home?region="+*awscdk.Aws_REGION()+"#dashboards:name="+*dashboardName()))
 }
@@ -42,8 +45,20 @@ func (s *LifecycleStack) suppressNagFindings() {
 	if s.Config.WebhookSecretARN == "" {
 		suppress(s.WebhookSecret, "AwsSolutions-SMG4", "No rotation Lambda is possible: webhook signing keys are registered with the Encompass webhook subscription"+rotation)
 	}
-	for _, q := range []any{s.ScheduleDLQ, s.AlertRuleDLQ} {
-		suppress(q, "AwsSolutions-SQS3", "This queue is itself a dead-letter queue (of the poller schedule or the alert rule target); a DLQ of a DLQ would only hide failures. Messages in it raise an alarm.")
+	for _, q := range []any{s.ScheduleDLQ, s.AlertRuleDLQ, s.HeldEventsDLQ} {
+		suppress(q, "AwsSolutions-SQS3", "This queue is itself a dead-letter queue (of the poller schedule, the alert rule target or the held events' schedules); a DLQ of a DLQ would only hide failures. Messages in it raise an alarm.")
+	}
+	// The held events' schedules are named per HRIS event (held.go), so the
+	// grant names the group's schedules, not each one: the group is the
+	// stack's own and holds nothing else.
+	for _, fn := range []awslambda.Function{s.Provision, s.Deprovision} {
+		cdknag.NagSuppressions_AddResourceSuppressions(fn.Role(), &[]*cdknag.NagPackSuppression{{
+			Id: jsii.String("AwsSolutions-IAM5"),
+			Reason: jsii.String("scheduler:CreateSchedule and DeleteSchedule on the schedules of this stack's own held-events group only: " +
+				"each held HRIS event gets a one-time schedule named after its event id, so the names cannot be listed in advance. " +
+				"iam:PassRole names the one scheduler role, passed to scheduler.amazonaws.com only."),
+			AppliesTo: &[]any{"Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/<HeldEventsScheduleGroup>/*"},
+		}}, jsii.Bool(true))
 	}
 	suppress(s.Node().FindChild(jsii.String("WebhookApi")), "AwsSolutions-APIG4",
 		"Encompass delivers webhooks with an HMAC signature (Elli-Signature) and cannot present IAM, JWT or Lambda-authorizer credentials. "+

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsscheduler"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
@@ -80,9 +81,14 @@ type LifecycleStack struct {
 	Config      Config
 	Concurrency Concurrency
 
-	ProvisionQueue, DeprovisionQueue        awssqs.Queue
-	ProvisionDLQ, DeprovisionDLQ            awssqs.Queue
-	ScheduleDLQ, AlertRuleDLQ               awssqs.Queue
+	ProvisionQueue, DeprovisionQueue awssqs.Queue
+	ProvisionDLQ, DeprovisionDLQ     awssqs.Queue
+	ScheduleDLQ, AlertRuleDLQ        awssqs.Queue
+	// Held events (held.go): the schedule group, the dead-letter queue of
+	// deliveries that failed, the role the Scheduler sends with.
+	HeldEventsGroup                         awsscheduler.CfnScheduleGroup
+	HeldEventsDLQ                           awssqs.Queue
+	HeldEventsRole                          awsiam.Role
 	Table                                   awsdynamodb.Table
 	Bus                                     awsevents.EventBus
 	EncompassSecret, WebhookSecret          awssecretsmanager.ISecret
@@ -141,6 +147,7 @@ func NewLifecycleStack(scope constructs.Construct, id string, props LifecycleSta
 		Concurrency: cc,
 	}
 	s.defineQueues()
+	s.defineHeldEvents()
 	s.defineStateAndEvents()
 	s.defineSecrets()
 	if err := s.defineFunctions(props.DistDir, mapping); err != nil {
@@ -182,10 +189,14 @@ func (s *LifecycleStack) defineQueues() {
 const maxHRISMessageBytes = 1 << 20
 
 // fifoQueue returns a FIFO queue and its FIFO dead-letter queue, both
-// encrypted (SSE-SQS: a cross-account producer needs no KMS grant),
-// refusing plain-HTTP requests and taking messages up to
-// maxHRISMessageBytes. Deduplication is by the producer's
-// MessageDeduplicationId (= eventId), never by content.
+// encrypted (SSE-SQS: a cross-account producer needs no KMS grant, nor
+// does the Scheduler's role), refusing plain-HTTP requests and taking
+// messages up to maxHRISMessageBytes. Content-based de-duplication is on
+// because EventBridge Scheduler's SQS target sets only the message group,
+// and a FIFO target must de-duplicate by content for it to send held
+// events back (docs/provisioning.md); the HRIS producer's explicit
+// MessageDeduplicationId (= eventId) overrides the content hash for every
+// message it sends, so its de-duplication is unchanged.
 func (s *LifecycleStack) fifoQueue(id string) (awssqs.Queue, awssqs.Queue) {
 	dlq := awssqs.NewQueue(s.Stack, jsii.String(id+"DLQ"), &awssqs.QueueProps{
 		Fifo:                jsii.Bool(true),
@@ -197,7 +208,7 @@ func (s *LifecycleStack) fifoQueue(id string) (awssqs.Queue, awssqs.Queue) {
 	q := awssqs.NewQueue(s.Stack, jsii.String(id), &awssqs.QueueProps{
 		Fifo:                      jsii.Bool(true),
 		MaxMessageSizeBytes:       jsii.Number(maxHRISMessageBytes),
-		ContentBasedDeduplication: jsii.Bool(false),
+		ContentBasedDeduplication: jsii.Bool(true),
 		Encryption:                awssqs.QueueEncryption_SQS_MANAGED,
 		EnforceSSL:                jsii.Bool(true),
 		RetentionPeriod:           awscdk.Duration_Days(jsii.Number(4)),

@@ -80,8 +80,12 @@ func TestQueuesAreFIFOWithFIFODeadLetterQueues(t *testing.T) {
 		t.Run(q.queue, func(t *testing.T) {
 			id := s.logicalID(t, q.queue+"/Resource")
 			p := props(s.resource(t, id))
-			if p["FifoQueue"] != true || p["ContentBasedDeduplication"] != false {
-				t.Errorf("FifoQueue = %v, ContentBasedDeduplication = %v; want a FIFO queue deduplicating by the producer's eventId", p["FifoQueue"], p["ContentBasedDeduplication"])
+			// Content-based de-duplication: EventBridge Scheduler's SQS
+			// target sets only the message group of a held event it sends
+			// back, and a FIFO target needs it; the producer's explicit
+			// MessageDeduplicationId (the eventId) overrides it.
+			if p["FifoQueue"] != true || p["ContentBasedDeduplication"] != true {
+				t.Errorf("FifoQueue = %v, ContentBasedDeduplication = %v; want a FIFO queue the Scheduler can send held events to", p["FifoQueue"], p["ContentBasedDeduplication"])
 			}
 			if p["SqsManagedSseEnabled"] != true && p["KmsMasterKeyId"] == nil {
 				t.Error("queue is not encrypted at rest")
@@ -244,9 +248,10 @@ func TestFunctionEnvironmentFollowsTheContract(t *testing.T) {
 	encSecret := s.logicalID(t, "EncompassSecret/Resource")
 	hookSecret := s.logicalID(t, "WebhookSecret/Resource")
 	encompassVars := []string{"DRY_RUN", "ENCOMPASS_API_URL", "ENCOMPASS_INSTANCE_ID", "ENCOMPASS_MAX_IN_FLIGHT", "ENCOMPASS_SECRET_ARN", "ENCOMPASS_USER_API", "EVENT_BUS_NAME", "LOG_LEVEL", "STATE_TABLE"}
+	heldVars := []string{"SCHEDULER_DLQ_ARN", "SCHEDULER_GROUP", "SCHEDULER_ROLE_ARN"}
 	want := map[string][]string{
-		"ProvisionFunction":   encompassVars,
-		"DeprovisionFunction": encompassVars,
+		"ProvisionFunction":   slices.Concat(encompassVars, heldVars, []string{"PROVISION_QUEUE_ARN"}),
+		"DeprovisionFunction": slices.Concat(encompassVars, heldVars, []string{"DEPROVISION_QUEUE_ARN"}),
 		"PollerFunction":      append(slices.Clone(encompassVars), "POLLER_MAX_REMOVAL_RATIO"),
 		"WebhookFunction":     {"EVENT_BUS_NAME", "LOG_LEVEL", "STATE_TABLE", "WEBHOOK_SECRET_ARN"},
 	}
@@ -272,6 +277,19 @@ func TestFunctionEnvironmentFollowsTheContract(t *testing.T) {
 		if env["ENCOMPASS_INSTANCE_ID"] != "BE11200922" || env["ENCOMPASS_API_URL"] != "https://api.elliemae.com" ||
 			env["ENCOMPASS_USER_API"] != "scim" || env["DRY_RUN"] != "false" || env["LOG_LEVEL"] != "info" {
 			t.Errorf("%s: environment = %v", fn, env)
+		}
+	}
+	// Held events go back to the function's own queue, in the stack's
+	// group, as the scheduler role; failed deliveries to the held events'
+	// dead-letter queue.
+	group := s.logicalID(t, "HeldEventsScheduleGroup")
+	role := s.logicalID(t, "HeldEventsSchedulerRole/Resource")
+	dlq := s.logicalID(t, "HeldEventsDLQ/Resource")
+	for fn, q := range map[string][2]string{"ProvisionFunction": {"PROVISION_QUEUE_ARN", "ProvisionQueue"}, "DeprovisionFunction": {"DEPROVISION_QUEUE_ARN", "DeprovisionQueue"}} {
+		env, _ := dig(props(s.resource(t, fn)), "Environment", "Variables").(map[string]any)
+		if !refersTo(env["SCHEDULER_GROUP"], group) || !refersTo(env["SCHEDULER_ROLE_ARN"], role) || !refersTo(env["SCHEDULER_DLQ_ARN"], dlq) ||
+			!refersTo(env[q[0]], s.logicalID(t, q[1]+"/Resource")) {
+			t.Errorf("%s: held-event variables %v", fn, env)
 		}
 	}
 	if r := dig(props(s.resource(t, "PollerFunction")), "Environment", "Variables", "POLLER_MAX_REMOVAL_RATIO"); r != "0.2" {
@@ -363,11 +381,16 @@ func TestEachFunctionGetsExactlyWhatItUses(t *testing.T) {
 	ddbRW := "dynamodb:DeleteItem dynamodb:GetItem dynamodb:PutItem dynamodb:Query dynamodb:UpdateItem"
 	secret := "secretsmanager:DescribeSecret secretsmanager:GetSecretValue"
 	type grant struct{ actions, resource string }
+	// Held events: the schedules of the stack's group (a pattern, so no
+	// single resource id) and the scheduler role (TestHeldEventsGrants
+	// checks both in full).
+	schedules := grant{"scheduler:CreateSchedule scheduler:DeleteSchedule", ""}
+	passRole := grant{"iam:PassRole", s.logicalID(t, "HeldEventsSchedulerRole/Resource")}
 	want := map[string][]grant{
 		"ProvisionFunction": {{"logs:CreateLogStream logs:PutLogEvents", logs("ProvisionFunction")}, {secret, encSecret}, {"events:PutEvents", bus},
-			{ddbRW, table}, {consume, queue("ProvisionQueue")}},
+			{ddbRW, table}, {consume, queue("ProvisionQueue")}, schedules, passRole},
 		"DeprovisionFunction": {{"logs:CreateLogStream logs:PutLogEvents", logs("DeprovisionFunction")}, {secret, encSecret}, {"events:PutEvents", bus},
-			{ddbRW, table}, {consume, queue("DeprovisionQueue")}},
+			{ddbRW, table}, {consume, queue("DeprovisionQueue")}, schedules, passRole},
 		"PollerFunction": {{"logs:CreateLogStream logs:PutLogEvents", logs("PollerFunction")}, {secret, encSecret}, {"events:PutEvents", bus},
 			{"dynamodb:BatchWriteItem " + ddbRW, table}, {"dynamodb:Query", table}},
 		"WebhookFunction": {{"logs:CreateLogStream logs:PutLogEvents", logs("WebhookFunction")}, {"dynamodb:GetItem dynamodb:PutItem dynamodb:UpdateItem", table},
@@ -560,7 +583,7 @@ func TestAlarms(t *testing.T) {
 		got[alarmKey{p["MetricName"].(string), target}] = p
 	}
 	want := []alarmKey{}
-	for _, q := range []string{"ProvisionQueueDLQ", "DeprovisionQueueDLQ", "PollerScheduleDLQ", "AlertRuleDLQ"} {
+	for _, q := range []string{"ProvisionQueueDLQ", "DeprovisionQueueDLQ", "PollerScheduleDLQ", "AlertRuleDLQ", "HeldEventsDLQ"} {
 		want = append(want, alarmKey{"ApproximateNumberOfMessagesVisible", s.logicalID(t, q+"/Resource")})
 	}
 	for _, fn := range allFunctions {
@@ -803,7 +826,7 @@ func TestEnvJSONOnlySetsDeclaredVariables(t *testing.T) {
 	d := defaultStack(t)
 	for _, fn := range allFunctions {
 		env := dig(props(d.resource(t, fn)), "Environment", "Variables").(map[string]any)
-		for _, k := range slices.Concat(localOnlyEncompassVars, localOnlyWebhookVars, localOnlyEndpointVars) {
+		for _, k := range slices.Concat(localOnlyEncompassVars, localOnlyWebhookVars, localOnlyEndpointVars, localOnlySchedulerVars) {
 			if _, ok := env[k]; ok {
 				t.Errorf("%s declares the local-only %s in the deployable template", fn, k)
 			}

@@ -53,6 +53,17 @@ func run(ctx context.Context, w io.Writer, binDir string, verbose, keep bool) er
 		return err
 	}
 	printSummary(w, rep.Summary)
+	fmt.Fprintf(w, "\nEffective dates: the HRIS sends each event as soon as it is known; the local product's clock moves from date to date, and the Scheduler sends each held event back to its queue when it is due\n\n")
+	first := len(rep.Steps)
+	err = p.EffectiveDates(ctx)
+	if ctx.Err() != nil {
+		return errInterrupted
+	}
+	if err != nil {
+		return err
+	}
+	rep = p.Report()
+	printDatesSummary(w, rep.Steps[first:], len(env.Scheduler.Schedules()))
 	fmt.Fprintf(w, "\nfinished in %s\n", time.Since(start).Round(time.Millisecond))
 	if n := len(rep.Summary.Failures); n > 0 {
 		return fmt.Errorf("%d invocation(s) failed", n)
@@ -62,7 +73,8 @@ func run(ctx context.Context, w io.Writer, binDir string, verbose, keep bool) er
 		// signs nothing without some.
 		fmt.Fprintf(w, "\nthe local product keeps running; Ctrl-C stops it. In another terminal:\n\n"+
 			"  export STATE_TABLE=%s AWS_ENDPOINT_URL_DYNAMODB=%s AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local\n"+
-			"  make ops ARGS=\"employee E1001\"\n", env.Table, env.DynamoURL)
+			"  make ops ARGS=\"employee E1001\"\n"+
+			"  make ops ARGS=pending        # who joins or leaves when (held events)\n", env.Table, env.DynamoURL)
 		<-ctx.Done()
 	}
 	return nil
@@ -100,4 +112,29 @@ func printSummary(w io.Writer, s story.Summary) {
 	for _, f := range s.Failures {
 		fmt.Fprintf(w, "      %s\n", f)
 	}
+}
+
+// printDatesSummary counts what the effective-date chapter held, applied
+// when due and cancelled.
+func printDatesSummary(w io.Writer, steps []story.Step, left int) {
+	held, superseded := 0, 0
+	var late []string
+	for _, s := range steps {
+		for _, ev := range s.Events {
+			switch d := ev.DetailMap(); {
+			case ev.DetailType == "HRIS Event Scheduled":
+				held++
+			case d["reason"] == "superseded":
+				superseded++
+			}
+		}
+		if s.Actor == "scheduler" && s.Result != nil {
+			late = append(late, s.Late.Round(time.Millisecond).String())
+		}
+	}
+	fmt.Fprintf(w, "\nEffective dates\n")
+	fmt.Fprintf(w, "  events held         %d\n", held)
+	fmt.Fprintf(w, "  applied when due    %d (after the due time by %s)\n", len(late), strings.Join(late, ", "))
+	fmt.Fprintf(w, "  superseded          %d\n", superseded)
+	fmt.Fprintf(w, "  schedules left      %d\n", left)
 }

@@ -84,6 +84,14 @@ func TestDemo(t *testing.T) {
 		"User Deprovisioned uma.reyes [encompass+dda]",
 		"Encompass disabled, DDA disabled (role Underwriter)",
 		"invocations         11 (4 cold starts), 0 failure(s)",
+		// Effective dates: a hire held until the start date and applied
+		// when it comes, and a rescinded offer.
+		"HRIS Event Scheduled erin.park until",
+		"hris-0101 is due: sent back to the provision queue",
+		"User Provisioned erin.park (applied",
+		"HRIS Event Skipped hris-0102 of E1006 (superseded by hris-0109)",
+		"events held         5",
+		"superseded          2",
 		`"msg":"cold start complete"`, // -v prints the functions' logs
 	} {
 		if !strings.Contains(text, want) {

@@ -14,8 +14,7 @@ import (
 	"github.com/lenderops/encompass-lifecycle/pkg/state"
 )
 
-// command is one subcommand. New ones (pending, when the effective-date
-// issue lands) are one more entry in commands.
+// command is one subcommand; a new one is one more entry in commands.
 type command struct {
 	name    string
 	usage   string // arguments, after the name
@@ -26,6 +25,8 @@ type command struct {
 var commands = []command{
 	{"employee", "[-table T] [-writes N] [-json] EMPLOYEE_ID",
 		"the employee's link to Encompass, status, last applied event, terminated index, held events and last writes", runEmployee},
+	{"pending", "[-table T] [-json] [-overdue D]",
+		"every held event, soonest first: who joins or leaves when, each event's schedule, and those whose due time passed without them being applied", runPending},
 	{"rejected", "[-table T] [-message MESSAGE_ID] [-o FILE] EVENT_ID",
 		"the original body of a rejected HRIS event, verbatim, as kept in the state table (30 days)", runRejected},
 	{"redrive", "(-queue provision|deprovision|ARN|URL | -dlq ARN|URL) [-apply [-max-per-second N] | -status]",
@@ -69,8 +70,7 @@ type deps struct {
 	store func(ctx context.Context, table string) (*state.Store, error)
 	// sqs returns the SQS client.
 	sqs func(ctx context.Context) (sqsAPI, error)
-	// held lists an employee's held events (noHeldEvents until the
-	// effective-date issue adds them).
+	// held lists an employee's held events (storeHeld).
 	held heldLister
 }
 

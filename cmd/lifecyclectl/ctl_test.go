@@ -44,7 +44,7 @@ type harness struct {
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	d := testenv.DynamoDB(t)
-	h := &harness{t: t, table: d.CreateTable(t), client: d.Client, sqs: newSQSFake(t), env: map[string]string{}, held: noHeldEvents}
+	h := &harness{t: t, table: d.CreateTable(t), client: d.Client, sqs: newSQSFake(t), env: map[string]string{}, held: storeHeld}
 	h.now = time.Now().UTC()
 	h.store = state.New(d.Client, h.table, state.WithClock(func() time.Time { return h.now }))
 	h.env["STATE_TABLE"] = h.table
@@ -123,7 +123,8 @@ func TestUsage(t *testing.T) {
 		{nil, 2, "lifecyclectl employee"},
 		{[]string{"help"}, 0, "lifecyclectl redrive"},
 		{[]string{"-h"}, 0, "lifecyclectl rejected"},
-		{[]string{"pending"}, 2, `unknown command "pending"`},
+		{[]string{"pending", "-h"}, 0, "-overdue"},
+		{[]string{"cancel"}, 2, `unknown command "cancel"`},
 		{[]string{"employee", "-h"}, 0, "-writes"},
 	} {
 		code, _, stderr := h.run(tc.args...)
@@ -147,7 +148,7 @@ func TestEmployee(t *testing.T) {
 		"login alice.nguyen, userId alice.nguyen, globalUserId g-77",
 		"last event   hris-0007 (published User Updated), occurred " + h.now.Add(-2*time.Hour).Truncate(time.Second).Format(time.RFC3339),
 		"terminated   no",
-		"held events  none (holding events until their effective date is not supported by this version)",
+		"held events  none",
 		"last writes  newest first (write log USER#alice.nguyen",
 		`hris-0007  organizationId="org-2" password="[REDACTED]" title="Senior Loan Processor"`,
 		`hris-0001  loginId="alice.nguyen" title="Loan Officer"`,
@@ -191,13 +192,11 @@ func TestEmployeeTerminatedAndHeld(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// The seam for held events: a lister that has some.
+	// A resignation held until the day after tomorrow.
 	due := h.now.Add(48 * time.Hour).Truncate(time.Second)
-	h.held = func(_ context.Context, _ *state.Store, id string) ([]heldEvent, error) {
-		if id != "E1003" {
-			return nil, nil
-		}
-		return []heldEvent{{EventID: "hris-0100", Type: "terminate", DueAt: due, OccurredAt: h.now, Schedule: "held-hris-0100"}}, nil
+	if err := h.store.PutHeld(ctx, state.Held{EmployeeID: "E1003", EventID: "hris-0100", Type: "terminate", DueAt: due, OccurredAt: h.now,
+		Queue: "deprovision", ScheduleName: "held-hris-0100", Body: `{"eventId":"hris-0100"}`}); err != nil {
+		t.Fatal(err)
 	}
 	code, out, stderr := h.run("employee", "E1003")
 	if code != 0 {

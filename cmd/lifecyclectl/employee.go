@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -22,19 +21,29 @@ type heldEvent struct {
 	DueAt      time.Time `json:"dueAt"`
 	OccurredAt time.Time `json:"occurredAt"`
 	Schedule   string    `json:"scheduleName,omitempty"`
+	// HeldBehind is the held hire an update waits for (not yet joined).
+	HeldBehind string `json:"heldBehind,omitempty"`
 }
 
 // heldLister lists the events held for an employee, soonest first.
 type heldLister func(ctx context.Context, store *state.Store, employeeID string) ([]heldEvent, error)
 
-// errHeldUnsupported says that this version holds no events: the
-// effective-date issue adds held events to the state table, and with them
-// a lister to replace noHeldEvents (and the pending command).
-var errHeldUnsupported = errors.New("holding events until their effective date is not supported by this version")
+// storeHeld reads the employee's held events from the state table (one
+// Query of HELD#EMP#<employeeId>).
+func storeHeld(ctx context.Context, store *state.Store, employeeID string) ([]heldEvent, error) {
+	hs, err := store.HeldFor(ctx, employeeID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]heldEvent, len(hs))
+	for i, h := range hs {
+		out[i] = heldView(h)
+	}
+	return out, nil
+}
 
-// noHeldEvents is the lister until events can be held.
-func noHeldEvents(context.Context, *state.Store, string) ([]heldEvent, error) {
-	return nil, errHeldUnsupported
+func heldView(h state.Held) heldEvent {
+	return heldEvent{EventID: h.EventID, Type: h.Type, DueAt: h.DueAt, OccurredAt: h.OccurredAt, Schedule: h.ScheduleName, HeldBehind: h.After}
 }
 
 // linkView is the employee link (pk EMP#<employeeId>).
@@ -80,7 +89,6 @@ type employeeReport struct {
 	LastEvent  *lastEventView  `json:"lastEvent,omitempty"`
 	Terminated *terminatedView `json:"terminated"`
 	Held       []heldEvent     `json:"held"`
-	HeldNote   string          `json:"heldNote,omitempty"`
 	Writes     []writeView     `json:"writes"`
 	// Errors are the sections that could not be read (malformed items,
 	// access denied); the others are still shown.
@@ -146,12 +154,9 @@ func runEmployee(ctx context.Context, d *deps, args []string) error {
 	}
 
 	held, err := d.held(ctx, store, id)
-	switch {
-	case errors.Is(err, errHeldUnsupported):
-		rep.HeldNote = err.Error()
-	case err != nil:
+	if err != nil {
 		fail("held events", err)
-	default:
+	} else if held != nil {
 		rep.Held = held
 	}
 
@@ -250,14 +255,16 @@ func printEmployee(w io.Writer, rep employeeReport, login string) {
 		fmt.Fprintf(w, "  terminated   no (not in the terminated index)\n")
 	}
 	switch {
-	case rep.HeldNote != "":
-		fmt.Fprintf(w, "  held events  none (%s)\n", rep.HeldNote)
 	case len(rep.Held) == 0:
 		fmt.Fprintf(w, "  held events  none\n")
 	default:
-		fmt.Fprintf(w, "  held events  %d\n", len(rep.Held))
+		fmt.Fprintf(w, "  held events  %d, soonest first (docs/provisioning.md says how to cancel one)\n", len(rep.Held))
 		for _, h := range rep.Held {
-			fmt.Fprintf(w, "    due %s  %s %s (occurred %s) %s\n", ts(h.DueAt), h.Type, h.EventID, ts(h.OccurredAt), h.Schedule)
+			behind := ""
+			if h.HeldBehind != "" {
+				behind = ", waits for " + h.HeldBehind
+			}
+			fmt.Fprintf(w, "    due %s  %s %s (occurred %s%s) schedule %s\n", ts(h.DueAt), h.Type, h.EventID, ts(h.OccurredAt), behind, dash(h.Schedule))
 		}
 	}
 	switch {

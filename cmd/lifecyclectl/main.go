@@ -1,7 +1,8 @@
 // Command lifecyclectl answers the questions operators ask at 2 a.m. about
 // the Encompass user lifecycle: what the state table knows about an
-// employee, what the original body of a rejected event was, and how to move
-// a dead-letter queue's messages back (docs/operations.md). It reads the
+// employee, which events are held until their effective date, what the
+// original body of a rejected event was, and how to move a dead-letter
+// queue's messages back (docs/operations.md). It reads the
 // deployed resources with the AWS SDK's default credential chain, or the
 // local product through the AWS_ENDPOINT_URL_* variables. `make ops
 // ARGS="..."` runs it.
@@ -57,6 +58,6 @@ func awsDeps() *deps {
 			}
 			return sqs.NewFromConfig(cfg), nil
 		},
-		held: noHeldEvents,
+		held: storeHeld,
 	}
 }

@@ -1,8 +1,10 @@
 // Package localenv runs the whole product on this machine: the Encompass
 // simulator, dynalite with the state table, an EventBridge fake that records
-// what is published, and the four real bootstraps in the Docker-free Lambda
-// runner, each configured as the CDK stack configures it in AWS. The demo,
-// `make invoke`, the end-to-end tests and `make bench` all start it.
+// what is published, an EventBridge Scheduler fake that holds future-dated
+// events and fires them by a clock the caller moves, and the four real
+// bootstraps in the Docker-free Lambda runner, each configured as the CDK
+// stack configures it in AWS. The demo, `make invoke`, the end-to-end tests
+// and `make bench` all start it.
 package localenv
 
 import (
@@ -93,6 +95,13 @@ type Env struct {
 	Table string
 	// Bus records every event the functions publish.
 	Bus *testenv.EventBridgeFake
+	// Scheduler holds the provisioning functions' future-dated events;
+	// FireDue delivers those due by Clock.
+	Scheduler *testenv.SchedulerFake
+	// Clock is the local product's time, shared with the provisioning
+	// functions (LOCAL_CLOCK_FILE): move it to an effective date instead
+	// of waiting for it.
+	Clock *Clock
 	// WebhookKey is the signing key of SubscriptionID.
 	WebhookKey string
 	// Bootstraps are the host builds by function name.
@@ -100,6 +109,7 @@ type Env struct {
 
 	opts       Options
 	ownBinDir  string
+	clockDir   string
 	stopDynamo func()
 	// mappingFile is the local mapping (mapping.yaml), written to a
 	// temporary directory for the functions to read.
@@ -181,6 +191,13 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 	}
 	simErr := e.Sim.Start(addr)
 	e.Bus = testenv.NewEventBridgeFake()
+	e.Scheduler = testenv.NewSchedulerFake(SchedulerGroup)
+	if e.clockDir, err = os.MkdirTemp("", "localenv-clock-"); err != nil {
+		return nil, err
+	}
+	if e.Clock, err = newClock(e.clockDir); err != nil {
+		return nil, err
+	}
 	if e.WebhookKey, err = encompass.GenerateSigningKey(); err != nil {
 		return nil, err
 	}
@@ -244,6 +261,19 @@ func (e *Env) Vars(fn string) map[string]string {
 	}
 	if (fn == "provision" || fn == "deprovision") && e.mappingFile != "" {
 		vars["MAPPING_FILE"] = e.mappingFile
+	}
+	if fn == "provision" || fn == "deprovision" {
+		// Held events: the Scheduler fake, the queues they go back to, and
+		// the local product's clock.
+		maps.Copy(vars, map[string]string{
+			"SCHEDULER_GROUP":            SchedulerGroup,
+			"SCHEDULER_ROLE_ARN":         SchedulerRoleARN,
+			"SCHEDULER_DLQ_ARN":          SchedulerDLQARN,
+			"PROVISION_QUEUE_ARN":        ProvisionQueueARN,
+			"DEPROVISION_QUEUE_ARN":      DeprovisionQueueARN,
+			"AWS_ENDPOINT_URL_SCHEDULER": e.Scheduler.URL,
+			"LOCAL_CLOCK_FILE":           e.Clock.path,
+		})
 	}
 	maps.Copy(vars, e.opts.Env["*"])
 	maps.Copy(vars, e.opts.Env[fn])
@@ -384,6 +414,12 @@ func (e *Env) Close() {
 	}
 	if e.Bus != nil {
 		e.Bus.Close()
+	}
+	if e.Scheduler != nil {
+		e.Scheduler.Close()
+	}
+	if e.clockDir != "" {
+		os.RemoveAll(e.clockDir)
 	}
 	if e.Sim != nil {
 		e.Sim.Close()

@@ -13,7 +13,7 @@ import (
 // Uma is the DDA chapter's underwriter: hired into Encompass and DDA under
 // one global user id, moved out of DDA, then terminated.
 const (
-	Uma      = "E1005"
+	Uma      = "E1020"
 	UmaLogin = "uma.reyes"
 )
 
@@ -78,11 +78,11 @@ func (p *Player) profiles(ctx context.Context) string {
 	if err != nil {
 		return "Encompass profile unreadable: " + err.Error()
 	}
-	s := fmt.Sprintf("global user id %s…: Encompass %s", u.ID[:8], state(enc.IsEnabled()))
+	s := fmt.Sprintf("global user id %s…: Encompass %s", u.ID[:8], enabledWord(enc.IsEnabled()))
 	dda, err := p.Admin.SCIM.GetAIQUser(ctx, u.ID)
 	switch {
 	case err == nil:
-		s += fmt.Sprintf(", DDA %s (role %s)", state(dda.IsEnabled()), dda.RoleName)
+		s += fmt.Sprintf(", DDA %s (role %s)", enabledWord(dda.IsEnabled()), dda.RoleName)
 	case errors.Is(err, encompass.ErrNotFound):
 		s += ", no DDA profile"
 	default:
@@ -100,7 +100,7 @@ func (f Feed) anchor() time.Time {
 	return time.Now().UTC().Add(-time.Hour).Truncate(time.Minute)
 }
 
-func state(enabled bool) string {
+func enabledWord(enabled bool) string {
 	if enabled {
 		return "enabled"
 	}

@@ -29,21 +29,27 @@ type HRISEvent struct {
 	EventID    string
 	Type       string
 	OccurredAt time.Time
-	Employee   Employee
+	// EffectiveAt is when the event takes effect; zero: now.
+	EffectiveAt time.Time
+	Employee    Employee
 	// Why says what the event is for in the story.
 	Why string
 }
 
 // Body is the SQS message body (CONTRACTS section 1).
 func (e HRISEvent) Body() []byte {
-	b, err := json.Marshal(map[string]any{
+	m := map[string]any{
 		"schemaVersion": "1",
 		"eventId":       e.EventID,
 		"type":          e.Type,
 		"occurredAt":    e.OccurredAt.UTC().Format(time.RFC3339),
 		"source":        "workday",
 		"employee":      e.Employee,
-	})
+	}
+	if !e.EffectiveAt.IsZero() {
+		m["effectiveAt"] = e.EffectiveAt.UTC().Format(time.RFC3339)
+	}
+	b, err := json.Marshal(m)
 	if err != nil {
 		panic(err) // maps of strings and bools always marshal
 	}
@@ -123,6 +129,9 @@ func (e HRISEvent) Describe() string {
 	s := fmt.Sprintf("%-9s %s %s", e.Type, e.EmployeeID(), e.EventID)
 	if name != "" {
 		s += " " + name
+	}
+	if !e.EffectiveAt.IsZero() {
+		s += ", effective " + e.EffectiveAt.UTC().Format("2006-01-02")
 	}
 	return s + " (" + e.Why + ")"
 }

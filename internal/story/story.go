@@ -34,6 +34,9 @@ type Step struct {
 	Events []testenv.Event
 	// Result is the invocation behind the step, when there is one.
 	Result *lambdarun.Result
+	// Late is, for a held event the Scheduler delivered, how long after
+	// its due time it was applied (the delivery and the invocation).
+	Late time.Duration
 }
 
 // Rejection is one rejected or skipped HRIS event.
@@ -66,6 +69,9 @@ type Player struct {
 	Emit func(Step)
 	// Admin is an Encompass client acting as a person in the Encompass admin UI.
 	Admin *encompass.Client
+	// Dates is the effective-date chapter's feed (EffectiveDates); zero:
+	// anchored at the local product's today.
+	Dates Dates
 
 	start  time.Time
 	report Report
@@ -149,7 +155,8 @@ func (p *Player) SendBatch(ctx context.Context, fn, queueARN string, evs []HRISE
 	for i, e := range evs {
 		var mine []testenv.Event
 		for _, ev := range published {
-			if detailString(ev, "eventId") == e.EventID {
+			// A held event it cancelled is its doing too.
+			if detailString(ev, "eventId") == e.EventID || detailString(ev, "supersededBy") == e.EventID {
 				mine = append(mine, ev)
 			}
 		}
@@ -385,6 +392,10 @@ func Describe(ev testenv.Event) string { return describe(ev, nil) }
 
 func describe(ev testenv.Event, names map[string]map[string]string) string {
 	d := ev.DetailMap()
+	if by, _ := d["supersededBy"].(string); by != "" {
+		// A held event cancelled by a newer one: which, and by which.
+		return fmt.Sprintf("%s %s of %s (superseded by %s)", ev.DetailType, firstString(d, "eventId"), firstString(d, "employeeId"), by)
+	}
 	who := firstString(d, "userName", "loginId", "userId", "employeeId")
 	s := ev.DetailType
 	if who != "" && ev.Source != "encompass.webhook" {
@@ -395,6 +406,9 @@ func describe(ev testenv.Event, names map[string]map[string]string) string {
 			r += ": " + truncate(e, 90)
 		}
 		s += " (" + r + ")"
+	}
+	if ea, _ := d["effectiveAt"].(string); ea != "" && ev.DetailType == "HRIS Event Scheduled" {
+		s += " until " + ea
 	}
 	if o, _ := d["origin"].(string); o != "" {
 		s += " [" + o + "]"

@@ -6,16 +6,28 @@ import (
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
 )
 
+// The held-event resources FunctionEnv configures, as the stack names them.
+const (
+	SchedulerGroup      = "encompass-lifecycle-held"
+	SchedulerRoleARN    = "arn:aws:iam::000000000000:role/encompass-lifecycle-held-events"
+	SchedulerDLQARN     = "arn:aws:sqs:us-east-1:000000000000:encompass-lifecycle-held-dlq"
+	ProvisionQueueARN   = "arn:aws:sqs:us-east-1:000000000000:encompass-provision.fifo"
+	DeprovisionQueueARN = "arn:aws:sqs:us-east-1:000000000000:encompass-deprovision.fifo"
+)
+
 // FunctionEnv returns the variables of a function pointed at the simulator,
-// a fresh dynalite table and an EventBridge fake, reached through the SDK's
-// endpoint variables (set in the process environment for the test), as the
-// local product and the stack's functions are configured.
+// a fresh dynalite table, an EventBridge fake and an EventBridge Scheduler
+// fake (Scheduler of this test, with SchedulerGroup), reached through the
+// SDK's endpoint variables (set in the process environment for the test),
+// as the local product and the stack's functions are configured.
 func FunctionEnv(t *testing.T, sim *encompasstest.Server) (map[string]string, *EventBridgeFake) {
 	t.Helper()
 	db := DynamoDB(t)
 	eb := EventBridge(t)
+	sched := Scheduler(t, SchedulerGroup)
 	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", db.URL)
 	t.Setenv("AWS_ENDPOINT_URL_EVENTBRIDGE", eb.URL)
+	t.Setenv("AWS_ENDPOINT_URL_SCHEDULER", sched.URL)
 	t.Setenv("AWS_REGION", "us-east-1")
 	t.Setenv("AWS_ACCESS_KEY_ID", "local")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "local")
@@ -28,6 +40,11 @@ func FunctionEnv(t *testing.T, sim *encompasstest.Server) (map[string]string, *E
 		"ENCOMPASS_PASSWORD":      sim.Password,
 		"STATE_TABLE":             db.CreateTable(t),
 		"EVENT_BUS_NAME":          "lifecycle",
+		"SCHEDULER_GROUP":         SchedulerGroup,
+		"SCHEDULER_ROLE_ARN":      SchedulerRoleARN,
+		"SCHEDULER_DLQ_ARN":       SchedulerDLQARN,
+		"PROVISION_QUEUE_ARN":     ProvisionQueueARN,
+		"DEPROVISION_QUEUE_ARN":   DeprovisionQueueARN,
 	}, eb
 }
 

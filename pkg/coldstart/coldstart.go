@@ -1,7 +1,8 @@
 // Package coldstart holds the constructors every function's main.go wires
 // with, in the order a main reads: configuration, logger and metrics, the
 // Encompass client, the mapping and the directory, the state table, the
-// bus; and the one way a cold start reports that it failed.
+// bus, the scheduler of held events, the clock; and the one way a cold
+// start reports that it failed.
 //
 // Nothing here decides anything about HRIS events, polls or webhooks: the
 // handler a main builds from these parts does.
@@ -16,15 +17,18 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/config"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/directory"
 	"github.com/lenderops/encompass-lifecycle/pkg/mapping"
 	"github.com/lenderops/encompass-lifecycle/pkg/publish"
+	"github.com/lenderops/encompass-lifecycle/pkg/schedule"
 	"github.com/lenderops/encompass-lifecycle/pkg/state"
 	"github.com/lenderops/encompass-lifecycle/pkg/telemetry"
 )
@@ -175,12 +179,16 @@ type Provisioning struct {
 	Directory directory.Directory
 	Store     *state.Store
 	Publisher *publish.Publisher
+	// Scheduler holds future-dated events; Now is the function's clock
+	// (the machine's, or LOCAL_CLOCK_FILE's in local runs).
+	Scheduler *schedule.Scheduler
+	Now       func() time.Time
 }
 
 // BuildProvisioning builds the parts of a provisioning function in their
 // order: logger and metrics, the Encompass client, the mapping resolved
-// against the instance, the directory of ENCOMPASS_USER_API, the state
-// table and the bus.
+// against the instance, the directory of ENCOMPASS_USER_API, the clock,
+// the state table, the bus and the Scheduler.
 func BuildProvisioning(ctx context.Context, cfg *config.Config, function string, out io.Writer, httpClient *http.Client) (*Provisioning, error) {
 	p := &Provisioning{Log: Logger(cfg, out, function), Metrics: Metrics(function)}
 	var err error
@@ -193,6 +201,25 @@ func BuildProvisioning(ctx context.Context, cfg *config.Config, function string,
 	if p.Directory, err = Directory(cfg, p.Client, p.Rules); err != nil {
 		return nil, err
 	}
-	p.Store, p.Publisher = State(cfg), Publisher(cfg, p.Metrics)
+	if p.Now, err = Clock(cfg); err != nil {
+		return nil, err
+	}
+	p.Store, p.Publisher = State(cfg, state.WithClock(p.Now)), Publisher(cfg, p.Metrics)
+	if p.Scheduler, err = Scheduler(cfg, p.Metrics); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// Scheduler holds future-dated events in SCHEDULER_GROUP, counting
+// SchedulerCalls.
+func Scheduler(cfg *config.Config, metrics *telemetry.Metrics) (*schedule.Scheduler, error) {
+	s, err := schedule.New(scheduler.NewFromConfig(cfg.AWS), schedule.Config{
+		Group: cfg.SchedulerGroup, RoleARN: cfg.SchedulerRoleARN, DeadLetterARN: cfg.SchedulerDLQARN,
+		OnCall: func(string) { metrics.Add("SchedulerCalls", 1) },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: %w", err)
+	}
+	return s, nil
 }

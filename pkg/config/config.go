@@ -47,6 +47,22 @@ const (
 	EnvDryRun             = "DRY_RUN"
 	EnvMaxRemovalRatio    = "POLLER_MAX_REMOVAL_RATIO"
 	EnvLogLevel           = "LOG_LEVEL"
+
+	// Effective dates (CONTRACTS section 2a): where held events wait and
+	// which queue each goes back to.
+	EnvSchedulerGroup       = "SCHEDULER_GROUP"
+	EnvSchedulerRoleARN     = "SCHEDULER_ROLE_ARN"
+	EnvSchedulerDLQARN      = "SCHEDULER_DLQ_ARN"
+	EnvProvisionQueueARN    = "PROVISION_QUEUE_ARN"
+	EnvDeprovisionQueueARN  = "DEPROVISION_QUEUE_ARN"
+	EnvImmediateTermination = "IMMEDIATE_TERMINATION_REASONS"
+
+	// EnvClockFile is for local runs only (the demo and the end-to-end
+	// tests): a file holding how far the function's clock runs ahead of
+	// the machine's, so that a test can move the time of the real binaries
+	// to an effective date instead of waiting for it. The stack never sets
+	// it.
+	EnvClockFile = "LOCAL_CLOCK_FILE"
 )
 
 // Defaults.
@@ -78,12 +94,20 @@ const (
 	NeedEventBus
 	// NeedWebhookKeys: WEBHOOK_SECRET_ARN or WEBHOOK_SIGNING_KEYS.
 	NeedWebhookKeys
+	// NeedScheduler: SCHEDULER_GROUP, SCHEDULER_ROLE_ARN and
+	// SCHEDULER_DLQ_ARN, where held events wait for their due time.
+	NeedScheduler
+	// NeedProvisionQueue: PROVISION_QUEUE_ARN.
+	NeedProvisionQueue
+	// NeedDeprovisionQueue: DEPROVISION_QUEUE_ARN.
+	NeedDeprovisionQueue
 )
 
 // What each function needs.
 const (
-	ForProvision   = NeedEncompass | NeedState | NeedEventBus
-	ForDeprovision = NeedEncompass | NeedState | NeedEventBus
+	// A provisioning function holds future-dated events on its own queue.
+	ForProvision   = NeedEncompass | NeedState | NeedEventBus | NeedScheduler | NeedProvisionQueue
+	ForDeprovision = NeedEncompass | NeedState | NeedEventBus | NeedScheduler | NeedDeprovisionQueue
 	ForPoller      = NeedEncompass | NeedState | NeedEventBus
 	ForWebhook     = NeedState | NeedEventBus | NeedWebhookKeys
 )
@@ -115,6 +139,22 @@ type Config struct {
 	DryRun          bool
 	MaxRemovalRatio float64
 	LogLevel        slog.Level
+
+	// SchedulerGroup, SchedulerRoleARN and SchedulerDLQARN are where held
+	// events wait (an EventBridge Scheduler group), the role the Scheduler
+	// assumes to send one back to its queue, and the queue of deliveries
+	// that failed.
+	SchedulerGroup   string
+	SchedulerRoleARN string
+	SchedulerDLQARN  string
+	// ProvisionQueueARN and DeprovisionQueueARN are the two HRIS queues.
+	ProvisionQueueARN   string
+	DeprovisionQueueARN string
+	// ImmediateTerminationReasons are the terminationReason values, lower
+	// case, that make a terminate apply at once whatever its effectiveAt.
+	ImmediateTerminationReasons []string
+	// ClockFile is LOCAL_CLOCK_FILE (local runs only; empty in AWS).
+	ClockFile string
 
 	// Secrets is the reader Load read the secrets with (nil when no secret
 	// ARN was set). It holds what it read, so that a function that reads a
@@ -289,6 +329,7 @@ func Load(ctx context.Context, getenv func(string) string, need Needs, opts ...O
 			bad(EnvGrant, "must be %q or %q, got %q", GrantPassword, GrantClientCredentials, v)
 		}
 	}
+	c.loadScheduling(env, need, bad)
 	if need&NeedWebhookKeys != 0 && env(EnvWebhookSecretARN) == "" && getenv(EnvWebhookSigningKeys) == "" {
 		bad(EnvWebhookSecretARN, "required: set %s or, for local runs, %s", EnvWebhookSecretARN, EnvWebhookSigningKeys)
 	}

@@ -38,6 +38,11 @@ func base() map[string]string {
 		"ENCOMPASS_PASSWORD":      password,
 		"STATE_TABLE":             "lifecycle-state",
 		"EVENT_BUS_NAME":          "lifecycle",
+		"SCHEDULER_GROUP":         "lifecycle-held",
+		"SCHEDULER_ROLE_ARN":      "arn:aws:iam::123456789012:role/lifecycle-scheduler",
+		"SCHEDULER_DLQ_ARN":       "arn:aws:sqs:us-east-1:123456789012:lifecycle-held-dlq",
+		"PROVISION_QUEUE_ARN":     "arn:aws:sqs:us-east-1:123456789012:lifecycle-provision.fifo",
+		"DEPROVISION_QUEUE_ARN":   "arn:aws:sqs:us-east-1:123456789012:lifecycle-deprovision.fifo",
 	}
 }
 

@@ -141,11 +141,8 @@ func Decode(body []byte, q Queue, now time.Time) (*Event, error) {
 	if d.err != nil {
 		return nil, d.fail(d.err)
 	}
-	if !ev.EffectiveAt.IsZero() && ev.EffectiveAt.After(now.Add(FutureTolerance)) {
-		return nil, d.fail(fieldError(ReasonEffectiveInFuture, "effectiveAt",
-			"%s is more than %s in the future; scheduled events are not processed yet, send it again when it is due",
-			ev.EffectiveAt.Format(time.RFC3339), FutureTolerance))
-	}
+	// An effectiveAt more than FutureTolerance ahead is valid: the event is
+	// held until then (pkg/provisioning, CONTRACTS section 2a).
 	return ev, nil
 }
 

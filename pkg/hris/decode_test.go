@@ -190,7 +190,9 @@ func TestDecodeRejections(t *testing.T) {
 		}, reason: ReasonInvalidField, field: "employee.stateLicenses[1].state", msg: "listed twice"},
 		{name: "licenses not an array", edit: func(_, emp map[string]any) { emp["stateLicenses"] = "CA" }, reason: ReasonInvalidField, field: "employee.stateLicenses"},
 		{name: "control character", edit: func(_, emp map[string]any) { emp["department"] = "Retail\x00Lending" }, reason: ReasonInvalidField, field: "employee.department", msg: "control character"},
-		{name: "effectiveAt in the future", edit: func(ev, _ map[string]any) { ev["effectiveAt"] = "2026-12-01T00:00:00Z" }, reason: ReasonEffectiveInFuture, field: "effectiveAt", msg: "in the future"},
+		{name: "effectiveAt more than 400 days ahead", edit: func(ev, _ map[string]any) { ev["effectiveAt"] = "2028-01-01T00:00:00Z" }, reason: ReasonInvalidField, field: "effectiveAt", msg: "typing error, not a plan"},
+		{name: "effectiveAt with a comma", edit: func(ev, _ map[string]any) { ev["effectiveAt"] = "2026-12-01T00:00:00,5Z" }, reason: ReasonInvalidField, field: "effectiveAt", msg: "period"},
+		{name: "effectiveAt not a string", edit: func(ev, _ map[string]any) { ev["effectiveAt"] = 1764547200 }, reason: ReasonInvalidField, field: "effectiveAt", msg: "must be a string"},
 		{name: "terminate on provision queue", edit: func(ev, _ map[string]any) { ev["type"] = "terminate" }, reason: ReasonWrongQueue, field: "type", msg: "send it to the deprovision queue"},
 		{name: "hire on deprovision queue", queue: QueueDeprovision, reason: ReasonWrongQueue, field: "type", msg: "send it to the provision queue"},
 		{name: "body of 256 KiB", raw: []byte(`{"pad":"` + strings.Repeat("a", 256<<10) + `"}`), reason: ReasonTooLarge, msg: "at most"},
@@ -345,7 +347,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"schemaVersion":"1","eventId":"f1","type":"terminate","occurredAt":"9999-12-31T00:00:00Z","employee":{"employeeId":"E1"}}`))
 	f.Add([]byte(`{"schemaVersion":"1","eventId":"f2","type":"terminate","occurredAt":"0000-01-01T00:00:00+01:00","terminationReason":"X","employee":{"employeeId":"E1"}}`))
 	f.Add([]byte("{\"schemaVersion\":\"1\",\"eventId\":\"u1\",\"type\":\"update\",\"occurredAt\":\"2026-11-20T15:04:05Z\",\"employee\":{\"employeeId\":\"E1\",\"userName\":\"h048\u200b\",\"encompassUserName\":\"\u0430dmin\",\"ddaAuthId\":\"a\"}}"))
-	known := map[string]bool{ReasonInvalidField: true, ReasonWrongQueue: true, ReasonEffectiveInFuture: true, ReasonInvalidJSON: true,
+	known := map[string]bool{ReasonInvalidField: true, ReasonWrongQueue: true, ReasonInvalidJSON: true,
 		ReasonMissingField: true, ReasonUnsupportedVersion: true, ReasonUnknownType: true, ReasonTooLarge: true}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, q := range []Queue{QueueProvision, QueueDeprovision} {

@@ -11,7 +11,6 @@ import (
 const (
 	ReasonInvalidField       = "invalid_field"
 	ReasonWrongQueue         = "wrong_queue"
-	ReasonEffectiveInFuture  = "effective_in_future"
 	ReasonInvalidJSON        = "invalid_json"
 	ReasonMissingField       = "missing_field"
 	ReasonUnsupportedVersion = "unsupported_schema_version"

@@ -51,8 +51,8 @@ const MaxBodyBytes = 64 << 10
 
 // FutureTolerance is how far in the future occurredAt may lie (clock skew
 // between the HRIS and AWS; an event cannot have happened yet), and how far
-// effectiveAt may lie and still be acted on now (CONTRACTS section 1: five
-// minutes).
+// ahead an event may be due and still be applied now rather than held
+// (CONTRACTS sections 1 and 2a: five minutes).
 const FutureTolerance = 5 * time.Minute
 
 // MaxEffectiveAhead is how far in the future effectiveAt may lie at all: more

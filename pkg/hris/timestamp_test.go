@@ -88,8 +88,9 @@ func TestDecodeRejectsFutureOccurredAt(t *testing.T) {
 	}
 }
 
-// effectiveAt: up to five minutes ahead is now; up to 400 days ahead is held
-// (for now still effective_in_future); beyond, a typing error.
+// effectiveAt: any time up to 400 days ahead is valid (more than five
+// minutes ahead, the event is held until then: pkg/provisioning); beyond,
+// a typing error.
 func TestDecodeEffectiveAtBounds(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
@@ -98,9 +99,10 @@ func TestDecodeEffectiveAtBounds(t *testing.T) {
 		reason      string // "" when accepted
 	}{
 		{"now+5min", now.Add(FutureTolerance), ""},
-		{"now+5min+1ns", now.Add(FutureTolerance + time.Nanosecond), ReasonEffectiveInFuture},
-		{"in 30 days", now.AddDate(0, 0, 30), ReasonEffectiveInFuture},
-		{"now+400 days", now.Add(MaxEffectiveAhead), ReasonEffectiveInFuture},
+		{"now+5min+1ns", now.Add(FutureTolerance + time.Nanosecond), ""},
+		{"in 30 days", now.AddDate(0, 0, 30), ""},
+		{"in 30 days, +05:45", now.AddDate(0, 0, 30).In(time.FixedZone("", 5*3600+45*60)), ""},
+		{"now+400 days", now.Add(MaxEffectiveAhead), ""},
 		{"now+400 days+1ns", now.Add(MaxEffectiveAhead + time.Nanosecond), ReasonInvalidField},
 		{"year 9999", time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC), ReasonInvalidField},
 		{"last week", now.AddDate(0, 0, -7), ""},

@@ -2,8 +2,6 @@ package provisioning
 
 import (
 	"context"
-	"fmt"
-	"time"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/account"
 	"github.com/lenderops/encompass-lifecycle/pkg/hris"
@@ -11,23 +9,18 @@ import (
 	"github.com/lenderops/encompass-lifecycle/pkg/state"
 )
 
-// apply resolves the employee's link, then plans and applies the event
-// against it: a leaver (leaver.go) or a joiner or mover (joiner.go). A
-// resumed attempt that finds nothing left to write publishes what the
-// attempt before it set out to do (record.go).
-func (h *Handler) apply(ctx context.Context, ev *hris.Event, a idempotency.Attempt, read linkRead) (outcome, error) {
+// apply plans and applies the event against the employee's link (read by
+// place, which decided that the event is due and in order): a leaver
+// (leaver.go) or a joiner or mover (joiner.go). A resumed attempt that
+// finds nothing left to write publishes what the attempt before it set
+// out to do (record.go).
+func (h *Handler) apply(ctx context.Context, ev *hris.Event, a idempotency.Attempt, link state.Employee, found bool) (outcome, error) {
 	ctx = context.WithValue(ctx, resumedKey{}, a.Resumed)
-	link, found, err := read()
-	if err != nil {
-		return outcome{}, fmt.Errorf("read employee link: %w", err)
-	}
-	if found && ev.OccurredAt.Before(link.LastOccurredAt) {
-		return h.skip(ev, ReasonStale, link.LastOccurredAt.UTC().Format(time.RFC3339Nano)), nil
-	}
 	if !found {
 		link = state.Employee{EmployeeID: ev.Employee.EmployeeID}
 	}
 	var out outcome
+	var err error
 	if ev.Type == hris.TypeTerminate {
 		out, err = h.terminate(ctx, ev, link, found)
 	} else {
@@ -37,31 +30,6 @@ func (h *Handler) apply(ctx context.Context, ev *hris.Event, a idempotency.Attem
 		return out, err
 	}
 	return h.resume(ctx, ev, out)
-}
-
-// linkRead waits for the employee link read begun beside the claim.
-type linkRead func() (state.Employee, bool, error)
-
-// readLink starts reading the employee's link and returns the wait for it.
-func (h *Handler) readLink(ctx context.Context, employeeID string) linkRead {
-	type answer struct {
-		link  state.Employee
-		found bool
-		err   error
-	}
-	c := make(chan answer, 1)
-	go func() {
-		link, found, err := h.store.GetEmployee(ctx, employeeID)
-		c <- answer{link, found, err}
-	}()
-	var a *answer
-	return func() (state.Employee, bool, error) {
-		if a == nil {
-			got := <-c
-			a = &got
-		}
-		return a.link, a.found, a.err
-	}
 }
 
 // target is Target without what the directory cannot write: the v3 API

@@ -121,8 +121,8 @@ func TestContractEmployeeIDOnlyWhenItFits(t *testing.T) {
 	}
 }
 
-// "effectiveAt, when more than 5 minutes in the future, is not acted on yet
-// (effective_in_future). Absent or past means now."
+// "effectiveAt, when more than 5 minutes in the future, is held and applied
+// at that time (section 2a). Absent or past means now."
 func TestContractEffectiveAt(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, provisioning.UserAPIV3)
@@ -130,7 +130,7 @@ func TestContractEffectiveAt(t *testing.T) {
 	cases := []struct {
 		name, login string
 		effective   any // nil: absent
-		rejected    bool
+		held        bool
 	}{
 		{"absent", "effabsent", nil, false},
 		{"null", "effnull", "null", false},
@@ -151,9 +151,9 @@ func TestContractEffectiveAt(t *testing.T) {
 		}
 		e.mustSend(e.prov, m.body())
 		dt, d := e.eventFor(m.id())
-		if tc.rejected {
-			if dt != publish.HRISEventRejected || d["reason"] != hris.ReasonEffectiveInFuture || e.usersNamed(tc.login) != 0 {
-				t.Errorf("%s: %s %v; want rejected effective_in_future and no account", tc.name, dt, d["reason"])
+		if tc.held {
+			if dt != publish.HRISEventScheduled || d["effectiveAt"] == nil || e.usersNamed(tc.login) != 0 {
+				t.Errorf("%s: %s %v; want held (HRIS Event Scheduled) and no account yet", tc.name, dt, d)
 			}
 			continue
 		}
@@ -287,7 +287,7 @@ func TestContractDisableReadBack(t *testing.T) {
 				t.Fatal(err)
 			}
 			h, err := provisioning.New(provisioning.Config{
-				Queue: hris.QueueDeprovision, Directory: mustDirectory(e.t, api, client, e.rules),
+				Queue: hris.QueueDeprovision, Scheduler: e.scheduler, QueueARN: deprovisionARN, Directory: mustDirectory(e.t, api, client, e.rules),
 				Store: e.store, Publisher: publish.New(e.eb.Client, "lifecycle-bus"), Mapping: e.rules,
 			})
 			if err != nil {
@@ -415,7 +415,7 @@ func TestContractPasswordNotExposedByARefusal(t *testing.T) {
 				t.Fatal(err)
 			}
 			h, err := provisioning.New(provisioning.Config{
-				Queue: hris.QueueProvision, Directory: mustDirectory(e.t, api, client, e.rules),
+				Queue: hris.QueueProvision, Scheduler: e.scheduler, QueueARN: provisionARN, Directory: mustDirectory(e.t, api, client, e.rules),
 				Store: e.store, Publisher: publish.New(e.eb.Client, "lifecycle-bus"), Mapping: e.rules,
 				Logger: logger,
 			})

@@ -91,15 +91,6 @@ func products(detail map[string]any) string {
 	return strings.Join(out, ",")
 }
 
-func (e *env) link(employeeID string) state.Employee {
-	e.t.Helper()
-	l, found, err := e.store.GetEmployee(context.Background(), employeeID)
-	if err != nil || !found {
-		e.t.Fatalf("link %s: %v %v", employeeID, found, err)
-	}
-	return l
-}
-
 // TestDDAHire: a hire the mapping gives DDA gets the AIQ profile on the
 // global user id of its new Encompass account, for one call more than a
 // hire without DDA (measured: 1 call, the PATCH add).

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/lenderops/encompass-lifecycle/pkg/schedule"
 	"github.com/lenderops/encompass-lifecycle/pkg/state"
 )
 
@@ -58,4 +59,30 @@ func (s dryRunStore) ClearTerminated(ctx context.Context, employeeID string) err
 func (s dryRunStore) PutRejectedBody(ctx context.Context, eventID, _ string, body []byte, _ time.Duration) (state.ItemRef, error) {
 	s.log.DebugContext(ctx, "dry run: would keep the rejected body", "bytes", len(body))
 	return state.ItemRef{}, nil
+}
+
+// PutHeld and DeleteHeld keep nothing: a dry run holds no event (it is
+// published as HRIS Event Scheduled, dryRun).
+func (s dryRunStore) PutHeld(ctx context.Context, h state.Held) error {
+	s.log.DebugContext(ctx, "dry run: would record the held event", "dueAt", h.DueAt.UTC().Format(time.RFC3339))
+	return nil
+}
+
+func (s dryRunStore) DeleteHeld(ctx context.Context, k state.HeldKey) error {
+	s.log.DebugContext(ctx, "dry run: would remove the held event", "heldEventId", k.EventID)
+	return nil
+}
+
+// dryRunScheduler creates and deletes no schedule (DRY_RUN): it logs what
+// it would have done.
+type dryRunScheduler struct{ log *slog.Logger }
+
+func (s dryRunScheduler) Create(ctx context.Context, h schedule.Hold) error {
+	s.log.DebugContext(ctx, "dry run: would create the schedule", "scheduleName", h.Name, "at", schedule.Expression(h.At))
+	return nil
+}
+
+func (s dryRunScheduler) Delete(ctx context.Context, name string) error {
+	s.log.DebugContext(ctx, "dry run: would delete the schedule", "scheduleName", name)
+	return nil
 }

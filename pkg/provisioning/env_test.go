@@ -20,6 +20,7 @@ import (
 	"github.com/lenderops/encompass-lifecycle/pkg/mapping"
 	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
 	"github.com/lenderops/encompass-lifecycle/pkg/publish"
+	"github.com/lenderops/encompass-lifecycle/pkg/schedule"
 	"github.com/lenderops/encompass-lifecycle/pkg/state"
 	"github.com/lenderops/encompass-lifecycle/pkg/telemetry"
 )
@@ -40,7 +41,20 @@ type env struct {
 	calls  atomic.Int64
 	logs   *testenv.Buffer
 	rules  *mapping.Resolved
+	// sched is the EventBridge Scheduler fake the handlers hold events in,
+	// through scheduler (the real SDK client).
+	sched     *testenv.SchedulerFake
+	scheduler *schedule.Scheduler
 }
+
+// The resources held events use, as the stack names them.
+const (
+	schedulerGroup = "lifecycle-held"
+	schedulerRole  = "arn:aws:iam::123456789012:role/lifecycle-scheduler"
+	schedulerDLQ   = "arn:aws:sqs:us-east-1:123456789012:lifecycle-held-dlq"
+	provisionARN   = "arn:aws:sqs:us-east-1:123456789012:lifecycle-provision.fifo"
+	deprovisionARN = "arn:aws:sqs:us-east-1:123456789012:lifecycle-deprovision.fifo"
+)
 
 type envOptions struct {
 	dryRun      bool
@@ -51,6 +65,7 @@ type envOptions struct {
 	httpTimeout time.Duration
 	now         func() time.Time
 	dynamoDelay time.Duration
+	immediate   []string
 }
 
 type envOption func(*envOptions)
@@ -70,6 +85,12 @@ func withDynamoDelay(d time.Duration) envOption { return func(o *envOptions) { o
 
 // withNow gives the handlers a clock (receipts, the occurredAt bound).
 func withNow(now func() time.Time) envOption { return func(o *envOptions) { o.now = now } }
+
+// withImmediate sets IMMEDIATE_TERMINATION_REASONS.
+func withImmediate(reasons ...string) envOption {
+	return func(o *envOptions) { o.immediate = reasons }
+}
+
 func withHTTPTimeout(d time.Duration) envOption {
 	return func(o *envOptions) { o.httpTimeout = d }
 }
@@ -110,8 +131,25 @@ func newEnv(t testing.TB, api provisioning.UserAPI, opts ...envOption) *env {
 	if o.dynamoDelay > 0 {
 		client = testenv.SlowDynamoDB(t, db, o.dynamoDelay)
 	}
-	e.store = state.New(client, db.CreateTable(t))
+	var storeOpts []state.Option
+	if o.now != nil {
+		storeOpts = append(storeOpts, state.WithClock(o.now))
+	}
+	e.store = state.New(client, db.CreateTable(t), storeOpts...)
 	e.eb = testenv.EventBridge(t)
+	e.sched = testenv.Scheduler(t, schedulerGroup)
+	e.scheduler, err = schedule.New(e.sched.Client, schedule.Config{Group: schedulerGroup, RoleARN: schedulerRole, DeadLetterARN: schedulerDLQ})
+	if err != nil {
+		t.Fatal(err)
+	}
+	immediate := func(r string) bool {
+		for _, x := range o.immediate {
+			if strings.EqualFold(x, r) {
+				return true
+			}
+		}
+		return false
+	}
 
 	rules := o.mapping
 	if rules == nil {
@@ -128,9 +166,14 @@ func newEnv(t testing.TB, api provisioning.UserAPI, opts ...envOption) *env {
 	logger := telemetry.NewLogger(e.logs, slog.LevelDebug)
 	pub := publish.New(e.eb.Client, "lifecycle-bus", publish.WithBackoff(time.Millisecond))
 	for _, q := range []hris.Queue{hris.QueueProvision, hris.QueueDeprovision} {
+		arn := provisionARN
+		if q == hris.QueueDeprovision {
+			arn = deprovisionARN
+		}
 		h, err := provisioning.New(provisioning.Config{
 			Queue: q, Directory: mustDirectory(e.t, api, e.client, e.rules),
 			Store: e.store, Publisher: pub, Mapping: e.rules, DryRun: o.dryRun,
+			Scheduler: e.scheduler, QueueARN: arn, ImmediateTermination: immediate,
 			Logger: logger, Concurrency: o.concurrency, Now: o.now,
 		})
 		if err != nil {
@@ -349,7 +392,7 @@ func (e *env) container(maxInFlight, concurrency int) *provisioning.Handler {
 		e.t.Fatal(err)
 	}
 	h, err := provisioning.New(provisioning.Config{
-		Queue: hris.QueueProvision, Directory: mustDirectory(e.t, e.api, client, rules),
+		Queue: hris.QueueProvision, Scheduler: e.scheduler, QueueARN: provisionARN, Directory: mustDirectory(e.t, e.api, client, rules),
 		Store: e.store, Publisher: publish.New(e.eb.Client, "lifecycle-bus"), Mapping: rules,
 		Concurrency: concurrency,
 	})
@@ -368,4 +411,41 @@ func mustDirectory(t testing.TB, api provisioning.UserAPI, client *encompass.Cli
 		t.Fatal(err)
 	}
 	return d
+}
+
+// fire delivers the schedules due by now to their queues' handlers, as the
+// Scheduler and SQS would: each one's input as a message of its own
+// (fresh message id, the schedule's message group), redelivered until it
+// succeeds. It returns what was delivered.
+func (e *env) fire(now time.Time) []testenv.Fired {
+	e.t.Helper()
+	fired := e.sched.Fire(now)
+	for _, f := range fired {
+		e.deliver(f)
+	}
+	return fired
+}
+
+// deliver delivers one fired schedule until it succeeds.
+func (e *env) deliver(f testenv.Fired) {
+	e.t.Helper()
+	h := e.prov
+	if f.TargetARN == deprovisionARN {
+		h = e.deprov
+	}
+	r := events.SQSMessage{MessageId: f.MessageID, Body: f.Input, Attributes: map[string]string{"MessageGroupId": f.MessageGroupID}}
+	for try := 0; ; try++ {
+		if try == 30 {
+			e.t.Fatalf("the due delivery of %s still fails after 30 deliveries:\n%s", f.Name, lastLines(e.logs.String(), 20))
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		resp, err := h.HandleSQS(ctx, events.SQSEvent{Records: []events.SQSMessage{r}})
+		cancel()
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if len(resp.BatchItemFailures) == 0 {
+			return
+		}
+	}
 }

@@ -103,3 +103,51 @@ func compareGolden(t *testing.T, name string, detail []byte) {
 		t.Errorf("%s differs from %s:\n%s", name, path, strings.TrimSpace(string(got)))
 	}
 }
+
+// TestHeldEventsGolden pins the details of effective dates (CONTRACTS
+// section 2a): a hire held until its start date, an update held behind it
+// (not yet joined), both cancelled by a rescinding terminate, and a dry
+// run's hold.
+func TestHeldEventsGolden(t *testing.T) {
+	t.Parallel()
+	clock := testenv.NewClock(t0.Add(time.Minute))
+	e := newEnv(t, provisioning.UserAPISCIM, withNow(clock.Now))
+	due := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	hire := hrisEvent("hire", "E47", t0, joiner("E47", "heldgold"))
+	hire["eventId"], hire["effectiveAt"] = "hris-held-1", due.Format(time.RFC3339)
+	upd := hrisEvent("update", "E47", t0.Add(time.Minute), map[string]any{"jobTitle": "Senior Loan Officer"})
+	upd["eventId"] = "hris-held-2"
+	rescind := hrisEvent("terminate", "E47", t0.Add(2*time.Minute), nil)
+	rescind["eventId"] = "hris-held-3"
+	steps := []struct {
+		h      *provisioning.Handler
+		m      msg
+		golden []string
+	}{
+		{e.prov, hire, []string{"hris_event_scheduled"}},
+		{e.prov, upd, []string{"hris_event_scheduled_held_behind"}},
+		{e.deprov, rescind, []string{"hris_event_skipped_superseded", "hris_event_skipped_superseded_update", "hris_event_skipped_not_provisioned_rescission"}},
+	}
+	for _, s := range steps {
+		clock.Advance(time.Minute)
+		e.eb.Reset()
+		e.mustSend(s.h, s.m.body())
+		evs := e.eb.Events()
+		if len(evs) != len(s.golden) {
+			t.Fatalf("%s: published %d events, want %d", s.m.id(), len(evs), len(s.golden))
+		}
+		for i, g := range s.golden {
+			compareGolden(t, g, evs[i].Detail)
+		}
+	}
+
+	dry := newEnv(t, provisioning.UserAPISCIM, withNow(clock.Now), dryRun())
+	m := hrisEvent("hire", "E48", t0, joiner("E48", "dryheld"))
+	m["eventId"], m["effectiveAt"] = "hris-held-dry", due.Format(time.RFC3339)
+	dry.mustSend(dry.prov, m.body())
+	evs := dry.eb.Events()
+	if len(evs) != 1 {
+		t.Fatalf("dry run: %d events", len(evs))
+	}
+	compareGolden(t, "dry_run_hris_event_scheduled", evs[0].Detail)
+}

@@ -40,9 +40,10 @@ func TestBadInputIsRejectedNeverDropped(t *testing.T) {
 		{"phone not normalisable", ok(func(_ msg, emp map[string]any) { emp["workPhone"] = "call me maybe" }), hris.ReasonInvalidField, "phone number", nil},
 		{"date not a date", ok(func(ev msg, _ map[string]any) { ev["occurredAt"] = "last Tuesday" }), hris.ReasonInvalidField, "RFC 3339", nil},
 		{"nmls date not a date", ok(func(_ msg, emp map[string]any) { emp["nmlsExpirationDate"] = "2027-13-01" }), hris.ReasonInvalidField, "yyyy-mm-dd", nil},
-		{"effective in the future", ok(func(ev msg, _ map[string]any) {
-			ev["effectiveAt"] = time.Now().Add(48 * time.Hour).UTC().Format(time.RFC3339)
-		}), hris.ReasonEffectiveInFuture, "in the future", nil},
+		{"effective more than 400 days ahead", ok(func(ev msg, _ map[string]any) {
+			ev["effectiveAt"] = time.Now().Add(hris.MaxEffectiveAhead + time.Hour).UTC().Format(time.RFC3339)
+		}), hris.ReasonInvalidField, "typing error, not a plan", nil},
+		{"effective not RFC 3339", ok(func(ev msg, _ map[string]any) { ev["effectiveAt"] = "1st December" }), hris.ReasonInvalidField, "RFC 3339", nil},
 		{"terminate on provision queue", ok(func(ev msg, _ map[string]any) { ev["type"] = "terminate" }), hris.ReasonWrongQueue, "deprovision queue", nil},
 		{"hire on deprovision queue", ok(func(msg, map[string]any) {}), hris.ReasonWrongQueue, "provision queue", e.deprov},
 		{"body of 256 KiB", `{"schemaVersion":"1","eventId":"big","pad":"` + strings.Repeat("A", 256<<10) + `"}`, hris.ReasonTooLarge, "at most", nil},

@@ -176,7 +176,7 @@ func (h *Handler) undoIfTerminated(ctx context.Context, ev *hris.Event, acc *acc
 	if err != nil {
 		return outcome{}, fmt.Errorf("re-read employee link: %w", err)
 	}
-	if !found || cur.Status == state.StatusActive || !cur.LastOccurredAt.After(ev.OccurredAt) {
+	if !found || cur.Status == state.StatusActive || !linkKeyOf(cur).after(keyOf(ev)) {
 		return outcome{}, conflict
 	}
 	h.log.WarnContext(ctx, "a newer terminate won the race; disabling the account again", "userId", acc.ID)

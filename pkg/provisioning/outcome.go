@@ -3,6 +3,7 @@ package provisioning
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 	"unicode/utf8"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/account"
@@ -22,6 +23,12 @@ const (
 	// ReasonNotProvisioned: a terminate for an employee who has no account;
 	// a tombstone was left instead.
 	ReasonNotProvisioned = "not_provisioned"
+	// ReasonSuperseded: a newer hire, rehire or terminate, due no later,
+	// cancelled this one (CONTRACTS section 2a).
+	ReasonSuperseded = "superseded"
+	// ReasonCancelled: a held event whose record an operator removed
+	// before it came due (docs/provisioning.md).
+	ReasonCancelled = "cancelled"
 )
 
 // MaxMessageBytes is how much of the original body a rejection carries. A
@@ -54,6 +61,16 @@ type Detail struct {
 	Field  string `json:"field,omitempty"`
 	// LastAppliedAt is the occurredAt already applied, on stale skips.
 	LastAppliedAt string `json:"lastAppliedAt,omitempty"`
+	// EffectiveAt is when a held event is applied (HRIS Event Scheduled,
+	// and the skips of held events), ScheduleName its EventBridge Scheduler
+	// schedule, and HeldBehind the held hire or rehire an update waits for
+	// (the employee has not joined yet).
+	EffectiveAt  string `json:"effectiveAt,omitempty"`
+	ScheduleName string `json:"scheduleName,omitempty"`
+	HeldBehind   string `json:"heldBehind,omitempty"`
+	// SupersededBy is the event that superseded this one (reason
+	// superseded).
+	SupersededBy string `json:"supersededBy,omitempty"`
 	// Message is the original SQS body on rejections, cut to
 	// MaxMessageBytes (MessageTruncated) when longer.
 	Message          *string `json:"message,omitempty"`
@@ -92,6 +109,12 @@ func (d Detail) withMessage(body string) Detail {
 type outcome struct {
 	Name   string        `json:"outcome"`
 	Events []storedEvent `json:"events,omitempty"`
+	// Due is when a held event is due: its first claim keeps it, so that a
+	// delivery after it is told from a redelivery before it (hold.go).
+	Due *time.Time `json:"due,omitempty"`
+	// Reason is the reason code of a skip, kept in the claim once the
+	// events are published: a cancelled event's due delivery says it.
+	Reason string `json:"reason,omitempty"`
 
 	// acc and wrote are for a resumed attempt (record.go): the account the
 	// event was applied to, and whether this attempt wrote to Encompass.
@@ -116,6 +139,9 @@ func newOutcome(detailType string, d Detail) outcome {
 
 // reason is the reason code of a skip or rejection outcome ("" otherwise).
 func (o outcome) reason() string {
+	if o.Reason != "" {
+		return o.Reason
+	}
 	if len(o.Events) != 1 || (o.Name != publish.HRISEventRejected && o.Name != publish.HRISEventSkipped) {
 		return ""
 	}
@@ -164,6 +190,8 @@ func (h *Handler) skip(ev *hris.Event, reason, lastApplied string) outcome {
 		d.Error = "a newer event for this employee was applied already; this older one was not applied"
 	case ReasonNotProvisioned:
 		d.Error = "the employee has no Encompass account; a tombstone keeps a late, older hire from creating one"
+	case ReasonSuperseded:
+		d.Error = "a newer hire, rehire or terminate of this employee, due no later, cancelled this held event; nothing was changed"
 	}
 	return newOutcome(publish.HRISEventSkipped, d)
 }

@@ -62,17 +62,20 @@ func (h *Handler) Process(ctx context.Context, m Message) Result {
 		return h.undecodable(ctx, m, err)
 	}
 	ctx = telemetry.With(ctx, "eventId", ev.EventID, "employeeId", ev.Employee.EmployeeID, "messageId", m.ID, "type", string(ev.Type))
-	// The employee's link is read while the event is claimed: two round
-	// trips at once (a duplicate wastes one read).
-	link := h.readLink(ctx, ev.Employee.EmployeeID)
+	// The employee's link and held events are read while the event is
+	// claimed: three round trips at once (a duplicate wastes the reads).
+	first := h.readSituation(ctx, ev.Employee.EmployeeID)
 	// The message id owns the claim: the SDK's resend of a claim whose
 	// answer was lost, and the redelivery of this message, find it theirs.
 	run, err := h.once.Run(ctx, ev.EventID, m.ID, ev.Employee.EmployeeID, func(ctx context.Context, a idempotency.Attempt) (outcome, error) {
-		return h.handle(ctx, m, ev, a, link)
+		return h.handle(ctx, m, ev, a, false, first)
 	})
 	switch {
 	case err != nil:
 		return h.failed(ctx, err)
+	case run.Status == idempotency.Duplicate && run.Result.Due != nil && h.dueBy(*run.Result.Due):
+		// A held event's due delivery (or the original, redelivered late).
+		return h.processDue(ctx, m, ev, *run.Result.Due, first)
 	case run.Status == idempotency.Duplicate:
 		return h.publishOnly(ctx, h.skip(ev, ReasonDuplicate, ""))
 	}
@@ -80,11 +83,14 @@ func (h *Handler) Process(ctx context.Context, m Message) Result {
 	return Result{Outcome: run.Result.Name}
 }
 
-// handle applies the event. A permanent failure becomes the rejection to
-// publish; only what may succeed later is returned as an error (the claim
-// is then released and the message retried).
-func (h *Handler) handle(ctx context.Context, m Message, ev *hris.Event, a idempotency.Attempt, link linkRead) (outcome, error) {
-	out, err := h.apply(ctx, ev, a, link)
+// handle puts the event in its employee's order and applies it, or holds
+// it until it is due (hold.go); held says it is a held event coming due,
+// first is the employee's situation read beside the claim (nil: read it
+// now). A permanent failure becomes the rejection to publish; only what
+// may succeed later is returned as an error (the claim is then released
+// and the message retried).
+func (h *Handler) handle(ctx context.Context, m Message, ev *hris.Event, a idempotency.Attempt, held bool, first situationRead) (outcome, error) {
+	out, err := h.place(ctx, m, ev, a, held, first)
 	if err == nil {
 		return out, nil
 	}

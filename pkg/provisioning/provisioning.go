@@ -32,6 +32,7 @@ import (
 	"github.com/lenderops/encompass-lifecycle/pkg/idempotency"
 	"github.com/lenderops/encompass-lifecycle/pkg/mapping"
 	"github.com/lenderops/encompass-lifecycle/pkg/publish"
+	"github.com/lenderops/encompass-lifecycle/pkg/schedule"
 	"github.com/lenderops/encompass-lifecycle/pkg/sqsbatch"
 	"github.com/lenderops/encompass-lifecycle/pkg/state"
 	"github.com/lenderops/encompass-lifecycle/pkg/telemetry"
@@ -53,6 +54,17 @@ type Store interface {
 	MarkTerminated(ctx context.Context, employeeID, userID, loginID string) error
 	ClearTerminated(ctx context.Context, employeeID string) error
 	PutRejectedBody(ctx context.Context, eventID, messageID string, body []byte, ttl time.Duration) (state.ItemRef, error)
+	// Held events (CONTRACTS section 2a).
+	PutHeld(ctx context.Context, h state.Held) error
+	HeldFor(ctx context.Context, employeeID string) ([]state.Held, error)
+	DeleteHeld(ctx context.Context, k state.HeldKey) error
+}
+
+// Scheduler holds events until they are due (*schedule.Scheduler): Create
+// finds a schedule of the same name there already, Delete one gone.
+type Scheduler interface {
+	Create(ctx context.Context, h schedule.Hold) error
+	Delete(ctx context.Context, name string) error
 }
 
 // Publisher sends outcome events to EventBridge (*publish.Publisher).
@@ -85,8 +97,8 @@ const (
 	DefaultSafetyMargin = sqsbatch.DefaultSafetyMargin
 )
 
-// Config wires a Handler. Directory, Store, Publisher and Mapping are
-// required.
+// Config wires a Handler. Directory, Store, Publisher, Mapping, Scheduler
+// and QueueARN are required.
 type Config struct {
 	// Queue is the queue this function consumes: provision or deprovision.
 	Queue     hris.Queue
@@ -94,6 +106,15 @@ type Config struct {
 	Store     Store
 	Publisher Publisher
 	Mapping   *mapping.Resolved
+	// Scheduler holds events due more than five minutes ahead; QueueARN is
+	// Queue's ARN, where a held event is sent back when it is due.
+	Scheduler Scheduler
+	QueueARN  string
+	// ImmediateTermination reports whether a terminate's terminationReason
+	// makes it apply at once, whatever its effectiveAt
+	// (IMMEDIATE_TERMINATION_REASONS: config.Config.ImmediateTermination).
+	// nil: no reason does.
+	ImmediateTermination func(reason string) bool
 	// DryRun writes nothing to Encompass or the state table (the directory
 	// and the store are wrapped so that they write nothing); outcome events
 	// are still published, marked dryRun.
@@ -118,6 +139,7 @@ type Handler struct {
 	cfg   Config
 	dir   Directory
 	store Store
+	sched Scheduler
 	once  *idempotency.Layer[outcome]
 	batch *sqsbatch.Processor
 	log   *slog.Logger
@@ -131,6 +153,9 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if cfg.Directory == nil || cfg.Store == nil || cfg.Publisher == nil || cfg.Mapping == nil {
 		errs = append(errs, errors.New("provisioning: Directory, Store, Publisher and Mapping are required"))
+	}
+	if cfg.Scheduler == nil || cfg.QueueARN == "" {
+		errs = append(errs, errors.New("provisioning: Scheduler and QueueARN are required (events due later are held)"))
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -147,16 +172,21 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.EventTTL <= 0 {
 		cfg.EventTTL = state.DefaultEventTTL
 	}
-	h := &Handler{cfg: cfg, dir: cfg.Directory, store: cfg.Store, log: cfg.Logger}
+	if cfg.ImmediateTermination == nil {
+		cfg.ImmediateTermination = func(string) bool { return false }
+	}
+	h := &Handler{cfg: cfg, dir: cfg.Directory, store: cfg.Store, sched: cfg.Scheduler, log: cfg.Logger}
 	if cfg.DryRun {
 		h.dir = directory.DryRun(h.dir, cfg.Logger)
 		h.store = dryRunStore{Store: h.store, log: cfg.Logger}
+		h.sched = dryRunScheduler{log: cfg.Logger}
 	}
 	h.once = idempotency.New(idempotency.Config[outcome]{
 		Store: h.store, Kind: state.ClaimEvent, TTL: cfg.EventTTL,
 		HandOn: h.publish,
-		// Once published, the name is all a duplicate needs.
-		Keep: func(o outcome) outcome { return outcome{Name: o.Name} },
+		// Once published, a duplicate needs the name; a held event's
+		// delivery its due time, a cancelled one's the reason.
+		Keep: func(o outcome) outcome { return outcome{Name: o.Name, Due: o.Due, Reason: o.reason()} },
 		// Recording the claim done is off the event's path: the batch
 		// waits for it before it answers.
 		Afterwards: sqsbatch.Later,

@@ -24,7 +24,7 @@ func TestLeaverReceipt(t *testing.T) {
 	e.mustSend(e.prov, hrisEvent("hire", "E1200", t0, joiner("E1200", "receipt")).body())
 	metrics := telemetry.NewMetrics(telemetry.Namespace, map[string]string{"Function": "deprovision"})
 	h, err := provisioning.New(provisioning.Config{
-		Queue: hris.QueueDeprovision, Directory: mustDirectory(t, provisioning.UserAPISCIM, e.client, e.rules),
+		Queue: hris.QueueDeprovision, Scheduler: e.scheduler, QueueARN: deprovisionARN, Directory: mustDirectory(t, provisioning.UserAPISCIM, e.client, e.rules),
 		Store: e.store, Publisher: publish.New(e.eb.Client, "lifecycle-bus"), Mapping: e.rules, Metrics: metrics, Now: clock.Now,
 	})
 	if err != nil {

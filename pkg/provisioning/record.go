@@ -131,7 +131,7 @@ func (h *Handler) recordWrite(ctx context.Context, ev *hris.Event, userID, login
 	return nil
 }
 
-// link stores the employee link with the event's occurredAt. The version
+// link stores the employee link with the event's ordering key. The version
 // check makes a concurrent delivery for the same employee fail here, so that
 // it is retried and re-evaluated against the newer link.
 func (h *Handler) link(ctx context.Context, ev *hris.Event, link state.Employee, found bool, acc *account.Account, status state.Status) error {
@@ -147,6 +147,12 @@ func (h *Handler) link(ctx context.Context, ev *hris.Event, link state.Employee,
 		}
 	}
 	next.LastOccurredAt, next.LastEventID, next.Status = ev.OccurredAt, ev.EventID, status
+	next.LastDueAt = ev.DueAt()
+	if lifecycle(ev.Type) && !next.LifecycleOccurredAt.After(ev.OccurredAt) {
+		// The latest hire, rehire or terminate supersedes older ones that
+		// arrive after it (supersede.go).
+		next.LifecycleOccurredAt, next.LifecycleDueAt = ev.OccurredAt, ev.DueAt()
+	}
 	var version int64
 	if found {
 		version = link.Version

@@ -121,7 +121,7 @@ func TestRejectedBodyStoreFailureIsRetried(t *testing.T) {
 	e := newEnv(t, provisioning.UserAPIV3)
 	store := &failingBodies{Store: e.store, fail: true}
 	h, err := provisioning.New(provisioning.Config{
-		Queue: hris.QueueProvision, Directory: mustDirectory(t, provisioning.UserAPIV3, e.client, e.rules),
+		Queue: hris.QueueProvision, Scheduler: e.scheduler, QueueARN: provisionARN, Directory: mustDirectory(t, provisioning.UserAPIV3, e.client, e.rules),
 		Store: store, Publisher: publish.New(e.eb.Client, "lifecycle-bus"), Mapping: e.rules,
 	})
 	if err != nil {

@@ -54,7 +54,7 @@ func TestAppliedChangeIsPublishedAfterPublishAndRecordBothFail(t *testing.T) {
 			e.mustSend(e.prov, hrisEvent("hire", "E1100", t0, joiner("E1100", "resumer")).body())
 			store := &downAfterWrite{Store: e.store}
 			h, err := provisioning.New(provisioning.Config{
-				Queue: hris.QueueProvision, Directory: mustDirectory(t, api, e.client, e.rules),
+				Queue: hris.QueueProvision, Scheduler: e.scheduler, QueueARN: provisionARN, Directory: mustDirectory(t, api, e.client, e.rules),
 				Store: store, Publisher: publish.New(e.eb.Client, "lifecycle-bus", publish.WithBackoff(time.Millisecond)), Mapping: e.rules,
 				Logger: telemetry.NewLogger(e.logs, slog.LevelDebug),
 			})
@@ -106,7 +106,7 @@ func TestCreatedAccountIsPublishedAsCreatedAfterACrash(t *testing.T) {
 	e := newEnv(t, provisioning.UserAPISCIM)
 	store := &downAfterWrite{Store: e.store}
 	h, err := provisioning.New(provisioning.Config{
-		Queue: hris.QueueProvision, Directory: mustDirectory(t, provisioning.UserAPISCIM, e.client, e.rules),
+		Queue: hris.QueueProvision, Scheduler: e.scheduler, QueueARN: provisionARN, Directory: mustDirectory(t, provisioning.UserAPISCIM, e.client, e.rules),
 		Store: store, Publisher: publish.New(e.eb.Client, "lifecycle-bus", publish.WithBackoff(time.Millisecond)), Mapping: e.rules,
 	})
 	if err != nil {

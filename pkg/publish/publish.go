@@ -34,7 +34,9 @@ const (
 	UserReactivated   = "User Reactivated"
 	UserDeprovisioned = "User Deprovisioned"
 	HRISEventSkipped  = "HRIS Event Skipped"
-	HRISEventRejected = "HRIS Event Rejected"
+	// HRISEventScheduled: held until its due time (CONTRACTS section 2a).
+	HRISEventScheduled = "HRIS Event Scheduled"
+	HRISEventRejected  = "HRIS Event Rejected"
 )
 
 // Detail-types of encompass.poller.

@@ -35,11 +35,22 @@ type Employee struct {
 	UserID       string // Encompass user id (loginId for v3, SCIM id where they differ)
 	GlobalUserID string
 	UserName     string
-	// LastOccurredAt is the occurredAt of the last applied event; older
-	// events are stale.
+	// LastDueAt and LastOccurredAt are the ordering key of the last
+	// applied event (CONTRACTS section 2a): its due time, then its
+	// occurredAt. An event whose key is not greater is stale. Links stored
+	// before effective dates have no due time: theirs is LastOccurredAt
+	// (OrderingKey).
+	LastDueAt      time.Time
 	LastOccurredAt time.Time
 	LastEventID    string
-	Status         Status
+	// LifecycleOccurredAt and LifecycleDueAt are the occurredAt and due
+	// time of the applied hire, rehire or terminate that occurred last: it
+	// supersedes any such event that occurred before it and is due no
+	// earlier, even one that arrives after it was applied. Zero when none
+	// was recorded.
+	LifecycleOccurredAt time.Time
+	LifecycleDueAt      time.Time
+	Status              Status
 	// DDA is the employee's DDA (AIQ) profile on GlobalUserID as this
 	// system last left it: "" (none), "enabled" or "disabled". A leaver's
 	// profile is disabled from it without a read first.
@@ -48,6 +59,16 @@ type Employee struct {
 	// incremented by every PutEmployee.
 	Version   int64
 	UpdatedAt time.Time
+}
+
+// OrderingKey is the key of the last applied event: (due time,
+// occurredAt), the due time being occurredAt on links written before
+// effective dates.
+func (e Employee) OrderingKey() (due, occurred time.Time) {
+	if e.LastDueAt.IsZero() {
+		return e.LastOccurredAt, e.LastOccurredAt
+	}
+	return e.LastDueAt, e.LastOccurredAt
 }
 
 func employeePK(id string) string { return "EMP#" + id }
@@ -83,6 +104,7 @@ func decodeEmployee(item map[string]types.AttributeValue) (Employee, error) {
 		UserID:         r.str("userId", false),
 		GlobalUserID:   r.str("globalUserId", false),
 		UserName:       r.str("userName", false),
+		LastDueAt:      r.time("lastDueAt", false),
 		LastOccurredAt: r.time("lastOccurredAt", true),
 		LastEventID:    r.str("lastEventId", false),
 		Status:         Status(r.str("status", true)),
@@ -90,6 +112,7 @@ func decodeEmployee(item map[string]types.AttributeValue) (Employee, error) {
 		UpdatedAt:      r.time("updatedAt", false),
 		DDA:            r.str("dda", false),
 	}
+	e.LifecycleOccurredAt, e.LifecycleDueAt = r.time("lifecycleOccurredAt", false), r.time("lifecycleDueAt", false)
 	if r.err == nil && !e.Status.valid() {
 		r.fail("status", "unknown status %q (want active, terminated or tombstone)", e.Status)
 	}
@@ -128,6 +151,11 @@ func (s *Store) PutEmployee(ctx context.Context, e Employee, expectedVersion int
 	item["version"] = num(expectedVersion + 1)
 	item["lastOccurredAt"] = str(e.LastOccurredAt.UTC().Format(time.RFC3339Nano))
 	item["updatedAt"] = str(e.UpdatedAt.UTC().Format(time.RFC3339Nano))
+	for name, t := range map[string]time.Time{"lastDueAt": e.LastDueAt, "lifecycleOccurredAt": e.LifecycleOccurredAt, "lifecycleDueAt": e.LifecycleDueAt} {
+		if !t.IsZero() {
+			item[name] = str(t.UTC().Format(time.RFC3339Nano))
+		}
+	}
 	for name, v := range map[string]string{
 		"userId": e.UserID, "globalUserId": e.GlobalUserID, "userName": e.UserName, "lastEventId": e.LastEventID, "dda": e.DDA,
 	} {

@@ -1,0 +1,121 @@
+package config
+
+import (
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode"
+)
+
+// Bounds of the effective-date variables.
+const (
+	// maxTerminationReasonLength is what the HRIS event allows for
+	// terminationReason (pkg/hris).
+	maxTerminationReasonLength = 128
+	maxTerminationReasons      = 100
+)
+
+var (
+	// scheduleGroupName is EventBridge Scheduler's rule for group names.
+	scheduleGroupName = regexp.MustCompile(`^[0-9A-Za-z_.-]{1,64}$`)
+	// roleARN is the Scheduler's pattern for a target's RoleArn.
+	roleARN = regexp.MustCompile(`^arn:aws(-[a-z]+)?:iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
+	// sqsARN is arn:<partition>:sqs:<region>:<account>:<queue name>.
+	sqsARN = regexp.MustCompile(`^arn:aws(-[a-z]+)?:sqs:[a-z0-9-]{1,32}:\d{12}:[A-Za-z0-9_-]{1,75}(\.fifo)?$`)
+)
+
+// loadScheduling reads the variables of held events (CONTRACTS sections 2a
+// and 5) that need asks for, and IMMEDIATE_TERMINATION_REASONS and
+// LOCAL_CLOCK_FILE wherever they are set.
+func (c *Config) loadScheduling(env func(string) string, need Needs, bad badFunc) {
+	if need&NeedScheduler != 0 {
+		c.SchedulerGroup = env(EnvSchedulerGroup)
+		switch {
+		case c.SchedulerGroup == "":
+			bad(EnvSchedulerGroup, "required (the EventBridge Scheduler group of held events)")
+		case !scheduleGroupName.MatchString(c.SchedulerGroup):
+			bad(EnvSchedulerGroup, "must be 1 to 64 letters, digits, '-', '_' or '.', got %q", shorten(c.SchedulerGroup))
+		}
+		c.SchedulerRoleARN = env(EnvSchedulerRoleARN)
+		switch {
+		case c.SchedulerRoleARN == "":
+			bad(EnvSchedulerRoleARN, "required (the role EventBridge Scheduler assumes to send a held event back to its queue)")
+		case !roleARN.MatchString(c.SchedulerRoleARN):
+			bad(EnvSchedulerRoleARN, "not an IAM role ARN (arn:aws:iam::<account>:role/<name>), got %q", shorten(c.SchedulerRoleARN))
+		}
+		c.SchedulerDLQARN = env(EnvSchedulerDLQARN)
+		switch {
+		case c.SchedulerDLQARN == "":
+			bad(EnvSchedulerDLQARN, "required (the SQS queue of held events the Scheduler could not deliver)")
+		case !sqsARN.MatchString(c.SchedulerDLQARN):
+			bad(EnvSchedulerDLQARN, "not an SQS queue ARN, got %q", shorten(c.SchedulerDLQARN))
+		}
+	}
+	queue := func(name string, required bool) string {
+		v := env(name)
+		switch {
+		case v == "" && required:
+			bad(name, "required (the FIFO queue ARN held events are sent back to)")
+		case v == "":
+		case !sqsARN.MatchString(v) || !strings.HasSuffix(v, ".fifo"):
+			bad(name, "not the ARN of an SQS FIFO queue (arn:aws:sqs:<region>:<account>:<name>.fifo), got %q", shorten(v))
+		}
+		return v
+	}
+	c.ProvisionQueueARN = queue(EnvProvisionQueueARN, need&NeedProvisionQueue != 0)
+	c.DeprovisionQueueARN = queue(EnvDeprovisionQueueARN, need&NeedDeprovisionQueue != 0)
+
+	if v := env(EnvImmediateTermination); v != "" {
+		reasons, problem := parseReasons(v)
+		if problem != "" {
+			bad(EnvImmediateTermination, "%s", problem)
+		}
+		c.ImmediateTerminationReasons = reasons
+	}
+	if v := env(EnvClockFile); v != "" {
+		if !filepath.IsAbs(v) {
+			bad(EnvClockFile, "must be an absolute path (local runs only), got %q", shorten(v))
+		}
+		c.ClockFile = v
+	}
+}
+
+// parseReasons reads a comma-separated list of terminationReason values;
+// they compare without regard to case, so they are kept in lower case.
+func parseReasons(v string) ([]string, string) {
+	var out []string
+	for i, r := range strings.Split(v, ",") {
+		r = strings.TrimSpace(r)
+		switch {
+		case r == "":
+			return nil, "an empty reason in the comma-separated list (item " + strconv.Itoa(i+1) + ")"
+		case len(r) > maxTerminationReasonLength:
+			return nil, "reason " + strconv.Itoa(i+1) + " is longer than " + strconv.Itoa(maxTerminationReasonLength) + " bytes"
+		case strings.IndexFunc(r, func(c rune) bool { return unicode.IsControl(c) || unicode.Is(unicode.Cf, c) }) >= 0:
+			return nil, "reason " + strconv.Itoa(i+1) + " holds a control or invisible character"
+		}
+		if r = strings.ToLower(r); !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	if len(out) > maxTerminationReasons {
+		return nil, "more than " + strconv.Itoa(maxTerminationReasons) + " reasons"
+	}
+	return out, ""
+}
+
+// ImmediateTermination reports whether a terminate with this
+// terminationReason applies at once, whatever its effectiveAt.
+func (c *Config) ImmediateTermination(reason string) bool {
+	return reason != "" && slices.Contains(c.ImmediateTerminationReasons, strings.ToLower(reason))
+}
+
+// truncate keeps a bad value short in a message.
+func shorten(s string) string {
+	if len(s) > 80 {
+		return s[:77] + "..."
+	}
+	return s
+}

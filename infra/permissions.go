@@ -12,18 +12,19 @@ import (
 // them, as IAM dynamodb:LeadingKeys patterns. The source is the key
 // constructors of pkg/state (the claim kinds "EVENT#" and "WEBHOOK#",
 // employeePK "EMP#", writePK "USER#", terminatedPK "TERMINATED", rejectedPK
-// "REJECTED#", and the held events of the effective-date issue, "HELD#")
+// "REJECTED#", the login index "LINK#", and the held events of the
+// effective-date issue, "HELD#")
 // and of its poller snapshot (metaPK, basePKPrefix, deltaPKPrefix, stageHeadPK,
 // stagePKPrefix: all "POLL#"). A new key prefix in those packages needs
 // its line here, or the function is denied (AccessDeniedException) the
 // first time it writes one: TestStateTableGrantsAreScopedByLeadingKeys
 // lists them all.
 var (
-	// provisioningKeys: the HRIS event claims, employee links, the write
-	// log, the terminated index, rejected bodies and held events. Provision
-	// and deprovision share them (a rehire clears a tombstone, a leaver
-	// writes one).
-	provisioningKeys = []string{"EVENT#*", "EMP#*", "USER#*", "TERMINATED", "REJECTED#*", "HELD#*"}
+	// provisioningKeys: the HRIS event claims, employee links and their
+	// login index, the write log, the terminated index, rejected bodies and
+	// held events. Provision and deprovision share them (a rehire clears a
+	// tombstone, a leaver writes one).
+	provisioningKeys = []string{"EVENT#*", "EMP#*", "LINK#*", "USER#*", "TERMINATED", "REJECTED#*", "HELD#*"}
 	// pollerOwnKeys: the poller's snapshot (meta, base chunks, delta
 	// shards) and its staged listing.
 	pollerOwnKeys = []string{"POLL#*"}

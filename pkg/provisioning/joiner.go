@@ -57,16 +57,25 @@ func (h *Handler) provisionLinked(ctx context.Context, ev *hris.Event, link stat
 	return acc, plan, true, nil
 }
 
-// provisionUnlinked finds the employee's account or creates it. A hire or
-// rehire creates first and matches on conflict: one call when the login id
-// is new (the common case), and the same outcome as matching first. An
-// update matches first: it creates only when nothing matches.
+// provisionUnlinked finds the employee's account or creates it. An explicit
+// link (employee.encompassUserName) names the account to adopt. Otherwise a
+// hire or rehire creates first and matches on conflict: one call when the
+// login id is new (the common case), and the same outcome as matching
+// first. An update matches first: it creates only when nothing matches.
 func (h *Handler) provisionUnlinked(ctx context.Context, ev *hris.Event) (*account.Account, account.Plan, error) {
 	e := ev.Employee
+	want := h.target(ctx, ev, true)
+	if e.EncompassUserName != "" {
+		// An explicit link names the account: adopt it, never create.
+		acc, err := h.explicitAccount(ctx, ev)
+		if err != nil {
+			return nil, account.Plan{}, err
+		}
+		return h.adoptAccount(ctx, ev, acc, want)
+	}
 	if e.UserName == "" {
 		return nil, account.Plan{}, &rejection{Reason: hris.ReasonMissingField, Field: "employee.email", Message: "the employee is not linked to an Encompass user yet; employee.userName or employee.email is needed to find or create the account"}
 	}
-	want := h.target(ctx, ev, true)
 	if canCreate(e) && ev.Type != hris.TypeUpdate {
 		plan := PlanCreate(want)
 		acc, err := h.create(ctx, ev, want, plan)
@@ -101,8 +110,13 @@ func (h *Handler) adopt(ctx context.Context, ev *hris.Event, acc *account.Accoun
 	if !account.EmailMatches(acc.Field(account.FieldEmail), e.Email.Value) {
 		return nil, account.Plan{}, errUserNameConflict(e.UserName)
 	}
-	// A joiner needs a working account: hire and rehire enable an adopted
-	// account; an update never does.
+	return h.adoptAccount(ctx, ev, acc, want)
+}
+
+// adoptAccount brings an existing account the employee owns to the
+// profile. A joiner needs a working account: hire and rehire enable an
+// adopted account; an update never does.
+func (h *Handler) adoptAccount(ctx context.Context, ev *hris.Event, acc *account.Account, want account.Desired) (*account.Account, account.Plan, error) {
 	plan := PlanUpdate(acc, want, ev.Type != hris.TypeUpdate, h.managedGroups())
 	plan.Action = account.ActionAdopt
 	return acc, plan, h.write(ctx, ev, acc, plan)

@@ -65,8 +65,9 @@ func (h *Handler) receipt(ctx context.Context, ev *hris.Event, d *Detail, disabl
 }
 
 // leaverAccount is the account to disable: the linked one, or, for
-// existing staff never linked, the account with the employee's login id
-// when it is provably theirs (same e-mail). nil when there is none.
+// existing staff never linked, the account an explicit link names, or the
+// account with the employee's login id when it is provably theirs (same
+// e-mail). nil when there is none.
 func (h *Handler) leaverAccount(ctx context.Context, ev *hris.Event, link state.Employee) (*account.Account, error) {
 	e := ev.Employee
 	if link.UserID != "" {
@@ -79,6 +80,9 @@ func (h *Handler) leaverAccount(ctx context.Context, ev *hris.Event, link state.
 			return nil, fmt.Errorf("read linked user %s: %w", link.UserID, err)
 		}
 		return acc, nil
+	}
+	if e.EncompassUserName != "" {
+		return h.explicitAccount(ctx, ev)
 	}
 	if e.UserName == "" || !e.Email.IsSet() {
 		return nil, nil

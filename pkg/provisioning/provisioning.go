@@ -47,6 +47,9 @@ type Store interface {
 	GetClaim(ctx context.Context, key state.ClaimKey) (state.Claim, bool, error)
 	GetEmployee(ctx context.Context, employeeID string) (state.Employee, bool, error)
 	PutEmployee(ctx context.Context, e state.Employee, expectedVersion int64) error
+	// LoginOwner reads the login index: which employee a login is linked to
+	// (an explicit link's conflict check).
+	LoginOwner(ctx context.Context, login string) (state.LoginLink, bool, error)
 	RecordWrite(ctx context.Context, w state.Write) error
 	WriteOf(ctx context.Context, loginID, eventID string) (state.Write, bool, error)
 	MarkTerminated(ctx context.Context, employeeID, userID, loginID string) error

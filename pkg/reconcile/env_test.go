@@ -109,7 +109,7 @@ func newEnv(t testing.TB, simOpts []encompasstest.Option, opts ...envOption) *en
 		ListUsers: func(ctx context.Context) iter.Seq2[encompass.User, error] { return e.client.Users.All(ctx, nil) },
 		Group:     e.client.SCIM.GetGroup, ManagedGroups: dir.ManagedGroups(),
 		IsAPIUser: reconcile.SCIMAPIUser(e.client.SCIM),
-		Mapping: e.rules, Publisher: pub, Logger: log, Metrics: e.metrics,
+		Mapping:   e.rules, Publisher: pub, Logger: log, Metrics: e.metrics,
 		Now: func() time.Time { return e.now }, TempDir: t.TempDir(),
 	}
 	for _, o := range opts {

@@ -110,9 +110,9 @@ type Config struct {
 	Objects S3API
 	// Queues sends the HRIS events to ProvisionQueueURL (update) and
 	// DeprovisionQueueURL (terminate).
-	Queues                                SQSAPI
+	Queues                                 SQSAPI
 	ProvisionQueueURL, DeprovisionQueueURL string
-	Store                                 Store
+	Store                                  Store
 	// Snapshot is the poller's snapshot; nil always lists Encompass.
 	Snapshot Snapshot
 	// ListUsers lists every Encompass user (the client's one paginator).

@@ -40,11 +40,11 @@ var dayOneRows = []string{
 	"E10001,Maria,Johnson,maria.johnson@lender.example,LO1,Retail Lending,active,blue", // linked: drift (mapping's org and group)
 	"E10002,Alex,Smith,alex.smith@lender.example,LP1,Processing,active,",               // not linked, Encompass employeeId: adoptable
 	"E20001,Pat,Lee,pat.lee@lender.example,LO2,Retail Lending,active,",                 // no account: missing
-	"E10003,Bea,Williams,bea.williams@lender.example,,,terminated,",                     // leaver the events missed: leaver_enabled
+	"E10003,Bea,Williams,bea.williams@lender.example,,,terminated,",                    // leaver the events missed: leaver_enabled
 	"E20002,Jane,Kim,jane.kim@lender.example,LO1,Retail Lending,Active,",               // e-mail only: suggested
-	"E20003,Front,Desk,frontdesk@lender.example,,,active,",                              // two accounts with the e-mail: ambiguous
-	"E20004,Old,Timer,former.employee@lender.example,,,terminated,",                     // e-mail of a disabled account: suggested, nothing to do
-	"E20005,Gone,Before,gone.before@lender.example,,,terminated,",                       // terminated, no account: in_sync
+	"E20003,Front,Desk,frontdesk@lender.example,,,active,",                             // two accounts with the e-mail: ambiguous
+	"E20004,Old,Timer,former.employee@lender.example,,,terminated,",                    // e-mail of a disabled account: suggested, nothing to do
+	"E20005,Gone,Before,gone.before@lender.example,,,terminated,",                      // terminated, no account: in_sync
 }
 
 func TestDayOneDryRun(t *testing.T) {

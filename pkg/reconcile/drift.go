@@ -28,6 +28,9 @@ var comparedFields = map[string]bool{
 // applies the mapping; false for a linked employee, whose row applies the
 // mapping when it carries a job attribute).
 func (run *run) differences(emp hris.Employee, u *user, decideAccess bool) []account.Change {
+	if run.counting {
+		return nil
+	}
 	r := run.r
 	want := provisioning.Target(&hris.Event{Type: hris.TypeUpdate, Employee: emp}, r.cfg.Mapping, decideAccess)
 	managed := r.cfg.ManagedGroups

@@ -231,7 +231,7 @@ func (r report) byEmployee(t testing.TB, id string) finding {
 		}
 	}
 	if len(out) != 1 {
-		t.Fatalf("%d findings for %s: %+v", len(out), id, r.Findings)
+		t.Fatalf("%d findings for %s:\n%s", len(out), id, fmtFindings(r.Findings))
 	}
 	return out[0]
 }
@@ -315,8 +315,17 @@ func ptr(s *string) string {
 
 func fmtFindings(fs []finding) string {
 	var b strings.Builder
-	for _, f := range fs {
+	for i, f := range fs {
+		if i == 30 {
+			fmt.Fprintf(&b, "  ... %d more\n", len(fs)-i)
+			break
+		}
 		fmt.Fprintf(&b, "  %s %s %s: %s\n", f.Class, ptr(f.EmployeeID), ptr(f.Login), f.Reason)
 	}
 	return b.String()
+}
+
+// simUser is an enabled account in Retail Lending.
+func simUser(login string) encompasstest.SimUser {
+	return encompasstest.SimUser{LoginID: login, FirstName: "Staff", LastName: login, Email: login + "@lender.example", OrganizationID: "1", Personas: []string{"10"}, Enabled: true}
 }

@@ -138,12 +138,19 @@ func newCSVReader(br *bufio.Reader, count *countingReader) (*csvReader, error) {
 	cr.r.FieldsPerRecord = -1 // checked per row, so that one short row is one invalid row
 	cr.r.ReuseRecord = true
 	count.limit = count.n + maxRowBytes
-	header, err := cr.r.Read()
-	switch {
-	case errors.Is(err, io.EOF):
-		return cr, nil // empty: no rows
-	case err != nil:
-		return nil, fmt.Errorf("%w: the header row cannot be read: %v", errMalformed, csvProblem(err))
+	var header []string
+	for {
+		rec, err := cr.r.Read()
+		switch {
+		case errors.Is(err, io.EOF):
+			return cr, nil // empty: no rows
+		case err != nil:
+			return nil, fmt.Errorf("%w: the header row cannot be read: %v", errMalformed, csvProblem(err))
+		}
+		if !blank(rec) {
+			header = rec
+			break
+		}
 	}
 	seen := map[string]bool{}
 	for i, h := range header {
@@ -169,6 +176,17 @@ func newCSVReader(br *bufio.Reader, count *countingReader) (*csvReader, error) {
 		return nil, fmt.Errorf("%w: the header has no employeeId column (columns are the employee field names of CONTRACTS section 1 and status)", errMalformed)
 	}
 	return cr, nil
+}
+
+// blank reports whether a record holds only spaces (a line csv does not
+// skip by itself).
+func blank(rec []string) bool {
+	for _, c := range rec {
+		if strings.TrimSpace(c) != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // canonicalColumn is the contract name of a CSV column, "" when the
@@ -312,6 +330,15 @@ func (j *jsonlReader) readLine() (line []byte, tooLong bool, err error) {
 
 // parse reads one line's object: the employee's members and status.
 func (j *jsonlReader) parse(raw []byte, row *Row) {
+	// The id is read first and leniently, so that even a refused row is
+	// reported by it.
+	var probe map[string]json.RawMessage
+	if json.Unmarshal(raw, &probe) == nil {
+		var id string
+		if json.Unmarshal(probe["employeeId"], &id) == nil && utf8.ValidString(id) {
+			row.EmployeeID = strings.TrimSpace(id)
+		}
+	}
 	if !utf8.Valid(raw) {
 		row.Problem = "is not UTF-8 text"
 		return
@@ -329,10 +356,6 @@ func (j *jsonlReader) parse(raw []byte, row *Row) {
 	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
 		row.Problem = "is not a JSON object (one employee object a line)"
 		return
-	}
-	var id string
-	if json.Unmarshal(obj["employeeId"], &id) == nil {
-		row.EmployeeID = strings.TrimSpace(id)
 	}
 	if st, ok := obj[statusColumn]; ok {
 		var s string

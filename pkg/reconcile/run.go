@@ -30,6 +30,8 @@ type run struct {
 	// occurredAt), and how each employee id was listed.
 	lastModified time.Time
 	stats        passStats
+	// counting: pass 1 classifies only to count, without differences.
+	counting bool
 }
 
 // passStats is what pass 1 keeps between the passes: the employee ids the
@@ -70,6 +72,10 @@ func (run *run) do(ctx context.Context) error {
 	}
 	run.res.IgnoredColumns = run.stats.ignored
 	reason, message := run.guard()
+	if reason == RefusedEmpty {
+		// Nothing to classify: every account would be an orphan.
+		return run.refuse(ctx, nil, reason, message)
+	}
 	w, err := newReportWriter(r.cfg.TempDir)
 	if err != nil {
 		return err
@@ -182,16 +188,19 @@ func validate(row Row) (emp hris.Employee, terminated bool, problem string) {
 	return emp, typ == hris.TypeTerminate, ""
 }
 
-// pass1 counts the rows, the invalid ones and the employee ids, for the
-// guard and for duplicates.
+// pass1 counts the rows, the employee ids (for duplicates), and the rows
+// pass 2 will find invalid, for the guard: those section 1 refuses, those
+// whose employee is listed more than once, and those classification
+// refuses (an explicit link to no account or to another employee's, a
+// missing employee without names). Differences are not computed here.
 func (run *run) pass1(ctx context.Context) error {
 	st := &run.stats
 	st.firstLine, st.times = map[string]int{}, map[string]int{}
+	validRows := map[string]int{}
+	classInvalid := map[string]bool{}
+	run.counting = true
 	ignored, err := run.readRows(ctx, func(row Row) error {
 		st.rows++
-		if _, _, problem := validate(row); problem != "" {
-			st.invalid++
-		}
 		if id := row.EmployeeID; id != "" {
 			if _, seen := st.firstLine[id]; seen {
 				st.times[id] = max(st.times[id], 1) + 1
@@ -199,8 +208,29 @@ func (run *run) pass1(ctx context.Context) error {
 				st.firstLine[id] = row.Line
 			}
 		}
+		emp, terminated, problem := validate(row)
+		if problem != "" {
+			st.invalid++
+			return nil
+		}
+		validRows[emp.EmployeeID]++
+		if run.classify(row.Line, terminated, emp).Class == ClassInvalid {
+			classInvalid[emp.EmployeeID] = true
+		}
 		return nil
 	})
+	run.counting = false
+	for _, u := range run.users.all {
+		u.matched = false // pass 2 decides the orphans
+	}
+	for id, n := range validRows {
+		switch {
+		case st.times[id] > 1:
+			st.invalid += n
+		case classInvalid[id]:
+			st.invalid++
+		}
+	}
 	st.ignored = ignored
 	return err
 }

@@ -1,7 +1,7 @@
 # Encompass user lifecycle on AWS. `make demo` shows it working, `make test` proves it.
 SHELL := /bin/bash
 GOARCH ?= arm64
-FUNCTIONS := provision deprovision poller webhook
+FUNCTIONS := provision deprovision poller webhook reconcile
 STATICCHECK_VERSION := v0.8.2
 # AWS's Lambda runtime interface emulator, the cross-check of the local runner
 # (internal/rie pins the same version and refuses another build).

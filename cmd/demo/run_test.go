@@ -79,7 +79,13 @@ func TestDemo(t *testing.T) {
 		"User Drift Detected dan.okafor",
 		"HTTP 200; Loan update",
 		"HTTP 401; nothing published",
-		"invocations         8 (4 cold starts), 0 failure(s)",
+		"reconcile rosters/apply/hr-export.csv",
+		"reconciliation      in_sync 1, drift 1, adoptable 3, leaver_enabled 1, orphan 1; 5 HRIS event(s) sent",
+		"applied         User Deprovisioned x1, User Provisioned x3, User Updated x1",
+		"User Deprovisioned dan.okafor",
+		"orphan bwilliams",
+		`personas "Loan Officer"->"Loan Processor"`,
+		"invocations         12 (5 cold starts), 0 failure(s)",
 		`"msg":"cold start complete"`, // -v prints the functions' logs
 	} {
 		if !strings.Contains(text, want) {

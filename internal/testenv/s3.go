@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/http/httptest"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -58,7 +56,7 @@ func NewS3Fake(addr string) (*S3Fake, error) {
 	f := &S3Fake{URL: srv.URL, srv: srv}
 	f.Client = s3.New(s3.Options{
 		Region: Region, Credentials: Credentials, BaseEndpoint: aws.String(srv.URL), UsePathStyle: true,
-		HTTPClient: &http.Client{Timeout: 30 * time.Second},
+		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
 	})
 	return f, nil
 }

@@ -239,7 +239,13 @@ func answerJSON(w http.ResponseWriter, v any) {
 // answer serves one operation; the caller holds f.mu.
 func (f *SQSFake) answer(w http.ResponseWriter, op string, body map[string]any, accepted *[]SQSMessage) {
 	str := func(k string) string { s, _ := body[k].(string); return s }
-	byURL := func() *SQSQueue { return f.find(func(q *SQSQueue) bool { return q.URL == str("QueueUrl") }) }
+	// A queue URL names the queue by its last segment: a function that
+	// builds its URL from the queue's ARN (https://sqs.<region>.amazonaws.com/...)
+	// reaches the fake through AWS_ENDPOINT_URL_SQS, as with any local SQS.
+	byURL := func() *SQSQueue {
+		u := str("QueueUrl")
+		return f.find(func(q *SQSQueue) bool { return q.URL == u || strings.HasSuffix(u, "/"+q.Name) })
+	}
 	switch op {
 	case "GetQueueUrl":
 		q := f.find(func(q *SQSQueue) bool {

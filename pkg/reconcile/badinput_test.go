@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lenderops/encompass-lifecycle/internal/testenv"
 	"github.com/lenderops/encompass-lifecycle/pkg/publish"
 	"github.com/lenderops/encompass-lifecycle/pkg/reconcile"
 )
@@ -119,6 +120,7 @@ func TestInvalidRows(t *testing.T) {
 		"B7,Twice,Listed,first@lender.example,,,active",
 		"B7,Twice,Listed,second@lender.example,,,active",
 		"B8,Named,Link,named.link@lender.example,,nobody.here,active",
+		"B9,Taken,Link,taken.link@lender.example,,MJohnson,active",
 		"E10001,Maria,Johnson,maria.johnson@lender.example,,,active",
 	}
 	pad := make([]string, 0, 200)
@@ -126,14 +128,14 @@ func TestInvalidRows(t *testing.T) {
 		pad = append(pad, strings.TrimSuffix(p, ",,,terminated,")+",,,terminated")
 	}
 	res := e.run("rosters/apply/invalid.csv", csvRoster(header, append(pad, bad...)...))
-	// 9 invalid rows of 210: under 5%.
+	// 10 invalid rows of 211: under 5%.
 	if res.Refused != "" {
 		t.Fatalf("refused: %+v", res)
 	}
 	r := e.report(res)
 	want := map[string]string{
 		"B1": "status is required", "B2": `status "retired" is not active or terminated`, "B3": "workPhone",
-		"B4": "has 3 fields; the header has 7", "B6": "U+202E", "B8": "link_not_found",
+		"B4": "has 3 fields; the header has 7", "B6": "U+202E", "B8": "link_not_found", "B9": "link_conflict: encompassUserName \"MJohnson\" is linked to employee E10001",
 	}
 	for id, says := range want {
 		f := r.byEmployee(t, id)
@@ -156,8 +158,8 @@ func TestInvalidRows(t *testing.T) {
 	if len(b7) != 2 || b7[0].Class != reconcile.ClassInvalid || b7[1].Class != reconcile.ClassInvalid || !strings.Contains(b7[1].Reason, "listed 2 times (first on line") {
 		t.Errorf("an employee listed twice: %+v", b7)
 	}
-	if res.Counts[reconcile.ClassInvalid] != 9 {
-		t.Errorf("%d invalid, want 9\n%s", res.Counts[reconcile.ClassInvalid], fmtFindings(r.Findings))
+	if res.Counts[reconcile.ClassInvalid] != 10 {
+		t.Errorf("%d invalid, want 10\n%s", res.Counts[reconcile.ClassInvalid], fmtFindings(r.Findings))
 	}
 	// Nothing invalid is sent.
 	for _, m := range e.sqs.Sent() {
@@ -339,5 +341,88 @@ func TestCSVReportDefusesFormulas(t *testing.T) {
 	}
 	if !strings.Contains(string(csv), "\ninvalid,\"'=HYPERLINK(") || strings.Contains(string(csv), ",=HYPERLINK") || strings.Contains(string(csv), ",\"=HYPERLINK") {
 		t.Fatalf("CSV report:\n%s", lastLines(string(csv), 12))
+	}
+}
+
+// The queue failing mid-apply fails the run (Lambda retries it); the retry
+// sends the same event ids with the same bodies, so nothing is sent twice
+// with different ids, and the queue's deduplication and the event claims
+// drop what was already sent.
+func TestQueueFailingMidApply(t *testing.T) {
+	t.Parallel()
+	e := dayOne(t)
+	rows := []string{dayOneRows[0]}
+	for i := range 30 {
+		rows = append(rows, fmt.Sprintf("M%03d,New,Hire%03d,new.hire%03d@lender.example,LO1,Retail Lending,active,", i, i, i))
+	}
+	ev := e.put("rosters/apply/big.csv", csvRoster(dayOneHeader, rows...))
+	// The batch holding M020-M029 keeps failing on SQS's side.
+	e.sqs.FailEntries(func(m testenv.SQSMessage) string {
+		if strings.HasPrefix(m.GroupID, "M02") {
+			return "InternalError"
+		}
+		return ""
+	})
+	if _, err := e.rec.HandleS3(context.Background(), ev); err == nil {
+		t.Fatal("the run succeeded although SQS kept refusing entries")
+	}
+	if evs := e.reconcileEvents(); len(evs) != 0 {
+		t.Fatalf("published before the events were sent: %+v", evs)
+	}
+	firstRun := len(e.sqs.Sent())
+	e.sqs.FailEntries(nil)
+	resp, err := e.rec.HandleS3(context.Background(), ev)
+	if err != nil || len(resp.Results) != 1 {
+		t.Fatalf("retry: %+v %v", resp, err)
+	}
+	runID := resp.Results[0].RunID
+	bodies := map[string]string{}
+	for _, m := range e.sqs.Sent() {
+		if m.DedupID != reconcile.EventID(runID, m.GroupID) {
+			t.Fatalf("%s sent as %s", m.GroupID, m.DedupID)
+		}
+		if b, ok := bodies[m.DedupID]; ok && b != m.Body {
+			t.Fatalf("%s sent twice with different bodies", m.DedupID)
+		}
+		bodies[m.DedupID] = m.Body
+	}
+	if len(bodies) != 31 || firstRun == 0 {
+		t.Fatalf("%d distinct events (first run %d)", len(bodies), firstRun)
+	}
+	accepted := 0
+	for _, m := range e.sqs.Sent() {
+		if !m.Duplicate {
+			accepted++
+		}
+	}
+	if accepted != 31 {
+		t.Fatalf("the queue accepted %d messages, want each of the 31 once", accepted)
+	}
+	if evs := e.reconcileEvents(); len(evs) != 1 || evs[0].DetailType != publish.ReconciliationCompleted {
+		t.Fatalf("published %+v", evs)
+	}
+
+	// A whole request failing (after the SDK's own retries) fails the run too.
+	e2 := dayOne(t)
+	e2.sqs.FailRequests("SendMessageBatch", 100)
+	if _, err := e2.rec.HandleS3(context.Background(), e2.put("rosters/apply/big.csv", csvRoster(dayOneHeader, rows...))); err == nil || !strings.Contains(err.Error(), "send HRIS events") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// An entry SQS refuses because of itself is counted and logged, not
+// retried for ever; the run completes with the others sent.
+func TestQueueRefusesOneEntryForGood(t *testing.T) {
+	t.Parallel()
+	e := dayOne(t)
+	e.sqs.FailEntries(func(m testenv.SQSMessage) string {
+		if m.GroupID == "E20001" {
+			return "InvalidParameterValue"
+		}
+		return ""
+	})
+	res := e.run("rosters/apply/one-refused.csv", csvRoster(dayOneHeader, dayOneRows...))
+	if res.Sent != 3 || e.metrics.Value("EventsNotSent") != 1 || !strings.Contains(e.logs.String(), "SQS refused HRIS events") {
+		t.Fatalf("%+v, not sent %v", res, e.metrics.Value("EventsNotSent"))
 	}
 }

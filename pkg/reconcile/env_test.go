@@ -107,6 +107,7 @@ func newEnv(t testing.TB, simOpts []encompasstest.Option, opts ...envOption) *en
 		ProvisionQueueURL: e.provQ.URL, DeprovisionQueueURL: e.deprovQ.URL,
 		Store: e.store, Snapshot: e.snapshot,
 		ListUsers: func(ctx context.Context) iter.Seq2[encompass.User, error] { return e.client.Users.All(ctx, nil) },
+		FindUser:  e.client.Users.FindByLoginID,
 		Group:     e.client.SCIM.GetGroup, ManagedGroups: dir.ManagedGroups(),
 		IsAPIUser: reconcile.SCIMAPIUser(e.client.SCIM),
 		Mapping:   e.rules, Publisher: pub, Logger: log, Metrics: e.metrics,

@@ -181,6 +181,9 @@ func (run *run) classifyExplicit(f Finding, terminated bool, emp hris.Employee) 
 	login := emp.EncompassUserName
 	u := run.users.byLogin[strings.ToLower(login)]
 	if u == nil {
+		u = run.lookup(login)
+	}
+	if u == nil {
 		f.Class = ClassInvalid
 		f.Reason = fmt.Sprintf("link_not_found: encompassUserName %q names no Encompass account", login)
 		return f

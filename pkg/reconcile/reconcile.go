@@ -117,6 +117,10 @@ type Config struct {
 	Snapshot Snapshot
 	// ListUsers lists every Encompass user (the client's one paginator).
 	ListUsers func(ctx context.Context) iter.Seq2[encompass.User, error]
+	// FindUser looks one login up (Users.FindByLoginID): an explicit link
+	// that the snapshot, up to an hour old, does not know is checked
+	// against Encompass before it is called a link to nothing. nil: not.
+	FindUser func(ctx context.Context, login string) (*encompass.User, error)
 	// Group reads a user group with its members; nil when groups are not
 	// compared (v3, or a mapping without groups).
 	Group func(ctx context.Context, id string) (*encompass.SCIMGroup, error)

@@ -229,10 +229,23 @@ func TestUsersFromAFreshSnapshot(t *testing.T) {
 	if f := e.report(res).byEmployee(t, "E10003"); f.Class != reconcile.ClassLeaverEnabled {
 		t.Fatalf("from the snapshot: %+v", f)
 	}
+	// An explicit link to an account made since the poll: one look-up,
+	// rather than calling it a link to nothing.
+	if err := e.sim.UpsertUser(simUser("made.today")); err != nil {
+		t.Fatal(err)
+	}
+	before = e.calls.Load()
+	res = e.run("rosters/dry-run/fresh-link.csv", csvRoster(dayOneHeader+",encompassUserName",
+		"E10001,Maria,Johnson,maria.johnson@lender.example,LO1,Retail Lending,active,,",
+		"E30001,Made,Today,made.today@lender.example,LO1,Retail Lending,active,,made.today"))
+	if calls := e.calls.Load() - before; calls != 1 || e.report(res).byEmployee(t, "E30001").Class != reconcile.ClassAdoptable {
+		t.Fatalf("explicit link newer than the snapshot: %d calls, %+v", calls, e.report(res).byEmployee(t, "E30001"))
+	}
+
 	e.now = e.now.Add(2 * time.Minute)
 	before = e.calls.Load()
 	res = e.run("rosters/dry-run/stale.csv", csvRoster(dayOneHeader, dayOneRows...))
-	// 12 users: one page of the listing (plus the token, already held).
+	// 13 users: one page of the listing (the token is held already).
 	if calls := e.calls.Load() - before; res.UsersFrom != reconcile.UsersFromListing || calls != 1 {
 		t.Fatalf("an hour-old snapshot: users from %s, %d calls", res.UsersFrom, calls)
 	}

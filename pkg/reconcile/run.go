@@ -32,6 +32,10 @@ type run struct {
 	stats        passStats
 	// counting: pass 1 classifies only to count, without differences.
 	counting bool
+	// ctx is the run's, for the look-ups classification makes.
+	ctx context.Context
+	// err is the first error of such a look-up; it ends the run.
+	err error
 }
 
 // passStats is what pass 1 keeps between the passes: the employee ids the
@@ -50,6 +54,7 @@ func withRun(ctx context.Context, runID, key string) context.Context {
 
 func (run *run) do(ctx context.Context) error {
 	r := run.r
+	run.ctx = ctx
 	format, ok := formatOf(run.obj.Key)
 	if !ok {
 		return run.refuse(ctx, nil, RefusedUnsupportedFormat, "a roster is a .csv or a .jsonl file (CONTRACTS section 7)")
@@ -153,6 +158,9 @@ func (run *run) readRows(ctx context.Context, fn func(Row) error) ([]string, err
 		}
 		if err := fn(row); err != nil {
 			return nil, err
+		}
+		if run.err != nil {
+			return nil, run.err
 		}
 	}
 }

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/account"
+	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
 	"github.com/lenderops/encompass-lifecycle/pkg/mapping"
 	"github.com/lenderops/encompass-lifecycle/pkg/poll"
 )
@@ -64,12 +66,15 @@ type userIndex struct {
 	// opaqueGroups are managed groups with organization members: who is in
 	// them depends on the organization tree, so they are not compared.
 	opaqueGroups map[string]bool
+	// missed are logins looked up in Encompass and not found.
+	missed map[string]bool
 }
 
 func newUserIndex(n int, from string) *userIndex {
 	return &userIndex{
 		all: make([]*user, 0, n), byKey: make(map[string]*user, n), byLogin: make(map[string]*user, n),
 		byEmployeeID: map[string][]*user{}, byEmail: make(map[string][]*user, n), from: from,
+		missed: map[string]bool{},
 	}
 }
 
@@ -205,6 +210,34 @@ func (run *run) loadGroups(ctx context.Context, x *userIndex) error {
 	}
 	x.groupsKnown = true
 	return nil
+}
+
+// lookup asks Encompass for a login the snapshot does not know (made since
+// the last poll), and adds what it finds to the users: one call per such
+// login, only when the users came from the snapshot.
+func (run *run) lookup(login string) *user {
+	r := run.r
+	if run.users.from != UsersFromSnapshot || r.cfg.FindUser == nil || run.err != nil {
+		return nil
+	}
+	if run.users.missed[strings.ToLower(login)] {
+		return nil
+	}
+	found, err := r.cfg.FindUser(run.ctx, login)
+	if errors.Is(err, encompass.ErrNotFound) {
+		run.users.missed[strings.ToLower(login)] = true
+		return nil
+	}
+	if err != nil {
+		run.err = fmt.Errorf("look up login %s: %w", login, err)
+		return nil
+	}
+	key, c, ok := poll.FromUser(*found)
+	if !ok {
+		return nil
+	}
+	run.users.add(key, c)
+	return run.users.byLogin[strings.ToLower(login)]
 }
 
 // ignored reports whether a RECONCILE_IGNORE_LOGINS pattern covers login.

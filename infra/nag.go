@@ -45,6 +45,16 @@ func (s *LifecycleStack) suppressNagFindings() {
 	for _, q := range []any{s.ScheduleDLQ, s.AlertRuleDLQ} {
 		suppress(q, "AwsSolutions-SQS3", "This queue is itself a dead-letter queue (of the poller schedule or the alert rule target); a DLQ of a DLQ would only hide failures. Messages in it raise an alarm.")
 	}
+	// The reconcile role reads every roster and writes every report: the
+	// object keys are chosen by HR and by the runs, so only the prefix can
+	// name them; the prefixes are the whole of its S3 access.
+	cdknag.NagSuppressions_AddResourceSuppressions(s.Reconcile.Role(), &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-IAM5"),
+		Reason: jsii.String("Object ARNs under one prefix: GetObject/GetObjectVersion on rosters/* (the rosters HR puts, any name) and PutObject on reports/* " +
+			"(reports named after the roster and run). Nothing else in the bucket, no bucket-level action."),
+		AppliesTo: &[]any{cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:s3:::encompass-lifecycle-rosters-<AWS::AccountId>-<AWS::Region>\/(rosters|reports)\/\*$/`)}},
+	}}, jsii.Bool(true))
+	suppress(s.RosterAccessLogs, "AwsSolutions-S1", "This bucket receives the roster bucket's server access logs; logging its own access would need a third bucket, and so on.")
 	suppress(s.Node().FindChild(jsii.String("WebhookApi")), "AwsSolutions-APIG4",
 		"Encompass delivers webhooks with an HMAC signature (Elli-Signature) and cannot present IAM, JWT or Lambda-authorizer credentials. "+
 			"The webhook function verifies the signature over the raw body before anything else and answers 401 otherwise; the health route returns a constant and touches nothing.")

@@ -33,6 +33,10 @@ var (
 	pollerReadKeys = []string{"USER#*", "TERMINATED"}
 	// webhookKeys: the delivery-id claims.
 	webhookKeys = []string{"WEBHOOK#*"}
+	// reconcileReadKeys: the login index (every link), the employee links
+	// (to settle a login the index names twice) and the poller's snapshot,
+	// read only.
+	reconcileReadKeys = []string{"LINK#*", "EMP#*", "POLL#*"}
 )
 
 // DynamoDB actions each function uses on the state table: the calls of
@@ -56,6 +60,10 @@ var (
 	// The webhook claims a delivery id with a conditional put (reading the
 	// claim when the put loses), then completes or releases it (updates).
 	webhookTableActions = []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+	// Reconcile reads: the login index's shards and the snapshot's deltas
+	// (Query), the snapshot's header and chunks and an employee's link
+	// (GetItem). It writes nothing to the table.
+	reconcileTableActions = []string{"dynamodb:GetItem", "dynamodb:Query"}
 )
 
 // grantTable lets fn call actions on the state table only for items whose
@@ -91,6 +99,7 @@ const (
 	sourceProvisioning = "encompass.provisioning"
 	sourcePoller       = "encompass.poller"
 	sourceWebhook      = "encompass.webhook"
+	sourceReconcile    = "encompass.reconcile"
 )
 
 // webhookHandlerSeconds is what the reserved concurrency of the webhook

@@ -250,6 +250,8 @@ func (e *Env) Vars(fn string) map[string]string {
 			"DEPROVISION_QUEUE_ARN": DeprovisionQueueARN,
 			"AWS_ENDPOINT_URL_S3":   e.S3.URL,
 			"AWS_ENDPOINT_URL_SQS":  e.SQS.URL,
+			// As the stack sets it (infra/reconcile.go).
+			"GOMEMLIMIT": "200MiB",
 		})
 	}
 	maps.Copy(vars, e.opts.Env["*"])

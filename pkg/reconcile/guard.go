@@ -53,7 +53,7 @@ func (run *run) guard() (reason, message string) {
 			continue // a leaver long gone may drop off the roster
 		}
 		linked++
-		if _, ok := st.firstLine[id]; ok {
+		if _, ok := st.ids[id]; ok {
 			named++
 		}
 	}

@@ -38,14 +38,23 @@ type run struct {
 	err error
 }
 
-// passStats is what pass 1 keeps between the passes: the employee ids the
-// roster names (with their first line, and a count for duplicates), and
-// the counts the guard decides on.
+// passStats is what pass 1 keeps between the passes: for each employee id
+// the roster names, its first line and how often it is listed (one map,
+// the only memory a roster's length costs), and the counts the guard
+// decides on.
 type passStats struct {
 	rows, invalid int
-	firstLine     map[string]int
-	times         map[string]int // ids listed more than once
+	ids           map[string]idStats
 	ignored       []string
+}
+
+// idStats is what pass 1 knows of one employee id.
+type idStats struct {
+	first int32 // the line of its first row
+	times int32 // rows naming it
+	valid int32 // rows naming it that section 1 accepts
+	// classInvalid: classification refuses its (valid) row.
+	classInvalid bool
 }
 
 func withRun(ctx context.Context, runID, key string) context.Context {
@@ -203,27 +212,33 @@ func validate(row Row) (emp hris.Employee, terminated bool, problem string) {
 // missing employee without names). Differences are not computed here.
 func (run *run) pass1(ctx context.Context) error {
 	st := &run.stats
-	st.firstLine, st.times = map[string]int{}, map[string]int{}
-	validRows := map[string]int{}
-	classInvalid := map[string]bool{}
+	st.ids = map[string]idStats{}
 	run.counting = true
 	ignored, err := run.readRows(ctx, func(row Row) error {
 		st.rows++
-		if id := row.EmployeeID; id != "" {
-			if _, seen := st.firstLine[id]; seen {
-				st.times[id] = max(st.times[id], 1) + 1
-			} else {
-				st.firstLine[id] = row.Line
-			}
-		}
 		emp, terminated, problem := validate(row)
+		id := row.EmployeeID
+		if problem == "" {
+			id = emp.EmployeeID
+		}
+		var is idStats
+		if id != "" {
+			var seen bool
+			if is, seen = st.ids[id]; !seen {
+				is.first = int32(row.Line)
+			}
+			is.times++
+		}
 		if problem != "" {
 			st.invalid++
-			return nil
+		} else {
+			is.valid++
+			if run.classify(row.Line, terminated, emp).Class == ClassInvalid {
+				is.classInvalid = true
+			}
 		}
-		validRows[emp.EmployeeID]++
-		if run.classify(row.Line, terminated, emp).Class == ClassInvalid {
-			classInvalid[emp.EmployeeID] = true
+		if id != "" {
+			st.ids[id] = is
 		}
 		return nil
 	})
@@ -231,11 +246,11 @@ func (run *run) pass1(ctx context.Context) error {
 	for _, u := range run.users.all {
 		u.matched = false // pass 2 decides the orphans
 	}
-	for id, n := range validRows {
+	for _, is := range st.ids {
 		switch {
-		case st.times[id] > 1:
-			st.invalid += n
-		case classInvalid[id]:
+		case is.times > 1:
+			st.invalid += int(is.valid)
+		case is.classInvalid:
 			st.invalid++
 		}
 	}
@@ -289,9 +304,9 @@ func (run *run) row(row Row) (Finding, map[string]json.RawMessage) {
 	if problem != "" {
 		return Finding{Class: ClassInvalid, EmployeeID: row.EmployeeID, Reason: problem, Row: row.Line}, nil
 	}
-	if n := run.stats.times[emp.EmployeeID]; n > 1 {
+	if is := run.stats.ids[emp.EmployeeID]; is.times > 1 {
 		return Finding{Class: ClassInvalid, EmployeeID: emp.EmployeeID, Row: row.Line, Reason: fmt.Sprintf(
-			"duplicate: employeeId %s is listed %d times (first on line %d); none of its rows is applied", emp.EmployeeID, n, run.stats.firstLine[emp.EmployeeID])}, nil
+			"duplicate: employeeId %s is listed %d times (first on line %d); none of its rows is applied", emp.EmployeeID, is.times, is.first)}, nil
 	}
 	return run.classify(row.Line, terminated, emp), row.Fields
 }

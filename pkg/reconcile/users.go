@@ -57,7 +57,7 @@ func (u *user) account(groups []string, managed []mapping.Named) *account.Accoun
 // userIndex holds every Encompass user and the ways a roster row finds one.
 type userIndex struct {
 	all          []*user
-	byKey        map[string]*user // lower-case user id
+	byKey        map[string]*user // lower-case user id, where it is not the lower-case login
 	byLogin      map[string]*user // lower-case login id
 	byEmployeeID map[string][]*user
 	byEmail      map[string][]*user // lower-case e-mail
@@ -72,7 +72,7 @@ type userIndex struct {
 
 func newUserIndex(n int, from string) *userIndex {
 	return &userIndex{
-		all: make([]*user, 0, n), byKey: make(map[string]*user, n), byLogin: make(map[string]*user, n),
+		all: make([]*user, 0, n), byKey: map[string]*user{}, byLogin: make(map[string]*user, n),
 		byEmployeeID: map[string][]*user{}, byEmail: make(map[string][]*user, n), from: from,
 		missed: map[string]bool{},
 	}
@@ -81,9 +81,14 @@ func newUserIndex(n int, from string) *userIndex {
 func (x *userIndex) add(key string, c poll.Canonical) {
 	u := &user{key: key, c: c}
 	x.all = append(x.all, u)
-	x.byKey[strings.ToLower(key)] = u
-	if l := strings.ToLower(u.login()); l != "" {
+	l := strings.ToLower(u.login())
+	if l != "" {
 		x.byLogin[l] = u
+	}
+	// The user id is the lower-case login almost always: only the others
+	// need the second map (100,000 users cost one map, not two).
+	if k := strings.ToLower(key); k != l {
+		x.byKey[k] = u
 	}
 	if id := c[poll.FieldEmployeeID]; id != "" {
 		x.byEmployeeID[id] = append(x.byEmployeeID[id], u)
@@ -95,10 +100,25 @@ func (x *userIndex) add(key string, c poll.Canonical) {
 
 // find returns the user a link names: by user id, else by login.
 func (x *userIndex) find(userID, login string) *user {
-	if u := x.byKey[strings.ToLower(userID)]; u != nil && userID != "" {
-		return u
+	if userID != "" {
+		if u := x.byID(userID); u != nil {
+			return u
+		}
 	}
 	return x.byLogin[strings.ToLower(login)]
+}
+
+// byID returns the user with the user id (or, as a group member may name
+// it, the login).
+func (x *userIndex) byID(id string) *user {
+	id = strings.ToLower(id)
+	if u := x.byKey[id]; u != nil {
+		return u
+	}
+	if u := x.byLogin[id]; u != nil && strings.ToLower(u.key) == id {
+		return u
+	}
+	return nil
 }
 
 // loadUsers reads the poller's snapshot when it is younger than
@@ -199,7 +219,7 @@ func (run *run) loadGroups(ctx context.Context, x *userIndex) error {
 	}
 	for i, mg := range r.cfg.ManagedGroups {
 		for _, id := range members[i] {
-			u := x.byKey[id]
+			u := x.byID(id)
 			if u == nil {
 				u = x.byLogin[id]
 			}

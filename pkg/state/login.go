@@ -21,7 +21,7 @@ import (
 // yet indexed; the link remembers the login it indexed (indexedLogin), so
 // that the steady state costs no extra write.
 const (
-	loginIndexPrefix = "LINK#"
+	loginIndexPKPrefix = "LINK#"
 	// LoginIndexShards spreads the index over partition keys, so that a day
 	// of hires never concentrates on one partition and reconciliation
 	// reads the shards in parallel.
@@ -35,7 +35,7 @@ func LoginIndexPK(login string) string {
 	return loginShardPK(int(h.Sum32() % LoginIndexShards))
 }
 
-func loginShardPK(shard int) string { return fmt.Sprintf("%s%02x", loginIndexPrefix, shard) }
+func loginShardPK(shard int) string { return fmt.Sprintf("%s%02x", loginIndexPKPrefix, shard) }
 
 // LoginLink is one entry of the login index: the login and the employee
 // linked to it when the entry was written. An entry can outlive its link

@@ -21,6 +21,7 @@ func (s *LifecycleStack) defineOutputs() {
 	out("EncompassSecretArn", "Put the Encompass API credentials here", s.EncompassSecret.SecretArn())
 	out("WebhookSecretArn", "Put the webhook signing keys here", s.WebhookSecret.SecretArn())
 	out("AlertTopicArn", "Alarms and poller alerts are published here", s.AlertTopic.TopicArn())
+	out("RosterBucketName", "Put HR rosters under rosters/dry-run/ (report only) or rosters/apply/ (report and apply); reports appear under reports/", s.RosterBucket.BucketName())
 	out("DashboardUrl", "The operations dashboard (CloudWatch)", jsii.String("https://"+*awscdk.Aws_REGION()+
 		".console.aws.amazon.com/cloudwatch/home?region="+*awscdk.Aws_REGION()+"#dashboards:name="+*dashboardName()))
 }

@@ -135,7 +135,7 @@ func readRoster(p string) ([]byte, error) {
 }
 
 func outcome(res *lambdarun.Result) string {
-	s := fmt.Sprintf("%s", res.Duration.Round(time.Millisecond))
+	s := res.Duration.Round(time.Millisecond).String()
 	if res.Cold {
 		s += fmt.Sprintf(", cold start %s", res.ColdStart.Round(time.Millisecond))
 	}

@@ -24,7 +24,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"iter"
@@ -333,9 +332,6 @@ func (r *Reconciler) pin(ctx context.Context, o Object) (Object, error) {
 	o.ETag = strings.Trim(aws.ToString(out.ETag), `"`)
 	return o, nil
 }
-
-// errRefused marks a refusal found before the roster could be classified.
-var errRefused = errors.New("refused")
 
 type nopMetrics struct{}
 

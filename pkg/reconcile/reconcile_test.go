@@ -254,3 +254,25 @@ func TestUsersFromAFreshSnapshot(t *testing.T) {
 type publishNothing struct{}
 
 func (publishNothing) Publish(context.Context, ...publish.Event) error { return nil }
+
+// DRY_RUN=true reports a roster under rosters/apply/ but sends nothing:
+// the function needs no queues then.
+func TestDryRunVariableNeverApplies(t *testing.T) {
+	t.Parallel()
+	e := dayOne(t, withConfig(func(c *reconcile.Config) {
+		c.DryRun, c.Queues, c.ProvisionQueueURL, c.DeprovisionQueueURL = true, nil, "", ""
+	}))
+	res := e.run("rosters/apply/2026-11-20.csv", csvRoster(dayOneHeader, dayOneRows...))
+	if !res.DryRun || res.Sent != 0 || len(e.sqs.Ops()) != 0 || res.Counts[reconcile.ClassLeaverEnabled] != 1 {
+		t.Fatalf("%+v, SQS %v", res, e.sqs.Ops())
+	}
+	if d := e.reconcileEvents()[0].DetailMap(); d["dryRun"] != true {
+		t.Fatalf("detail %v", d)
+	}
+	// Without DRY_RUN, the queues are required.
+	cfg := e.cfg
+	cfg.DryRun = false
+	if _, err := reconcile.New(cfg); err == nil || !strings.Contains(err.Error(), "Queues") {
+		t.Fatalf("New without queues: %v", err)
+	}
+}

@@ -1,14 +1,14 @@
 # Encompass user lifecycle on AWS. `make demo` shows it working, `make test` proves it.
 SHELL := /bin/bash
 GOARCH ?= arm64
-FUNCTIONS := provision deprovision poller webhook
+FUNCTIONS := provision deprovision poller webhook reconcile
 STATICCHECK_VERSION := v0.8.2
 # AWS's Lambda runtime interface emulator, the cross-check of the local runner
 # (internal/rie pins the same version and refuses another build).
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 GO ?= go
 
-.PHONY: all build test lint tidy tidy-check demo sim invoke synth deploy bench fmt clean tools webhook-subscription dashboard-png rie ops
+.PHONY: all build test lint tidy tidy-check demo sim invoke reconcile synth deploy bench fmt clean tools webhook-subscription dashboard-png rie ops
 
 all: build
 
@@ -62,6 +62,11 @@ demo: node_modules
 ## invoke: run one real bootstrap Docker-free against the local product (FN=provision EVENT=events/...; ENV_VARS=file for your own variables)
 invoke: node_modules
 	$(GO) run ./cmd/lambdarun -fn $(FN) -event $(EVENT) $(if $(ENV_VARS),-env-vars $(ENV_VARS))
+
+## reconcile: run the real reconcile function against the local product (ROSTER=path.csv|.jsonl [APPLY=true] [SEED=file]); prints the summary, copies the reports to dist/reports/, and with APPLY delivers the events to provision and deprovision
+reconcile: node_modules
+	@test -n "$(ROSTER)" || (echo "usage: make reconcile ROSTER=events/roster-sample.csv [APPLY=true]"; exit 2)
+	$(GO) run ./cmd/reconcile -roster $(ROSTER) $(if $(filter true,$(APPLY)),-apply) $(if $(SEED),-seed $(SEED))
 
 ## ops: the operator command (ARGS="employee E123" | ARGS=pending | ARGS="rejected EVENT_ID" | ARGS="redrive -queue provision [-apply]" | ARGS="redrive -status -queue provision"; docs/operations.md)
 ops:

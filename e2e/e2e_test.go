@@ -55,7 +55,7 @@ var tableSeq atomic.Int64
 
 // start runs the local product for one test, sharing this binary's dynalite
 // but with its own table, simulator, bus and function processes.
-func start(t *testing.T, mutate func(*localenv.Options)) *localenv.Env {
+func start(t testing.TB, mutate func(*localenv.Options)) *localenv.Env {
 	t.Helper()
 	opts := localenv.Options{
 		BinDir:    binDir,

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"maps"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/lenderops/encompass-lifecycle/internal/story"
 	"github.com/lenderops/encompass-lifecycle/internal/testenv"
+	"github.com/lenderops/encompass-lifecycle/pkg/state"
 )
 
 // TestStory plays the demo's story and checks every chapter's effect.
@@ -184,6 +186,79 @@ func TestStory(t *testing.T) {
 		last := r.Steps[len(r.Steps)-1]
 		if !strings.Contains(last.Outcome, "Encompass disabled, DDA disabled") {
 			t.Errorf("the administrator's check: %s", last.Outcome)
+		}
+	})
+
+	// The last chapter, after every assertion above on the HRIS feed's
+	// outcome: last night's roster adopts a hand-made account by an explicit
+	// link, reports an orphan, disables the leaver the events missed (Dan,
+	// enabled again by hand) and puts Alice's drifted persona back, all
+	// through the queues and the provisioning functions.
+	t.Run("reconciliation", func(t *testing.T) {
+		if err := p.Reconcile(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		rep := p.Report()
+		r := rep.Summary.Reconciliation
+		if r == nil {
+			t.Fatal("no reconciliation")
+		}
+		if r.Refused != "" {
+			t.Fatalf("reconciliation refused: %s", r.Report)
+		}
+		var report struct {
+			Findings []struct {
+				Class       string
+				EmployeeID  *string `json:"employeeId"`
+				Login       *string `json:"encompassLogin"`
+				Reason      string
+				Differences []struct{ Field, From, To string }
+			}
+		}
+		if err := json.Unmarshal(r.Report, &report); err != nil {
+			t.Fatal(err)
+		}
+		classOf := map[string]string{}
+		for _, f := range report.Findings {
+			key := ""
+			if f.EmployeeID != nil {
+				key = *f.EmployeeID
+			}
+			if f.Class == "orphan" {
+				key = "orphan:" + *f.Login
+			}
+			classOf[key] = f.Class
+			t.Logf("%s %s: %s %v", f.Class, key, f.Reason, f.Differences)
+		}
+		want := map[string]string{
+			story.Alice: "drift", story.Carol: "in_sync", story.Dan: "leaver_enabled", story.Elle: "adoptable",
+			"E10001": "adoptable", "E10002": "adoptable", "orphan:" + story.OrphanLogin: "orphan",
+		}
+		if !maps.Equal(classOf, want) {
+			t.Errorf("findings = %v, want %v", classOf, want)
+		}
+		if r.Sent != 5 || rep.Summary.Reconciled["User Provisioned"] != 3 || rep.Summary.Reconciled["User Updated"] != 1 || rep.Summary.Reconciled["User Deprovisioned"] != 1 {
+			t.Errorf("sent %d, outcomes %v", r.Sent, rep.Summary.Reconciled)
+		}
+		if len(rep.Summary.Failures) > 0 {
+			t.Fatalf("failures: %v", rep.Summary.Failures)
+		}
+		if dan := user(t, p, story.DanLogin); dan == nil || dan.IsEnabled() {
+			t.Errorf("dan = %+v, want disabled again", dan)
+		}
+		personas, err := p.Admin.Personas.Resolve(context.Background(), []string{"Loan Processor"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if alice := user(t, p, story.AliceLogin); alice == nil || !slices.Equal(alice.PersonaIDs(), []string{personas["Loan Processor"]}) || alice.Title != "Branch Manager" {
+			t.Errorf("alice = %+v, want Loan Processor again and the title left as it was", alice)
+		}
+		link, found, err := state.New(env.DynamoDB, env.Table).GetEmployee(context.Background(), story.Elle)
+		if err != nil || !found || link.UserName != story.ElleLogin {
+			t.Errorf("erin's link = %+v %v %v", link, found, err)
+		}
+		for _, ev := range rep.Published {
+			assertNoSecrets(t, env, ev.DetailType, string(ev.Detail))
 		}
 	})
 }

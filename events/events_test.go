@@ -238,6 +238,10 @@ func envVars() map[string]map[string]string {
 		"ProvisionFunction":   held("PROVISION_QUEUE_ARN", provisionQueueARN),
 		"DeprovisionFunction": held("DEPROVISION_QUEUE_ARN", deprovisionQueueARN),
 		"PollerFunction":      encompassVars,
+		// Reconcile reads the roster bucket and sends to the queues of the
+		// template (real AWS) unless AWS_ENDPOINT_URL_S3 and _SQS point at
+		// local servers; `make reconcile` runs it against local ones.
+		"ReconcileFunction": encompassVars,
 		"WebhookFunction": {
 			"WEBHOOK_SECRET_ARN":   "",
 			"WEBHOOK_SIGNING_KEYS": string(keys),

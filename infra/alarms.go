@@ -102,7 +102,7 @@ func (s *LifecycleStack) defineAlarms() {
 	for _, f := range []struct {
 		name string
 		fn   awslambda.Function
-	}{{"Provision", s.Provision}, {"Deprovision", s.Deprovision}, {"Poller", s.Poller}, {"Webhook", s.Webhook}} {
+	}{{"Provision", s.Provision}, {"Deprovision", s.Deprovision}, {"Poller", s.Poller}, {"Webhook", s.Webhook}, {"Reconcile", s.Reconcile}} {
 		alarm(f.name+"Errors", fmt.Sprintf("%sFunction reported errors", f.name),
 			f.fn.MetricErrors(&awscloudwatch.MetricOptions{Period: fiveMinutes, Statistic: jsii.String("Sum")}), 1)
 		alarm(f.name+"Throttles", fmt.Sprintf("%sFunction was throttled", f.name),
@@ -140,6 +140,21 @@ func (s *LifecycleStack) defineAlarms() {
 			Period:        fiveMinutes,
 			Statistic:     jsii.String("Sum"),
 		}), 1)
+
+	// Reconciliation (CONTRACTS section 7, the reconcile function's EMF
+	// metrics): a refused roster was not applied at all, and a leaver the
+	// roster names whose account is enabled has access they should not.
+	reconcileMetric := func(name string, dims map[string]*string) awscloudwatch.IMetric {
+		dims["Function"] = jsii.String("reconcile")
+		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+			Namespace: jsii.String(metricsNamespace), MetricName: jsii.String(name), DimensionsMap: &dims,
+			Period: fiveMinutes, Statistic: jsii.String("Sum"),
+		})
+	}
+	alarm("ReconciliationRefused", "A roster was refused (truncated, mostly invalid or unreadable): nothing of it was applied; the report says why",
+		reconcileMetric(metricReconciliationRefused, map[string]*string{}), 1)
+	alarm("LeaverEnabledFindings", "The HR roster lists leavers whose Encompass account is enabled (leaver_enabled findings): they still have access",
+		reconcileMetric(metricFindings, map[string]*string{"Class": jsii.String("leaver_enabled")}), 1)
 
 	awsevents.NewRule(s.Stack, jsii.String("PollerAlertRule"), &awsevents.RuleProps{
 		Description:  jsii.String("Forwards Poll Anomaly and User Drift Detected to the alert topic"),

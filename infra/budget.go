@@ -15,12 +15,16 @@ type Concurrency struct {
 	Deprovision int
 	// Poller is the poller's reserved concurrency: one poll at a time.
 	Poller int
+	// Reconcile is the reconcile function's reserved concurrency: one
+	// roster at a time (it lists Encompass when the poller's snapshot is
+	// not fresh).
+	Reconcile int
 }
 
 // Requests is the most Encompass requests the stack can have in flight:
 // every instance of every function at its in-flight limit.
 func (c Concurrency) Requests() int {
-	return (c.Provision + c.Deprovision + c.Poller) * c.InFlight
+	return (c.Provision + c.Deprovision + c.Poller + c.Reconcile) * c.InFlight
 }
 
 const (
@@ -29,13 +33,16 @@ const (
 	minESMConcurrency = 2
 	// pollerConcurrency is one: polls compare snapshots, two at once race.
 	pollerConcurrency = 1
+	// reconcileConcurrency is one: rosters are reconciled one at a time.
+	reconcileConcurrency = 1
 	// instancesPerInFlight sets how the budget is split between parallel
 	// instances (different employees at once) and parallel requests inside
 	// one instance: one more request per instance for every 8 of budget.
 	instancesPerInFlight = 8
 	// MinRequestBudget is the smallest budget that fits the AWS minimum of 2
-	// per queue plus the poller, each instance at one request in flight.
-	MinRequestBudget = 2*minESMConcurrency + pollerConcurrency
+	// per queue plus the poller and reconcile, each instance at one request
+	// in flight.
+	MinRequestBudget = 2*minESMConcurrency + pollerConcurrency + reconcileConcurrency
 )
 
 // PlanConcurrency derives every concurrency setting from one budget B of
@@ -44,26 +51,29 @@ const (
 //	inFlight    = max(1, B / 8)
 //	instances   = B / inFlight            (whole instances that fit)
 //	poller      = 1
-//	deprovision = ceil((instances-1) / 2) (leavers first)
-//	provision   = (instances-1) - deprovision
+//	reconcile   = 1
+//	deprovision = ceil((instances-2) / 2) (leavers first)
+//	provision   = (instances-2) - deprovision
 //
-// so that (provision + deprovision + poller) * inFlight <= B. The default B
-// = 24 gives inFlight 3, deprovision 4, provision 3, poller 1: 24 requests.
+// so that (provision + deprovision + poller + reconcile) * inFlight <= B.
+// The default B = 24 gives inFlight 3, deprovision 3, provision 3, poller
+// 1, reconcile 1: 24 requests.
 func PlanConcurrency(budget int) (Concurrency, error) {
 	if budget > TenantConcurrencyLimit {
 		return Concurrency{}, fmt.Errorf("%d is above the Encompass tenant's limit of %d requests in flight (shared with every other caller of the tenant; leave them headroom)", budget, TenantConcurrencyLimit)
 	}
 	if budget < MinRequestBudget {
-		return Concurrency{}, fmt.Errorf("%d is below %d: each queue's event source needs a maximum concurrency of at least %d (AWS minimum) and the poller 1", budget, MinRequestBudget, minESMConcurrency)
+		return Concurrency{}, fmt.Errorf("%d is below %d: each queue's event source needs a maximum concurrency of at least %d (AWS minimum), the poller 1 and reconcile 1", budget, MinRequestBudget, minESMConcurrency)
 	}
 	inFlight := max(1, budget/instancesPerInFlight)
-	workers := budget/inFlight - pollerConcurrency
+	workers := budget/inFlight - pollerConcurrency - reconcileConcurrency
 	deprovision := (workers + 1) / 2
 	c := Concurrency{
 		InFlight:    inFlight,
 		Deprovision: deprovision,
 		Provision:   workers - deprovision,
 		Poller:      pollerConcurrency,
+		Reconcile:   reconcileConcurrency,
 	}
 	if c.Provision < minESMConcurrency || c.Requests() > budget {
 		// Unreachable for budgets in range; kept so that a change to the

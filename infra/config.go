@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/mail"
 	"net/url"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -38,6 +39,9 @@ const (
 	ctxSAMLocal           = "samLocal"
 	ctxMappingFile        = "mappingFile"
 	ctxImmediateReasons   = "immediateTerminationReasons"
+	ctxIgnoreLogins       = "reconcileIgnoreLogins"
+	ctxMinRosterRatio     = "reconcileMinRosterRatio"
+	ctxReportRetention    = "reportRetentionDays"
 )
 
 // contextKeys lists every key the app understands, so that a misspelt key in
@@ -47,6 +51,7 @@ var contextKeys = []string{
 	ctxAlertEmail, ctxProducerPrincipal, ctxEncompassSecretARN, ctxWebhookSecretARN,
 	ctxLogRetentionDays, ctxLogLevel, ctxDryRun, ctxMaxRemovalRatio, ctxDeprovisionMaxAge, ctxExposureAlarm,
 	ctxEventArchiveDays, ctxWebhookRateLimit, ctxWebhookBurstLimit, ctxSAMLocal, ctxMappingFile, ctxImmediateReasons,
+	ctxIgnoreLogins, ctxMinRosterRatio, ctxReportRetention,
 }
 
 // Config is the validated configuration of the EncompassLifecycle stack.
@@ -106,6 +111,14 @@ type Config struct {
 	// empty strings, because `sam local invoke --env-vars` only overrides
 	// variables that the template declares. Never for deployments.
 	SAMLocal bool
+	// IgnoreLogins is RECONCILE_IGNORE_LOGINS: comma-separated glob
+	// patterns of logins that are never orphans (service accounts).
+	IgnoreLogins string
+	// MinRosterRatio is RECONCILE_MIN_ROSTER_RATIO.
+	MinRosterRatio float64
+	// ReportRetentionDays is how long reconciliation reports are kept in
+	// the roster bucket.
+	ReportRetentionDays int
 }
 
 // DefaultConfig returns the defaults every context key falls back to.
@@ -123,6 +136,8 @@ func DefaultConfig() Config {
 		EventArchiveDays:           90,
 		WebhookRateLimit:           50,
 		WebhookBurstLimit:          100,
+		MinRosterRatio:             0.8,
+		ReportRetentionDays:        400,
 	}
 }
 
@@ -220,6 +235,16 @@ func LoadConfig(lookup func(key string) (any, bool)) (Config, error) {
 	boolean(ctxSAMLocal, &c.SAMLocal)
 	str(ctxMappingFile, &c.MappingFile)
 	str(ctxImmediateReasons, &c.ImmediateTerminationReasons)
+	str(ctxIgnoreLogins, &c.IgnoreLogins)
+	integer(ctxReportRetention, &c.ReportRetentionDays)
+	if v, ok := lookup(ctxMinRosterRatio); ok && v != nil {
+		f, err := toFloat(v)
+		if err != nil {
+			bad(ctxMinRosterRatio, "%v", err)
+		} else {
+			c.MinRosterRatio = f
+		}
+	}
 	if v, ok := lookup(ctxMaxRemovalRatio); ok && v != nil {
 		f, err := toFloat(v)
 		if err != nil {
@@ -262,6 +287,17 @@ func (c Config) validate() []error {
 	}
 	if _, err := PlanConcurrency(c.RequestBudget); err != nil {
 		bad(ctxRequestBudget, "%v", err)
+	}
+	if math.IsNaN(c.MinRosterRatio) || c.MinRosterRatio < 0 || c.MinRosterRatio > 1 {
+		bad(ctxMinRosterRatio, "%v must be a number from 0 to 1", c.MinRosterRatio)
+	}
+	if c.ReportRetentionDays < 1 || c.ReportRetentionDays > 3650 {
+		bad(ctxReportRetention, "%d must be between 1 and 3650 days", c.ReportRetentionDays)
+	}
+	for _, p := range strings.Split(c.IgnoreLogins, ",") {
+		if _, err := path.Match(strings.ToLower(strings.TrimSpace(p)), ""); err != nil {
+			bad(ctxIgnoreLogins, "%q is not a glob pattern (*, ?, [...])", strings.TrimSpace(p))
+		}
 	}
 	if c.AlertEmail != "" {
 		a, err := mail.ParseAddress(c.AlertEmail)

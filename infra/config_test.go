@@ -75,8 +75,8 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 		{"instance id shape", ctxInstanceID, "11200922", "not an Encompass instance id"},
 		{"instance id injection", ctxInstanceID, "BE1120092\n2", "not an Encompass instance id"},
 		{"budget over the tenant limit", ctxRequestBudget, 31.0, "above the Encompass tenant's limit of 30"},
-		{"budget too small", ctxRequestBudget, 4.0, "below 5"},
-		{"budget negative", ctxRequestBudget, -1.0, "below 5"},
+		{"budget too small", ctxRequestBudget, 4.0, "below 6"},
+		{"budget negative", ctxRequestBudget, -1.0, "below 6"},
 		{"budget fraction", ctxRequestBudget, 2.5, "whole number"},
 		{"budget text", ctxRequestBudget, "lots", "whole number"},
 		{"budget wrong type", ctxRequestBudget, true, "whole number"},
@@ -176,15 +176,15 @@ func TestPlanConcurrency(t *testing.T) {
 		if budget-c.Requests() >= c.InFlight*2 {
 			t.Errorf("budget %d: plan %+v wastes %d", budget, c, budget-c.Requests())
 		}
-		if c.Provision < 2 || c.Deprovision < 2 || c.Poller != 1 || c.InFlight < 1 {
+		if c.Provision < 2 || c.Deprovision < 2 || c.Poller != 1 || c.Reconcile != 1 || c.InFlight < 1 {
 			t.Errorf("budget %d: plan %+v breaks a minimum", budget, c)
 		}
 		if c.Deprovision < c.Provision {
 			t.Errorf("budget %d: plan %+v gives leavers less than joiners", budget, c)
 		}
 	}
-	if c, _ := PlanConcurrency(24); c != (Concurrency{InFlight: 3, Provision: 3, Deprovision: 4, Poller: 1}) {
-		t.Errorf("default plan = %+v; docs/deploy.md documents 3/3/4/1", c)
+	if c, _ := PlanConcurrency(24); c != (Concurrency{InFlight: 3, Provision: 3, Deprovision: 3, Poller: 1, Reconcile: 1}) {
+		t.Errorf("default plan = %+v; docs/deploy.md documents 3/3/3/1/1", c)
 	}
 	for _, bad := range []int{-1, 0, MinRequestBudget - 1, TenantConcurrencyLimit + 1, 1000} {
 		if c, err := PlanConcurrency(bad); err == nil {

@@ -22,6 +22,7 @@ const (
 	titleAlarms               = "Alarms"
 	titlePoll                 = "Poller: duration and changes per poll"
 	titleWebhook              = "Webhook answers by status"
+	titleReconciliation       = "Reconciliation: findings by class per roster"
 )
 
 // Metrics the functions emit in the embedded metric format, namespace
@@ -40,6 +41,11 @@ const (
 	metricEncompassThrottles = "EncompassThrottles"
 	metricPollDuration       = "PollDuration" // milliseconds
 	metricUserChanges        = "UserChanges"
+	// metricFindings has the dimensions {Function, Class}: one value per
+	// finding class of each reconciled roster.
+	metricFindings              = "Findings"
+	metricReconciliationRefused = "ReconciliationRefused"
+	metricEventsSent            = "EventsSent"
 )
 
 // webhookAnswerMetrics are the webhook's answers, one metric per status
@@ -191,6 +197,24 @@ func (s *LifecycleStack) defineDashboard() {
 		RightYAxis: axis("API Gateway errors"),
 	})
 
+	// One bar per class found: a SEARCH over the Class dimension, like the
+	// rejections, beside what was applied and refused.
+	reconciliation := graph(titleReconciliation, 24, awscloudwatch.GraphWidgetProps{
+		View:    awscloudwatch.GraphWidgetView_BAR,
+		Stacked: jsii.Bool(true),
+		Left: &[]awscloudwatch.IMetric{awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+			Expression: jsii.String(fmt.Sprintf(`SEARCH('{%s,Function,Class} MetricName="%s"', 'Sum', 3600)`, metricsNamespace, metricFindings)),
+			Label:      jsii.String("${PROP('Dim.Class')}"),
+			Period:     hour,
+		})},
+		Right: &[]awscloudwatch.IMetric{
+			fnMetric("reconcile", metricEventsSent, "Sum", "HRIS events sent", hour),
+			fnMetric("reconcile", metricReconciliationRefused, "Sum", "rosters refused", hour),
+		},
+		LeftYAxis:  axis("findings"),
+		RightYAxis: axis("events, refusals"),
+	})
+
 	awscloudwatch.NewDashboard(s.Stack, jsii.String("OperationsDashboard"), &awscloudwatch.DashboardProps{
 		DashboardName: dashboardName(),
 		Start:         jsii.String("-P1D"),
@@ -199,6 +223,7 @@ func (s *LifecycleStack) defineDashboard() {
 			{rejections, encompass},
 			{queueAge, dlqDepth, alarms},
 			{poll, webhook},
+			{reconciliation},
 		},
 	})
 }

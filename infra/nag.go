@@ -24,6 +24,7 @@ func (s *LifecycleStack) defineOutputs() {
 	out("AlertTopicArn", "Alarms and poller alerts are published here", s.AlertTopic.TopicArn())
 	out("HeldEventsScheduleGroupName", "EventBridge Scheduler group of the HRIS events held until their effective date (one schedule each)", s.HeldEventsGroup.Ref())
 	out("HeldEventsDLQUrl", "Held events the Scheduler could not send back to their queue land here (alarmed)", s.HeldEventsDLQ.QueueUrl())
+	out("RosterBucketName", "Put HR rosters under rosters/dry-run/ (report only) or rosters/apply/ (report and apply); reports appear under reports/", s.RosterBucket.BucketName())
 	out("DashboardUrl", "The operations dashboard (CloudWatch)", jsii.String("https://"+*awscdk.Aws_REGION()+
 		".console.aws.amazon.com/cloudwatch/home?region="+*awscdk.Aws_REGION()+"#dashboards:name="+*dashboardName()))
 }
@@ -60,6 +61,16 @@ func (s *LifecycleStack) suppressNagFindings() {
 			AppliesTo: &[]any{"Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/<HeldEventsScheduleGroup>/*"},
 		}}, jsii.Bool(true))
 	}
+	// The reconcile role reads every roster and writes every report: the
+	// object keys are chosen by HR and by the runs, so only the prefix can
+	// name them; the prefixes are the whole of its S3 access.
+	cdknag.NagSuppressions_AddResourceSuppressions(s.Reconcile.Role(), &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-IAM5"),
+		Reason: jsii.String("Object ARNs under one prefix: GetObject/GetObjectVersion on rosters/* (the rosters HR puts, any name) and PutObject on reports/* " +
+			"(reports named after the roster and run). Nothing else in the bucket, no bucket-level action."),
+		AppliesTo: &[]any{cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:s3:::encompass-lifecycle-rosters-<AWS::AccountId>-<AWS::Region>\/(rosters|reports)\/\*$/`)}},
+	}}, jsii.Bool(true))
+	suppress(s.RosterAccessLogs, "AwsSolutions-S1", "This bucket receives the roster bucket's server access logs; logging its own access would need a third bucket, and so on.")
 	suppress(s.Node().FindChild(jsii.String("WebhookApi")), "AwsSolutions-APIG4",
 		"Encompass delivers webhooks with an HMAC signature (Elli-Signature) and cannot present IAM, JWT or Lambda-authorizer credentials. "+
 			"The webhook function verifies the signature over the raw body before anything else and answers 401 otherwise; the health route returns a constant and touches nothing.")

@@ -12,18 +12,19 @@ import (
 // them, as IAM dynamodb:LeadingKeys patterns. The source is the key
 // constructors of pkg/state (the claim kinds "EVENT#" and "WEBHOOK#",
 // employeePK "EMP#", writePK "USER#", terminatedPK "TERMINATED", rejectedPK
-// "REJECTED#", and the held events of the effective-date issue, "HELD#")
+// "REJECTED#", the login index "LINK#", and the held events of the
+// effective-date issue, "HELD#")
 // and of its poller snapshot (metaPK, basePKPrefix, deltaPKPrefix, stageHeadPK,
 // stagePKPrefix: all "POLL#"). A new key prefix in those packages needs
 // its line here, or the function is denied (AccessDeniedException) the
 // first time it writes one: TestStateTableGrantsAreScopedByLeadingKeys
 // lists them all.
 var (
-	// provisioningKeys: the HRIS event claims, employee links, the write
-	// log, the terminated index, rejected bodies and held events. Provision
-	// and deprovision share them (a rehire clears a tombstone, a leaver
-	// writes one).
-	provisioningKeys = []string{"EVENT#*", "EMP#*", "USER#*", "TERMINATED", "REJECTED#*", "HELD#*"}
+	// provisioningKeys: the HRIS event claims, employee links and their
+	// login index, the write log, the terminated index, rejected bodies and
+	// held events. Provision and deprovision share them (a rehire clears a
+	// tombstone, a leaver writes one).
+	provisioningKeys = []string{"EVENT#*", "EMP#*", "LINK#*", "USER#*", "TERMINATED", "REJECTED#*", "HELD#*"}
 	// pollerOwnKeys: the poller's snapshot (meta, base chunks, delta
 	// shards) and its staged listing.
 	pollerOwnKeys = []string{"POLL#*"}
@@ -32,6 +33,10 @@ var (
 	pollerReadKeys = []string{"USER#*", "TERMINATED"}
 	// webhookKeys: the delivery-id claims.
 	webhookKeys = []string{"WEBHOOK#*"}
+	// reconcileReadKeys: the login index (every link), the employee links
+	// (to settle a login the index names twice) and the poller's snapshot,
+	// read only.
+	reconcileReadKeys = []string{"LINK#*", "EMP#*", "POLL#*"}
 )
 
 // DynamoDB actions each function uses on the state table: the calls of
@@ -55,6 +60,10 @@ var (
 	// The webhook claims a delivery id with a conditional put (reading the
 	// claim when the put loses), then completes or releases it (updates).
 	webhookTableActions = []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+	// Reconcile reads: the login index's shards and the snapshot's deltas
+	// (Query), the snapshot's header and chunks and an employee's link
+	// (GetItem). It writes nothing to the table.
+	reconcileTableActions = []string{"dynamodb:GetItem", "dynamodb:Query"}
 )
 
 // grantTable lets fn call actions on the state table only for items whose
@@ -90,6 +99,7 @@ const (
 	sourceProvisioning = "encompass.provisioning"
 	sourcePoller       = "encompass.poller"
 	sourceWebhook      = "encompass.webhook"
+	sourceReconcile    = "encompass.reconcile"
 )
 
 // webhookHandlerSeconds is what the reserved concurrency of the webhook

@@ -70,11 +70,12 @@ func TestStateTableGrantsAreScopedByLeadingKeys(t *testing.T) {
 			{join(pollerOwnTableActions), join(pollerOwnKeys)},
 			{"dynamodb:Query", "TERMINATED USER#*"},
 		},
-		"WebhookFunction": {{"dynamodb:GetItem dynamodb:PutItem dynamodb:UpdateItem", "WEBHOOK#*"}},
+		"WebhookFunction":   {{"dynamodb:GetItem dynamodb:PutItem dynamodb:UpdateItem", "WEBHOOK#*"}},
+		"ReconcileFunction": {{"dynamodb:GetItem dynamodb:Query", "EMP#* LINK#* POLL#*"}},
 	}
 	// The lists themselves, spelt out, so that a change to them is a
 	// deliberate change to this test too.
-	if got := join(provisioningKeys); got != "EMP#* EVENT#* HELD#* REJECTED#* TERMINATED USER#*" {
+	if got := join(provisioningKeys); got != "EMP#* EVENT#* HELD#* LINK#* REJECTED#* TERMINATED USER#*" {
 		t.Errorf("provisioning key prefixes = %s", got)
 	}
 	if got := join(pollerOwnKeys); got != "POLL#*" {
@@ -126,6 +127,7 @@ func TestPutEventsIsLimitedToEachFunctionsSource(t *testing.T) {
 		"DeprovisionFunction": "encompass.provisioning",
 		"PollerFunction":      "encompass.poller",
 		"WebhookFunction":     "encompass.webhook",
+		"ReconcileFunction":   "encompass.reconcile",
 	}
 	for fn, source := range want {
 		n := 0

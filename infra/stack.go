@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsscheduler"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
@@ -32,10 +33,11 @@ var functionDirs = map[string]string{
 	"DeprovisionFunction": "deprovision",
 	"PollerFunction":      "poller",
 	"WebhookFunction":     "webhook",
+	"ReconcileFunction":   "reconcile",
 }
 
 // Event sources the functions publish under (CONTRACTS section 3).
-var eventSources = []string{sourceProvisioning, sourcePoller, sourceWebhook}
+var eventSources = []string{sourceProvisioning, sourcePoller, sourceWebhook, sourceReconcile}
 
 // Timeouts. The SQS functions' visibility timeout is six times their
 // timeout, as AWS advises for event source mappings, so that a message is
@@ -94,6 +96,10 @@ type LifecycleStack struct {
 	EncompassSecret, WebhookSecret          awssecretsmanager.ISecret
 	Provision, Deprovision, Poller, Webhook awslambda.Function
 	AlertTopic                              awssns.Topic
+	// Reconcile and its RosterBucket (rosters/ in, reports/ out), whose
+	// server access logs go to RosterAccessLogs.
+	Reconcile                      awslambda.Function
+	RosterBucket, RosterAccessLogs awss3.Bucket
 
 	webhookURL *string
 	webhookAPI awsapigatewayv2.HttpApi
@@ -139,7 +145,7 @@ func NewLifecycleStack(scope constructs.Construct, id string, props LifecycleSta
 	}
 	sp := props.StackProps
 	if sp.Description == nil {
-		sp.Description = jsii.String("Encompass user lifecycle: HRIS joiner/mover/leaver queues, poller, webhook receiver")
+		sp.Description = jsii.String("Encompass user lifecycle: HRIS joiner/mover/leaver queues, poller, webhook receiver, roster reconciliation")
 	}
 	s := &LifecycleStack{
 		Stack:       awscdk.NewStack(scope, jsii.String(id), &sp),
@@ -151,6 +157,9 @@ func NewLifecycleStack(scope constructs.Construct, id string, props LifecycleSta
 	s.defineStateAndEvents()
 	s.defineSecrets()
 	if err := s.defineFunctions(props.DistDir, mapping); err != nil {
+		return nil, err
+	}
+	if err := s.defineReconciliation(props.DistDir, mapping); err != nil {
 		return nil, err
 	}
 	s.defineSchedule()

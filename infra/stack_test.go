@@ -12,13 +12,13 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
-var allFunctions = []string{"ProvisionFunction", "DeprovisionFunction", "PollerFunction", "WebhookFunction"}
+var allFunctions = []string{"ProvisionFunction", "DeprovisionFunction", "PollerFunction", "WebhookFunction", "ReconcileFunction"}
 
 func TestFunctionsHaveTheContractLogicalIDs(t *testing.T) {
 	s := defaultStack(t)
 	fns := s.resources("AWS::Lambda::Function")
-	if got := sortedKeys(fns); !slices.Equal(got, []string{"DeprovisionFunction", "PollerFunction", "ProvisionFunction", "WebhookFunction"}) {
-		t.Fatalf("function logical ids = %v, want exactly the four of CONTRACTS section 7", got)
+	if got := sortedKeys(fns); !slices.Equal(got, []string{"DeprovisionFunction", "PollerFunction", "ProvisionFunction", "ReconcileFunction", "WebhookFunction"}) {
+		t.Fatalf("function logical ids = %v, want exactly the five of CONTRACTS section 8", got)
 	}
 }
 
@@ -195,7 +195,7 @@ func TestEventSourceMappingsReportBatchItemFailures(t *testing.T) {
 // TestConcurrencyStaysWithinTheRequestBudget reads the numbers back from the
 // template, so it checks what would be deployed, not the plan.
 func TestConcurrencyStaysWithinTheRequestBudget(t *testing.T) {
-	for _, budget := range []int{24, 30, 5} {
+	for _, budget := range []int{24, 30, 6} {
 		t.Run(strings.TrimSpace(itoaStr(budget)), func(t *testing.T) {
 			var s *synthesis
 			if budget == 24 {
@@ -213,6 +213,11 @@ func TestConcurrencyStaysWithinTheRequestBudget(t *testing.T) {
 				t.Errorf("poller reserved concurrency = %v, want 1", r)
 			}
 			requests += number(t, poller["ReservedConcurrentExecutions"]) * inFlight(t, s, "PollerFunction")
+			reconcile := props(s.resource(t, "ReconcileFunction"))
+			if r := number(t, reconcile["ReservedConcurrentExecutions"]); r != 1 {
+				t.Errorf("reconcile reserved concurrency = %v, want 1", r)
+			}
+			requests += number(t, reconcile["ReservedConcurrentExecutions"]) * inFlight(t, s, "ReconcileFunction")
 			if requests > float64(budget) {
 				t.Errorf("up to %v Encompass requests in flight, budget is %d", requests, budget)
 			}
@@ -518,7 +523,7 @@ func TestEventBusHasAReplayArchive(t *testing.T) {
 		if !refersTo(p["SourceArn"], bus) {
 			t.Errorf("archive source = %v", p["SourceArn"])
 		}
-		if got := list(dig(p, "EventPattern", "source")); !slices.Equal(got, []any{"encompass.provisioning", "encompass.poller", "encompass.webhook"}) {
+		if got := list(dig(p, "EventPattern", "source")); !slices.Equal(got, []any{"encompass.provisioning", "encompass.poller", "encompass.webhook", "encompass.reconcile"}) {
 			t.Errorf("archive pattern sources = %v", got)
 		}
 		if number(t, p["RetentionDays"]) != 90 {
@@ -590,7 +595,8 @@ func TestAlarms(t *testing.T) {
 		want = append(want, alarmKey{"Errors", fn}, alarmKey{"Throttles", fn})
 	}
 	want = append(want, alarmKey{"ApproximateAgeOfOldestMessage", s.logicalID(t, "DeprovisionQueue/Resource")},
-		alarmKey{"WebhookFailedHandOff", ""}) // a literal dimension: Function=webhook
+		alarmKey{"WebhookFailedHandOff", ""}, // a literal dimension: Function=webhook
+		alarmKey{"ReconciliationRefused", ""}, alarmKey{"Findings", ""})
 	for _, k := range want {
 		p, ok := got[k]
 		if !ok {

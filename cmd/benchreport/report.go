@@ -38,6 +38,7 @@ var goBenchmarks = []benchSpec{
 	{pkg: "./pkg/state", pattern: "^(BenchmarkEventPath|BenchmarkTerminatedScan)$", benchtime: "100x"},
 	{pkg: "./pkg/publish", pattern: "^BenchmarkPublish25$", benchtime: "100x"},
 	{pkg: "./internal/lambdarun", pattern: "^Benchmark(InvokeWarm|ColdStart)$", benchtime: "200x"},
+	{pkg: "./e2e", pattern: "^BenchmarkReconcile100k$", benchtime: "1x"},
 }
 
 func run(ctx context.Context, o reportOptions, stdout, progress io.Writer) error {
@@ -90,6 +91,7 @@ func writeReport(w io.Writer, st *runnerStats, results []benchResult, errs []str
 		"deprovision": "one terminate; same init as provision",
 		"poller":      "one poll of the seed users; init reads the config",
 		"webhook":     "one signed delivery; init reads the config and the signing keys",
+		"reconcile":   "one two-row dry-run roster; init reads the config and resolves the mapping, the run lists the seed users and writes the reports",
 	}
 	for _, fn := range lambdarun.Functions {
 		ds := st.ColdStarts[fn]
@@ -156,6 +158,14 @@ func writeReport(w io.Writer, st *runnerStats, results []benchResult, errs []str
 	if r, ok := use("./pkg/poll", "BenchmarkPollAt50msLatency100k"); ok {
 		row("poller, 100,000 users, 50 ms per Encompass call", fmt.Sprintf("%.2fx its bound (%.0f ms/poll, bound %.0f ms); %.0f list calls", r.Metrics["poll/bound"], r.Metrics["poll-ms/op"], r.Metrics["bound-ms"], r.Metrics["list-calls/op"]),
 			fmt.Sprintf("`BenchmarkPollAt50msLatency100k`: an unchanged poll with the stack's default %.0f requests in flight, against the time the budget needs for the pages (pages / in flight x 50 ms); goal at most 1.2", r.Metrics["in-flight"]))
+	}
+	for _, mode := range []string{"listing", "snapshot"} {
+		if r, ok := use("./e2e", "BenchmarkReconcile100k/"+mode); ok {
+			row("reconciliation, 100,000 rows x 100,000 users, "+map[string]string{"listing": "listing Encompass", "snapshot": "fresh poller snapshot"}[mode],
+				fmt.Sprintf("%.0f ms, %.0f MB peak RSS; Encompass: %.0f list, %.0f group, %.0f orphan-check calls; %.2f SQS calls per applied finding",
+					r.Metrics["ms/run"], r.Metrics["peak-RSS-MB"], r.Metrics["list-calls/run"], r.Metrics["group-calls/run"], r.Metrics["orphan-check-calls/run"], r.Metrics["sqs-calls/applied"]),
+				"`BenchmarkReconcile100k`: the real reconcile binary (256 MB, GOMEMLIMIT as deployed), a 100,000-row roster applied (every row adoptable), users from "+mode)
+		}
 	}
 	if r, ok := use("./pkg/webhook", "BenchmarkVerifyAndDecode"); ok {
 		row("webhook verification", fmt.Sprintf("%s ns/op (%s)", thousands(int(r.Metrics["ns/op"])), goMetrics(r)),

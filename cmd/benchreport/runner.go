@@ -107,6 +107,17 @@ func measureRunner(ctx context.Context, o runnerOptions, progress io.Writer) (*r
 			return localenv.SQSBatch(localenv.DeprovisionQueueARN, terminate(fmt.Sprintf("Q%05d", seq)).Body())
 		},
 		"poller": func() any { return localenv.Schedule(time.Now()) },
+		"reconcile": func() any {
+			// A dry-run roster of two rows: the run reads it twice, lists
+			// the seed users and writes the reports.
+			seq++
+			note, err := env.PutRoster(ctx, fmt.Sprintf("rosters/dry-run/cold-%d.csv", seq),
+				[]byte("employeeId,givenName,familyName,email,status\nE10001,Maria,Johnson,maria.johnson@lender.example,active\nE10003,Bea,Williams,bea.williams@lender.example,terminated\n"))
+			if err != nil {
+				return err.Error() // not an S3 event: the invocation fails, saying why
+			}
+			return note
+		},
 		"webhook": func() any {
 			seq++
 			return localenv.WebhookRequest(story.LoanWebhook(fmt.Sprintf("whk-bench-%d", seq)), localenv.SubscriptionID, env.WebhookKey)

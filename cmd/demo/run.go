@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,7 +23,7 @@ var errInterrupted = errors.New("interrupted; every process was stopped")
 func run(ctx context.Context, w io.Writer, binDir string, verbose, keep bool) error {
 	start := time.Now()
 	fmt.Fprintf(w, "Encompass user lifecycle: local demo\n\n")
-	fmt.Fprintf(w, "building provision, deprovision, poller, webhook for %s/%s and starting the Encompass simulator, dynalite and an EventBridge fake ...\n", runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(w, "building provision, deprovision, poller, webhook, reconcile for %s/%s and starting the Encompass simulator, dynalite, an EventBridge fake, a local S3 and SQS ...\n", runtime.GOOS, runtime.GOARCH)
 	env, err := localenv.Start(ctx, localenv.Options{BinDir: binDir})
 	if ctx.Err() != nil {
 		return errInterrupted
@@ -44,6 +46,10 @@ func run(ctx context.Context, w io.Writer, binDir string, verbose, keep bool) er
 	if err == nil {
 		// Issue 14's chapter: an underwriter in Encompass and DDA.
 		err = p.DDA(ctx)
+	}
+	if err == nil {
+		// The HRIS feed's story ends with last night's HR roster.
+		err = p.Reconcile(ctx)
 		rep = p.Report()
 	}
 	if ctx.Err() != nil {
@@ -108,6 +114,18 @@ func printSummary(w io.Writer, s story.Summary) {
 	}
 	fmt.Fprintf(w, "  synthetic events    %s\n", strings.Join(synth, ", "))
 	fmt.Fprintf(w, "  webhooks            %d forwarded, %d refused\n", s.WebhooksForwarded, s.WebhooksRefused)
+	if r := s.Reconciliation; r != nil {
+		fmt.Fprintf(w, "  reconciliation      %s; %d HRIS event(s) sent\n", story.CountsLine(r.Counts), r.Sent)
+		if r.Refused != "" {
+			fmt.Fprintf(w, "      REFUSED         %s: nothing was applied\n", r.Refused)
+		}
+		fmt.Fprintf(w, "      report          s3://%s/%s (and .csv)\n", localenv.RosterBucket, r.ReportKey)
+		var applied []string
+		for _, t := range slices.Sorted(maps.Keys(s.Reconciled)) {
+			applied = append(applied, fmt.Sprintf("%s x%d", t, s.Reconciled[t]))
+		}
+		fmt.Fprintf(w, "      applied         %s\n", strings.Join(applied, ", "))
+	}
 	fmt.Fprintf(w, "  invocations         %d (%d cold starts), %d failure(s)\n", s.Invocations, s.ColdStarts, len(s.Failures))
 	for _, f := range s.Failures {
 		fmt.Fprintf(w, "      %s\n", f)

@@ -79,11 +79,16 @@ func TestDemo(t *testing.T) {
 		"User Drift Detected dan.okafor",
 		"HTTP 200; Loan update",
 		"HTTP 401; nothing published",
+		"reconcile rosters/apply/hr-export.csv",
+		"reconciliation      in_sync 1, drift 1, adoptable 3, leaver_enabled 1, orphan 1; 5 HRIS event(s) sent",
+		"applied         User Deprovisioned x1, User Provisioned x3, User Updated x1",
+		"User Deprovisioned dan.okafor",
+		"orphan bwilliams",
+		`personas "Loan Officer"->"Loan Processor"`,
 		"User Provisioned uma.reyes [encompass+dda]",
 		`User Updated uma.reyes [encompass+dda]: dda.enabled "true"->"false"`,
 		"User Deprovisioned uma.reyes [encompass+dda]",
 		"Encompass disabled, DDA disabled (role Underwriter)",
-		"invocations         11 (4 cold starts), 0 failure(s)",
 		// Effective dates: a hire held until the start date and applied
 		// when it comes, and a rescinded offer.
 		"HRIS Event Scheduled erin.park until",

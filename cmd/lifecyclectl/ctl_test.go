@@ -35,7 +35,7 @@ type harness struct {
 	table  string
 	client *dynamodb.Client
 	store  *state.Store
-	sqs    *sqsFake
+	sqs    *testenv.SQSFake
 	env    map[string]string
 	now    time.Time
 	held   heldLister
@@ -44,7 +44,7 @@ type harness struct {
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	d := testenv.DynamoDB(t)
-	h := &harness{t: t, table: d.CreateTable(t), client: d.Client, sqs: newSQSFake(t), env: map[string]string{}, held: storeHeld}
+	h := &harness{t: t, table: d.CreateTable(t), client: d.Client, sqs: testenv.SQS(t), env: map[string]string{}, held: storeHeld}
 	h.now = time.Now().UTC()
 	h.store = state.New(d.Client, h.table, state.WithClock(func() time.Time { return h.now }))
 	h.env["STATE_TABLE"] = h.table
@@ -65,7 +65,7 @@ func (h *harness) run(args ...string) (int, string, string) {
 		store: func(_ context.Context, table string) (*state.Store, error) {
 			return state.New(h.client, table, state.WithClock(func() time.Time { return h.now })), nil
 		},
-		sqs:  func(context.Context) (sqsAPI, error) { return h.sqs.client, nil },
+		sqs:  func(context.Context) (sqsAPI, error) { return h.sqs.Client, nil },
 		held: h.held,
 	}
 	code := run(context.Background(), args, d)
@@ -349,25 +349,25 @@ func TestRejected(t *testing.T) {
 func TestRedrive(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	dlq := h.sqs.addQueue("EncompassLifecycle-ProvisionQueueDLQ-X1.fifo", 3, nil)
-	src := h.sqs.addQueue("EncompassLifecycle-ProvisionQueue-X2.fifo", 0, dlq)
-	emptyDLQ := h.sqs.addQueue("EncompassLifecycle-DeprovisionQueueDLQ-X3.fifo", 0, nil)
-	h.sqs.addQueue("EncompassLifecycle-DeprovisionQueue-X4.fifo", 0, emptyDLQ)
-	plain := h.sqs.addQueue("no-dlq", 0, nil)
-	h.env["PROVISION_QUEUE_ARN"] = src.arn
+	dlq := h.sqs.AddQueue("EncompassLifecycle-ProvisionQueueDLQ-X1.fifo", 3, nil)
+	src := h.sqs.AddQueue("EncompassLifecycle-ProvisionQueue-X2.fifo", 0, dlq)
+	emptyDLQ := h.sqs.AddQueue("EncompassLifecycle-DeprovisionQueueDLQ-X3.fifo", 0, nil)
+	h.sqs.AddQueue("EncompassLifecycle-DeprovisionQueue-X4.fifo", 0, emptyDLQ)
+	plain := h.sqs.AddQueue("no-dlq", 0, nil)
+	h.env["PROVISION_QUEUE_ARN"] = src.ARN
 
 	// Dry run first: a count and nothing moved.
 	code, out, stderr := h.run("redrive", "-queue", "provision")
-	if code != 0 || !strings.Contains(out, "dead-letter queue  "+dlq.arn) || !strings.Contains(out, "3 waiting, 1 being read") ||
-		!strings.Contains(out, "move to            "+src.arn) || !strings.Contains(out, "dry run: nothing moved") {
+	if code != 0 || !strings.Contains(out, "dead-letter queue  "+dlq.ARN) || !strings.Contains(out, "3 waiting, 1 being read") ||
+		!strings.Contains(out, "move to            "+src.ARN) || !strings.Contains(out, "dry run: nothing moved") {
 		t.Fatalf("dry run: exit %d\n%s%s", code, out, stderr)
 	}
-	if n := len(h.sqs.callsOf("StartMessageMoveTask")); n != 0 {
+	if n := len(h.sqs.CallsOf("StartMessageMoveTask")); n != 0 {
 		t.Fatalf("the dry run started %d move tasks", n)
 	}
-	counts := h.sqs.callsOf("GetQueueAttributes")
+	counts := h.sqs.CallsOf("GetQueueAttributes")
 	last := counts[len(counts)-1].Body
-	if names, _ := last["AttributeNames"].([]any); last["QueueUrl"] != dlq.url || !slices.Contains(names, any("ApproximateNumberOfMessages")) {
+	if names, _ := last["AttributeNames"].([]any); last["QueueUrl"] != dlq.URL || !slices.Contains(names, any("ApproximateNumberOfMessages")) {
 		t.Errorf("count request %v", last)
 	}
 
@@ -376,48 +376,48 @@ func TestRedrive(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "move task started: task-1") {
 		t.Fatalf("apply: exit %d\n%s%s", code, out, stderr)
 	}
-	starts := h.sqs.callsOf("StartMessageMoveTask")
-	if len(starts) != 1 || starts[0].Body["SourceArn"] != dlq.arn || starts[0].Body["DestinationArn"] != src.arn || starts[0].Body["MaxNumberOfMessagesPerSecond"] != float64(50) {
+	starts := h.sqs.CallsOf("StartMessageMoveTask")
+	if len(starts) != 1 || starts[0].Body["SourceArn"] != dlq.ARN || starts[0].Body["DestinationArn"] != src.ARN || starts[0].Body["MaxNumberOfMessagesPerSecond"] != float64(50) {
 		t.Errorf("StartMessageMoveTask %v", starts)
 	}
 
 	// -dlq by URL, without a destination: SQS returns each message to its source.
-	if code, out, stderr := h.run("redrive", "-dlq", dlq.url, "-apply"); code != 0 || !strings.Contains(out, "move to            the queues they came from") {
+	if code, out, stderr := h.run("redrive", "-dlq", dlq.URL, "-apply"); code != 0 || !strings.Contains(out, "move to            the queues they came from") {
 		t.Fatalf("-dlq URL: exit %d\n%s%s", code, out, stderr)
 	}
-	starts = h.sqs.callsOf("StartMessageMoveTask")
-	if _, hasDest := starts[1].Body["DestinationArn"]; len(starts) != 2 || starts[1].Body["SourceArn"] != dlq.arn || hasDest {
+	starts = h.sqs.CallsOf("StartMessageMoveTask")
+	if _, hasDest := starts[1].Body["DestinationArn"]; len(starts) != 2 || starts[1].Body["SourceArn"] != dlq.ARN || hasDest {
 		t.Errorf("second StartMessageMoveTask %v", starts[1].Body)
 	}
 
 	// -status lists the tasks.
-	code, out, stderr = h.run("redrive", "-status", "-dlq", dlq.arn)
-	if code != 0 || !strings.Contains(out, "RUNNING") || !strings.Contains(out, "task") && !strings.Contains(out, src.arn) || strings.Count(out, "RUNNING") != 2 {
+	code, out, stderr = h.run("redrive", "-status", "-dlq", dlq.ARN)
+	if code != 0 || !strings.Contains(out, "RUNNING") || !strings.Contains(out, "task") && !strings.Contains(out, src.ARN) || strings.Count(out, "RUNNING") != 2 {
 		t.Fatalf("status: exit %d\n%s%s", code, out, stderr)
 	}
-	if l := h.sqs.callsOf("ListMessageMoveTasks"); len(l) != 1 || l[0].Body["SourceArn"] != dlq.arn || l[0].Body["MaxResults"] != float64(10) {
+	if l := h.sqs.CallsOf("ListMessageMoveTasks"); len(l) != 1 || l[0].Body["SourceArn"] != dlq.ARN || l[0].Body["MaxResults"] != float64(10) {
 		t.Errorf("ListMessageMoveTasks %v", l)
 	}
 
 	// An empty DLQ: nothing started even with -apply.
-	if code, out, _ := h.run("redrive", "-dlq", emptyDLQ.arn, "-apply"); code != 0 || !strings.Contains(out, "nothing to move") {
+	if code, out, _ := h.run("redrive", "-dlq", emptyDLQ.ARN, "-apply"); code != 0 || !strings.Contains(out, "nothing to move") {
 		t.Errorf("empty DLQ: exit %d\n%s", code, out)
 	}
-	if code, out, _ := h.run("redrive", "-status", "-dlq", emptyDLQ.arn); code != 0 || !strings.Contains(out, "no move tasks") {
+	if code, out, _ := h.run("redrive", "-status", "-dlq", emptyDLQ.ARN); code != 0 || !strings.Contains(out, "no move tasks") {
 		t.Errorf("empty status: exit %d\n%s", code, out)
 	}
-	if n := len(h.sqs.callsOf("StartMessageMoveTask")); n != 2 {
+	if n := len(h.sqs.CallsOf("StartMessageMoveTask")); n != 2 {
 		t.Errorf("%d move tasks started, want 2", n)
 	}
 
 	// SQS refusing the move (a task already running) is reported.
-	h.sqs.startError = "UnsupportedOperation"
-	if code, _, stderr := h.run("redrive", "-dlq", dlq.arn, "-apply"); code != 1 || !strings.Contains(stderr, "UnsupportedOperation") {
+	h.sqs.SetStartError("UnsupportedOperation")
+	if code, _, stderr := h.run("redrive", "-dlq", dlq.ARN, "-apply"); code != 1 || !strings.Contains(stderr, "UnsupportedOperation") {
 		t.Errorf("refused move: exit %d %s", code, stderr)
 	}
-	h.sqs.startError = ""
+	h.sqs.SetStartError("")
 
-	before := len(h.sqs.ops())
+	before := len(h.sqs.Ops())
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -434,9 +434,9 @@ func TestRedrive(t *testing.T) {
 		{"a URL without the account", []string{"redrive", "-dlq", "https://sqs.us-east-1.amazonaws.com/q"}, nil, 2, "/ACCOUNT/QUEUE_NAME"},
 		{"a newline in the ARN", []string{"redrive", "-dlq", "arn:aws:sqs:us-east-1:1:q\n"}, nil, 2, "control or invisible"},
 		{"provision without its variable", []string{"redrive", "-queue", "deprovision"}, nil, 2, "set DEPROVISION_QUEUE_ARN"},
-		{"rate out of range", []string{"redrive", "-dlq", dlq.arn, "-max-per-second", "501"}, nil, 2, "1 to 500"},
-		{"status and apply", []string{"redrive", "-dlq", dlq.arn, "-status", "-apply"}, nil, 2, "leave out -apply"},
-		{"an argument", []string{"redrive", "-dlq", dlq.arn, "now"}, nil, 2, `unexpected argument "now"`},
+		{"rate out of range", []string{"redrive", "-dlq", dlq.ARN, "-max-per-second", "501"}, nil, 2, "1 to 500"},
+		{"status and apply", []string{"redrive", "-dlq", dlq.ARN, "-status", "-apply"}, nil, 2, "leave out -apply"},
+		{"an argument", []string{"redrive", "-dlq", dlq.ARN, "now"}, nil, 2, `unexpected argument "now"`},
 	} {
 		for k, v := range tc.env {
 			h.env[k] = v
@@ -446,7 +446,7 @@ func TestRedrive(t *testing.T) {
 			t.Errorf("%s: exit %d, stderr %q; want %d and %q", tc.name, code, stderr, tc.code, tc.want)
 		}
 	}
-	if after := len(h.sqs.ops()); after != before {
+	if after := len(h.sqs.Ops()); after != before {
 		t.Errorf("bad command lines made %d SQS calls", after-before)
 	}
 	for _, tc := range []struct {
@@ -455,8 +455,8 @@ func TestRedrive(t *testing.T) {
 		want string
 	}{
 		{"a queue that does not exist", []string{"redrive", "-dlq", "arn:aws:sqs:us-east-1:123456789012:gone"}, "QueueDoesNotExist"},
-		{"a source without a DLQ", []string{"redrive", "-queue", plain.arn}, "has no dead-letter queue"},
-		{"a URL SQS does not know", []string{"redrive", "-dlq", h.sqs.srv.URL + "/123456789012/gone"}, "QueueDoesNotExist"},
+		{"a source without a DLQ", []string{"redrive", "-queue", plain.ARN}, "has no dead-letter queue"},
+		{"a URL SQS does not know", []string{"redrive", "-dlq", h.sqs.URL + "/123456789012/gone"}, "QueueDoesNotExist"},
 	} {
 		code, _, stderr := h.run(tc.args...)
 		if code != 1 || !strings.Contains(stderr, tc.want) {

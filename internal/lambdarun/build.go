@@ -12,8 +12,8 @@ import (
 	"strings"
 )
 
-// Functions are the product's four Lambda functions, by directory name.
-var Functions = []string{"provision", "deprovision", "poller", "webhook"}
+// Functions are the product's Lambda functions, by directory name.
+var Functions = []string{"provision", "deprovision", "poller", "webhook", "reconcile"}
 
 // ModuleRoot returns the directory of the enclosing Go module's go.mod,
 // so that commands work from any directory of the repository.

@@ -1,10 +1,12 @@
 // Package localenv runs the whole product on this machine: the Encompass
 // simulator, dynalite with the state table, an EventBridge fake that records
 // what is published, an EventBridge Scheduler fake that holds future-dated
-// events and fires them by a clock the caller moves, and the four real
-// bootstraps in the Docker-free Lambda runner, each configured as the CDK
-// stack configures it in AWS. The demo, `make invoke`, the end-to-end tests
-// and `make bench` all start it.
+// events and fires them by a clock the caller moves, a local S3 (gofakes3)
+// with the roster bucket, a local SQS holding what is sent to the HRIS
+// queues until DrainQueues hands it to the provisioning functions, and the
+// real bootstraps in the Docker-free Lambda runner, each configured as the
+// CDK stack configures it in AWS. The demo, `make invoke`, `make
+// reconcile`, the end-to-end tests and `make bench` all start it.
 package localenv
 
 import (
@@ -39,6 +41,7 @@ const (
 	TableName      = "encompass-lifecycle-state"
 	BusName        = "encompass-lifecycle"
 	SubscriptionID = "local-subscription"
+	RosterBucket   = "encompass-lifecycle-rosters"
 )
 
 // DefaultTimeouts are the functions' timeouts in the CDK stack.
@@ -47,6 +50,7 @@ var DefaultTimeouts = map[string]time.Duration{
 	"deprovision": 60 * time.Second,
 	"poller":      900 * time.Second, // min(900 s, the 15-minute schedule)
 	"webhook":     10 * time.Second,
+	"reconcile":   900 * time.Second,
 }
 
 // Options configure Start.
@@ -56,7 +60,7 @@ type Options struct {
 	BinDir string
 	// SkipBuild uses the bootstraps already in BinDir.
 	SkipBuild bool
-	// Functions limits the build to these functions (default: all four).
+	// Functions limits the build to these functions (default: all).
 	Functions []string
 	// Sim are options for the Encompass simulator.
 	Sim []encompasstest.Option
@@ -102,6 +106,11 @@ type Env struct {
 	// functions (LOCAL_CLOCK_FILE): move it to an effective date instead
 	// of waiting for it.
 	Clock *Clock
+	// S3 is the local S3 with RosterBucket (versioned, as in the stack).
+	S3 *testenv.S3Fake
+	// SQS holds the messages sent to the two HRIS queues (by reconcile)
+	// until DrainQueues delivers them.
+	SQS *testenv.SQSFake
 	// WebhookKey is the signing key of SubscriptionID.
 	WebhookKey string
 	// Bootstraps are the host builds by function name.
@@ -118,6 +127,7 @@ type Env struct {
 	mu         sync.Mutex
 	containers map[string]*lambdarun.Container
 	invokers   map[string]Invoker // with Options.Runner
+	drained    int                // SQS messages DrainQueues has delivered
 }
 
 // Start builds the bootstraps for this machine and starts every server. Close
@@ -201,6 +211,15 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 	if e.WebhookKey, err = encompass.GenerateSigningKey(); err != nil {
 		return nil, err
 	}
+	if e.S3, err = testenv.NewS3Fake(""); err != nil {
+		return nil, err
+	}
+	if err := e.S3.CreateBucket(ctx, RosterBucket, true); err != nil {
+		return nil, err
+	}
+	e.SQS = testenv.NewSQSFake()
+	e.SQS.AddQueue(queueName(ProvisionQueueARN), 0, nil)
+	e.SQS.AddQueue(queueName(DeprovisionQueueARN), 0, nil)
 
 	d := <-dynCh
 	e.stopDynamo = d.stop
@@ -273,6 +292,17 @@ func (e *Env) Vars(fn string) map[string]string {
 			"DEPROVISION_QUEUE_ARN":      DeprovisionQueueARN,
 			"AWS_ENDPOINT_URL_SCHEDULER": e.Scheduler.URL,
 			"LOCAL_CLOCK_FILE":           e.Clock.path,
+		})
+	}
+	if fn == "reconcile" {
+		maps.Copy(vars, map[string]string{
+			"ROSTER_BUCKET":         RosterBucket,
+			"PROVISION_QUEUE_ARN":   ProvisionQueueARN,
+			"DEPROVISION_QUEUE_ARN": DeprovisionQueueARN,
+			"AWS_ENDPOINT_URL_S3":   e.S3.URL,
+			"AWS_ENDPOINT_URL_SQS":  e.SQS.URL,
+			// As the stack sets it (infra/reconcile.go).
+			"GOMEMLIMIT": "200MiB",
 		})
 	}
 	maps.Copy(vars, e.opts.Env["*"])
@@ -420,6 +450,12 @@ func (e *Env) Close() {
 	}
 	if e.clockDir != "" {
 		os.RemoveAll(e.clockDir)
+	}
+	if e.S3 != nil {
+		e.S3.Close()
+	}
+	if e.SQS != nil {
+		e.SQS.Close()
 	}
 	if e.Sim != nil {
 		e.Sim.Close()

@@ -2,8 +2,11 @@
 // an HRIS feed (hires, bad data, a move, leavers, a rehire, a duplicate, an
 // out-of-order event) through provision and deprovision, an administrator
 // changing users directly in Encompass, two polls that report the external
-// change and a drift, and a signed and a forged loan webhook. `make demo`
-// prints it as a timeline; the end-to-end tests assert on it.
+// change and a drift, a signed and a forged loan webhook, and, last, a
+// reconciliation against HR's roster that adopts a hand-made account by an
+// explicit link, reports an orphan, disables a leaver the events missed and
+// puts a drifted persona back. `make demo` prints it as a timeline; the
+// end-to-end tests assert on it.
 package story
 
 import (
@@ -52,6 +55,11 @@ type Summary struct {
 	WebhooksForwarded, WebhooksRefused      int
 	Invocations, ColdStarts                 int
 	Failures                                []string // invocations that failed or asked SQS to retry
+	// Reconciled counts the outcomes of the events the reconciliation sent
+	// (the counts above are the HRIS feed's); Reconciliation is what it
+	// found, when the chapter was played.
+	Reconciled     map[string]int
+	Reconciliation *Reconciliation
 }
 
 // Report is the whole story.
@@ -78,6 +86,8 @@ type Player struct {
 	seen   int // events of the bus already attributed to steps
 	// names turns organization and persona ids into names for the timeline.
 	names map[string]map[string]string
+	// reconciliation is what the Reconcile chapter found.
+	reconciliation *Reconciliation
 }
 
 // New returns a player for env with the default feed, anchored an hour ago.
@@ -293,14 +303,19 @@ func (p *Player) Report() *Report {
 	r := p.report
 	r.Published = p.Env.Bus.Events()
 	r.Summary = summarize(r.Steps, r.Published)
+	r.Summary.Reconciliation = p.reconciliation
 	return &r
 }
 
 func summarize(steps []Step, published []testenv.Event) Summary {
-	s := Summary{Synthetic: map[string]int{}}
+	s := Summary{Synthetic: map[string]int{}, Reconciled: map[string]int{}}
 	for _, ev := range published {
 		switch ev.Source {
 		case "encompass.provisioning":
+			if strings.HasPrefix(detailString(ev, "eventId"), "reconcile-") {
+				s.Reconciled[ev.DetailType]++
+				continue
+			}
 			switch ev.DetailType {
 			case "User Provisioned":
 				s.Created++

@@ -19,9 +19,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/config"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
@@ -136,6 +139,25 @@ func Directory(cfg *config.Config, client *encompass.Client, rules *mapping.Reso
 // State is the state table.
 func State(cfg *config.Config, opts ...state.Option) *state.Store {
 	return state.New(dynamodb.NewFromConfig(cfg.AWS), cfg.StateTable, opts...)
+}
+
+// S3 is the S3 client. With a local endpoint (AWS_ENDPOINT_URL_S3 or
+// AWS_ENDPOINT_URL) buckets are addressed path-style, as local S3 servers
+// need (CONTRACTS section 5).
+func S3(cfg *config.Config, getenv func(string) string) *s3.Client {
+	local := getenv("AWS_ENDPOINT_URL_S3") != "" || getenv("AWS_ENDPOINT_URL") != ""
+	return s3.NewFromConfig(cfg.AWS, func(o *s3.Options) {
+		o.UsePathStyle = local
+		// Checksums are validated when asked for: otherwise the SDK writes
+		// a plain-text line to stderr for every object stored without one
+		// (a roster uploaded by an older tool), which breaks the JSON logs.
+		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+	})
+}
+
+// SQS is the SQS client of the HRIS queues.
+func SQS(cfg *config.Config) *sqs.Client {
+	return sqs.NewFromConfig(cfg.AWS)
 }
 
 // Publisher puts events on EVENT_BUS_NAME, counting PutEventsCalls in

@@ -14,6 +14,7 @@ import (
 	"math"
 	"net/url"
 	"os"
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -63,6 +64,11 @@ const (
 	// to an effective date instead of waiting for it. The stack never sets
 	// it.
 	EnvClockFile = "LOCAL_CLOCK_FILE"
+
+	// Reconciliation (CONTRACTS section 7).
+	EnvRosterBucket   = "ROSTER_BUCKET"
+	EnvIgnoreLogins   = "RECONCILE_IGNORE_LOGINS"
+	EnvMinRosterRatio = "RECONCILE_MIN_ROSTER_RATIO"
 )
 
 // Defaults.
@@ -71,6 +77,7 @@ const (
 	DefaultUserAPI         = UserAPISCIM
 	DefaultMaxRemovalRatio = 0.2
 	DefaultMaxInFlight     = encompass.DefaultMaxInFlight
+	DefaultMinRosterRatio  = 0.8
 )
 
 // Values of ENCOMPASS_USER_API and ENCOMPASS_GRANT.
@@ -101,6 +108,9 @@ const (
 	NeedProvisionQueue
 	// NeedDeprovisionQueue: DEPROVISION_QUEUE_ARN.
 	NeedDeprovisionQueue
+	// NeedRoster: ROSTER_BUCKET, RECONCILE_IGNORE_LOGINS and
+	// RECONCILE_MIN_ROSTER_RATIO.
+	NeedRoster
 )
 
 // What each function needs.
@@ -110,6 +120,7 @@ const (
 	ForDeprovision = NeedEncompass | NeedState | NeedEventBus | NeedScheduler | NeedDeprovisionQueue
 	ForPoller      = NeedEncompass | NeedState | NeedEventBus
 	ForWebhook     = NeedState | NeedEventBus | NeedWebhookKeys
+	ForReconcile   = NeedEncompass | NeedState | NeedEventBus | NeedProvisionQueue | NeedDeprovisionQueue | NeedRoster
 )
 
 // Config is a function's validated configuration. Fields a function did not
@@ -155,6 +166,12 @@ type Config struct {
 	ImmediateTerminationReasons []string
 	// ClockFile is LOCAL_CLOCK_FILE (local runs only; empty in AWS).
 	ClockFile string
+	// RosterBucket holds rosters and reconciliation reports; IgnoreLogins
+	// are lower-case glob patterns of logins that are never orphans;
+	// MinRosterRatio is the share of linked employees a roster must name.
+	RosterBucket   string
+	IgnoreLogins   []string
+	MinRosterRatio float64
 
 	// Secrets is the reader Load read the secrets with (nil when no secret
 	// ARN was set). It holds what it read, so that a function that reads a
@@ -243,6 +260,7 @@ func Load(ctx context.Context, getenv func(string) string, need Needs, opts ...O
 		UserAPI:         DefaultUserAPI,
 		MaxInFlight:     DefaultMaxInFlight,
 		MaxRemovalRatio: DefaultMaxRemovalRatio,
+		MinRosterRatio:  DefaultMinRosterRatio,
 		MappingFile:     env(EnvMappingFile),
 	}
 
@@ -330,6 +348,9 @@ func Load(ctx context.Context, getenv func(string) string, need Needs, opts ...O
 		}
 	}
 	c.loadScheduling(env, need, bad)
+	if need&NeedRoster != 0 {
+		c.readRoster(env, bad)
+	}
 	if need&NeedWebhookKeys != 0 && env(EnvWebhookSecretARN) == "" && getenv(EnvWebhookSigningKeys) == "" {
 		bad(EnvWebhookSecretARN, "required: set %s or, for local runs, %s", EnvWebhookSecretARN, EnvWebhookSigningKeys)
 	}
@@ -377,6 +398,10 @@ func Load(ctx context.Context, getenv func(string) string, need Needs, opts ...O
 }
 
 var (
+	// fifoQueueARN: partition, region, account, and a FIFO queue's name.
+	fifoQueueARN = regexp.MustCompile(`^arn:aws[a-z-]*:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,75}\.fifo$`)
+	// bucketName is S3's rule for a general purpose bucket name.
+	bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 	instanceID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 	tableName  = regexp.MustCompile(`^[A-Za-z0-9._-]{3,255}$`)
 	busName    = regexp.MustCompile(`^(arn:[A-Za-z0-9:/._-]+|[A-Za-z0-9/._-]{1,256})$`)
@@ -390,6 +415,54 @@ func validTable(s string) bool {
 }
 
 type badFunc func(name, format string, args ...any)
+
+// readRoster reads the reconcile function's variables.
+func (c *Config) readRoster(env func(string) string, bad badFunc) {
+	c.RosterBucket = env(EnvRosterBucket)
+	switch {
+	case c.RosterBucket == "":
+		bad(EnvRosterBucket, "required (the S3 bucket of rosters and reconciliation reports)")
+	case !bucketName.MatchString(c.RosterBucket) || strings.Contains(c.RosterBucket, ".."):
+		bad(EnvRosterBucket, "not an S3 bucket name (3 to 63 lower-case letters, digits, '.' and '-'), got %q", c.RosterBucket)
+	}
+	if v := env(EnvIgnoreLogins); v != "" {
+		for _, p := range strings.Split(v, ",") {
+			p = strings.ToLower(strings.TrimSpace(p))
+			if p == "" {
+				continue
+			}
+			if _, err := path.Match(p, ""); err != nil {
+				bad(EnvIgnoreLogins, "%q is not a glob pattern (*, ?, [...])", p)
+				continue
+			}
+			c.IgnoreLogins = append(c.IgnoreLogins, p)
+		}
+	}
+	if v := env(EnvMinRosterRatio); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || math.IsNaN(f) || f < 0 || f > 1 {
+			bad(EnvMinRosterRatio, "must be a number from 0 to 1, got %q", v)
+		} else {
+			c.MinRosterRatio = f
+		}
+	}
+}
+
+// QueueURL is the URL of the queue whose ARN is arn
+// (https://sqs.<region>.amazonaws.com/<account>/<name>). With a local
+// endpoint (AWS_ENDPOINT_URL_SQS) the SDK sends requests to the endpoint;
+// the URL names the queue.
+func QueueURL(arn string) string {
+	parts := strings.Split(arn, ":")
+	if len(parts) != 6 {
+		return ""
+	}
+	domain := "amazonaws.com"
+	if strings.HasPrefix(parts[1], "aws-cn") {
+		domain = "amazonaws.com.cn"
+	}
+	return fmt.Sprintf("https://sqs.%s.%s/%s/%s", parts[3], domain, parts[4], parts[5])
+}
 
 // encompassSecret is the JSON of ENCOMPASS_SECRET_ARN.
 type encompassSecret struct {

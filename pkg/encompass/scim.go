@@ -62,6 +62,10 @@ type SCIMUser struct {
 	IsSSOOnly             *bool    `json:"isSsoOnly,omitempty"`
 	RequirePasswordChange *bool    `json:"requirePasswordChange,omitempty"`
 	UserIndicators        []string `json:"userIndicators,omitempty"`
+	// APIUser marks an API user (a partner's integration account); it is
+	// set only when the user is created, and read to tell such accounts
+	// from people's.
+	APIUser *bool `json:"apiUser,omitempty"`
 
 	// Licenses are the state licenses of a loan officer. Encompass answers
 	// one entry per state, most with only stateAbbreviation and selected.

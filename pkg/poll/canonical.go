@@ -241,6 +241,15 @@ func decodeCanonical(s string) (c Canonical, known int, ok bool) {
 	return c, knownOf(len(parts)), true
 }
 
+// ParseForm reads a user's form as the poller's snapshot stores it
+// (state.SnapshotUser.Form), for readers of the snapshot other than the
+// poller (reconciliation). Fields a form written by an older version does
+// not carry are empty. ok is false for a form this version cannot read.
+func ParseForm(form string) (c Canonical, ok bool) {
+	c, _, ok = decodeCanonical(form)
+	return c, ok
+}
+
 // knownFields is decodeCanonical's known and ok without decoding: loading
 // a snapshot checks every stored form but decodes only the changed ones.
 func knownFields(s string) (int, bool) {

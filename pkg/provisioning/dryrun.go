@@ -39,6 +39,11 @@ func (s dryRunStore) PutEmployee(ctx context.Context, e state.Employee, _ int64)
 	return nil
 }
 
+func (s dryRunStore) IndexLogin(ctx context.Context, login string, _ state.Employee) error {
+	s.log.DebugContext(ctx, "dry run: would index the login", "loginId", login)
+	return nil
+}
+
 func (s dryRunStore) RecordWrite(ctx context.Context, w state.Write) error {
 	s.log.DebugContext(ctx, "dry run: would record the write", "loginId", w.LoginID, "action", w.Action)
 	return nil

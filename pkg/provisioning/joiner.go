@@ -27,7 +27,7 @@ func (h *Handler) provision(ctx context.Context, ev *hris.Event, link state.Empl
 	}
 	// The DDA profile is now as the plan left it: the link records it.
 	acc.ApplyDDA(plan)
-	compensated, err := h.recordProvisioned(ctx, ev, link, found, linked, acc)
+	compensated, err := h.recordProvisioned(ctx, ev, link, found, linked, acc, plan.Action == account.ActionCreate)
 	switch {
 	case err != nil:
 		return outcome{}, err
@@ -67,16 +67,25 @@ func (h *Handler) provisionLinked(ctx context.Context, ev *hris.Event, link stat
 	return acc, plan, true, nil
 }
 
-// provisionUnlinked finds the employee's account or creates it. A hire or
-// rehire creates first and matches on conflict: one call when the login id
-// is new (the common case), and the same outcome as matching first. An
-// update matches first: it creates only when nothing matches.
+// provisionUnlinked finds the employee's account or creates it. An explicit
+// link (employee.encompassUserName) names the account to adopt. Otherwise a
+// hire or rehire creates first and matches on conflict: one call when the
+// login id is new (the common case), and the same outcome as matching
+// first. An update matches first: it creates only when nothing matches.
 func (h *Handler) provisionUnlinked(ctx context.Context, ev *hris.Event) (*account.Account, account.Plan, error) {
 	e := ev.Employee
+	want := h.target(ctx, ev, true)
+	if e.EncompassUserName != "" {
+		// An explicit link names the account: adopt it, never create.
+		acc, err := h.explicitAccount(ctx, ev)
+		if err != nil {
+			return nil, account.Plan{}, err
+		}
+		return h.adoptAccount(ctx, ev, acc, want)
+	}
 	if e.UserName == "" {
 		return nil, account.Plan{}, &rejection{Reason: hris.ReasonMissingField, Field: "employee.email", Message: "the employee is not linked to an Encompass user yet; employee.userName or employee.email is needed to find or create the account"}
 	}
-	want := h.target(ctx, ev, true)
 	// A resumed attempt matches first: an earlier attempt may have created
 	// the account, and its plan then finds that part done.
 	if canCreate(e) && ev.Type != hris.TypeUpdate && !resumed(ctx) {
@@ -113,16 +122,21 @@ func (h *Handler) adopt(ctx context.Context, ev *hris.Event, acc *account.Accoun
 	if !account.EmailMatches(acc.Field(account.FieldEmail), e.Email.Value) {
 		return nil, account.Plan{}, errUserNameConflict(e.UserName)
 	}
+	return h.adoptAccount(ctx, ev, acc, want)
+}
+
+// adoptAccount brings an existing account the employee owns to the
+// profile. A joiner needs a working account: hire and rehire enable an
+// adopted account; an update never does.
+func (h *Handler) adoptAccount(ctx context.Context, ev *hris.Event, acc *account.Account, want account.Desired) (*account.Account, account.Plan, error) {
 	// The account may hold a DDA profile already (existing staff): the
 	// mapping decides it as it decides the rest, so it is read whenever
 	// the mapping speaks of DDA at all.
 	if grantsDDA(want) || h.cfg.Mapping.NamesDDA() {
 		if err := h.dir.ReadDDA(ctx, acc); err != nil {
-			return nil, account.Plan{}, fmt.Errorf("read user %s: %w", e.UserName, err)
+			return nil, account.Plan{}, fmt.Errorf("read user %s: %w", acc.LoginID, err)
 		}
 	}
-	// A joiner needs a working account: hire and rehire enable an adopted
-	// account; an update never does.
 	plan := PlanUpdate(acc, want, ev.Type != hris.TypeUpdate, h.managedGroups())
 	plan.Action = account.ActionAdopt
 	return acc, plan, h.write(ctx, ev, acc, plan)
@@ -136,7 +150,7 @@ func canCreate(e hris.Employee) bool {
 // makes the employee active; an update keeps the status (it never
 // re-enables). When a newer terminate won the race, the account is disabled
 // again and the compensation's outcome is returned instead.
-func (h *Handler) recordProvisioned(ctx context.Context, ev *hris.Event, link state.Employee, found, linked bool, acc *account.Account) (*outcome, error) {
+func (h *Handler) recordProvisioned(ctx context.Context, ev *hris.Event, link state.Employee, found, linked bool, acc *account.Account, indexed bool) (*outcome, error) {
 	status := link.Status
 	if !linked || ev.Type == hris.TypeRehire || status == "" {
 		status = state.StatusActive
@@ -150,7 +164,7 @@ func (h *Handler) recordProvisioned(ctx context.Context, ev *hris.Event, link st
 			return nil
 		}
 	}
-	err := h.linkWith(ctx, ev, link, found, acc, status, clear)
+	err := h.linkWith(ctx, ev, link, found, acc, status, indexed, clear)
 	if err == nil || !errors.Is(err, state.ErrConflict) {
 		return nil, err
 	}

@@ -38,7 +38,7 @@ func (h *Handler) terminate(ctx context.Context, ev *hris.Event, link state.Empl
 		}
 		return nil
 	}
-	if err := h.linkWith(ctx, ev, link, found, acc, state.StatusTerminated, mark); err != nil {
+	if err := h.linkWith(ctx, ev, link, found, acc, state.StatusTerminated, false, mark); err != nil {
 		return outcome{}, err
 	}
 	d := h.accountDetail(ev, acc, plan)
@@ -125,24 +125,15 @@ func (h *Handler) disableResumed(ctx context.Context, ev *hris.Event, link state
 // disableUnlinked disables the account of existing staff never linked, only
 // when it is provably theirs (the employee's login id and e-mail).
 func (h *Handler) disableUnlinked(ctx context.Context, ev *hris.Event) (*account.Account, account.Plan, error) {
-	e := ev.Employee
-	if e.UserName == "" || !e.Email.IsSet() {
-		return nil, account.Plan{}, nil
-	}
-	acc, err := h.dir.Find(ctx, e.UserName)
-	switch {
-	case errors.Is(err, encompass.ErrNotFound):
-		return nil, account.Plan{}, nil
-	case err != nil:
-		return nil, account.Plan{}, fmt.Errorf("match login id %s: %w", e.UserName, err)
-	case !account.EmailMatches(acc.Field(account.FieldEmail), e.Email.Value):
-		return nil, account.Plan{}, nil
+	acc, err := h.unlinkedLeaverAccount(ctx, ev)
+	if acc == nil || err != nil {
+		return nil, account.Plan{}, err
 	}
 	// Existing staff may have a DDA profile on the same global user id
 	// (looked for when the mapping speaks of DDA at all).
 	if h.cfg.Mapping.NamesDDA() {
 		if err := h.dir.ReadDDA(ctx, acc); err != nil {
-			return nil, account.Plan{}, fmt.Errorf("read user %s: %w", e.UserName, err)
+			return nil, account.Plan{}, fmt.Errorf("read user %s: %w", acc.LoginID, err)
 		}
 	}
 	plan := PlanDisable(acc)
@@ -151,6 +142,29 @@ func (h *Handler) disableUnlinked(ctx context.Context, ev *hris.Event) (*account
 	}
 	back, err := h.disable(ctx, ev, acc, plan)
 	return back, plan, err
+}
+
+// unlinkedLeaverAccount is the account of existing staff never linked: the
+// one an explicit link names, or the one with the employee's login id when
+// it is provably theirs (same e-mail); nil when there is none.
+func (h *Handler) unlinkedLeaverAccount(ctx context.Context, ev *hris.Event) (*account.Account, error) {
+	e := ev.Employee
+	if e.EncompassUserName != "" {
+		return h.explicitAccount(ctx, ev)
+	}
+	if e.UserName == "" || !e.Email.IsSet() {
+		return nil, nil
+	}
+	acc, err := h.dir.Find(ctx, e.UserName)
+	switch {
+	case errors.Is(err, encompass.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("match login id %s: %w", e.UserName, err)
+	case !account.EmailMatches(acc.Field(account.FieldEmail), e.Email.Value):
+		return nil, nil
+	}
+	return acc, nil
 }
 
 // receipt completes a leaver's outcome with when the message arrived, when

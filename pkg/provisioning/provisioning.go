@@ -48,6 +48,10 @@ type Store interface {
 	GetClaim(ctx context.Context, key state.ClaimKey) (state.Claim, bool, error)
 	GetEmployee(ctx context.Context, employeeID string) (state.Employee, bool, error)
 	PutEmployee(ctx context.Context, e state.Employee, expectedVersion int64) error
+	IndexLogin(ctx context.Context, login string, e state.Employee) error
+	// LoginOwner reads the login index: which employee a login is linked to
+	// (an explicit link's conflict check).
+	LoginOwner(ctx context.Context, login string) (state.LoginLink, bool, error)
 	RecordWrite(ctx context.Context, w state.Write) error
 	WriteOf(ctx context.Context, loginID, eventID string) (state.Write, bool, error)
 	WritesSince(ctx context.Context, loginID string, since time.Time) ([]state.Write, error)

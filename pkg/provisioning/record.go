@@ -29,7 +29,14 @@ func (h *Handler) create(ctx context.Context, ev *hris.Event, want account.Desir
 	if err := ddaProblem(nil, plan); err != nil {
 		return nil, err
 	}
-	if err := h.recordWrite(ctx, ev, strings.ToLower(want.LoginID), want.LoginID, plan); err != nil {
+	// The write log, and the login index entry of the link the create will
+	// make, at once: the link then needs no index write before it.
+	var g errgroup.Group
+	g.Go(func() error { return h.recordWrite(ctx, ev, strings.ToLower(want.LoginID), want.LoginID, plan) })
+	g.Go(func() error {
+		return h.store.IndexLogin(ctx, want.LoginID, state.Employee{EmployeeID: ev.Employee.EmployeeID, UserID: strings.ToLower(want.LoginID)})
+	})
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 	secrets, err := newSecrets(plan)
@@ -135,10 +142,19 @@ func (h *Handler) recordWrite(ctx context.Context, ev *hris.Event, userID, login
 // check makes a concurrent delivery for the same employee fail here, so that
 // it is retried and re-evaluated against the newer link.
 func (h *Handler) link(ctx context.Context, ev *hris.Event, link state.Employee, found bool, acc *account.Account, status state.Status) error {
+	return h.linkIndexed(ctx, ev, link, found, acc, status, false)
+}
+
+// linkIndexed is link for an account whose login index entry was written
+// already (created beside the write log): the link is written alone.
+func (h *Handler) linkIndexed(ctx context.Context, ev *hris.Event, link state.Employee, found bool, acc *account.Account, status state.Status, indexed bool) error {
 	next := link
 	next.EmployeeID = ev.Employee.EmployeeID
 	if acc != nil {
 		next.UserID, next.UserName = acc.ID, acc.LoginID
+		if indexed {
+			next.IndexedLogin = strings.ToLower(acc.LoginID)
+		}
 		if acc.GUID != "" {
 			next.GlobalUserID = acc.GUID
 		}
@@ -168,12 +184,12 @@ func (h *Handler) link(ctx context.Context, ev *hris.Event, link state.Employee,
 // two. They are not one transaction (the state table's local emulator,
 // dynalite, has none), and need not be: if either fails, the message is
 // retried, and the retry writes both again.
-func (h *Handler) linkWith(ctx context.Context, ev *hris.Event, link state.Employee, found bool, acc *account.Account, status state.Status, index func(context.Context) error) error {
+func (h *Handler) linkWith(ctx context.Context, ev *hris.Event, link state.Employee, found bool, acc *account.Account, status state.Status, indexed bool, index func(context.Context) error) error {
 	if index == nil {
-		return h.link(ctx, ev, link, found, acc, status)
+		return h.linkIndexed(ctx, ev, link, found, acc, status, indexed)
 	}
 	var g errgroup.Group
-	g.Go(func() error { return h.link(ctx, ev, link, found, acc, status) })
+	g.Go(func() error { return h.linkIndexed(ctx, ev, link, found, acc, status, indexed) })
 	g.Go(func() error { return index(ctx) })
 	return g.Wait()
 }

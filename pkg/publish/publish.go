@@ -25,6 +25,7 @@ const (
 	SourceProvisioning = "encompass.provisioning"
 	SourcePoller       = "encompass.poller"
 	SourceWebhook      = "encompass.webhook"
+	SourceReconcile    = "encompass.reconcile"
 )
 
 // Detail-types of encompass.provisioning.
@@ -49,6 +50,12 @@ const (
 	BaselineEstablished = "Baseline Established"
 	PollAnomaly         = "Poll Anomaly"
 	UserDriftDetected   = "User Drift Detected"
+)
+
+// Detail-types of encompass.reconcile.
+const (
+	ReconciliationCompleted = "Reconciliation Completed"
+	ReconciliationRefused   = "Reconciliation Refused"
 )
 
 // WebhookDetailType is the detail-type of a forwarded webhook:

@@ -78,11 +78,6 @@ func (p *Processor) Process(ctx context.Context, batch events.SQSEvent, h Handle
 	// batch of hires go in one request when every message has reached them.
 	meet := quiescence.New()
 	work = quiescence.With(work, meet)
-	// Bookkeeping a message leaves for later (Later) ends before the batch
-	// answers.
-	var later sync.WaitGroup
-	defer later.Wait()
-	work = context.WithValue(work, laterKey{}, &later)
 
 	failed := make([]bool, len(batch.Records))
 	var mu sync.Mutex
@@ -99,8 +94,14 @@ func (p *Processor) Process(ctx context.Context, batch events.SQSEvent, h Handle
 	g.SetLimit(limit)
 	for _, group := range p.groups(batch.Records) {
 		g.Go(func() error {
+			// Bookkeeping a message leaves for later (Later) ends before the
+			// next message of its group starts, and before the batch answers.
+			var later sync.WaitGroup
+			defer later.Wait()
+			work := context.WithValue(work, laterKey{}, &later)
 			stop := false
 			for _, i := range group {
+				later.Wait()
 				r := batch.Records[i]
 				if stop || tooLate() {
 					if !stop {
@@ -149,11 +150,11 @@ func (p *Processor) deadline(ctx context.Context, now func() time.Time) (context
 
 type laterKey struct{}
 
-// Later runs fn beside the rest of the batch, off the message's own path,
-// and the batch answers only once fn has returned: for bookkeeping that
-// must happen but that nothing in the message waits for (recording a
-// claim completed once its outcome is published). Outside Process it runs
-// fn at once.
+// Later runs fn beside the rest of the batch, off the message's own path:
+// the next message of the same group starts, and the batch answers, only
+// once fn has returned. It is for bookkeeping that must happen but that
+// nothing in the message waits for (recording a claim completed once its
+// outcome is published). Outside Process it runs fn at once.
 func Later(ctx context.Context, fn func()) {
 	wg, ok := ctx.Value(laterKey{}).(*sync.WaitGroup)
 	if !ok {

@@ -200,3 +200,34 @@ func TestFinishingKeepsTheLambdaDeadline(t *testing.T) {
 		t.Fatal("outside a batch Finishing must return its context")
 	}
 }
+
+// Later runs beside the batch: the next message of its group waits for it,
+// the batch answers only after it, and outside a batch it runs at once.
+func TestLater(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var order []string
+	note := func(s string) { mu.Lock(); order = append(order, s); mu.Unlock() }
+	release := make(chan struct{})
+	h := func(ctx context.Context, m events.SQSMessage) error {
+		note("start " + m.MessageId)
+		if m.MessageId == "a1" {
+			sqsbatch.Later(ctx, func() { <-release; note("later a1") })
+		}
+		if m.MessageId == "b1" {
+			close(release) // another group runs while a1's bookkeeping waits
+		}
+		return nil
+	}
+	batch := events.SQSEvent{Records: []events.SQSMessage{msg("a1", "A"), msg("a2", "A"), msg("b1", "B")}}
+	(&sqsbatch.Processor{Concurrency: 2}).Process(context.Background(), batch, h)
+	ia, ib := slices.Index(order, "later a1"), slices.Index(order, "start a2")
+	if ia < 0 || ib < 0 || ia > ib || !slices.Contains(order, "start b1") {
+		t.Fatalf("order %v: a1's bookkeeping must end before a2 starts", order)
+	}
+	ran := false
+	sqsbatch.Later(context.Background(), func() { ran = true })
+	if !ran {
+		t.Fatal("outside a batch Later must run at once")
+	}
+}

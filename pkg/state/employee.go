@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -59,6 +60,10 @@ type Employee struct {
 	// incremented by every PutEmployee.
 	Version   int64
 	UpdatedAt time.Time
+	// IndexedLogin is the lower-case login the login index holds for this
+	// employee ("" for none yet). PutEmployee maintains it: keep the value
+	// GetEmployee returned, so that an unchanged login costs no write.
+	IndexedLogin string
 }
 
 // OrderingKey is the key of the last applied event: (due time,
@@ -111,6 +116,7 @@ func decodeEmployee(item map[string]types.AttributeValue) (Employee, error) {
 		Version:        r.int("version", true),
 		UpdatedAt:      r.time("updatedAt", false),
 		DDA:            r.str("dda", false),
+		IndexedLogin:   r.str("indexedLogin", false),
 	}
 	e.LifecycleOccurredAt, e.LifecycleDueAt = r.time("lifecycleOccurredAt", false), r.time("lifecycleDueAt", false)
 	if r.err == nil && !e.Status.valid() {
@@ -129,6 +135,10 @@ func decodeEmployee(item map[string]types.AttributeValue) (Employee, error) {
 // (0: no link may exist yet) and stores it as version expectedVersion+1;
 // e.Version is ignored. When another delivery wrote first it returns
 // ErrConflict and changes nothing. UpdatedAt defaults to now.
+//
+// A link whose login is not the one e.IndexedLogin names is entered in the
+// login index first (login.go), so that an indexed link never lacks its
+// entry; the entry of the login it replaces is removed afterwards.
 func (s *Store) PutEmployee(ctx context.Context, e Employee, expectedVersion int64) error {
 	if e.EmployeeID == "" {
 		return fmt.Errorf("state: put employee: empty employee id")
@@ -145,6 +155,13 @@ func (s *Store) PutEmployee(ctx context.Context, e Employee, expectedVersion int
 	if e.UpdatedAt.IsZero() {
 		e.UpdatedAt = s.now()
 	}
+	login, replaced := strings.ToLower(e.UserName), ""
+	if login != "" && login != e.IndexedLogin {
+		if err := s.indexLogin(ctx, login, e); err != nil {
+			return err
+		}
+		replaced, e.IndexedLogin = e.IndexedLogin, login
+	}
 	item := key(employeePK(e.EmployeeID), employeeSK)
 	item["employeeId"] = str(e.EmployeeID)
 	item["status"] = str(string(e.Status))
@@ -158,6 +175,7 @@ func (s *Store) PutEmployee(ctx context.Context, e Employee, expectedVersion int
 	}
 	for name, v := range map[string]string{
 		"userId": e.UserID, "globalUserId": e.GlobalUserID, "userName": e.UserName, "lastEventId": e.LastEventID, "dda": e.DDA,
+		"indexedLogin": e.IndexedLogin,
 	} {
 		if v != "" {
 			item[name] = str(v)
@@ -177,6 +195,12 @@ func (s *Store) PutEmployee(ctx context.Context, e Employee, expectedVersion int
 			return fmt.Errorf("put employee %s at version %d: %w", e.EmployeeID, expectedVersion, ErrConflict)
 		}
 		return fmt.Errorf("state: put employee %s: %w", e.EmployeeID, err)
+	}
+	if replaced != "" {
+		// Best effort: the link is stored, and failing now would make its
+		// retry lose the version check. A leftover entry is stale, which
+		// readers resolve (LoginLink).
+		s.unindexLogin(ctx, replaced, e.EmployeeID)
 	}
 	return nil
 }

@@ -94,6 +94,7 @@ func TestEmployeeRoundTripAndVersions(t *testing.T) {
 	}
 	e.Version = 1
 	e.UpdatedAt = f.clock.Now()
+	e.IndexedLogin = "jdoe" // the login index holds the link's login
 	if !got.LastOccurredAt.Equal(occurred) || !got.UpdatedAt.Equal(e.UpdatedAt) {
 		t.Fatalf("times: got %v / %v", got.LastOccurredAt, got.UpdatedAt)
 	}

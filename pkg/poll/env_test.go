@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/lenderops/encompass-lifecycle/internal/testenv"
+	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
 	"github.com/lenderops/encompass-lifecycle/pkg/publish"
@@ -286,8 +287,8 @@ func (e *env) take() []published {
 			e.t.Fatalf("decode %s: %v", ev.DetailType, err)
 		}
 		p.Raw = ev.DetailMap()
-		if ev.Source != publish.SourcePoller {
-			e.t.Errorf("source %q, want %q", ev.Source, publish.SourcePoller)
+		if ev.Source != catalog.SourcePoller {
+			e.t.Errorf("source %q, want %q", ev.Source, catalog.SourcePoller)
 		}
 		if id, _ := p.Raw["eventId"].(string); id == "" {
 			e.t.Errorf("%s without eventId", ev.DetailType)

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 	"github.com/lenderops/encompass-lifecycle/pkg/publish"
 	"github.com/lenderops/encompass-lifecycle/pkg/state"
 )
@@ -18,14 +19,14 @@ import (
 // Detail types of the poller's events (CONTRACTS §3), named here for the
 // poller's own code; the strings are pkg/publish's.
 const (
-	TypeUserCreated   = publish.UserCreated
-	TypeUserChanged   = publish.UserChanged
-	TypeUserDisabled  = publish.UserDisabled
-	TypeUserEnabled   = publish.UserEnabled
-	TypeUserRemoved   = publish.UserRemoved
-	TypeBaseline      = publish.BaselineEstablished
-	TypeAnomaly       = publish.PollAnomaly
-	TypeDriftDetected = publish.UserDriftDetected
+	TypeUserCreated   = catalog.UserCreated
+	TypeUserChanged   = catalog.UserChanged
+	TypeUserDisabled  = catalog.UserDisabled
+	TypeUserEnabled   = catalog.UserEnabled
+	TypeUserRemoved   = catalog.UserRemoved
+	TypeBaseline      = catalog.BaselineEstablished
+	TypeAnomaly       = catalog.PollAnomaly
+	TypeDriftDetected = catalog.UserDriftDetected
 )
 
 // Origins of a difference.
@@ -36,7 +37,7 @@ const (
 
 // event is one poller event (source encompass.poller).
 func event(detailType string, detail any) publish.Event {
-	return publish.Event{Source: publish.SourcePoller, DetailType: detailType, Detail: detail}
+	return publish.Event{Source: catalog.SourcePoller, DetailType: detailType, Detail: detail}
 }
 
 // UserDetail is the detail of the per-user events.

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/lenderops/encompass-lifecycle/internal/testenv"
+	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
 	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
-	"github.com/lenderops/encompass-lifecycle/pkg/publish"
 )
 
 var benchRun atomic.Int64
@@ -68,7 +68,7 @@ func BenchmarkHire500(b *testing.B) {
 				events += 500
 			}
 			b.StopTimer()
-			if got := len(e.published(publish.UserProvisioned)); got != events {
+			if got := len(e.published(catalog.UserProvisioned)); got != events {
 				b.Fatalf("%d provisioned events for %d hires", got, events)
 			}
 			b.ReportMetric(float64(e.calls.Load())/float64(events), "encompass-calls/event")

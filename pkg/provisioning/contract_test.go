@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/lenderops/encompass-lifecycle/internal/testenv"
+	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
 	"github.com/lenderops/encompass-lifecycle/pkg/hris"
@@ -152,12 +153,12 @@ func TestContractEffectiveAt(t *testing.T) {
 		e.mustSend(e.prov, m.body())
 		dt, d := e.eventFor(m.id())
 		if tc.held {
-			if dt != publish.HRISEventScheduled || d["effectiveAt"] == nil || e.usersNamed(tc.login) != 0 {
+			if dt != catalog.HRISEventScheduled || d["effectiveAt"] == nil || e.usersNamed(tc.login) != 0 {
 				t.Errorf("%s: %s %v; want held (HRIS Event Scheduled) and no account yet", tc.name, dt, d)
 			}
 			continue
 		}
-		if dt != publish.UserProvisioned || e.usersNamed(tc.login) != 1 {
+		if dt != catalog.UserProvisioned || e.usersNamed(tc.login) != 1 {
 			t.Errorf("%s: %s %v; want provisioned now", tc.name, dt, d["reason"])
 		}
 	}
@@ -298,13 +299,13 @@ func TestContractDisableReadBack(t *testing.T) {
 				if failed := e.send(h, leave); len(failed) != 1 {
 					t.Fatal("a disable that did not hold was acknowledged")
 				}
-				if n := len(e.published(publish.UserDeprovisioned)); n != 0 {
+				if n := len(e.published(catalog.UserDeprovisioned)); n != 0 {
 					t.Fatalf("%d User Deprovisioned events for an account still enabled", n)
 				}
 			}
 			rt.enabled = false
 			e.mustSend(h, leave)
-			if e.user("sticky").Enabled || len(e.published(publish.UserDeprovisioned)) != 1 {
+			if e.user("sticky").Enabled || len(e.published(catalog.UserDeprovisioned)) != 1 {
 				t.Fatal("the redelivery did not disable and report the account")
 			}
 		})
@@ -339,7 +340,7 @@ func TestContractEventIDFallsBackToMessageID(t *testing.T) {
 			want = msgID
 		}
 		dt, d := e.eventFor(want)
-		if dt != publish.HRISEventRejected || d["message"] != tc.body {
+		if dt != catalog.HRISEventRejected || d["message"] != tc.body {
 			t.Errorf("%s: %s %v", tc.name, dt, d)
 		}
 	}
@@ -431,7 +432,7 @@ func TestContractPasswordNotExposedByARefusal(t *testing.T) {
 			}
 			pw := echo.seen[0]
 			dt, d := e.eventFor(hire.id())
-			if dt != publish.HRISEventRejected || d["reason"] != provisioning.ReasonEncompassRejected || !strings.Contains(d["error"].(string), "[REDACTED]") {
+			if dt != catalog.HRISEventRejected || d["reason"] != provisioning.ReasonEncompassRejected || !strings.Contains(d["error"].(string), "[REDACTED]") {
 				t.Fatalf("%s %v", dt, d)
 			}
 			for where, text := range map[string]string{"logs": logs.String(), "events": eventsText(e)} {
@@ -472,11 +473,11 @@ func TestRedeliveryOfACrashedMessageTakesOver(t *testing.T) {
 	if deliver(t, e.prov, "m-crashed", hire.body()) {
 		t.Fatal("the redelivery of the crashed message waited for the lease")
 	}
-	if dt, _ := e.eventFor(hire.id()); dt != publish.UserProvisioned || e.usersNamed("crashed") != 1 {
+	if dt, _ := e.eventFor(hire.id()); dt != catalog.UserProvisioned || e.usersNamed("crashed") != 1 {
 		t.Fatalf("%s", dt)
 	}
 	// Now it is done: the other message is a duplicate.
-	if deliver(t, e.prov, "m-other", hire.body()) || len(e.published(publish.HRISEventSkipped)) != 1 {
+	if deliver(t, e.prov, "m-other", hire.body()) || len(e.published(catalog.HRISEventSkipped)) != 1 {
 		t.Fatal("the other message is not a duplicate")
 	}
 }
@@ -491,11 +492,11 @@ func TestContractOnlyRehireReEnables(t *testing.T) {
 		wantEnabled bool
 		wantType    string
 	}{
-		{"update of a terminated employee", "update", true, false, publish.UserUpdated},
-		{"hire of a terminated employee", "hire", true, false, publish.UserUpdated},
-		{"rehire of a terminated employee", "rehire", true, true, publish.UserReactivated},
-		{"update adopting a disabled account", "update", false, false, publish.UserProvisioned},
-		{"rehire adopting a disabled account", "rehire", false, true, publish.UserProvisioned},
+		{"update of a terminated employee", "update", true, false, catalog.UserUpdated},
+		{"hire of a terminated employee", "hire", true, false, catalog.UserUpdated},
+		{"rehire of a terminated employee", "rehire", true, true, catalog.UserReactivated},
+		{"update adopting a disabled account", "update", false, false, catalog.UserProvisioned},
+		{"rehire adopting a disabled account", "rehire", false, true, catalog.UserProvisioned},
 	}
 	for _, api := range bothAPIs {
 		t.Run(string(api), func(t *testing.T) {
@@ -539,7 +540,7 @@ func TestRejectionWithoutAnyID(t *testing.T) {
 			t.Fatalf("%.20s: retried", body)
 		}
 	}
-	rejected := e.published(publish.HRISEventRejected)
+	rejected := e.published(catalog.HRISEventRejected)
 	if len(rejected) != 2 || !strings.HasPrefix(rejected[0]["eventId"].(string), "body-sha256-") || rejected[0]["eventId"] == rejected[1]["eventId"] {
 		t.Fatalf("%v", rejected)
 	}

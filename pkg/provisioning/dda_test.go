@@ -9,10 +9,10 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
 	"github.com/lenderops/encompass-lifecycle/pkg/mapping"
 	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
-	"github.com/lenderops/encompass-lifecycle/pkg/publish"
 	"github.com/lenderops/encompass-lifecycle/pkg/state"
 )
 
@@ -119,7 +119,7 @@ func TestDDAHire(t *testing.T) {
 		p.FirstName != "Uma" || p.LastName != "Reyes" || p.Email != "uwhire@lender.example" || p.Phone != "555-555-0142" || p.Password != "" {
 		t.Fatalf("DDA profile %+v", p)
 	}
-	got := e.published(publish.UserProvisioned)
+	got := e.published(catalog.UserProvisioned)
 	if len(got) != 2 || products(got[0]) != "encompass" || products(got[1]) != "encompass,dda" {
 		t.Fatalf("published %v", got)
 	}
@@ -148,7 +148,7 @@ func TestDDASSOWithoutAuthID(t *testing.T) {
 	ev := hrisEvent("hire", "E1402", t0, p)
 	e.mustSend(e.prov, ev.body())
 	dt, d := e.eventFor(ev.id())
-	if dt != publish.HRISEventRejected || d["reason"] != "invalid_field" || d["field"] != "employee.ddaAuthId" || !strings.Contains(d["error"].(string), "Underwriter") {
+	if dt != catalog.HRISEventRejected || d["reason"] != "invalid_field" || d["field"] != "employee.ddaAuthId" || !strings.Contains(d["error"].(string), "Underwriter") {
 		t.Fatalf("%s %v", dt, d)
 	}
 	if e.usersNamed("noauth") != 0 || e.writes() != 0 {
@@ -158,7 +158,7 @@ func TestDDASSOWithoutAuthID(t *testing.T) {
 	p["ddaAuthId"] = nil
 	ev = hrisEvent("hire", "E1402", t0.Add(time.Minute), p)
 	e.mustSend(e.prov, ev.body())
-	if dt, d := e.eventFor(ev.id()); dt != publish.HRISEventRejected || d["field"] != "employee.ddaAuthId" {
+	if dt, d := e.eventFor(ev.id()); dt != catalog.HRISEventRejected || d["field"] != "employee.ddaAuthId" {
 		t.Fatalf("null ddaAuthId: %s %v", dt, d)
 	}
 }
@@ -281,7 +281,7 @@ func TestDDALeaver(t *testing.T) {
 	if p, _ := e.sim.AIQ("leaver"); p.Enabled {
 		t.Fatal("DDA profile still enabled")
 	}
-	d := e.published(publish.UserDeprovisioned)
+	d := e.published(catalog.UserDeprovisioned)
 	if len(d) != 1 || products(d[0]) != "encompass,dda" {
 		t.Fatalf("published %v", d)
 	}
@@ -297,7 +297,7 @@ func TestDDALeaver(t *testing.T) {
 	if p, _ := e.sim.AIQ("leaver"); !p.Enabled || !e.user("leaver").Enabled {
 		t.Fatal("the rehire did not re-enable both profiles")
 	}
-	r := e.published(publish.UserReactivated)
+	r := e.published(catalog.UserReactivated)
 	if len(r) != 1 || changed(r[0])["dda.enabled"] != [2]string{"false", "true"} || products(r[0]) != "encompass,dda" {
 		t.Fatalf("reactivated %v", r)
 	}
@@ -334,7 +334,7 @@ func TestDDADisableFailsAfterEncompassDisable(t *testing.T) {
 	if p, _ := e.sim.AIQ("halfleft"); !p.Enabled {
 		t.Fatal("the DDA disable was not the one to fail")
 	}
-	if len(e.published(publish.UserDeprovisioned)) != 0 {
+	if len(e.published(catalog.UserDeprovisioned)) != 0 {
 		t.Fatal("User Deprovisioned published before every profile read back disabled")
 	}
 	e.sim.ResetRequests()
@@ -345,7 +345,7 @@ func TestDDADisableFailsAfterEncompassDisable(t *testing.T) {
 	if got := e.callList(); !slices.Equal(got, want) {
 		t.Fatalf("redelivery calls %v, want %v (the Encompass disable not repeated)", got, want)
 	}
-	d := e.published(publish.UserDeprovisioned)
+	d := e.published(catalog.UserDeprovisioned)
 	if len(d) != 1 || d[0]["disabledAt"] == nil {
 		t.Fatalf("published %v", d)
 	}
@@ -382,7 +382,7 @@ func TestDDAAddFailsAfterCreate(t *testing.T) {
 	if p, ok := e.sim.AIQ("halfhired"); !ok || !p.Enabled {
 		t.Fatal("no DDA profile after the redelivery")
 	}
-	got := e.published(publish.UserProvisioned)
+	got := e.published(catalog.UserProvisioned)
 	if len(got) != 1 || got[0]["action"] != "created" || products(got[0]) != "encompass,dda" {
 		t.Fatalf("published %v", got)
 	}
@@ -404,7 +404,7 @@ func TestDDAUserNameTaken(t *testing.T) {
 	hire := hrisEvent("hire", "E1409", t0, underwriter("taken"))
 	e.mustSend(e.prov, hire.body())
 	dt, d := e.eventFor(hire.id())
-	if dt != publish.HRISEventRejected || d["reason"] != "userName_conflict" || !strings.Contains(d["error"].(string), "DDA") {
+	if dt != catalog.HRISEventRejected || d["reason"] != "userName_conflict" || !strings.Contains(d["error"].(string), "DDA") {
 		t.Fatalf("%s %v", dt, d)
 	}
 	if p, _ := e.sim.AIQ("mjohnson"); p.UserName != "taken" {
@@ -439,7 +439,7 @@ func TestDDAAdoptionNeedsGlobalUserID(t *testing.T) {
 	}
 	t.Logf("adoption needing a global user id: %d calls: %v", len(calls), calls)
 	dt, d := e.eventFor(adopt.id())
-	if dt != publish.UserProvisioned || d["globalUserId"] != u.GlobalUserID || products(d) != "encompass,dda" {
+	if dt != catalog.UserProvisioned || d["globalUserId"] != u.GlobalUserID || products(d) != "encompass,dda" {
 		t.Fatalf("%s %v", dt, d)
 	}
 	if l := e.link("E10003"); l.GlobalUserID != u.GlobalUserID || l.DDA != "enabled" {
@@ -491,7 +491,7 @@ func TestDDADryRun(t *testing.T) {
 		t.Fatal("a dry run wrote to Encompass")
 	}
 	dt, d := e.eventFor(hire.id())
-	if dt != publish.UserProvisioned || d["dryRun"] != true || products(d) != "encompass,dda" || changed(d)["dda.roleName"][1] != "Underwriter" {
+	if dt != catalog.UserProvisioned || d["dryRun"] != true || products(d) != "encompass,dda" || changed(d)["dda.roleName"][1] != "Underwriter" {
 		t.Fatalf("%s %v", dt, d)
 	}
 }
@@ -539,7 +539,7 @@ func TestDDAExistingStaff(t *testing.T) {
 	if p, _ := e.sim.AIQ("asmith"); p.Enabled || e.user("asmith").Enabled {
 		t.Fatal("the unlinked leaver kept a profile")
 	}
-	if dt, d := e.eventFor(leave.id()); dt != publish.UserDeprovisioned || changed(d)["dda.enabled"] != [2]string{"true", "false"} {
+	if dt, d := e.eventFor(leave.id()); dt != catalog.UserDeprovisioned || changed(d)["dda.enabled"] != [2]string{"true", "false"} {
 		t.Fatalf("%s %v", dt, d)
 	}
 }

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lenderops/encompass-lifecycle/pkg/publish"
+	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 )
 
 // TestDryRunWritesNothing: with DRY_RUN no request but reads reaches
@@ -35,7 +35,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 			if ops["PutItem"]+ops["UpdateItem"]+ops["DeleteItem"] != 0 {
 				t.Fatalf("state table written in a dry run: %v", ops)
 			}
-			want := map[string]int{publish.UserProvisioned: 4, publish.UserDeprovisioned: 1, publish.HRISEventRejected: 1}
+			want := map[string]int{catalog.UserProvisioned: 4, catalog.UserDeprovisioned: 1, catalog.HRISEventRejected: 1}
 			for dt, n := range want {
 				if got := len(e.published(dt)); got != n {
 					t.Errorf("%d %s events, want %d", got, dt, n)

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/lenderops/encompass-lifecycle/internal/testenv"
+	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/directory"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
@@ -311,7 +312,7 @@ func (e *env) mustSend(h *provisioning.Handler, bodies ...string) {
 func (e *env) published(detailType string) []map[string]any {
 	var out []map[string]any
 	for _, ev := range e.eb.Events() {
-		if ev.DetailType == detailType && ev.Source == publish.SourceProvisioning {
+		if ev.DetailType == detailType && ev.Source == catalog.SourceProvisioning {
 			out = append(out, ev.DetailMap())
 		}
 	}

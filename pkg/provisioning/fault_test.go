@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
-	"github.com/lenderops/encompass-lifecycle/pkg/publish"
 )
 
 // TestFaultsEndAppliedExactlyOnce injects throttling, 5xx, dropped
@@ -72,13 +72,13 @@ func TestFaultsEndAppliedExactlyOnce(t *testing.T) {
 				}
 				return m
 			}
-			prov, deprov := perEmployee(publish.UserProvisioned), perEmployee(publish.UserDeprovisioned)
+			prov, deprov := perEmployee(catalog.UserProvisioned), perEmployee(catalog.UserDeprovisioned)
 			for i := range n {
 				if prov[emp(i)] < 1 || deprov[emp(i)] < 1 {
 					t.Errorf("%s: provisioned %d, deprovisioned %d events", emp(i), prov[emp(i)], deprov[emp(i)])
 				}
 			}
-			if got := len(e.published(publish.HRISEventRejected)); got != 0 {
+			if got := len(e.published(catalog.HRISEventRejected)); got != 0 {
 				t.Errorf("%d events rejected; transient faults must be retried", got)
 			}
 		})
@@ -103,12 +103,12 @@ func TestPublishFailureKeepsTheOutcome(t *testing.T) {
 	e.eb.Reset()
 	e.mustSend(e.prov, hire.body())
 	dt, d := e.eventFor(hire.id())
-	if dt != publish.UserProvisioned || d["action"] != "created" || len(e.published(publish.HRISEventSkipped)) != 0 {
+	if dt != catalog.UserProvisioned || d["action"] != "created" || len(e.published(catalog.HRISEventSkipped)) != 0 {
 		t.Fatalf("redelivery published %s %v", dt, d)
 	}
 	// Now it is a plain duplicate.
 	e.mustSend(e.prov, hire.body())
-	if len(e.published(publish.HRISEventSkipped)) != 1 {
+	if len(e.published(catalog.HRISEventSkipped)) != 1 {
 		t.Fatal("third delivery should be a duplicate")
 	}
 }
@@ -124,7 +124,7 @@ func TestRejectionPublishFailureIsRetried(t *testing.T) {
 	}
 	e.eb.FailRequests(0, 0)
 	e.mustSend(e.prov, `not json`)
-	if len(e.published(publish.HRISEventRejected)) != 1 {
+	if len(e.published(catalog.HRISEventRejected)) != 1 {
 		t.Fatal("rejection not published on redelivery")
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
-	"github.com/lenderops/encompass-lifecycle/internal/testenv"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lenderops/encompass-lifecycle/internal/testenv"
+
+	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
-	"github.com/lenderops/encompass-lifecycle/pkg/publish"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -33,22 +34,22 @@ func TestOutcomeEventsGolden(t *testing.T) {
 		h                  *provisioning.Handler
 		m                  msg
 	}{
-		{"user_provisioned_created", publish.UserProvisioned, e.prov, named(hrisEvent("hire", "E42", t0, joiner("E42", "gold")), "hris-1")},
-		{"hris_event_skipped_duplicate", publish.HRISEventSkipped, e.prov, named(hrisEvent("hire", "E42", t0, joiner("E42", "gold")), "hris-1")},
-		{"user_updated", publish.UserUpdated, e.prov, named(hrisEvent("update", "E42", t0.Add(time.Hour), map[string]any{
+		{"user_provisioned_created", catalog.UserProvisioned, e.prov, named(hrisEvent("hire", "E42", t0, joiner("E42", "gold")), "hris-1")},
+		{"hris_event_skipped_duplicate", catalog.HRISEventSkipped, e.prov, named(hrisEvent("hire", "E42", t0, joiner("E42", "gold")), "hris-1")},
+		{"user_updated", catalog.UserUpdated, e.prov, named(hrisEvent("update", "E42", t0.Add(time.Hour), map[string]any{
 			"department": "Processing", "jobCode": "P1", "middleName": "Q", "fax": "555.555.9999",
 		}), "hris-2")},
-		{"hris_event_skipped_stale", publish.HRISEventSkipped, e.prov, named(hrisEvent("update", "E42", t0.Add(30*time.Minute), map[string]any{"jobTitle": "x"}), "hris-3")},
-		{"user_deprovisioned", publish.UserDeprovisioned, e.deprov, named(hrisEvent("terminate", "E42", t0.Add(2*time.Hour), nil), "hris-4")},
-		{"user_reactivated", publish.UserReactivated, e.prov, named(hrisEvent("rehire", "E42", t0.Add(3*time.Hour), joiner("E42", "gold")), "hris-5")},
-		{"user_provisioned_adopted", publish.UserProvisioned, e.prov, named(hrisEvent("update", "E10001", t0, map[string]any{
+		{"hris_event_skipped_stale", catalog.HRISEventSkipped, e.prov, named(hrisEvent("update", "E42", t0.Add(30*time.Minute), map[string]any{"jobTitle": "x"}), "hris-3")},
+		{"user_deprovisioned", catalog.UserDeprovisioned, e.deprov, named(hrisEvent("terminate", "E42", t0.Add(2*time.Hour), nil), "hris-4")},
+		{"user_reactivated", catalog.UserReactivated, e.prov, named(hrisEvent("rehire", "E42", t0.Add(3*time.Hour), joiner("E42", "gold")), "hris-5")},
+		{"user_provisioned_adopted", catalog.UserProvisioned, e.prov, named(hrisEvent("update", "E10001", t0, map[string]any{
 			"userName": "mjohnson", "email": "maria.johnson@lender.example", "jobTitle": "Branch Manager",
 		}), "hris-6")},
-		{"hris_event_skipped_not_provisioned", publish.HRISEventSkipped, e.deprov, named(hrisEvent("terminate", "E43", t0, nil), "hris-7")},
-		{"hris_event_rejected_invalid_field", publish.HRISEventRejected, e.prov, named(hrisEvent("hire", "E44", t0, map[string]any{
+		{"hris_event_skipped_not_provisioned", catalog.HRISEventSkipped, e.deprov, named(hrisEvent("terminate", "E43", t0, nil), "hris-7")},
+		{"hris_event_rejected_invalid_field", catalog.HRISEventRejected, e.prov, named(hrisEvent("hire", "E44", t0, map[string]any{
 			"userName": "bad", "givenName": "B", "familyName": "C", "email": "not-an-address",
 		}), "hris-8")},
-		{"hris_event_rejected_username_conflict", publish.HRISEventRejected, e.prov, named(hrisEvent("hire", "E45", t0, map[string]any{
+		{"hris_event_rejected_username_conflict", catalog.HRISEventRejected, e.prov, named(hrisEvent("hire", "E45", t0, map[string]any{
 			"userName": "asmith", "givenName": "Ann", "familyName": "Smith", "email": "ann.smith@lender.example",
 		}), "hris-9")},
 	}
@@ -56,7 +57,7 @@ func TestOutcomeEventsGolden(t *testing.T) {
 		e.eb.Reset()
 		e.mustSend(s.h, s.m.body())
 		evs := e.eb.Events()
-		if len(evs) != 1 || evs[0].DetailType != s.detailType || evs[0].Source != publish.SourceProvisioning || evs[0].EventBusName != "lifecycle-bus" {
+		if len(evs) != 1 || evs[0].DetailType != s.detailType || evs[0].Source != catalog.SourceProvisioning || evs[0].EventBusName != "lifecycle-bus" {
 			t.Fatalf("%s: published %+v", s.golden, evs)
 		}
 		compareGolden(t, s.golden, evs[0].Detail)

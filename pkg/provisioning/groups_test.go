@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
-	"github.com/lenderops/encompass-lifecycle/pkg/publish"
 )
 
 // TestBatchOfLoanOfficersAllJoinTheirGroup: ten loan officers hired in one
@@ -33,7 +33,7 @@ func TestBatchOfLoanOfficersAllJoinTheirGroup(t *testing.T) {
 		t.Fatalf("%d group PATCHes for 10 joins", patches)
 	}
 	t.Logf("10 joins in %d group PATCHes", patches)
-	for _, d := range e.published(publish.UserProvisioned) {
+	for _, d := range e.published(catalog.UserProvisioned) {
 		if changed(d)["userGroups"][1] != "Retail Loan Officers" {
 			t.Errorf("%v: changes %v", d["userName"], changed(d))
 		}
@@ -68,7 +68,7 @@ func TestOneGroupPatchPerBatch(t *testing.T) {
 	if patches, creates := e.sim.Count("PATCH /scim2/v1/groups/{id}"), e.sim.Count("POST /scim2/v1/users"); patches != 1 || creates != 10 {
 		t.Fatalf("%d group PATCHes and %d creates for 10 hires into one group; want 1 and 10", patches, creates)
 	}
-	if n := len(e.published(publish.UserProvisioned)); n != 10 {
+	if n := len(e.published(catalog.UserProvisioned)); n != 10 {
 		t.Fatalf("%d outcomes", n)
 	}
 
@@ -80,12 +80,12 @@ func TestOneGroupPatchPerBatch(t *testing.T) {
 	if failed := e.send(e.prov, second...); len(failed) != 10 {
 		t.Fatalf("%d of 10 hires failed with their PATCH failing", len(failed))
 	}
-	if n := len(e.published(publish.UserProvisioned)); n != 0 {
+	if n := len(e.published(catalog.UserProvisioned)); n != 0 {
 		t.Fatalf("%d outcomes published before their group PATCH succeeded", n)
 	}
 	e.sim.FailNext(0, 0, "")
 	e.drain(e.prov, second...)
-	if n := len(e.published(publish.UserProvisioned)); n != 10 {
+	if n := len(e.published(catalog.UserProvisioned)); n != 10 {
 		t.Fatalf("%d outcomes after the redelivery, want 10", n)
 	}
 	for i := range 10 {

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/lenderops/encompass-lifecycle/internal/testenv"
+	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
-	"github.com/lenderops/encompass-lifecycle/pkg/publish"
 	"github.com/lenderops/encompass-lifecycle/pkg/schedule"
 	"github.com/lenderops/encompass-lifecycle/pkg/state"
 )
@@ -103,7 +103,7 @@ func TestHeldHireAppliedWhenDue(t *testing.T) {
 		t.Fatal("a held hire wrote to Encompass")
 	}
 	dts := e.detailTypes(hire.id())
-	if !slices.Equal(dts, []string{publish.HRISEventScheduled}) {
+	if !slices.Equal(dts, []string{catalog.HRISEventScheduled}) {
 		t.Fatalf("published %v", dts)
 	}
 	d := e.detailsFor(hire.id())[0]
@@ -123,7 +123,7 @@ func TestHeldHireAppliedWhenDue(t *testing.T) {
 	// The original, redelivered before its date: a duplicate.
 	clock.Set(due.Add(-time.Hour))
 	e.mustSend(e.prov, hire.body())
-	if dts := e.detailTypes(hire.id()); !slices.Equal(dts, []string{publish.HRISEventScheduled, publish.HRISEventSkipped}) || e.sched.Calls("") != 1 {
+	if dts := e.detailTypes(hire.id()); !slices.Equal(dts, []string{catalog.HRISEventScheduled, catalog.HRISEventSkipped}) || e.sched.Calls("") != 1 {
 		t.Fatalf("redelivery: %v, %d Scheduler calls", dts, e.sched.Calls(""))
 	}
 
@@ -145,7 +145,7 @@ func TestHeldHireAppliedWhenDue(t *testing.T) {
 	if u := e.user("startson"); !u.Enabled {
 		t.Fatalf("account %+v", u)
 	}
-	if dts := e.detailTypes(hire.id()); dts[len(dts)-1] != publish.UserProvisioned {
+	if dts := e.detailTypes(hire.id()); dts[len(dts)-1] != catalog.UserProvisioned {
 		t.Fatalf("due delivery published %v", dts)
 	}
 	if h := e.held("E2000"); len(h) != 0 {
@@ -164,7 +164,7 @@ func TestHeldHireAppliedWhenDue(t *testing.T) {
 	e.deliver(testenv.Fired{Schedule: s, MessageID: "again-1"})
 	e.mustSend(e.prov, hire.body())
 	dts = e.detailTypes(hire.id())
-	if got := dts[len(dts)-2:]; !slices.Equal(got, []string{publish.HRISEventSkipped, publish.HRISEventSkipped}) || e.writes() != writes || e.usersNamed("startson") != 1 {
+	if got := dts[len(dts)-2:]; !slices.Equal(got, []string{catalog.HRISEventSkipped, catalog.HRISEventSkipped}) || e.writes() != writes || e.usersNamed("startson") != 1 {
 		t.Fatalf("repeats: %v, writes %d -> %d", dts, writes, e.writes())
 	}
 	for _, d := range e.detailsFor(hire.id())[3:] {
@@ -186,10 +186,10 @@ func TestDueBoundary(t *testing.T) {
 	at5 := effective(hrisEvent("hire", "E2010", now, joiner("E2010", "atfive")), now.Add(5*time.Minute))
 	past5 := effective(hrisEvent("hire", "E2011", now, joiner("E2011", "pastfive")), now.Add(5*time.Minute+time.Second))
 	e.mustSend(e.prov, at5.body(), past5.body())
-	if dt, _ := e.eventFor(at5.id()); dt != publish.UserProvisioned {
+	if dt, _ := e.eventFor(at5.id()); dt != catalog.UserProvisioned {
 		t.Errorf("due in exactly 5 minutes: %s, want applied now", dt)
 	}
-	if dt, _ := e.eventFor(past5.id()); dt != publish.HRISEventScheduled || e.usersNamed("pastfive") != 0 {
+	if dt, _ := e.eventFor(past5.id()); dt != catalog.HRISEventScheduled || e.usersNamed("pastfive") != 0 {
 		t.Errorf("due in 5 minutes and a second: %s, want held", dt)
 	}
 
@@ -259,7 +259,7 @@ func TestSchedulerFailuresAreRetried(t *testing.T) {
 				t.Errorf("the log does not say %q with %s", f.says, f.code)
 			}
 			e.mustSend(e.prov, hire.body())
-			if dts := e.detailTypes(hire.id()); !slices.Equal(dts, []string{publish.HRISEventScheduled}) || len(e.sched.Schedules()) != 1 {
+			if dts := e.detailTypes(hire.id()); !slices.Equal(dts, []string{catalog.HRISEventScheduled}) || len(e.sched.Schedules()) != 1 {
 				t.Fatalf("redelivery: %v, %d schedules", dts, len(e.sched.Schedules()))
 			}
 		})
@@ -278,7 +278,7 @@ func TestScheduleAlreadyExists(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.mustSend(e.prov, hire.body())
-	if dts := e.detailTypes(hire.id()); !slices.Equal(dts, []string{publish.HRISEventScheduled}) || len(e.sched.Schedules()) != 1 {
+	if dts := e.detailTypes(hire.id()); !slices.Equal(dts, []string{catalog.HRISEventScheduled}) || len(e.sched.Schedules()) != 1 {
 		t.Fatalf("%v, %d schedules", dts, len(e.sched.Schedules()))
 	}
 	clock.Set(due)
@@ -321,7 +321,7 @@ func TestRescindedOffer(t *testing.T) {
 	if len(ds) != 2 || ds[1]["reason"] != provisioning.ReasonSuperseded || ds[1]["supersededBy"] != rescind.id() {
 		t.Fatalf("hire: %v", ds)
 	}
-	if dt, d := e.eventFor(rescind.id()); dt != publish.HRISEventSkipped || d["reason"] != provisioning.ReasonNotProvisioned {
+	if dt, d := e.eventFor(rescind.id()); dt != catalog.HRISEventSkipped || d["reason"] != provisioning.ReasonNotProvisioned {
 		t.Fatalf("rescind: %s %v", dt, d)
 	}
 	if len(e.sched.Schedules()) != 0 || len(e.held("E2050")) != 0 {
@@ -351,7 +351,7 @@ func TestWithdrawnResignation(t *testing.T) {
 	clock.Set(t0.Add(24 * time.Hour))
 	resign := effective(hrisEvent("terminate", "E2060", clock.Now(), nil), t0.Add(30*24*time.Hour))
 	e.mustSend(e.deprov, resign.body())
-	if dt, _ := e.eventFor(resign.id()); dt != publish.HRISEventScheduled || !e.user("stays").Enabled {
+	if dt, _ := e.eventFor(resign.id()); dt != catalog.HRISEventScheduled || !e.user("stays").Enabled {
 		t.Fatalf("resignation: %s", dt)
 	}
 	clock.Set(t0.Add(48 * time.Hour))
@@ -393,7 +393,7 @@ func TestHeldLeaverAfterAnUpdate(t *testing.T) {
 		t.Fatal("the held leaver was not applied after the update")
 	}
 	dt, d := e.eventFor(leave.id())
-	if dt != publish.UserDeprovisioned || d["exposureSeconds"] != 30.0 {
+	if dt != catalog.UserDeprovisioned || d["exposureSeconds"] != 30.0 {
 		t.Fatalf("leaver: %s exposure %v, want 30 s from the due time", dt, d["exposureSeconds"])
 	}
 }
@@ -417,14 +417,14 @@ func TestDueHeldEventIsNotOvertaken(t *testing.T) {
 	if e.user("overtaken").Enabled {
 		t.Fatal("the update overtook the due leaver: the account is still enabled")
 	}
-	if dt, _ := e.eventFor(leave.id()); dt != publish.UserDeprovisioned {
+	if dt, _ := e.eventFor(leave.id()); dt != catalog.UserDeprovisioned {
 		t.Fatalf("leaver: %s", dt)
 	}
-	if dt, _ := e.eventFor(late.id()); dt != publish.UserUpdated {
+	if dt, _ := e.eventFor(late.id()); dt != catalog.UserUpdated {
 		t.Fatalf("update: %s", dt)
 	}
 	e.fire(clock.Now())
-	if dts := e.detailTypes(leave.id()); dts[len(dts)-1] != publish.HRISEventSkipped || e.user("overtaken").Enabled {
+	if dts := e.detailTypes(leave.id()); dts[len(dts)-1] != catalog.HRISEventSkipped || e.user("overtaken").Enabled {
 		t.Fatalf("the leaver's own delivery: %v", dts)
 	}
 }
@@ -439,7 +439,7 @@ func TestBackdatedTermination(t *testing.T) {
 	e.mustSend(e.prov, hrisEvent("update", "E2090", t0.Add(24*time.Hour), map[string]any{"jobTitle": "Senior"}).body())
 	leave := effective(hrisEvent("terminate", "E2090", t0.Add(47*time.Hour), nil), t0.Add(-7*24*time.Hour))
 	e.mustSend(e.deprov, leave.body())
-	if dt, _ := e.eventFor(leave.id()); dt != publish.UserDeprovisioned || e.user("backdated").Enabled {
+	if dt, _ := e.eventFor(leave.id()); dt != catalog.UserDeprovisioned || e.user("backdated").Enabled {
 		t.Fatalf("backdated terminate: %s", dt)
 	}
 }
@@ -461,7 +461,7 @@ func TestUpdateWaitsForHeldHire(t *testing.T) {
 			upd := hrisEvent("update", "E2100", clock.Now(), map[string]any{"jobTitle": "Senior Loan Officer", "mobilePhone": "5555550000"})
 			e.mustSend(e.prov, upd.body())
 			dt, d := e.eventFor(upd.id())
-			if dt != publish.HRISEventScheduled || d["heldBehind"] != hire.id() || d["effectiveAt"] != due.Format(time.RFC3339Nano) {
+			if dt != catalog.HRISEventScheduled || d["heldBehind"] != hire.id() || d["effectiveAt"] != due.Format(time.RFC3339Nano) {
 				t.Fatalf("update: %s %v", dt, d)
 			}
 			if e.usersNamed("newstarter") != 0 {
@@ -482,13 +482,13 @@ func TestUpdateWaitsForHeldHire(t *testing.T) {
 			if !u.Enabled || u.Title != "Senior Loan Officer" {
 				t.Fatalf("account %+v: want the hire applied, then the newer profile", u)
 			}
-			if dt, _ := e.eventFor(hire.id()); order == "hire first" && dt != publish.UserProvisioned {
+			if dt, _ := e.eventFor(hire.id()); order == "hire first" && dt != catalog.UserProvisioned {
 				t.Fatalf("hire: %s", dt)
 			}
-			if got := e.detailTypes(hire.id()); !slices.Contains(got, publish.UserProvisioned) {
+			if got := e.detailTypes(hire.id()); !slices.Contains(got, catalog.UserProvisioned) {
 				t.Fatalf("hire published %v", got)
 			}
-			if got := e.detailTypes(upd.id()); got[len(got)-1] != publish.UserUpdated {
+			if got := e.detailTypes(upd.id()); got[len(got)-1] != catalog.UserUpdated {
 				t.Fatalf("update published %v", got)
 			}
 			if len(e.held("E2100")) != 0 {
@@ -532,7 +532,7 @@ func TestLateHireAfterItsRescission(t *testing.T) {
 	e.mustSend(e.deprov, hrisEvent("terminate", "E2120", t0.Add(time.Hour), nil).body())
 	hire := effective(hrisEvent("hire", "E2120", t0, joiner("E2120", "latehire")), t0.Add(30*24*time.Hour))
 	e.mustSend(e.prov, hire.body())
-	if dt, d := e.eventFor(hire.id()); dt != publish.HRISEventSkipped || d["reason"] != provisioning.ReasonSuperseded {
+	if dt, d := e.eventFor(hire.id()); dt != catalog.HRISEventSkipped || d["reason"] != provisioning.ReasonSuperseded {
 		t.Fatalf("late hire: %s %v", dt, d)
 	}
 	if len(e.sched.Schedules()) != 0 || e.usersNamed("latehire") != 0 {
@@ -554,7 +554,7 @@ func TestImmediateTermination(t *testing.T) {
 	fired := effective(hrisEvent("terminate", "E2130", clock.Now(), nil), t0.Add(30*24*time.Hour))
 	fired["terminationReason"] = "gross-misconduct"
 	e.mustSend(e.deprov, fired.body())
-	if dt, d := e.eventFor(fired.id()); dt != publish.UserDeprovisioned || d["exposureSeconds"] != 0.0 || e.user("misconduct").Enabled {
+	if dt, d := e.eventFor(fired.id()); dt != catalog.UserDeprovisioned || d["exposureSeconds"] != 0.0 || e.user("misconduct").Enabled {
 		t.Fatalf("immediate terminate: %s %v", dt, d)
 	}
 	if ds := e.detailsFor(resign.id()); ds[len(ds)-1]["reason"] != provisioning.ReasonSuperseded {
@@ -568,7 +568,7 @@ func TestImmediateTermination(t *testing.T) {
 	other := effective(hrisEvent("terminate", "E2131", clock.Now(), nil), t0.Add(30*24*time.Hour))
 	other["terminationReason"] = "resignation"
 	e.mustSend(e.deprov, other.body())
-	if dt, _ := e.eventFor(other.id()); dt != publish.HRISEventScheduled || !e.user("resigns").Enabled {
+	if dt, _ := e.eventFor(other.id()); dt != catalog.HRISEventScheduled || !e.user("resigns").Enabled {
 		t.Fatalf("ordinary reason: %s", dt)
 	}
 }
@@ -590,7 +590,7 @@ func TestCancelledByHand(t *testing.T) {
 	}
 	clock.Set(due)
 	e.deliver(testenv.Fired{Schedule: s, MessageID: "by-hand"})
-	if dt, d := e.eventFor(hire.id()); dt != publish.HRISEventSkipped || d["reason"] != provisioning.ReasonCancelled || e.usersNamed("byhand") != 0 {
+	if dt, d := e.eventFor(hire.id()); dt != catalog.HRISEventSkipped || d["reason"] != provisioning.ReasonCancelled || e.usersNamed("byhand") != 0 {
 		t.Fatalf("%s %v", dt, d)
 	}
 }
@@ -603,7 +603,7 @@ func TestLateOriginalAppliedOnce(t *testing.T) {
 	e := newEnv(t, provisioning.UserAPISCIM, withNow(clock.Now))
 	hire := effective(hrisEvent("hire", "E2150", t0, joiner("E2150", "backlog")), t0.Add(24*time.Hour))
 	e.mustSend(e.prov, hire.body(), hire.body())
-	if dts := e.detailTypes(hire.id()); !slices.Equal(dts, []string{publish.UserProvisioned, publish.HRISEventSkipped}) || e.sched.Calls("") != 0 {
+	if dts := e.detailTypes(hire.id()); !slices.Equal(dts, []string{catalog.UserProvisioned, catalog.HRISEventSkipped}) || e.sched.Calls("") != 0 {
 		t.Fatalf("%v, %d Scheduler calls", dts, e.sched.Calls(""))
 	}
 }
@@ -617,7 +617,7 @@ func TestDryRunHoldsNothing(t *testing.T) {
 	hire := effective(hrisEvent("hire", "E2160", t0, joiner("E2160", "dryheld")), t0.Add(10*24*time.Hour))
 	e.mustSend(e.prov, hire.body())
 	dt, d := e.eventFor(hire.id())
-	if dt != publish.HRISEventScheduled || d["dryRun"] != true || d["scheduleName"] != schedule.Name(hire.id()) {
+	if dt != catalog.HRISEventScheduled || d["dryRun"] != true || d["scheduleName"] != schedule.Name(hire.id()) {
 		t.Fatalf("%s %v", dt, d)
 	}
 	if e.sched.Calls("") != 0 || len(e.held("E2160")) != 0 {
@@ -634,7 +634,7 @@ func TestEqualKeyIsStale(t *testing.T) {
 	e.mustSend(e.prov, hrisEvent("hire", "E2170", t0, joiner("E2170", "samekey")).body())
 	twin := hrisEvent("update", "E2170", t0, map[string]any{"jobTitle": "Twin"})
 	e.mustSend(e.prov, twin.body())
-	if dt, d := e.eventFor(twin.id()); dt != publish.HRISEventSkipped || d["reason"] != provisioning.ReasonStale {
+	if dt, d := e.eventFor(twin.id()); dt != catalog.HRISEventSkipped || d["reason"] != provisioning.ReasonStale {
 		t.Fatalf("same key: %s %v", dt, d)
 	}
 }
@@ -673,10 +673,10 @@ func TestHoldLongerThanTheClaimsAreKept(t *testing.T) {
 	clock.Advance(time.Hour)
 	e.mustSend(e.prov, hrisEvent("update", "E2180", clock.Now(), map[string]any{"jobTitle": "Alumnus"}).body())
 	e.mustSend(e.deprov, leave.body())
-	if n := len(e.published(publish.UserDeprovisioned)); n != 1 {
+	if n := len(e.published(catalog.UserDeprovisioned)); n != 1 {
 		t.Fatalf("%d User Deprovisioned for one leaver", n)
 	}
-	if dts := e.detailTypes(leave.id()); dts[len(dts)-1] != publish.HRISEventSkipped {
+	if dts := e.detailTypes(leave.id()); dts[len(dts)-1] != catalog.HRISEventSkipped {
 		t.Fatalf("the delivery again: %v", dts)
 	}
 }

@@ -7,9 +7,9 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 	"github.com/lenderops/encompass-lifecycle/pkg/hris"
 	"github.com/lenderops/encompass-lifecycle/pkg/idempotency"
-	"github.com/lenderops/encompass-lifecycle/pkg/publish"
 	"github.com/lenderops/encompass-lifecycle/pkg/schedule"
 	"github.com/lenderops/encompass-lifecycle/pkg/state"
 	"github.com/lenderops/encompass-lifecycle/pkg/telemetry"
@@ -198,7 +198,7 @@ func (h *Handler) hold(ctx context.Context, m Message, ev *hris.Event, after str
 	h.log.InfoContext(ctx, "event held until it is due", "dueAt", due.UTC().Format(time.RFC3339), "scheduleName", name, "heldBehind", after)
 	d := h.base(ev)
 	d.EffectiveAt, d.ScheduleName, d.HeldBehind = due.UTC().Format(time.RFC3339Nano), name, after
-	out := newOutcome(publish.HRISEventScheduled, d)
+	out := newOutcome(catalog.HRISEventScheduled, d)
 	out.Due = &due
 	return out, nil
 }
@@ -260,7 +260,7 @@ func (h *Handler) cancelledByHand(ctx context.Context, ev *hris.Event) outcome {
 	h.log.WarnContext(ctx, "the held event's record is gone: it was cancelled by hand; not applied")
 	d := h.base(ev)
 	d.Reason, d.Error = ReasonCancelled, "the held event was cancelled (its record removed from the state table) before it came due; nothing was changed"
-	return newOutcome(publish.HRISEventSkipped, d)
+	return newOutcome(catalog.HRISEventSkipped, d)
 }
 
 // pullAhead applies, before ev, the employee's held events that come

@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 	"github.com/lenderops/encompass-lifecycle/pkg/hris"
 	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
-	"github.com/lenderops/encompass-lifecycle/pkg/publish"
 )
 
 // TestBadInputIsRejectedNeverDropped sends every bad input of the issue
@@ -57,7 +57,7 @@ func TestBadInputIsRejectedNeverDropped(t *testing.T) {
 			t.Errorf("%s: reported as a batch failure; a permanent failure must be acknowledged", tc.name)
 		}
 	}
-	rejected := e.published(publish.HRISEventRejected)
+	rejected := e.published(catalog.HRISEventRejected)
 	if len(rejected) != len(cases) {
 		t.Fatalf("%d rejections published for %d bad inputs", len(rejected), len(cases))
 	}
@@ -92,12 +92,12 @@ func TestEncompassRefusalIsRejected(t *testing.T) {
 	hire := hrisEvent("hire", "E701", t0, joiner("E701", "refused"))
 	e.mustSend(e.prov, hire.body())
 	dt, d := e.eventFor(hire.id())
-	if dt != publish.HRISEventRejected || d["reason"] != provisioning.ReasonEncompassRejected || d["message"] != hire.body() {
+	if dt != catalog.HRISEventRejected || d["reason"] != provisioning.ReasonEncompassRejected || d["message"] != hire.body() {
 		t.Fatalf("%s %v", dt, d)
 	}
 	// The event is finished: a redelivery is a duplicate, not a second try.
 	e.mustSend(e.prov, hire.body())
-	if len(e.published(publish.HRISEventSkipped)) != 1 || e.usersNamed("refused") != 0 {
+	if len(e.published(catalog.HRISEventSkipped)) != 1 || e.usersNamed("refused") != 0 {
 		t.Fatal("a rejected event ran again")
 	}
 }
@@ -113,7 +113,7 @@ func TestUserNameConflictAndAdoption(t *testing.T) {
 			})
 			e.mustSend(e.prov, conflict.body())
 			dt, d := e.eventFor(conflict.id())
-			if dt != publish.HRISEventRejected || d["reason"] != provisioning.ReasonUserNameConflict || strings.Contains(d["error"].(string), "maria") {
+			if dt != catalog.HRISEventRejected || d["reason"] != provisioning.ReasonUserNameConflict || strings.Contains(d["error"].(string), "maria") {
 				t.Fatalf("conflict: %s %v", dt, d)
 			}
 			if u := e.user("mjohnson"); u.FirstName != "Maria" {
@@ -127,7 +127,7 @@ func TestUserNameConflictAndAdoption(t *testing.T) {
 			})
 			e.mustSend(e.prov, adopt.body())
 			dt, d = e.eventFor(adopt.id())
-			if dt != publish.UserProvisioned || d["action"] != "adopted" {
+			if dt != catalog.UserProvisioned || d["action"] != "adopted" {
 				t.Fatalf("adoption: %s %v", dt, d)
 			}
 			if u := e.user("mjohnson"); u.Title != "Branch Manager" || u.Email != "Maria.Johnson@lender.example" {
@@ -162,12 +162,12 @@ func TestUpdateForUnknownEmployeeWithoutProfileIsRejected(t *testing.T) {
 	upd := hrisEvent("update", "E703", t0, map[string]any{"jobTitle": "Closer"})
 	e.mustSend(e.prov, upd.body())
 	dt, d := e.eventFor(upd.id())
-	if dt != publish.HRISEventRejected || d["reason"] != hris.ReasonMissingField {
+	if dt != catalog.HRISEventRejected || d["reason"] != hris.ReasonMissingField {
 		t.Fatalf("%s %v", dt, d)
 	}
 	upd2 := hrisEvent("update", "E704", t0, map[string]any{"userName": "nobody", "email": "nobody@lender.example"})
 	e.mustSend(e.prov, upd2.body())
-	if dt, d := e.eventFor(upd2.id()); dt != publish.HRISEventRejected || !strings.Contains(d["error"].(string), "givenName") {
+	if dt, d := e.eventFor(upd2.id()); dt != catalog.HRISEventRejected || !strings.Contains(d["error"].(string), "givenName") {
 		t.Fatalf("%s %v", dt, d)
 	}
 }

@@ -6,9 +6,9 @@ import (
 	"fmt"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/account"
+	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
 	"github.com/lenderops/encompass-lifecycle/pkg/hris"
-	"github.com/lenderops/encompass-lifecycle/pkg/publish"
 	"github.com/lenderops/encompass-lifecycle/pkg/state"
 )
 
@@ -181,11 +181,11 @@ func (h *Handler) provisioned(ev *hris.Event, acc *account.Account, plan account
 	var detailType string
 	switch {
 	case plan.Action == account.ActionCreate || plan.Action == account.ActionAdopt:
-		detailType = publish.UserProvisioned
+		detailType = catalog.UserProvisioned
 	case plan.Enable:
-		detailType = publish.UserReactivated
+		detailType = catalog.UserReactivated
 	case len(plan.Changes) > 0:
-		detailType = publish.UserUpdated
+		detailType = catalog.UserUpdated
 	default:
 		return outcome{Name: string(account.ActionNone), acc: acc}
 	}

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/account"
+	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
 	"github.com/lenderops/encompass-lifecycle/pkg/hris"
-	"github.com/lenderops/encompass-lifecycle/pkg/publish"
 	"github.com/lenderops/encompass-lifecycle/pkg/state"
 	"github.com/lenderops/encompass-lifecycle/pkg/telemetry"
 )
@@ -43,7 +43,7 @@ func (h *Handler) terminate(ctx context.Context, ev *hris.Event, link state.Empl
 	}
 	d := h.accountDetail(ev, acc, plan)
 	h.receipt(ctx, ev, &d, disabledAt)
-	out := newOutcome(publish.UserDeprovisioned, d)
+	out := newOutcome(catalog.UserDeprovisioned, d)
 	out.acc, out.wrote = acc, plan.Disable
 	return out, nil
 }
@@ -221,7 +221,7 @@ func (h *Handler) undoIfTerminated(ctx context.Context, ev *hris.Event, acc *acc
 	d.EncompassUserID, d.GlobalUserID, d.Action, d.Changes = acc.ID, acc.GUID, string(account.ActionDisable), plan.Changes
 	d.Products = plan.Products(acc)
 	d.Error = "a newer terminate of this employee was applied while this event ran; the account it created or enabled was disabled again"
-	out := newOutcome(publish.HRISEventSkipped, d)
+	out := newOutcome(catalog.HRISEventSkipped, d)
 	out.acc, out.wrote = acc, true
 	return out, nil
 }

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lenderops/encompass-lifecycle/pkg/publish"
+	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 )
 
 // TestLinkedLeaverCostsTwoCalls (issue 15): a linked leaver costs the
@@ -30,7 +30,7 @@ func TestLinkedLeaverCostsTwoCalls(t *testing.T) {
 			if u := e.user("twocalls"); u.Enabled {
 				t.Fatal("the leaver is still enabled")
 			}
-			d := e.published(publish.UserDeprovisioned)
+			d := e.published(catalog.UserDeprovisioned)
 			if len(d) != 1 || changed(d[0])["enabled"] != [2]string{"true", "false"} {
 				t.Fatalf("published %v", d)
 			}

@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
 	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
-	"github.com/lenderops/encompass-lifecycle/pkg/publish"
 )
 
 func license(state, number, status, until string) map[string]any {
@@ -68,7 +68,7 @@ func TestStateLicensesFollowTheHRIS(t *testing.T) {
 		t.Fatalf("%d SCIM PATCHes, %d writes; want one of each", n, e.writes())
 	}
 	dt, d := e.eventFor(grow.id())
-	if c := changed(d)["stateLicenses"]; dt != publish.UserUpdated ||
+	if c := changed(d)["stateLicenses"]; dt != catalog.UserUpdated ||
 		c != [2]string{"CA CA-99 Approved until 2027-01-01", "CA CA-99 ApprovedInactive until 2027-01-01; TX TX-7 Approved"} {
 		t.Fatalf("%s changes: %v", dt, changed(d))
 	}

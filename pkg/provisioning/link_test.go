@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
-	"github.com/lenderops/encompass-lifecycle/pkg/publish"
 	"github.com/lenderops/encompass-lifecycle/pkg/state"
 )
 
@@ -25,7 +25,7 @@ func TestExplicitLinkAdoptsWithoutTheEmailCheck(t *testing.T) {
 			})
 			e.mustSend(e.prov, ev.body())
 			dt, d := e.eventFor(ev.id())
-			if dt != publish.UserProvisioned || d["action"] != "adopted" || d["userName"] != "asmith" {
+			if dt != catalog.UserProvisioned || d["action"] != "adopted" || d["userName"] != "asmith" {
 				t.Fatalf("explicit link: %s %v", dt, d)
 			}
 			if u := e.user("asmith"); u.FirstName != "Alexandra" || u.Email != "alexandra.smith@lender.example" {
@@ -63,7 +63,7 @@ func TestExplicitLinkRefusals(t *testing.T) {
 			e := newEnv(t, api)
 			first := hrisEvent("update", "E6001", t0, map[string]any{"userName": "mjohnson", "email": "maria.johnson@lender.example"})
 			e.mustSend(e.prov, first.body())
-			if dt, _ := e.eventFor(first.id()); dt != publish.UserProvisioned {
+			if dt, _ := e.eventFor(first.id()); dt != catalog.UserProvisioned {
 				t.Fatalf("adoption by userName and e-mail: %s", dt)
 			}
 			before := e.writes()
@@ -79,7 +79,7 @@ func TestExplicitLinkRefusals(t *testing.T) {
 				})
 				e.mustSend(e.prov, ev.body())
 				dt, d := e.eventFor(ev.id())
-				if dt != publish.HRISEventRejected || d["reason"] != tc.reason || d["field"] != "employee.encompassUserName" {
+				if dt != catalog.HRISEventRejected || d["reason"] != tc.reason || d["field"] != "employee.encompassUserName" {
 					t.Errorf("%s naming %s: %s %v, want %s", tc.typ, tc.login, dt, d, tc.reason)
 				}
 				if tc.reason == provisioning.ReasonLinkConflict && !strings.Contains(d["error"].(string), "E6001") {
@@ -114,7 +114,7 @@ func TestExplicitLinkStaleIndexEntry(t *testing.T) {
 	}
 	ev := hrisEvent("update", "E7002", t0, map[string]any{"encompassUserName": "bwilliams", "jobTitle": "Closer"})
 	e.mustSend(e.prov, ev.body())
-	if dt, d := e.eventFor(ev.id()); dt != publish.UserProvisioned {
+	if dt, d := e.eventFor(ev.id()); dt != catalog.UserProvisioned {
 		t.Fatalf("stale entry: %s %v", dt, d)
 	}
 	if owner, _, _ := e.store.LoginOwner(ctx, "bwilliams"); owner.EmployeeID != "E7002" {
@@ -131,7 +131,7 @@ func TestExplicitLinkOfALeaver(t *testing.T) {
 			e := newEnv(t, api)
 			ev := hrisEvent("terminate", "E8001", t0, map[string]any{"encompassUserName": "asmith", "email": "someone.else@lender.example"})
 			e.mustSend(e.deprov, ev.body())
-			if dt, d := e.eventFor(ev.id()); dt != publish.UserDeprovisioned || d["userName"] != "asmith" {
+			if dt, d := e.eventFor(ev.id()); dt != catalog.UserDeprovisioned || d["userName"] != "asmith" {
 				t.Fatalf("leaver: %s %v", dt, d)
 			}
 			if e.user("asmith").Enabled {
@@ -139,7 +139,7 @@ func TestExplicitLinkOfALeaver(t *testing.T) {
 			}
 			missing := hrisEvent("terminate", "E8002", t0, map[string]any{"encompassUserName": "nobody.here"})
 			e.mustSend(e.deprov, missing.body())
-			if dt, d := e.eventFor(missing.id()); dt != publish.HRISEventRejected || d["reason"] != provisioning.ReasonLinkNotFound {
+			if dt, d := e.eventFor(missing.id()); dt != catalog.HRISEventRejected || d["reason"] != provisioning.ReasonLinkNotFound {
 				t.Fatalf("leaver naming no account: %s %v", dt, d)
 			}
 		})

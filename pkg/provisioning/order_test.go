@@ -10,8 +10,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
-	"github.com/lenderops/encompass-lifecycle/pkg/publish"
 	"github.com/lenderops/encompass-lifecycle/pkg/state"
 )
 
@@ -27,7 +27,7 @@ func TestDuplicateAndStale(t *testing.T) {
 	if e.writes() != before {
 		t.Fatal("a duplicate wrote to Encompass")
 	}
-	skipped := e.published(publish.HRISEventSkipped)
+	skipped := e.published(catalog.HRISEventSkipped)
 	if len(skipped) != 1 || skipped[0]["reason"] != provisioning.ReasonDuplicate || skipped[0]["eventId"] != hire.id() {
 		t.Fatalf("duplicate: %v", skipped)
 	}
@@ -41,7 +41,7 @@ func TestDuplicateAndStale(t *testing.T) {
 		t.Fatalf("stale event applied: title %q", u.Title)
 	}
 	dt, d := e.eventFor(older.id())
-	if dt != publish.HRISEventSkipped || d["reason"] != provisioning.ReasonStale || d["lastAppliedAt"] == nil {
+	if dt != catalog.HRISEventSkipped || d["reason"] != provisioning.ReasonStale || d["lastAppliedAt"] == nil {
 		t.Fatalf("stale: %s %v", dt, d)
 	}
 	// Ordering holds across the two queues: an older terminate is stale too.
@@ -60,7 +60,7 @@ func TestTombstone(t *testing.T) {
 	leave := hrisEvent("terminate", "E801", t0.Add(time.Hour), nil)
 	e.mustSend(e.deprov, leave.body())
 	dt, d := e.eventFor(leave.id())
-	if dt != publish.HRISEventSkipped || d["reason"] != provisioning.ReasonNotProvisioned {
+	if dt != catalog.HRISEventSkipped || d["reason"] != provisioning.ReasonNotProvisioned {
 		t.Fatalf("tombstone: %s %v", dt, d)
 	}
 	link, found, err := e.store.GetEmployee(context.Background(), "E801")
@@ -72,7 +72,7 @@ func TestTombstone(t *testing.T) {
 	if e.usersNamed("ghost") != 0 {
 		t.Fatal("a late, older hire created an account for a leaver")
 	}
-	if dt, d := e.eventFor(lateHire.id()); dt != publish.HRISEventSkipped || d["reason"] != provisioning.ReasonStale {
+	if dt, d := e.eventFor(lateHire.id()); dt != catalog.HRISEventSkipped || d["reason"] != provisioning.ReasonStale {
 		t.Fatalf("late hire: %s %v", dt, d)
 	}
 	// A genuinely new hire after the tombstone does create the account.
@@ -93,7 +93,7 @@ func TestTerminateUnlinkedExistingStaff(t *testing.T) {
 	if e.user("asmith").Enabled {
 		t.Fatal("existing staff leaver not disabled")
 	}
-	if dt, _ := e.eventFor(leave.id()); dt != publish.UserDeprovisioned {
+	if dt, _ := e.eventFor(leave.id()); dt != catalog.UserDeprovisioned {
 		t.Fatalf("got %s", dt)
 	}
 	// A terminate whose e-mail does not match leaves the account alone.
@@ -126,14 +126,14 @@ func TestConcurrentDeliveriesApplyOnce(t *testing.T) {
 	applied := 0
 	t.Logf("results: %+v", results)
 	for _, r := range results {
-		if r.Outcome == publish.UserProvisioned {
+		if r.Outcome == catalog.UserProvisioned {
 			applied++
 		}
 	}
 	if applied != 1 || e.usersNamed("racer") != 1 || e.sim.Count("POST /scim2/v1/users") != 1 {
 		t.Fatalf("applied %d times, %d users, %d creates: %+v", applied, e.usersNamed("racer"), e.sim.Count("POST /scim2/v1/users"), results)
 	}
-	if got := len(e.published(publish.UserProvisioned)); got != 1 {
+	if got := len(e.published(catalog.UserProvisioned)); got != 1 {
 		t.Fatalf("%d User Provisioned events", got)
 	}
 }
@@ -240,7 +240,7 @@ func TestHireRacingANewerTerminate(t *testing.T) {
 				t.Fatalf("link = %+v", link)
 			}
 			dt, d := e.eventFor(hire.id())
-			if dt != publish.HRISEventSkipped || d["reason"] != provisioning.ReasonStale || d["action"] != "disabled" {
+			if dt != catalog.HRISEventSkipped || d["reason"] != provisioning.ReasonStale || d["action"] != "disabled" {
 				t.Fatalf("hire outcome %s %v", dt, d)
 			}
 		})
@@ -257,13 +257,13 @@ func TestLinkedUserDeletedInEncompass(t *testing.T) {
 	e.sim.DeleteUser("vanish")
 	upd := hrisEvent("update", "E809", t0.Add(time.Hour), joiner("E809", "vanish"))
 	e.mustSend(e.prov, upd.body())
-	if dt, d := e.eventFor(upd.id()); dt != publish.UserProvisioned || d["action"] != "created" || e.usersNamed("vanish") != 1 {
+	if dt, d := e.eventFor(upd.id()); dt != catalog.UserProvisioned || d["action"] != "created" || e.usersNamed("vanish") != 1 {
 		t.Fatalf("%s %v", dt, d)
 	}
 	e.sim.DeleteUser("vanish")
 	leave := hrisEvent("terminate", "E809", t0.Add(2*time.Hour), nil)
 	e.mustSend(e.deprov, leave.body())
-	if dt, d := e.eventFor(leave.id()); dt != publish.HRISEventSkipped || d["reason"] != provisioning.ReasonNotProvisioned {
+	if dt, d := e.eventFor(leave.id()); dt != catalog.HRISEventSkipped || d["reason"] != provisioning.ReasonNotProvisioned {
 		t.Fatalf("%s %v", dt, d)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/account"
+	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/directory"
 	"github.com/lenderops/encompass-lifecycle/pkg/hris"
 	"github.com/lenderops/encompass-lifecycle/pkg/publish"
@@ -142,7 +143,7 @@ func (o outcome) reason() string {
 	if o.Reason != "" {
 		return o.Reason
 	}
-	if len(o.Events) != 1 || (o.Name != publish.HRISEventRejected && o.Name != publish.HRISEventSkipped) {
+	if len(o.Events) != 1 || (o.Name != catalog.HRISEventRejected && o.Name != catalog.HRISEventSkipped) {
 		return ""
 	}
 	var d struct {
@@ -156,7 +157,7 @@ func (o outcome) reason() string {
 func (o outcome) events() []publish.Event {
 	out := make([]publish.Event, len(o.Events))
 	for i, e := range o.Events {
-		out[i] = publish.Event{Source: publish.SourceProvisioning, DetailType: e.DetailType, Detail: e.Detail}
+		out[i] = publish.Event{Source: catalog.SourceProvisioning, DetailType: e.DetailType, Detail: e.Detail}
 	}
 	return out
 }
@@ -193,7 +194,7 @@ func (h *Handler) skip(ev *hris.Event, reason, lastApplied string) outcome {
 	case ReasonSuperseded:
 		d.Error = "a newer hire, rehire or terminate of this employee, due no later, cancelled this held event; nothing was changed"
 	}
-	return newOutcome(publish.HRISEventSkipped, d)
+	return newOutcome(catalog.HRISEventSkipped, d)
 }
 
 // rejection is a permanent failure with a CONTRACTS reason code.

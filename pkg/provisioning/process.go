@@ -12,10 +12,10 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 	"github.com/lenderops/encompass-lifecycle/pkg/failure"
 	"github.com/lenderops/encompass-lifecycle/pkg/hris"
 	"github.com/lenderops/encompass-lifecycle/pkg/idempotency"
-	"github.com/lenderops/encompass-lifecycle/pkg/publish"
 	"github.com/lenderops/encompass-lifecycle/pkg/sqsbatch"
 	"github.com/lenderops/encompass-lifecycle/pkg/telemetry"
 )
@@ -183,7 +183,7 @@ func (h *Handler) count(ctx context.Context, out outcome) {
 	h.cfg.Metrics.Add("Outcome."+strings.ReplaceAll(out.Name, " ", ""), 1)
 	if reason := out.reason(); reason != "" {
 		metric := "Skipped"
-		if out.Name == publish.HRISEventRejected {
+		if out.Name == catalog.HRISEventRejected {
 			metric = "Rejected"
 		}
 		h.cfg.Metrics.AddBy(metric, "Reason", reason, 1)

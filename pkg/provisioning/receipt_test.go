@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lenderops/encompass-lifecycle/internal/testenv"
+	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 	"github.com/lenderops/encompass-lifecycle/pkg/hris"
 	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
 	"github.com/lenderops/encompass-lifecycle/pkg/publish"
@@ -33,7 +34,7 @@ func TestLeaverReceipt(t *testing.T) {
 	leave := hrisEvent("terminate", "E1200", t0.Add(time.Minute), nil)
 	leave["effectiveAt"] = t0.Add(2 * time.Minute).Format(time.RFC3339)
 	e.mustSend(h, leave.body(), `{"schemaVersion":"1","eventId":"bad-1","type":"terminate","occurredAt":"nope","employee":{"employeeId":"E1201"}}`)
-	got := e.published(publish.UserDeprovisioned)
+	got := e.published(catalog.UserDeprovisioned)
 	if len(got) != 1 {
 		t.Fatalf("%d User Deprovisioned", len(got))
 	}

@@ -11,10 +11,10 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/account"
+	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/directory"
 	"github.com/lenderops/encompass-lifecycle/pkg/hris"
-	"github.com/lenderops/encompass-lifecycle/pkg/publish"
 	"github.com/lenderops/encompass-lifecycle/pkg/state"
 )
 
@@ -200,7 +200,7 @@ func (h *Handler) linkWith(ctx context.Context, ev *hris.Event, link state.Emplo
 // the outcome to publish. Without it the change would be applied and never
 // published (issue 10, defect 2).
 func (h *Handler) resume(ctx context.Context, ev *hris.Event, out outcome) (outcome, error) {
-	if out.Name == publish.HRISEventSkipped {
+	if out.Name == catalog.HRISEventSkipped {
 		// Stale, not provisioned, or a compensation: nothing was intended
 		// that this outcome does not say better.
 		return out, nil
@@ -231,17 +231,17 @@ func (h *Handler) resume(ctx context.Context, ev *hris.Event, out outcome) (outc
 	if acc == nil {
 		acc = &account.Account{ID: w.UserID, LoginID: w.LoginID}
 	}
-	detailType := publish.UserUpdated
+	detailType := catalog.UserUpdated
 	switch plan.Action {
 	case account.ActionCreate, account.ActionAdopt:
-		detailType = publish.UserProvisioned
+		detailType = catalog.UserProvisioned
 	case account.ActionReactivate:
-		detailType = publish.UserReactivated
+		detailType = catalog.UserReactivated
 	case account.ActionDisable:
-		detailType = publish.UserDeprovisioned
+		detailType = catalog.UserDeprovisioned
 	}
 	d := h.accountDetail(ev, acc, plan)
-	if detailType == publish.UserDeprovisioned {
+	if detailType == catalog.UserDeprovisioned {
 		h.receipt(ctx, ev, &d, h.cfg.Now())
 	}
 	resumed := newOutcome(detailType, d)
@@ -325,5 +325,5 @@ func (h *Handler) rejected(ctx context.Context, m Message, d Detail) (outcome, e
 			d.MessageStoredAt = &ref
 		}
 	}
-	return newOutcome(publish.HRISEventRejected, d), nil
+	return newOutcome(catalog.HRISEventRejected, d), nil
 }

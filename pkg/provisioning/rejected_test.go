@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/lenderops/encompass-lifecycle/internal/testenv"
+	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 	"github.com/lenderops/encompass-lifecycle/pkg/hris"
 	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
 	"github.com/lenderops/encompass-lifecycle/pkg/publish"
@@ -55,7 +56,7 @@ func TestOversizedRejectionLosesNothing(t *testing.T) {
 			t.Fatalf("%s: retried; a permanent failure whose body was kept must be acknowledged", tc.name)
 		}
 		dt, d := e.eventFor(tc.wantEventID)
-		if dt != publish.HRISEventRejected || d["reason"] != hris.ReasonTooLarge {
+		if dt != catalog.HRISEventRejected || d["reason"] != hris.ReasonTooLarge {
 			t.Fatalf("%s: %s %v", tc.name, dt, d["reason"])
 		}
 		msg, _ := d["message"].(string)
@@ -143,7 +144,7 @@ func TestRejectedBodyStoreFailureIsRetried(t *testing.T) {
 		if !deliver(t, h, tc.messageID, tc.body) {
 			t.Fatalf("%s: acknowledged although its body could not be kept", tc.name)
 		}
-		if n := len(e.published(publish.HRISEventRejected)); n != 0 {
+		if n := len(e.published(catalog.HRISEventRejected)); n != 0 {
 			t.Fatalf("%s: %d rejections published before the body was kept", tc.name, n)
 		}
 		store.fail = false
@@ -152,7 +153,7 @@ func TestRejectedBodyStoreFailureIsRetried(t *testing.T) {
 			t.Fatalf("%s: redelivery failed", tc.name)
 		}
 		dt, d := e.eventFor(tc.eventID)
-		if dt != publish.HRISEventRejected || d["messageStoredAt"] == nil {
+		if dt != catalog.HRISEventRejected || d["messageStoredAt"] == nil {
 			t.Fatalf("%s: %s %v", tc.name, dt, d)
 		}
 		stored, _, err := e.store.GetRejectedBody(context.Background(), tc.eventID, tc.messageID)

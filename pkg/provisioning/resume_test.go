@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 	"github.com/lenderops/encompass-lifecycle/pkg/hris"
 	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
 	"github.com/lenderops/encompass-lifecycle/pkg/publish"
@@ -78,7 +79,7 @@ func TestAppliedChangeIsPublishedAfterPublishAndRecordBothFail(t *testing.T) {
 			if resp, _ := h.HandleSQS(context.Background(), events.SQSEvent{Records: []events.SQSMessage{r}}); len(resp.BatchItemFailures) != 0 {
 				t.Fatalf("redelivery failed:\n%s", lastLines(e.logs.String(), 10))
 			}
-			updated := e.published(publish.UserUpdated)
+			updated := e.published(catalog.UserUpdated)
 			if len(updated) != 1 || len(e.eb.Events()) != 1 {
 				t.Fatalf("published %d User Updated of %d events; want exactly one", len(updated), len(e.eb.Events()))
 			}
@@ -91,7 +92,7 @@ func TestAppliedChangeIsPublishedAfterPublishAndRecordBothFail(t *testing.T) {
 			}
 			// And once: a further delivery is a duplicate.
 			e.mustSend(h, move.body())
-			if len(e.published(publish.UserUpdated)) != 1 || len(e.published(publish.HRISEventSkipped)) != 1 {
+			if len(e.published(catalog.UserUpdated)) != 1 || len(e.published(catalog.HRISEventSkipped)) != 1 {
 				t.Fatal("the outcome was published twice")
 			}
 		})
@@ -123,7 +124,7 @@ func TestCreatedAccountIsPublishedAsCreatedAfterACrash(t *testing.T) {
 	if resp, _ := h.HandleSQS(context.Background(), events.SQSEvent{Records: []events.SQSMessage{hire}}); len(resp.BatchItemFailures) != 0 {
 		t.Fatal("redelivery failed")
 	}
-	got := e.published(publish.UserProvisioned)
+	got := e.published(catalog.UserProvisioned)
 	if len(got) != 1 || got[0]["action"] != "created" || changed(got[0])["email"][1] != "crashcreate@lender.example" || got[0]["globalUserId"] == nil {
 		t.Fatalf("published %v", got)
 	}

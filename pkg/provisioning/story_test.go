@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
-	"github.com/lenderops/encompass-lifecycle/pkg/publish"
 	"github.com/lenderops/encompass-lifecycle/pkg/state"
 )
 
@@ -41,7 +41,7 @@ func TestJoinerMoverLeaverRehire(t *testing.T) {
 				t.Fatalf("joiner account = %+v", u)
 			}
 			dt, d := e.eventFor(hire.id())
-			if dt != publish.UserProvisioned || d["action"] != "created" || d["encompassUserId"] != "jdoe" || d["employeeId"] != "E900" {
+			if dt != catalog.UserProvisioned || d["action"] != "created" || d["encompassUserId"] != "jdoe" || d["employeeId"] != "E900" {
 				t.Fatalf("joiner event %s %v", dt, d)
 			}
 			link, found, err := e.store.GetEmployee(ctx, "E900")
@@ -70,7 +70,7 @@ func TestJoinerMoverLeaverRehire(t *testing.T) {
 			}
 			dt, d = e.eventFor(mover.id())
 			ch := changed(d)
-			if dt != publish.UserUpdated || ch["lastName"] != [2]string{"Doe", "Smith"} || ch["organizationId"] != [2]string{"0", "2"} || ch["personas"] != [2]string{"10", "11"} {
+			if dt != catalog.UserUpdated || ch["lastName"] != [2]string{"Doe", "Smith"} || ch["organizationId"] != [2]string{"0", "2"} || ch["personas"] != [2]string{"10", "11"} {
 				t.Fatalf("mover event %s %v", dt, d)
 			}
 			if _, ok := ch["middleName"]; ok {
@@ -96,7 +96,7 @@ func TestJoinerMoverLeaverRehire(t *testing.T) {
 				t.Fatal("leaver still enabled")
 			}
 			dt, d = e.eventFor(leave.id())
-			if dt != publish.UserDeprovisioned || changed(d)["enabled"] != [2]string{"true", "false"} {
+			if dt != catalog.UserDeprovisioned || changed(d)["enabled"] != [2]string{"true", "false"} {
 				t.Fatalf("leaver event %s %v", dt, d)
 			}
 			if e.usersNamed("jdoe") != 1 {
@@ -131,7 +131,7 @@ func TestJoinerMoverLeaverRehire(t *testing.T) {
 				t.Fatalf("rehired account = %+v", u)
 			}
 			dt, d = e.eventFor(rehire.id())
-			if dt != publish.UserReactivated || changed(d)["enabled"] != [2]string{"false", "true"} {
+			if dt != catalog.UserReactivated || changed(d)["enabled"] != [2]string{"false", "true"} {
 				t.Fatalf("rehire event %s %v", dt, d)
 			}
 			for tu, err := range e.store.Terminated(ctx) {

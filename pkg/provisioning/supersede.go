@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 	"github.com/lenderops/encompass-lifecycle/pkg/hris"
 	"github.com/lenderops/encompass-lifecycle/pkg/idempotency"
-	"github.com/lenderops/encompass-lifecycle/pkg/publish"
 	"github.com/lenderops/encompass-lifecycle/pkg/state"
 	"github.com/lenderops/encompass-lifecycle/pkg/telemetry"
 )
@@ -53,7 +53,7 @@ func (h *Handler) superseded(ev *hris.Event, by string) outcome {
 	d.EffectiveAt = ev.DueAt().UTC().Format(time.RFC3339Nano)
 	d.Reason, d.SupersededBy = ReasonSuperseded, by
 	d.Error = "a newer hire, rehire or terminate of this employee, due no later, supersedes this one; it was not applied"
-	return newOutcome(publish.HRISEventSkipped, d)
+	return newOutcome(catalog.HRISEventSkipped, d)
 }
 
 // supersede cancels the held events ev supersedes, each under its due
@@ -99,7 +99,7 @@ func (h *Handler) cancel(ctx context.Context, owner string, y state.Held, by *hr
 		if y.Type == string(hris.TypeUpdate) {
 			d.Error = fmt.Sprintf("this update waited for the held %s, which the %s %s cancelled; it will not be applied", y.After, by.Type, by.EventID)
 		}
-		return newOutcome(publish.HRISEventSkipped, d), nil
+		return newOutcome(catalog.HRISEventSkipped, d), nil
 	})
 	if err != nil {
 		return err

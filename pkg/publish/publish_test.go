@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lenderops/encompass-lifecycle/internal/testenv"
+	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 	"github.com/lenderops/encompass-lifecycle/pkg/publish"
 )
 
@@ -17,8 +18,8 @@ func events(n int) []publish.Event {
 	out := make([]publish.Event, n)
 	for i := range out {
 		out[i] = publish.Event{
-			Source:     publish.SourceProvisioning,
-			DetailType: publish.UserProvisioned,
+			Source:     catalog.SourceProvisioning,
+			DetailType: catalog.UserProvisioned,
 			Detail:     map[string]any{"eventId": fmt.Sprintf("ev-%02d", i), "employeeId": fmt.Sprintf("E%d", i)},
 		}
 	}
@@ -45,11 +46,11 @@ func TestBatchesOfTen(t *testing.T) {
 	if err := p.Publish(context.Background(), events(25)...); err != nil {
 		t.Fatal(err)
 	}
-	if fake.Calls() != 3 || fake.Count(publish.UserProvisioned) != 25 {
-		t.Fatalf("%d calls, %d events", fake.Calls(), fake.Count(publish.UserProvisioned))
+	if fake.Calls() != 3 || fake.Count(catalog.UserProvisioned) != 25 {
+		t.Fatalf("%d calls, %d events", fake.Calls(), fake.Count(catalog.UserProvisioned))
 	}
 	ev := fake.Events()[24]
-	if ev.Source != publish.SourceProvisioning || ev.EventBusName != "lifecycle-bus" || ev.DetailMap()["employeeId"] != "E24" {
+	if ev.Source != catalog.SourceProvisioning || ev.EventBusName != "lifecycle-bus" || ev.DetailMap()["employeeId"] != "E24" {
 		t.Fatalf("last event %+v", ev)
 	}
 	// Order is kept.
@@ -68,7 +69,7 @@ func TestBatchesBySize(t *testing.T) {
 	p := newPublisher(fake)
 	var evs []publish.Event
 	for i := range 4 {
-		evs = append(evs, publish.Event{Source: publish.SourcePoller, DetailType: publish.UserChanged,
+		evs = append(evs, publish.Event{Source: catalog.SourcePoller, DetailType: catalog.UserChanged,
 			Detail: map[string]any{"eventId": fmt.Sprint(i), "pad": strings.Repeat("x", 100*1024)}})
 	}
 	if err := p.Publish(context.Background(), evs...); err != nil {
@@ -216,7 +217,7 @@ func TestRawDetailAndWebhookType(t *testing.T) {
 	p := newPublisher(fake)
 	payload := json.RawMessage(`{ "eventId": "wh-1", "eventType": "update", "meta": {"resourceType": "Loan"} }`)
 	if err := p.Publish(context.Background(), publish.Event{
-		Source: publish.SourceWebhook, DetailType: publish.WebhookDetailType("Loan", "update"), Detail: payload,
+		Source: catalog.SourceWebhook, DetailType: catalog.WebhookDetailType("Loan", "update"), Detail: payload,
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/lenderops/encompass-lifecycle/internal/testenv"
-	"github.com/lenderops/encompass-lifecycle/pkg/publish"
+	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 	"github.com/lenderops/encompass-lifecycle/pkg/reconcile"
 )
 
@@ -39,7 +39,7 @@ func refusedReason(t *testing.T, e *env) string {
 		t.Fatal("nothing published")
 	}
 	last := evs[len(evs)-1]
-	if last.DetailType != publish.ReconciliationRefused {
+	if last.DetailType != catalog.ReconciliationRefused {
 		return ""
 	}
 	r, _ := last.DetailMap()["reason"].(string)
@@ -398,7 +398,7 @@ func TestQueueFailingMidApply(t *testing.T) {
 	if accepted != 31 {
 		t.Fatalf("the queue accepted %d messages, want each of the 31 once", accepted)
 	}
-	if evs := e.reconcileEvents(); len(evs) != 1 || evs[0].DetailType != publish.ReconciliationCompleted {
+	if evs := e.reconcileEvents(); len(evs) != 1 || evs[0].DetailType != catalog.ReconciliationCompleted {
 		t.Fatalf("published %+v", evs)
 	}
 

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/lenderops/encompass-lifecycle/internal/testenv"
+	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/directory"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
@@ -283,7 +284,7 @@ func (e *env) deliver(from int) int {
 func (e *env) outcome(eventID string) (string, map[string]any) {
 	e.t.Helper()
 	for _, ev := range e.eb.Events() {
-		if d := ev.DetailMap(); ev.Source == publish.SourceProvisioning && d["eventId"] == eventID {
+		if d := ev.DetailMap(); ev.Source == catalog.SourceProvisioning && d["eventId"] == eventID {
 			return ev.DetailType, d
 		}
 	}
@@ -295,7 +296,7 @@ func (e *env) outcome(eventID string) (string, map[string]any) {
 func (e *env) reconcileEvents() []testenv.Event {
 	var out []testenv.Event
 	for _, ev := range e.eb.Events() {
-		if ev.Source == publish.SourceReconcile {
+		if ev.Source == catalog.SourceReconcile {
 			out = append(out, ev)
 		}
 	}

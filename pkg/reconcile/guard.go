@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 	"github.com/lenderops/encompass-lifecycle/pkg/publish"
 )
 
@@ -83,8 +84,8 @@ func (run *run) refuse(ctx context.Context, w *reportWriter, reason, message str
 		"eventId": "reconcile-" + res.RunID, "runId": res.RunID, "rosterKey": res.RosterKey, "dryRun": res.DryRun,
 		"reason": reason, "message": message, "counts": res.Counts, "reportKey": res.ReportKey, "sent": res.Sent,
 	}
-	if err := r.cfg.Publisher.Publish(ctx, publish.Event{Source: publish.SourceReconcile, DetailType: publish.ReconciliationRefused, Detail: detail}); err != nil {
-		return fmt.Errorf("publish %s: %w", publish.ReconciliationRefused, err)
+	if err := r.cfg.Publisher.Publish(ctx, publish.Event{Source: catalog.SourceReconcile, DetailType: catalog.ReconciliationRefused, Detail: detail}); err != nil {
+		return fmt.Errorf("publish %s: %w", catalog.ReconciliationRefused, err)
 	}
 	r.cfg.Metrics.Add("ReconciliationRefused", 1)
 	r.cfg.Metrics.AddBy("Refused", "Reason", reason, 1)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
 	"github.com/lenderops/encompass-lifecycle/pkg/poll"
 	"github.com/lenderops/encompass-lifecycle/pkg/publish"
@@ -100,7 +101,7 @@ func TestDayOneDryRun(t *testing.T) {
 		t.Errorf("CSV report (%v):\n%s", err, csv)
 	}
 	evs := e.reconcileEvents()
-	if len(evs) != 1 || evs[0].DetailType != publish.ReconciliationCompleted {
+	if len(evs) != 1 || evs[0].DetailType != catalog.ReconciliationCompleted {
 		t.Fatalf("published %+v", evs)
 	}
 	d := evs[0].DetailMap()
@@ -173,7 +174,7 @@ func TestDayOneApplyThroughThePipeline(t *testing.T) {
 
 	e.deliver(0)
 	for id, want := range map[string]string{
-		"E10001": publish.UserUpdated, "E10002": publish.UserProvisioned, "E20001": publish.UserProvisioned, "E10003": publish.UserDeprovisioned,
+		"E10001": catalog.UserUpdated, "E10002": catalog.UserProvisioned, "E20001": catalog.UserProvisioned, "E10003": catalog.UserDeprovisioned,
 	} {
 		if dt, d := e.outcome(reconcile.EventID(res.RunID, id)); dt != want {
 			t.Errorf("%s: %s %v, want %s", id, dt, d, want)

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 	"github.com/lenderops/encompass-lifecycle/pkg/hris"
 	"github.com/lenderops/encompass-lifecycle/pkg/publish"
 	"github.com/lenderops/encompass-lifecycle/pkg/telemetry"
@@ -381,8 +382,8 @@ func (run *run) completed(ctx context.Context) error {
 	if len(res.IgnoredColumns) > 0 {
 		detail["ignoredColumns"] = res.IgnoredColumns
 	}
-	if err := r.cfg.Publisher.Publish(ctx, publish.Event{Source: publish.SourceReconcile, DetailType: publish.ReconciliationCompleted, Detail: detail}); err != nil {
-		return fmt.Errorf("publish %s: %w", publish.ReconciliationCompleted, err)
+	if err := r.cfg.Publisher.Publish(ctx, publish.Event{Source: catalog.SourceReconcile, DetailType: catalog.ReconciliationCompleted, Detail: detail}); err != nil {
+		return fmt.Errorf("publish %s: %w", catalog.ReconciliationCompleted, err)
 	}
 	for class, n := range res.Counts {
 		r.cfg.Metrics.AddBy("Findings", "Class", class, float64(n))

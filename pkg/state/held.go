@@ -205,7 +205,7 @@ func (s *Store) AllHeld(ctx context.Context) iter.Seq2[Held, error] {
 }
 
 func decodeHeld(item map[string]types.AttributeValue) (Held, int64, error) {
-	r := &itemReader{item: item, what: "held item " + r0(item)}
+	r := &itemReader{item: item, what: "held item " + sortKeyOf(item)}
 	h := Held{
 		EmployeeID:   r.str("employeeId", true),
 		EventID:      r.str("eventId", true),

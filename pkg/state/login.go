@@ -111,7 +111,7 @@ func (s *Store) LoginLinks(ctx context.Context) iter.Seq2[LoginLink, error] {
 }
 
 func decodeLoginLink(item map[string]types.AttributeValue) (LoginLink, error) {
-	r := &itemReader{item: item, what: "login index item " + r0(item)}
+	r := &itemReader{item: item, what: "login index item " + sortKeyOf(item)}
 	l := LoginLink{Login: r.str(AttrSK, true), EmployeeID: r.str("employeeId", true), UserID: r.str("userId", false)}
 	return l, r.err
 }

@@ -68,7 +68,7 @@ func (s *Store) Terminated(ctx context.Context) iter.Seq2[TerminatedUser, error]
 			KeyConditionExpression:    aws.String("pk = :pk"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(terminatedPK)},
 		}, func(item map[string]types.AttributeValue) bool {
-			r := &itemReader{item: item, what: "terminated item " + r0(item)}
+			r := &itemReader{item: item, what: "terminated item " + sortKeyOf(item)}
 			u := TerminatedUser{
 				EmployeeID:   r.str("employeeId", true),
 				UserID:       r.str("userId", false),
@@ -92,8 +92,8 @@ func (s *Store) Terminated(ctx context.Context) iter.Seq2[TerminatedUser, error]
 	}
 }
 
-// r0 names an item by its sort key for error messages.
-func r0(item map[string]types.AttributeValue) string {
+// sortKeyOf names an item by its sort key for error messages.
+func sortKeyOf(item map[string]types.AttributeValue) string {
 	if s, ok := item[AttrSK].(*types.AttributeValueMemberS); ok {
 		return s.Value
 	}

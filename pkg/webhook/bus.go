@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 
+	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 	"github.com/lenderops/encompass-lifecycle/pkg/publish"
 )
 
@@ -13,5 +14,5 @@ type Bus struct{ Publisher *publish.Publisher }
 
 // PublishWebhook puts the delivery on the bus.
 func (b Bus) PublishWebhook(ctx context.Context, detailType string, detail json.RawMessage) error {
-	return b.Publisher.Publish(ctx, publish.Event{Source: publish.SourceWebhook, DetailType: detailType, Detail: detail})
+	return b.Publisher.Publish(ctx, publish.Event{Source: catalog.SourceWebhook, DetailType: detailType, Detail: detail})
 }

@@ -16,8 +16,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
-	"github.com/lenderops/encompass-lifecycle/pkg/publish"
 	"github.com/lenderops/encompass-lifecycle/pkg/state"
 )
 
@@ -271,7 +271,7 @@ func TestReceive(t *testing.T) {
 				if tc.published == 1 {
 					var d encompass.WebhookEvent
 					_ = json.Unmarshal(tc.body, &d)
-					if got[0].Source != publish.SourceWebhook || got[0].DetailType != d.Meta.ResourceType+" "+d.EventType {
+					if got[0].Source != catalog.SourceWebhook || got[0].DetailType != d.Meta.ResourceType+" "+d.EventType {
 						t.Errorf("published source %q detail-type %q", got[0].Source, got[0].DetailType)
 					}
 					// Verbatim: the delivered bytes, only insignificant whitespace removed.

@@ -8,6 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
 	"github.com/lenderops/encompass-lifecycle/pkg/publish"
 )
@@ -40,7 +41,7 @@ const (
 	// maxEntryBytes is EventBridge's PutEvents entry limit; entryOverhead the
 	// fixed part of its size rule (pkg/publish sends no Time or Resources).
 	maxEntryBytes = publish.MaxRequestSize
-	entryOverhead = len(publish.SourceWebhook)
+	entryOverhead = len(catalog.SourceWebhook)
 )
 
 // verifyAndDecode is the request path without I/O (but for a key refresh):

@@ -398,8 +398,6 @@ func Load(ctx context.Context, getenv func(string) string, need Needs, opts ...O
 }
 
 var (
-	// fifoQueueARN: partition, region, account, and a FIFO queue's name.
-	fifoQueueARN = regexp.MustCompile(`^arn:aws[a-z-]*:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,75}\.fifo$`)
 	// bucketName is S3's rule for a general purpose bucket name.
 	bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 	instanceID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)

@@ -57,7 +57,7 @@ func (c *Config) loadScheduling(env func(string) string, need Needs, bad badFunc
 		v := env(name)
 		switch {
 		case v == "" && required:
-			bad(name, "required (the FIFO queue ARN held events are sent back to)")
+			bad(name, "required (the HRIS FIFO queue's ARN: held events return to it, reconciliation sends its fixes to it)")
 		case v == "":
 		case !sqsARN.MatchString(v) || !strings.HasSuffix(v, ".fifo"):
 			bad(name, "not the ARN of an SQS FIFO queue (arn:aws:sqs:<region>:<account>:<name>.fifo), got %q", shorten(v))

@@ -29,6 +29,11 @@ func DynaliteCPU(url string) (time.Duration, error) {
 	return processCPU(v.(int))
 }
 
+// SelfCPU returns the CPU time this process (the benchmark, its handlers and
+// the in-process simulator) has used so far. With DynaliteCPU it says
+// whether the machine's cores, shared by both, bounded a run.
+func SelfCPU() (time.Duration, error) { return processCPU(os.Getpid()) }
+
 // processCPU reads utime and stime (fields 14 and 15) of /proc/<pid>/stat.
 func processCPU(pid int) (time.Duration, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))

@@ -2,6 +2,7 @@ package provisioning_test
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -119,7 +120,7 @@ func BenchmarkThroughputAtTenantLimit(b *testing.B) {
 	}
 	e.sim.SetLatency(50 * time.Millisecond)
 	total, requests := 0, 0
-	var elapsed, busy, dynaliteCPU time.Duration
+	var elapsed, busy, dynaliteCPU, selfCPU time.Duration
 	b.ResetTimer()
 	for range b.N {
 		work := make([][][]string, containers)
@@ -128,6 +129,10 @@ func BenchmarkThroughputAtTenantLimit(b *testing.B) {
 		}
 		e.sim.ResetRequests()
 		cpu0, err := testenv.DynaliteCPU(testenv.DynamoDB(b).URL)
+		if err != nil {
+			b.Fatal(err)
+		}
+		self0, err := testenv.SelfCPU()
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -147,6 +152,11 @@ func BenchmarkThroughputAtTenantLimit(b *testing.B) {
 			b.Fatal(err)
 		}
 		dynaliteCPU += cpu1 - cpu0
+		self1, err := testenv.SelfCPU()
+		if err != nil {
+			b.Fatal(err)
+		}
+		selfCPU += self1 - self0
 		total += containers * perContainer
 		for _, r := range e.sim.Requests() {
 			requests++
@@ -164,9 +174,12 @@ func BenchmarkThroughputAtTenantLimit(b *testing.B) {
 	b.ReportMetric(float64(requests)/elapsed.Seconds(), "requests/s")
 	b.ReportMetric(30/0.05, "limit-requests/s")
 	b.ReportMetric(float64(throttled), "throttled")
-	// What bounded the run: the tenant's 30 slots (their average use), or
-	// the DynamoDB emulator, one single-threaded Node process (its share of
-	// a core). On a 2-core machine dynalite saturates first.
+	// What bounded the run: the tenant's 30 slots (their average use), the
+	// DynamoDB emulator, one single-threaded Node process (its share of a
+	// core), or the machine, whose cores dynalite shares with this process
+	// (handlers and simulator).
 	b.ReportMetric(float64(busy)/float64(elapsed)/30, "encompass-slots-busy")
 	b.ReportMetric(float64(dynaliteCPU)/float64(elapsed), "dynalite-cores")
+	b.ReportMetric(float64(selfCPU)/float64(elapsed), "process-cores")
+	b.ReportMetric(float64(runtime.NumCPU()), "machine-cores")
 }

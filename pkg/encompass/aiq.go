@@ -203,23 +203,11 @@ func (s *SCIMService) ListAIQUsers(ctx context.Context, opts SCIMListOptions) (*
 	if opts.Recursive || len(opts.Attributes) > 0 {
 		return nil, fmt.Errorf("scim list aiq users: enc_isRecursive and attributes are Encompass-only: %w", ErrInvalidArgument)
 	}
-	var lr listResponse
-	if err := s.c.do(ctx, call{method: http.MethodGet, path: "/scim2/v1/users", endpoint: "/scim2/v1/users", query: opts.query(SchemaAIQUser)}, nil, &lr); err != nil {
-		return nil, fmt.Errorf("scim list aiq users: %w", err)
-	}
-	total, per, start, err := lr.numbers()
+	total, per, start, users, err := listSCIM[AIQUser](ctx, s, "scim list aiq users", "/scim2/v1/users", SchemaAIQUser, opts)
 	if err != nil {
-		return nil, fmt.Errorf("scim list aiq users: %w", err)
+		return nil, err
 	}
-	out := &AIQUserList{TotalResults: total, ItemsPerPage: per, StartIndex: start, Users: make([]AIQUser, 0, len(lr.Resources))}
-	for _, r := range lr.Resources {
-		var u AIQUser
-		if err := json.Unmarshal(r, &u); err != nil {
-			return nil, fmt.Errorf("scim list aiq users: %w", err)
-		}
-		out.Users = append(out.Users, u)
-	}
-	return out, nil
+	return &AIQUserList{TotalResults: total, ItemsPerPage: per, StartIndex: start, Users: users}, nil
 }
 
 // AIQUsersPaginator returns a paginator over the DDA profiles matching opts.

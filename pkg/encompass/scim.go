@@ -303,6 +303,28 @@ func (l listResponse) numbers() (total, per, start int, err error) {
 	return parse("totalResults", l.TotalResults), parse("itemsPerPage", l.ItemsPerPage), parse("startIndex", l.StartIndex), err
 }
 
+// listSCIM fetches one page of a SCIM list at path (/scim2/v1/users or
+// /scim2/v1/groups) in schema and decodes its Resources as T; what names the
+// operation in errors ("scim list users").
+func listSCIM[T any](ctx context.Context, s *SCIMService, what, path, schema string, opts SCIMListOptions) (total, per, start int, items []T, err error) {
+	var lr listResponse
+	if err := s.c.do(ctx, call{method: http.MethodGet, path: path, endpoint: path, query: opts.query(schema)}, nil, &lr); err != nil {
+		return 0, 0, 0, nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if total, per, start, err = lr.numbers(); err != nil {
+		return 0, 0, 0, nil, fmt.Errorf("%s: %w", what, err)
+	}
+	items = make([]T, 0, len(lr.Resources))
+	for _, r := range lr.Resources {
+		var v T
+		if err := json.Unmarshal(r, &v); err != nil {
+			return 0, 0, 0, nil, fmt.Errorf("%s: %w", what, err)
+		}
+		items = append(items, v)
+	}
+	return total, per, start, items, nil
+}
+
 func scimUserQuery() url.Values { return url.Values{"schema": {SchemaEncompassUser}} }
 
 // CreateUser creates a user and returns it with its globalUserId. An unknown
@@ -345,23 +367,11 @@ func (s *SCIMService) GetUser(ctx context.Context, guid string) (*SCIMUser, erro
 
 // ListUsers returns one page of users.
 func (s *SCIMService) ListUsers(ctx context.Context, opts SCIMListOptions) (*SCIMUserList, error) {
-	var lr listResponse
-	if err := s.c.do(ctx, call{method: http.MethodGet, path: "/scim2/v1/users", endpoint: "/scim2/v1/users", query: opts.query(SchemaEncompassUser)}, nil, &lr); err != nil {
-		return nil, fmt.Errorf("scim list users: %w", err)
-	}
-	total, per, start, err := lr.numbers()
+	total, per, start, users, err := listSCIM[SCIMUser](ctx, s, "scim list users", "/scim2/v1/users", SchemaEncompassUser, opts)
 	if err != nil {
-		return nil, fmt.Errorf("scim list users: %w", err)
+		return nil, err
 	}
-	out := &SCIMUserList{TotalResults: total, ItemsPerPage: per, StartIndex: start, Users: make([]SCIMUser, 0, len(lr.Resources))}
-	for _, r := range lr.Resources {
-		var u SCIMUser
-		if err := json.Unmarshal(r, &u); err != nil {
-			return nil, fmt.Errorf("scim list users: %w", err)
-		}
-		out.Users = append(out.Users, u)
-	}
-	return out, nil
+	return &SCIMUserList{TotalResults: total, ItemsPerPage: per, StartIndex: start, Users: users}, nil
 }
 
 // UsersPaginator returns a paginator over the users matching opts, from
@@ -577,23 +587,11 @@ func (g SCIMGroup) HasUser(userID string) bool {
 
 // ListGroups returns one page of groups.
 func (s *SCIMService) ListGroups(ctx context.Context, opts SCIMListOptions) (*SCIMGroupList, error) {
-	var lr listResponse
-	if err := s.c.do(ctx, call{method: http.MethodGet, path: "/scim2/v1/groups", endpoint: "/scim2/v1/groups", query: opts.query(SchemaEncompassGroup)}, nil, &lr); err != nil {
-		return nil, fmt.Errorf("scim list groups: %w", err)
-	}
-	total, per, start, err := lr.numbers()
+	total, per, start, groups, err := listSCIM[SCIMGroup](ctx, s, "scim list groups", "/scim2/v1/groups", SchemaEncompassGroup, opts)
 	if err != nil {
-		return nil, fmt.Errorf("scim list groups: %w", err)
+		return nil, err
 	}
-	out := &SCIMGroupList{TotalResults: total, ItemsPerPage: per, StartIndex: start, Groups: make([]SCIMGroup, 0, len(lr.Resources))}
-	for _, r := range lr.Resources {
-		var g SCIMGroup
-		if err := json.Unmarshal(r, &g); err != nil {
-			return nil, fmt.Errorf("scim list groups: %w", err)
-		}
-		out.Groups = append(out.Groups, g)
-	}
-	return out, nil
+	return &SCIMGroupList{TotalResults: total, ItemsPerPage: per, StartIndex: start, Groups: groups}, nil
 }
 
 // GroupsPaginator returns a paginator over the groups matching opts.

@@ -414,23 +414,8 @@ func (e *aiqEdit) applyObject(op string, raw json.RawMessage) error {
 func (e *aiqEdit) apply(op, attr string, filter []filterTerm, sub string, value json.RawMessage) error {
 	p := e.p
 	remove := op == "remove"
-	str := func() (string, error) {
-		if remove {
-			return "", nil
-		}
-		var s string
-		if err := json.Unmarshal(value, &s); err != nil {
-			return "", fmt.Errorf("%s must be a string", attr)
-		}
-		return s, nil
-	}
-	boolean := func() (bool, error) {
-		var b bool
-		if remove || json.Unmarshal(value, &b) != nil {
-			return false, fmt.Errorf("%s must be true or false", attr)
-		}
-		return b, nil
-	}
+	v := patchValue{attr: attr, remove: remove, raw: value}
+	str, boolean := v.str, v.boolean
 	switch a := strings.ToLower(attr); {
 	case a == "schemas" || a == "meta" || a == "id":
 		if e.create || a == "schemas" {

@@ -111,23 +111,8 @@ func (e *scimEdit) apply(op, attr string, filter []filterTerm, sub string, value
 	u := e.u
 	a := strings.ToLower(attr)
 	remove := op == "remove"
-	str := func() (string, error) {
-		if remove {
-			return "", nil
-		}
-		var s string
-		if err := json.Unmarshal(value, &s); err != nil {
-			return "", fmt.Errorf("%s must be a string", attr)
-		}
-		return s, nil
-	}
-	boolean := func() (bool, error) {
-		var b bool
-		if remove || json.Unmarshal(value, &b) != nil {
-			return false, fmt.Errorf("%s must be true or false", attr)
-		}
-		return b, nil
-	}
+	v := patchValue{attr: attr, remove: remove, raw: value}
+	str, boolean := v.str, v.boolean
 	if get, ok := scimStringAttrs[a]; ok {
 		if sub != "" || filter != nil {
 			return fmt.Errorf("%s has no sub-attributes", attr)
@@ -462,4 +447,32 @@ func (e *scimEdit) applyLicenses(op string, value json.RawMessage) error {
 	}
 	e.u.Licenses = ls
 	return nil
+}
+
+// patchValue is the value of one PATCH operation on one attribute, read as
+// the attribute's type; a remove reads as the zero string and is refused
+// where a boolean is needed.
+type patchValue struct {
+	attr   string
+	remove bool
+	raw    json.RawMessage
+}
+
+func (v patchValue) str() (string, error) {
+	if v.remove {
+		return "", nil
+	}
+	var s string
+	if err := json.Unmarshal(v.raw, &s); err != nil {
+		return "", fmt.Errorf("%s must be a string", v.attr)
+	}
+	return s, nil
+}
+
+func (v patchValue) boolean() (bool, error) {
+	var b bool
+	if v.remove || json.Unmarshal(v.raw, &b) != nil {
+		return false, fmt.Errorf("%s must be true or false", v.attr)
+	}
+	return b, nil
 }

@@ -179,11 +179,7 @@ func newEnvInFlight(t testing.TB, inFlight int, opts ...encompasstest.Option) *e
 	e.store = state.New(dyn.Client, e.table)
 	e.eb = testenv.EventBridge(t)
 	e.pub = publish.New(e.eb.Client, "test-bus", publish.WithBackoff(time.Millisecond))
-	t.Cleanup(func() {
-		for _, leak := range e.sim.LeakedSecrets(e.logs.String()) {
-			t.Errorf("%s leaked into the poller's logs", leak)
-		}
-	})
+	e.logs.Watch(t, e.sim.LeakedSecrets, 30)
 	return e
 }
 

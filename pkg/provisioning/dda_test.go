@@ -339,7 +339,7 @@ func TestDDADisableFailsAfterEncompassDisable(t *testing.T) {
 	}
 	e.sim.ResetRequests()
 	if failed := e.sendRecords(e.deprov, r); failed != 0 {
-		t.Fatalf("redelivery failed:\n%s", lastLines(e.logs.String(), 10))
+		t.Fatalf("redelivery failed:\n%s", e.logs.Tail(10))
 	}
 	want := []string{"GET /scim2/v1/users/{id}", "GET /scim2/v1/users/{id} [dda]", "DELETE /scim2/v1/users/{id} [dda]", "GET /scim2/v1/users/{id} [dda]"}
 	if got := e.callList(); !slices.Equal(got, want) {
@@ -374,7 +374,7 @@ func TestDDAAddFailsAfterCreate(t *testing.T) {
 		t.Fatal("the failure was not the DDA add's")
 	}
 	if failed := e.sendRecords(e.prov, r); failed != 0 {
-		t.Fatalf("redelivery failed:\n%s", lastLines(e.logs.String(), 10))
+		t.Fatalf("redelivery failed:\n%s", e.logs.Tail(10))
 	}
 	if n := e.sim.Count("POST /scim2/v1/users"); n != 1 {
 		t.Fatalf("%d creates, want 1: the redelivery must find the account", n)

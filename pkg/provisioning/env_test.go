@@ -186,23 +186,8 @@ func newEnv(t testing.TB, api provisioning.UserAPI, opts ...envOption) *env {
 			e.deprov = h
 		}
 	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("logs:\n%s", lastLines(e.logs.String(), 40))
-		}
-		for _, leak := range e.sim.LeakedSecrets(e.logs.String()) {
-			t.Errorf("%s appeared in the logs", leak)
-		}
-	})
+	e.logs.Watch(t, e.sim.LeakedSecrets, 40)
 	return e
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // msg is an HRIS event under construction.
@@ -304,7 +289,7 @@ func (e *env) drain(h *provisioning.Handler, bodies ...string) (rounds int) {
 func (e *env) mustSend(h *provisioning.Handler, bodies ...string) {
 	e.t.Helper()
 	if failed := e.send(h, bodies...); len(failed) > 0 {
-		e.t.Fatalf("%d messages failed:\n%s", len(failed), lastLines(e.logs.String(), 20))
+		e.t.Fatalf("%d messages failed:\n%s", len(failed), e.logs.Tail(20))
 	}
 }
 
@@ -437,7 +422,7 @@ func (e *env) deliver(f testenv.Fired) {
 	r := events.SQSMessage{MessageId: f.MessageID, Body: f.Input, Attributes: map[string]string{"MessageGroupId": f.MessageGroupID}}
 	for try := 0; ; try++ {
 		if try == 30 {
-			e.t.Fatalf("the due delivery of %s still fails after 30 deliveries:\n%s", f.Name, lastLines(e.logs.String(), 20))
+			e.t.Fatalf("the due delivery of %s still fails after 30 deliveries:\n%s", f.Name, e.logs.Tail(20))
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		resp, err := h.HandleSQS(ctx, events.SQSEvent{Records: []events.SQSMessage{r}})

@@ -77,7 +77,7 @@ func TestAppliedChangeIsPublishedAfterPublishAndRecordBothFail(t *testing.T) {
 			e.eb.FailRequests(0, 0)
 			store.down.Store(false)
 			if resp, _ := h.HandleSQS(context.Background(), events.SQSEvent{Records: []events.SQSMessage{r}}); len(resp.BatchItemFailures) != 0 {
-				t.Fatalf("redelivery failed:\n%s", lastLines(e.logs.String(), 10))
+				t.Fatalf("redelivery failed:\n%s", e.logs.Tail(10))
 			}
 			updated := e.published(catalog.UserUpdated)
 			if len(updated) != 1 || len(e.eb.Events()) != 1 {

@@ -340,7 +340,7 @@ func TestCSVReportDefusesFormulas(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !strings.Contains(string(csv), "\ninvalid,\"'=HYPERLINK(") || strings.Contains(string(csv), ",=HYPERLINK") || strings.Contains(string(csv), ",\"=HYPERLINK") {
-		t.Fatalf("CSV report:\n%s", lastLines(string(csv), 12))
+		t.Fatalf("CSV report:\n%s", testenv.LastLines(string(csv), 12))
 	}
 }
 

@@ -142,23 +142,8 @@ func newEnv(t testing.TB, simOpts []encompasstest.Option, opts ...envOption) *en
 			e.deprov = h
 		}
 	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("logs:\n%s", lastLines(e.logs.String(), 30))
-		}
-		for _, leak := range e.sim.LeakedSecrets(e.logs.String()) {
-			t.Errorf("%s appeared in the logs", leak)
-		}
-	})
+	e.logs.Watch(t, e.sim.LeakedSecrets, 30)
 	return e
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // put stores a roster and returns the S3 notification Lambda receives for
@@ -274,7 +259,7 @@ func (e *env) deliver(from int) int {
 		r := events.SQSMessage{MessageId: m.MessageID, Body: m.Body, Attributes: map[string]string{"MessageGroupId": m.GroupID}}
 		resp, err := h.HandleSQS(context.Background(), events.SQSEvent{Records: []events.SQSMessage{r}})
 		if err != nil || len(resp.BatchItemFailures) > 0 {
-			e.t.Fatalf("delivery of %s failed: %v %+v\n%s", m.DedupID, err, resp, lastLines(e.logs.String(), 20))
+			e.t.Fatalf("delivery of %s failed: %v %+v\n%s", m.DedupID, err, resp, e.logs.Tail(20))
 		}
 	}
 	return len(sent)

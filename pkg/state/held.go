@@ -175,33 +175,10 @@ func (s *Store) DeleteHeld(ctx context.Context, k HeldKey) error {
 // (one Query a page; the entries carry no body). Expired entries are left
 // out. It stops at the first error, which it yields.
 func (s *Store) AllHeld(ctx context.Context) iter.Seq2[Held, error] {
-	return func(yield func(Held, error) bool) {
-		stopped := false
-		nowSec := s.now().Unix()
-		err := s.query(ctx, &dynamodb.QueryInput{
-			TableName:                 aws.String(s.table),
-			KeyConditionExpression:    aws.String("pk = :pk"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(heldIndexPK)},
-		}, func(item map[string]types.AttributeValue) bool {
-			h, ttl, err := decodeHeld(item)
-			if err != nil {
-				yield(Held{}, err)
-				stopped = true
-				return false
-			}
-			if ttl != 0 && ttl < nowSec {
-				return true
-			}
-			if !yield(h, nil) {
-				stopped = true
-				return false
-			}
-			return true
-		})
-		if err != nil && !stopped {
-			yield(Held{}, err)
-		}
-	}
+	return partition(ctx, s, heldIndexPK, func(item map[string]types.AttributeValue) (Held, bool, error) {
+		h, ttl, err := decodeHeld(item)
+		return h, err != nil || ttl == 0 || ttl >= s.now().Unix(), err
+	})
 }
 
 func decodeHeld(item map[string]types.AttributeValue) (Held, int64, error) {

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"sort"
 	"strconv"
 	"sync"
@@ -280,6 +281,37 @@ func (s *Store) query(ctx context.Context, in *dynamodb.QueryInput, yield func(m
 			return nil
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
+// partition yields the items of partition pk decoded by decode, page by page
+// (one Query a page); decode's keep=false leaves an item out. It stops at
+// the first error, which it yields.
+func partition[T any](ctx context.Context, s *Store, pk string, decode func(map[string]types.AttributeValue) (v T, keep bool, err error)) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		stopped := false
+		err := s.query(ctx, &dynamodb.QueryInput{
+			TableName:                 aws.String(s.table),
+			KeyConditionExpression:    aws.String("pk = :pk"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(pk)},
+		}, func(item map[string]types.AttributeValue) bool {
+			v, keep, err := decode(item)
+			switch {
+			case err != nil:
+				var zero T
+				yield(zero, err)
+			case !keep:
+				return true
+			case yield(v, nil):
+				return true
+			}
+			stopped = true
+			return false
+		})
+		if err != nil && !stopped {
+			var zero T
+			yield(zero, err)
+		}
 	}
 }
 

@@ -61,35 +61,16 @@ func (s *Store) ClearTerminated(ctx context.Context, employeeID string) error {
 // Terminated yields every entry of the terminated index, reading it page by
 // page (one Query per page). It stops at the first error, which it yields.
 func (s *Store) Terminated(ctx context.Context) iter.Seq2[TerminatedUser, error] {
-	return func(yield func(TerminatedUser, error) bool) {
-		stopped := false
-		err := s.query(ctx, &dynamodb.QueryInput{
-			TableName:                 aws.String(s.table),
-			KeyConditionExpression:    aws.String("pk = :pk"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(terminatedPK)},
-		}, func(item map[string]types.AttributeValue) bool {
-			r := &itemReader{item: item, what: "terminated item " + sortKeyOf(item)}
-			u := TerminatedUser{
-				EmployeeID:   r.str("employeeId", true),
-				UserID:       r.str("userId", false),
-				LoginID:      r.str("loginId", false),
-				TerminatedAt: r.time("terminatedAt", false),
-			}
-			if r.err != nil {
-				yield(TerminatedUser{}, r.err)
-				stopped = true
-				return false
-			}
-			if !yield(u, nil) {
-				stopped = true
-				return false
-			}
-			return true
-		})
-		if err != nil && !stopped {
-			yield(TerminatedUser{}, err)
+	return partition(ctx, s, terminatedPK, func(item map[string]types.AttributeValue) (TerminatedUser, bool, error) {
+		r := &itemReader{item: item, what: "terminated item " + sortKeyOf(item)}
+		u := TerminatedUser{
+			EmployeeID:   r.str("employeeId", true),
+			UserID:       r.str("userId", false),
+			LoginID:      r.str("loginId", false),
+			TerminatedAt: r.time("terminatedAt", false),
 		}
-	}
+		return u, true, r.err
+	})
 }
 
 // sortKeyOf names an item by its sort key for error messages.

@@ -124,29 +124,16 @@ func (s *Store) HeldFor(ctx context.Context, employeeID string) ([]Held, error) 
 		return nil, fmt.Errorf("state: held events: empty employee id")
 	}
 	var out []Held
-	var decodeErr error
-	nowSec := s.now().Unix()
-	err := s.query(ctx, &dynamodb.QueryInput{
+	for h, err := range queryItems(ctx, s, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		KeyConditionExpression:    aws.String("pk = :pk"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(heldPK(employeeID))},
 		ConsistentRead:            aws.Bool(true),
-	}, func(item map[string]types.AttributeValue) bool {
-		h, ttl, err := decodeHeld(item)
+	}, s.liveHeld) {
 		if err != nil {
-			decodeErr = err
-			return false
+			return nil, fmt.Errorf("state: held events of %s: %w", employeeID, err)
 		}
-		if ttl == 0 || ttl >= nowSec {
-			out = append(out, h)
-		}
-		return true
-	})
-	if err == nil {
-		err = decodeErr
-	}
-	if err != nil {
-		return nil, fmt.Errorf("state: held events of %s: %w", employeeID, err)
+		out = append(out, h)
 	}
 	sortHeld(out)
 	return out, nil
@@ -175,10 +162,14 @@ func (s *Store) DeleteHeld(ctx context.Context, k HeldKey) error {
 // (one Query a page; the entries carry no body). Expired entries are left
 // out. It stops at the first error, which it yields.
 func (s *Store) AllHeld(ctx context.Context) iter.Seq2[Held, error] {
-	return partition(ctx, s, heldIndexPK, func(item map[string]types.AttributeValue) (Held, bool, error) {
-		h, ttl, err := decodeHeld(item)
-		return h, err != nil || ttl == 0 || ttl >= s.now().Unix(), err
-	})
+	return partition(ctx, s, heldIndexPK, s.liveHeld)
+}
+
+// liveHeld decodes a held item and leaves out one past its ttl that
+// DynamoDB has not deleted yet.
+func (s *Store) liveHeld(item map[string]types.AttributeValue) (Held, bool, error) {
+	h, ttl, err := decodeHeld(item)
+	return h, err != nil || ttl == 0 || ttl >= s.now().Unix(), err
 }
 
 func decodeHeld(item map[string]types.AttributeValue) (Held, int64, error) {

@@ -284,17 +284,23 @@ func (s *Store) query(ctx context.Context, in *dynamodb.QueryInput, yield func(m
 	}
 }
 
-// partition yields the items of partition pk decoded by decode, page by page
+// partition yields the items of partition pk decoded by decode (see
+// queryItems).
+func partition[T any](ctx context.Context, s *Store, pk string, decode func(map[string]types.AttributeValue) (v T, keep bool, err error)) iter.Seq2[T, error] {
+	return queryItems(ctx, s, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		KeyConditionExpression:    aws.String("pk = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(pk)},
+	}, decode)
+}
+
+// queryItems yields the items of a query decoded by decode, page by page
 // (one Query a page); decode's keep=false leaves an item out. It stops at
 // the first error, which it yields.
-func partition[T any](ctx context.Context, s *Store, pk string, decode func(map[string]types.AttributeValue) (v T, keep bool, err error)) iter.Seq2[T, error] {
+func queryItems[T any](ctx context.Context, s *Store, in *dynamodb.QueryInput, decode func(map[string]types.AttributeValue) (v T, keep bool, err error)) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		stopped := false
-		err := s.query(ctx, &dynamodb.QueryInput{
-			TableName:                 aws.String(s.table),
-			KeyConditionExpression:    aws.String("pk = :pk"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(pk)},
-		}, func(item map[string]types.AttributeValue) bool {
+		err := s.query(ctx, in, func(item map[string]types.AttributeValue) bool {
 			v, keep, err := decode(item)
 			switch {
 			case err != nil:

@@ -76,9 +76,7 @@ func (s *Store) RecordWrite(ctx context.Context, w Write) error {
 // left out.
 func (s *Store) WritesSince(ctx context.Context, loginID string, since time.Time) ([]Write, error) {
 	var out []Write
-	var decodeErr error
-	nowSec := s.now().Unix()
-	err := s.query(ctx, &dynamodb.QueryInput{
+	for w, err := range queryItems(ctx, s, &dynamodb.QueryInput{
 		TableName:              aws.String(s.table),
 		KeyConditionExpression: aws.String("pk = :pk AND sk >= :from"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
@@ -86,26 +84,23 @@ func (s *Store) WritesSince(ctx context.Context, loginID string, since time.Time
 			":from": str(writeSKPrefix + fmtTime(since)),
 		},
 		ConsistentRead: aws.Bool(true),
-	}, func(item map[string]types.AttributeValue) bool {
-		w, ttl, err := decodeWrite(item, loginID)
+	}, s.liveWrite(loginID)) {
 		if err != nil {
-			decodeErr = err
-			return false
-		}
-		if ttl > 0 && ttl < nowSec {
-			return true
+			return nil, err
 		}
 		out = append(out, w)
-		return true
-	})
-	if err != nil {
-		return nil, err
-	}
-	if decodeErr != nil {
-		return nil, decodeErr
 	}
 	sortWrites(out)
 	return out, nil
+}
+
+// liveWrite decodes a write-log item of loginID and leaves out one expired
+// but not yet deleted by DynamoDB.
+func (s *Store) liveWrite(loginID string) func(map[string]types.AttributeValue) (Write, bool, error) {
+	return func(item map[string]types.AttributeValue) (Write, bool, error) {
+		w, ttl, err := decodeWrite(item, loginID)
+		return w, err != nil || ttl <= 0 || ttl >= s.now().Unix(), err
+	}
 }
 
 func decodeWrite(item map[string]types.AttributeValue, loginID string) (Write, int64, error) {
@@ -129,29 +124,18 @@ func decodeWrite(item map[string]types.AttributeValue, loginID string) (Write, i
 func (s *Store) WriteOf(ctx context.Context, loginID, eventID string) (Write, bool, error) {
 	var out Write
 	var found bool
-	var decodeErr error
-	nowSec := s.now().Unix()
-	err := s.query(ctx, &dynamodb.QueryInput{
+	for w, err := range queryItems(ctx, s, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :w)"),
 		FilterExpression:          aws.String("eventId = :ev"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(writePK(loginID)), ":w": str(writeSKPrefix), ":ev": str(eventID)},
 		ConsistentRead:            aws.Bool(true),
-	}, func(item map[string]types.AttributeValue) bool {
-		w, ttl, err := decodeWrite(item, loginID)
+	}, s.liveWrite(loginID)) {
 		if err != nil {
-			decodeErr = err
-			return false
-		}
-		if ttl > 0 && ttl < nowSec {
-			return true
+			return Write{}, false, err
 		}
 		// The latest write of the event wins: sort keys are in time order.
 		out, found = w, true
-		return true
-	})
-	if err != nil {
-		return Write{}, false, err
 	}
-	return out, found, decodeErr
+	return out, found, nil
 }

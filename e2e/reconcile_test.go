@@ -151,7 +151,6 @@ func BenchmarkReconcile100k(b *testing.B) {
 				before := len(env.SQS.CallsOf("SendMessageBatch"))
 				env.Sim.ResetRequests()
 				last, inv = reconcileRoster(b, env, fmt.Sprintf("rosters/apply/100k-%s-%d.csv", mode, i), body.Bytes())
-				time.Sleep(50 * time.Millisecond) // the simulator logs a request after its answer
 				byEndpoint = env.Sim.Counts()
 				sqsCalls = len(env.SQS.CallsOf("SendMessageBatch")) - before
 			}

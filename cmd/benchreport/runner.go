@@ -143,7 +143,6 @@ func measureRunner(ctx context.Context, o runnerOptions, progress io.Writer) (*r
 	}
 
 	fmt.Fprintf(progress, "Encompass calls per provisioned user: one batch of %d hires ...\n", o.batchSize)
-	time.Sleep(100 * time.Millisecond) // the simulator logs a request after its answer
 	env.Sim.ResetRequests()
 	batch := make([][]byte, o.batchSize)
 	for i := range batch {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"iter"
 	"net/http"
-	"net/url"
 	"strings"
 )
 
@@ -96,12 +95,6 @@ func (u *AIQUser) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// aiqQuery selects the AIQ profile of a user: GET and DELETE take the
-// product schema as their `schema` parameter (reference 003); PATCH is sent
-// with it too, so that a tenant that routes by it finds the AIQ profile
-// (reference 001's PATCH samples carry no query at all: docs/client.md).
-func aiqQuery() url.Values { return url.Values{"schema": {SchemaAIQUser}} }
-
 // ReplaceAIQAttrs is the PATCH operation without a path that replaces the
 // given AIQUser attributes, e.g. {"roleName": "Underwriter"}.
 func ReplaceAIQAttrs(attrs map[string]any) PatchOp {
@@ -129,13 +122,14 @@ func (s *SCIMService) AddAIQUser(ctx context.Context, guid string, p AIQUser) er
 	type ext AIQUser
 	p.ID = ""
 	body := patchBody{Schemas: []string{SchemaPatchOp}, Operations: []PatchOp{{Op: "add", Value: map[string]any{SchemaAIQUser: ext(p)}}}}
-	cl := call{method: http.MethodPatch, path: "/scim2/v1/users/" + url.PathEscape(guid), endpoint: "/scim2/v1/users/{id}", query: aiqQuery(), create: true,
-		lookup: func(ctx context.Context) (bool, error) {
-			if _, err := s.GetAIQUser(ctx, guid); err != nil {
-				return false, err
-			}
-			return true, nil
-		}}
+	cl := profileCall(http.MethodPatch, guid, SchemaAIQUser)
+	cl.create = true
+	cl.lookup = func(ctx context.Context) (bool, error) {
+		if _, err := s.GetAIQUser(ctx, guid); err != nil {
+			return false, err
+		}
+		return true, nil
+	}
 	if err := s.c.do(ctx, cl, body, nil); err != nil {
 		return fmt.Errorf("scim add aiq user %s: %w", guid, err)
 	}
@@ -145,30 +139,14 @@ func (s *SCIMService) AddAIQUser(ctx context.Context, guid string, p AIQUser) er
 // PatchAIQUser applies PATCH operations to the DDA profile of guid (use
 // ReplaceAIQAttrs and AIQPath). The answer carries no profile.
 func (s *SCIMService) PatchAIQUser(ctx context.Context, guid string, ops []PatchOp) error {
-	if err := checkID(guid); err != nil {
-		return fmt.Errorf("scim patch aiq user: %w", err)
-	}
-	if len(ops) == 0 {
-		return fmt.Errorf("scim patch aiq user %s: no operations: %w", guid, ErrInvalidArgument)
-	}
-	body := patchBody{Schemas: []string{SchemaPatchOp}, Operations: ops}
-	if err := s.c.do(ctx, call{method: http.MethodPatch, path: "/scim2/v1/users/" + url.PathEscape(guid), endpoint: "/scim2/v1/users/{id}", query: aiqQuery()}, body, nil); err != nil {
-		return fmt.Errorf("scim patch aiq user %s: %w", guid, err)
-	}
-	return nil
+	return s.patchProfile(ctx, "scim patch aiq user", guid, SchemaAIQUser, ops)
 }
 
 // DisableAIQUser disables the DDA profile of guid (SCIM DELETE with the
 // AIQUser schema: the profile of that product is disabled, never deleted,
 // and the other products' profiles are left alone).
 func (s *SCIMService) DisableAIQUser(ctx context.Context, guid string) error {
-	if err := checkID(guid); err != nil {
-		return fmt.Errorf("scim disable aiq user: %w", err)
-	}
-	if err := s.c.do(ctx, call{method: http.MethodDelete, path: "/scim2/v1/users/" + url.PathEscape(guid), endpoint: "/scim2/v1/users/{id}", query: aiqQuery()}, nil, nil); err != nil {
-		return fmt.Errorf("scim disable aiq user %s: %w", guid, err)
-	}
-	return nil
+	return s.disableProfile(ctx, "scim disable aiq user", guid, SchemaAIQUser)
 }
 
 // GetAIQUser returns the DDA profile of guid, or an error matching
@@ -178,7 +156,7 @@ func (s *SCIMService) GetAIQUser(ctx context.Context, guid string) (*AIQUser, er
 		return nil, fmt.Errorf("scim get aiq user: %w", err)
 	}
 	var u AIQUser
-	if err := s.c.do(ctx, call{method: http.MethodGet, path: "/scim2/v1/users/" + url.PathEscape(guid), endpoint: "/scim2/v1/users/{id}", query: aiqQuery()}, nil, &u); err != nil {
+	if err := s.c.do(ctx, profileCall(http.MethodGet, guid, SchemaAIQUser), nil, &u); err != nil {
 		return nil, fmt.Errorf("scim get aiq user %s: %w", guid, err)
 	}
 	if u.ID == "" {

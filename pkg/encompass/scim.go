@@ -466,27 +466,48 @@ func matchUserName(users []SCIMUser, name string) (*SCIMUser, bool) {
 // PatchUser applies PATCH operations to the user with the given
 // globalUserId. The answer carries no user; read it back with GetUser.
 func (s *SCIMService) PatchUser(ctx context.Context, guid string, ops []PatchOp) error {
-	if err := checkID(guid); err != nil {
-		return fmt.Errorf("scim patch user: %w", err)
-	}
-	if len(ops) == 0 {
-		return fmt.Errorf("scim patch user %s: no operations: %w", guid, ErrInvalidArgument)
-	}
-	body := patchBody{Schemas: []string{SchemaPatchOp}, Operations: ops}
-	if err := s.c.do(ctx, call{method: http.MethodPatch, path: "/scim2/v1/users/" + url.PathEscape(guid), endpoint: "/scim2/v1/users/{id}", query: scimUserQuery()}, body, nil); err != nil {
-		return fmt.Errorf("scim patch user %s: %w", guid, err)
-	}
-	return nil
+	return s.patchProfile(ctx, "scim patch user", guid, SchemaEncompassUser, ops)
 }
 
 // DisableUser disables (SCIM DELETE; Encompass never deletes) the user with
 // the given globalUserId.
 func (s *SCIMService) DisableUser(ctx context.Context, guid string) error {
+	return s.disableProfile(ctx, "scim disable user", guid, SchemaEncompassUser)
+}
+
+// profileCall is a request on the profile in schema (the Encompass user or
+// the DDA profile) of the global user id guid. GET and DELETE take the
+// product schema as their `schema` parameter (reference 003); PATCH is sent
+// with it too, so that a tenant that routes by it finds the DDA profile
+// (reference 001's PATCH samples carry no query at all: docs/client.md).
+func profileCall(method, guid, schema string) call {
+	return call{method: method, path: "/scim2/v1/users/" + url.PathEscape(guid), endpoint: "/scim2/v1/users/{id}", query: url.Values{"schema": {schema}}}
+}
+
+// patchProfile applies PATCH operations to the profile in schema of guid;
+// what names the operation in errors.
+func (s *SCIMService) patchProfile(ctx context.Context, what, guid, schema string, ops []PatchOp) error {
 	if err := checkID(guid); err != nil {
-		return fmt.Errorf("scim disable user: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
-	if err := s.c.do(ctx, call{method: http.MethodDelete, path: "/scim2/v1/users/" + url.PathEscape(guid), endpoint: "/scim2/v1/users/{id}", query: scimUserQuery()}, nil, nil); err != nil {
-		return fmt.Errorf("scim disable user %s: %w", guid, err)
+	if len(ops) == 0 {
+		return fmt.Errorf("%s %s: no operations: %w", what, guid, ErrInvalidArgument)
+	}
+	body := patchBody{Schemas: []string{SchemaPatchOp}, Operations: ops}
+	if err := s.c.do(ctx, profileCall(http.MethodPatch, guid, schema), body, nil); err != nil {
+		return fmt.Errorf("%s %s: %w", what, guid, err)
+	}
+	return nil
+}
+
+// disableProfile disables the profile in schema of guid (SCIM DELETE: that
+// product's profile is disabled, never deleted; the others are left alone).
+func (s *SCIMService) disableProfile(ctx context.Context, what, guid, schema string) error {
+	if err := checkID(guid); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if err := s.c.do(ctx, profileCall(http.MethodDelete, guid, schema), nil, nil); err != nil {
+		return fmt.Errorf("%s %s: %w", what, guid, err)
 	}
 	return nil
 }

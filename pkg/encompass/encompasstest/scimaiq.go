@@ -436,19 +436,9 @@ func (e *aiqEdit) apply(op, attr string, filter []filterTerm, sub string, value 
 		}
 		return nil
 	case a == "rolename":
-		s, err := str()
-		if err != nil {
-			return err
-		}
-		p.RoleName = s
-		return nil
+		return v.setStr(&p.RoleName)
 	case a == "authid":
-		s, err := str()
-		if err != nil {
-			return err
-		}
-		p.AuthID = s
-		return nil
+		return v.setStr(&p.AuthID)
 	case a == "password":
 		s, err := str()
 		if err != nil || s == "" {
@@ -464,12 +454,7 @@ func (e *aiqEdit) apply(op, attr string, filter []filterTerm, sub string, value 
 		p.Enabled, e.enabledSet = b, true
 		return nil
 	case a == "ssoonly":
-		b, err := boolean()
-		if err != nil {
-			return err
-		}
-		p.SSOOnly = b
-		return nil
+		return v.setBool(&p.SSOOnly)
 	case a == "name":
 		return e.applyName(op, sub, value)
 	case a == "emails":

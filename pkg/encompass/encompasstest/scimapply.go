@@ -169,26 +169,11 @@ func (e *scimEdit) apply(op, attr string, filter []filterTerm, sub string, value
 		e.password = s
 		return nil
 	case a == "accountenabled":
-		b, err := boolean()
-		if err != nil {
-			return err
-		}
-		u.Enabled = b
-		return nil
+		return v.setBool(&u.Enabled)
 	case a == "requirepasswordchange":
-		b, err := boolean()
-		if err != nil {
-			return err
-		}
-		u.RequirePasswordChange = b
-		return nil
+		return v.setBool(&u.RequirePasswordChange)
 	case a == "isssoonly":
-		b, err := boolean()
-		if err != nil {
-			return err
-		}
-		u.SSOOnly = b
-		return nil
+		return v.setBool(&u.SSOOnly)
 	case a == "apiuser":
 		b, err := boolean()
 		if err != nil {
@@ -475,4 +460,22 @@ func (v patchValue) boolean() (bool, error) {
 		return false, fmt.Errorf("%s must be true or false", v.attr)
 	}
 	return b, nil
+}
+
+// setStr stores the value, read as a string, in dst.
+func (v patchValue) setStr(dst *string) error {
+	s, err := v.str()
+	if err == nil {
+		*dst = s
+	}
+	return err
+}
+
+// setBool stores the value, read as a boolean, in dst.
+func (v patchValue) setBool(dst *bool) error {
+	b, err := v.boolean()
+	if err == nil {
+		*dst = b
+	}
+	return err
 }

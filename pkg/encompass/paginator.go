@@ -80,7 +80,6 @@ type Paginator[T any] struct {
 }
 
 type pageRequest[T any] struct {
-	offset int
 	cancel context.CancelFunc
 	answer chan pageAnswer[T]
 }
@@ -186,7 +185,7 @@ func (p *Paginator[T]) request(ctx context.Context) {
 			}
 		}
 		rctx, cancel := context.WithCancel(ctx)
-		req := &pageRequest[T]{offset: offset, cancel: cancel, answer: make(chan pageAnswer[T], 1)}
+		req := &pageRequest[T]{cancel: cancel, answer: make(chan pageAnswer[T], 1)}
 		go func() {
 			page, err := p.fetch(rctx, offset, p.opts.Limit)
 			req.answer <- pageAnswer[T]{page, err}

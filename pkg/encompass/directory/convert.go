@@ -67,21 +67,7 @@ func fromSCIM(u *encompass.SCIMUser) *account.Account {
 		a.Fields[account.FieldLastName] = u.Name.FamilyName
 		a.Fields[account.FieldSuffix] = u.Name.HonorificSuffix
 	}
-	for _, e := range u.Emails {
-		if e.Primary || a.Fields[account.FieldEmail] == "" {
-			a.Fields[account.FieldEmail] = e.Value
-		}
-	}
-	for _, p := range u.PhoneNumbers {
-		switch strings.ToLower(p.Type) {
-		case "work":
-			a.Fields[account.FieldPhone] = p.Value
-		case "mobile":
-			a.Fields[account.FieldCellPhone] = p.Value
-		case "fax":
-			a.Fields[account.FieldFax] = p.Value
-		}
-	}
+	putContacts(a.Fields, u.Emails, u.PhoneNumbers, account.FieldEmail, account.FieldPhone, account.FieldCellPhone, account.FieldFax)
 	var personas []string
 	for _, p := range u.Personas {
 		personas = append(personas, p.EntityID)
@@ -144,6 +130,32 @@ var scimName = map[string]string{
 	account.FieldFirstName: "givenName", account.FieldMiddleName: "middleName", account.FieldLastName: "familyName", account.FieldSuffix: "honorificSuffix",
 }
 
+// putContacts sets in f, under the canonical fields named, a SCIM
+// profile's primary e-mail (the first when none is primary) and its work,
+// mobile and fax numbers; what the profile lacks stays unset.
+func putContacts(f map[string]string, emails, phones []encompass.SCIMMultiValue, email, work, mobile, fax string) {
+	for _, e := range emails {
+		if e.Primary || f[email] == "" {
+			f[email] = e.Value
+		}
+	}
+	for _, p := range phones {
+		switch strings.ToLower(p.Type) {
+		case "work":
+			f[work] = p.Value
+		case "mobile":
+			f[mobile] = p.Value
+		case "fax":
+			f[fax] = p.Value
+		}
+	}
+}
+
+// workEmail is a profile's e-mail list: the one work address, primary.
+func workEmail(v string) []encompass.SCIMMultiValue {
+	return []encompass.SCIMMultiValue{{Value: v, Type: "work", Primary: true}}
+}
+
 // scimOps turns the plan into SCIM PATCH operations: one replace without a
 // path for every value set, and one remove with a path per cleared attribute.
 func scimOps(acc *account.Account, plan account.Plan, password string) []encompass.PatchOp {
@@ -165,7 +177,7 @@ func scimOps(acc *account.Account, plan account.Plan, password string) []encompa
 				name[scimName[c.Field]] = c.To
 			}
 		case account.FieldEmail:
-			attrs["emails"] = []encompass.SCIMMultiValue{{Value: c.To, Type: "work", Primary: true}}
+			attrs["emails"] = workEmail(c.To)
 		case account.FieldPhone, account.FieldCellPhone, account.FieldFax:
 			phonesChanged = true
 		case account.FieldPersonas:
@@ -193,13 +205,8 @@ func scimOps(acc *account.Account, plan account.Plan, password string) []encompa
 	if phonesChanged {
 		// phoneNumbers is multi-valued: a replace sets the whole list, so
 		// send every phone the account should keep.
-		value := func(f string) string {
-			if v, ok := plan.Changed(f); ok {
-				return v
-			}
-			return acc.Field(f)
-		}
-		if nums := phoneNumbers(value(account.FieldPhone), value(account.FieldCellPhone), value(account.FieldFax)); len(nums) > 0 {
+		v := func(f string) string { return plan.After(acc, f) }
+		if nums := phoneNumbers(v(account.FieldPhone), v(account.FieldCellPhone), v(account.FieldFax)); len(nums) > 0 {
 			attrs["phoneNumbers"] = nums
 		} else {
 			remove("phoneNumbers")

@@ -183,21 +183,7 @@ func fromAIQ(p *encompass.AIQUser) map[string]string {
 		f[account.FieldDDAMiddleName] = p.Name.MiddleName
 		f[account.FieldDDALastName] = p.Name.FamilyName
 	}
-	for _, e := range p.Emails {
-		if e.Primary || f[account.FieldDDAEmail] == "" {
-			f[account.FieldDDAEmail] = e.Value
-		}
-	}
-	for _, ph := range p.PhoneNumbers {
-		switch strings.ToLower(ph.Type) {
-		case "work":
-			f[account.FieldDDAPhone] = ph.Value
-		case "mobile":
-			f[account.FieldDDACellPhone] = ph.Value
-		case "fax":
-			f[account.FieldDDAFax] = ph.Value
-		}
-	}
+	putContacts(f, p.Emails, p.PhoneNumbers, account.FieldDDAEmail, account.FieldDDAPhone, account.FieldDDACellPhone, account.FieldDDAFax)
 	return f
 }
 
@@ -217,7 +203,7 @@ func aiqUser(acc *account.Account, plan account.Plan, password string) encompass
 		u.UserName = acc.LoginID
 	}
 	if e := v(account.FieldDDAEmail); e != "" {
-		u.Emails = []encompass.SCIMMultiValue{{Value: e, Type: "work", Primary: true}}
+		u.Emails = workEmail(e)
 	}
 	if sso {
 		u.AuthID = v(account.FieldDDAAuthID)
@@ -270,7 +256,7 @@ func aiqOps(acc *account.Account, plan account.Plan, password string) []encompas
 				name[aiqName[c.Field]] = c.To
 			}
 		case account.FieldDDAEmail:
-			attrs["emails"] = []encompass.SCIMMultiValue{{Value: c.To, Type: "work", Primary: true}}
+			attrs["emails"] = workEmail(c.To)
 		case account.FieldDDAPhone, account.FieldDDACellPhone, account.FieldDDAFax:
 			phones = true
 		case account.FieldDDAEnabled:

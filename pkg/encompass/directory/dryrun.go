@@ -9,7 +9,6 @@ import (
 
 	"github.com/lenderops/encompass-lifecycle/pkg/account"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
-	"github.com/lenderops/encompass-lifecycle/pkg/mapping"
 )
 
 // dryRun reads through the directory it wraps and writes nothing: each write
@@ -67,9 +66,6 @@ func (d *dryRun) Disable(ctx context.Context, acc *account.Account) (*account.Ac
 	}
 	return &back, nil
 }
-
-// ManagedGroups and Writes are the wrapped directory's.
-func (d *dryRun) ManagedGroups() []mapping.Named { return d.Directory.ManagedGroups() }
 
 func changedFields(plan account.Plan) []string {
 	out := make([]string, 0, len(plan.Changes))

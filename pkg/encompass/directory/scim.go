@@ -81,7 +81,7 @@ func (d *SCIM) Find(ctx context.Context, loginID string) (*account.Account, erro
 // not carry them, one group read per mapped group.
 func (d *SCIM) loadGroups(ctx context.Context, acc *account.Account) error {
 	if d.managed == nil {
-		acc.Fields[account.FieldUserGroups] = ""
+		withoutGroups(acc)
 		return nil
 	}
 	if !acc.GroupsKnown {
@@ -217,7 +217,7 @@ func scimUser(want account.Desired, plan account.Plan, password string) encompas
 	su := encompass.SCIMUser{
 		UserName:           want.LoginID,
 		Name:               &encompass.SCIMName{GivenName: f[account.FieldFirstName], MiddleName: f[account.FieldMiddleName], FamilyName: f[account.FieldLastName], HonorificSuffix: f[account.FieldSuffix]},
-		Emails:             []encompass.SCIMMultiValue{{Value: f[account.FieldEmail], Type: "work", Primary: true}},
+		Emails:             workEmail(f[account.FieldEmail]),
 		PhoneNumbers:       phoneNumbers(f[account.FieldPhone], f[account.FieldCellPhone], f[account.FieldFax]),
 		JobTitle:           f[account.FieldTitle],
 		EmployeeID:         f[account.FieldEmployeeID],

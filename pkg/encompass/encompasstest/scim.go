@@ -154,9 +154,11 @@ func systemRef(by string) scimRef {
 	return scimRef{EntityType: "User", EntityID: by}
 }
 
-func (s *Server) scimPhones(u *SimUser) []scimTyped {
+// scimPhones is a profile's phoneNumbers: the work, mobile and fax numbers
+// it has, in that order.
+func scimPhones(work, mobile, fax string) []scimTyped {
 	out := []scimTyped{}
-	for _, p := range []scimTyped{{"work", u.Phone}, {"mobile", u.CellPhone}, {"fax", u.Fax}} {
+	for _, p := range []scimTyped{{"work", work}, {"mobile", mobile}, {"fax", fax}} {
 		if p.Value != "" {
 			out = append(out, p)
 		}
@@ -242,7 +244,7 @@ func (s *Server) toSCIMFull(r *http.Request, u *SimUser) scimUserResource[scimUs
 	}
 	full := scimUserFull{
 		JobTitle: u.Title, IsSSOOnly: u.SSOOnly, AccountEnabled: u.Enabled, APIUser: u.APIUser,
-		PhoneNumbers: s.scimPhones(u), UserIndicators: ind, WorkingFolder: u.WorkingFolder, Emails: emails,
+		PhoneNumbers: scimPhones(u.Phone, u.CellPhone, u.Fax), UserIndicators: ind, WorkingFolder: u.WorkingFolder, Emails: emails,
 		SubordinateLoanAccess: "ReadOnly", ChumID: u.ChumID, LoginEnabled: u.Enabled && !u.Locked, ID: u.ID,
 		PeerLoanAccess: "Disabled", NMLSOriginatorID: u.NMLSOriginatorID, NMLSExpirationDate: u.NMLSExpirationDate,
 		Comments: u.Comments, LastModifiedBy: systemRef(u.ModifiedBy), EmployeeID: u.EmployeeID, Groups: groups,
@@ -263,7 +265,7 @@ func (s *Server) toSCIMSummary(r *http.Request, u *SimUser, personas, licenses b
 		Emails: emails, CreatedBy: systemRef(""), Meta: s.scimMeta(r, u), LastModifiedBy: systemRef(u.ModifiedBy),
 		Name:         scimName{FamilyName: u.LastName, GivenName: u.FirstName},
 		LoginEnabled: u.Enabled && !u.Locked, ID: u.ID, UserName: u.ID, AccountEnabled: u.Enabled,
-		PhoneNumbers: s.scimPhones(u),
+		PhoneNumbers: scimPhones(u.Phone, u.CellPhone, u.Fax),
 	}
 	if personas {
 		sum.Personas = s.scimPersonas(u)

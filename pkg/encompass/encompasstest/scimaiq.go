@@ -65,12 +65,7 @@ type aiqResource struct {
 // toAIQ renders the DDA profile of u; the caller holds st.mu.
 func (s *Server) toAIQ(r *http.Request, u *SimUser) aiqResource {
 	p := u.AIQ
-	phones := []scimTyped{}
-	for _, t := range []scimTyped{{"work", p.Phone}, {"mobile", p.CellPhone}, {"fax", p.Fax}} {
-		if t.Value != "" {
-			phones = append(phones, t)
-		}
-	}
+	phones := scimPhones(p.Phone, p.CellPhone, p.Fax)
 	emails := []aiqEmail{}
 	if p.Email != "" {
 		emails = append(emails, aiqEmail{Value: p.Email, Type: "work", Primary: true})
@@ -458,11 +453,7 @@ func (e *aiqEdit) apply(op, attr string, filter []filterTerm, sub string, value 
 	case a == "name":
 		return e.applyName(op, sub, value)
 	case a == "emails":
-		if remove {
-			p.Email = ""
-			return nil
-		}
-		var u SimUser
+		u := SimUser{Email: p.Email}
 		ed := &scimEdit{u: &u}
 		if err := ed.applyEmails(op, filter, sub, value); err != nil {
 			return err

@@ -90,6 +90,16 @@ func TestAIQWire(t *testing.T) {
 	if p, _ := a.srv.AIQ(guid); p.RoleName != "UnderWriter" || p.Email == "" {
 		t.Fatalf("a refused PATCH changed the profile: %+v", p)
 	}
+	// A sub-attribute the simulator does not model (an e-mail's primary
+	// flag) changes nothing, as on the Encompass profile: the e-mail stays.
+	before, _ := a.srv.AIQ(guid)
+	primary := map[string]any{"operations": []any{map[string]any{"op": "replace", "path": aiq + `:emails[type eq "work"].primary`, "value": true}}}
+	if status, resp, _ := a.do("PATCH", "/scim2/v1/users/"+guid, primary); status != 200 {
+		t.Fatalf("PATCH of emails[type eq work].primary: %d %s", status, resp)
+	}
+	if p, _ := a.srv.AIQ(guid); p.Email != before.Email || p.Email == "" {
+		t.Fatalf("the e-mail changed from %q to %q", before.Email, p.Email)
+	}
 }
 
 // TestAccountLinksWire: the body needs the core schema and one product

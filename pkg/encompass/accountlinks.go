@@ -62,8 +62,9 @@ func newAccountLinkRequest(userName, productSchema string) (accountLinkRequest, 
 		return accountLinkRequest{}, fmt.Errorf("product schema %q is not a linkable product: %w", truncate(productSchema, 80), ErrInvalidArgument)
 	case strings.TrimSpace(userName) == "" || len(userName) > MaxAccountLinkUserNameLength:
 		return accountLinkRequest{}, fmt.Errorf("userName %q must be 1 to %d characters: %w", truncate(userName, 40), MaxAccountLinkUserNameLength, ErrInvalidArgument)
-	case CheckUserName(userName) != nil:
-		return accountLinkRequest{}, fmt.Errorf("userName %q: %w: %w", truncate(userName, 40), CheckUserName(userName), ErrInvalidArgument)
+	}
+	if err := CheckUserName(userName); err != nil {
+		return accountLinkRequest{}, fmt.Errorf("userName %q: %w: %w", truncate(userName, 40), err, ErrInvalidArgument)
 	}
 	return accountLinkRequest{Schemas: []string{SchemaCoreUser, productSchema}, UserName: userName}, nil
 }

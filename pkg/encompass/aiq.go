@@ -120,7 +120,6 @@ func (s *SCIMService) AddAIQUser(ctx context.Context, guid string, p AIQUser) er
 		return fmt.Errorf("scim add aiq user %s: userName is required: %w", guid, ErrInvalidArgument)
 	}
 	type ext AIQUser
-	p.ID = ""
 	body := patchBody{Schemas: []string{SchemaPatchOp}, Operations: []PatchOp{{Op: "add", Value: map[string]any{SchemaAIQUser: ext(p)}}}}
 	cl := profileCall(http.MethodPatch, guid, SchemaAIQUser)
 	cl.create = true
@@ -209,10 +208,11 @@ func (s *SCIMService) AllAIQUsers(ctx context.Context, opts SCIMListOptions) ite
 // (case-insensitively, checked on the client side, since a tenant may
 // ignore a filter), or an error matching ErrNotFound.
 func (s *SCIMService) FindAIQUserByUserName(ctx context.Context, userName string) (*AIQUser, error) {
-	if strings.TrimSpace(userName) == "" || strings.ContainsAny(userName, "\"\\") {
-		return nil, fmt.Errorf("scim find aiq user %q: %w", truncate(userName, 40), ErrInvalidArgument)
+	filter, err := userNameFilter("scim find aiq user", userName)
+	if err != nil {
+		return nil, err
 	}
-	for u, err := range s.AllAIQUsers(ctx, SCIMListOptions{Filter: fmt.Sprintf("userName eq %q", userName)}) {
+	for u, err := range s.AllAIQUsers(ctx, SCIMListOptions{Filter: filter}) {
 		if err != nil {
 			return nil, fmt.Errorf("scim find aiq user %s: %w", userName, err)
 		}

@@ -422,13 +422,14 @@ func scimPaginator[T any](opts SCIMListOptions, list func(context.Context, SCIML
 // through every user of the organization tree instead, checking each, until
 // it finds the user or the list ends.
 func (s *SCIMService) FindUserByUserName(ctx context.Context, userName string) (*SCIMUser, error) {
-	if strings.TrimSpace(userName) == "" || strings.ContainsAny(userName, "\"\\") {
-		return nil, fmt.Errorf("scim find user %q: %w", truncate(userName, 40), ErrInvalidArgument)
+	filter, err := userNameFilter("scim find user", userName)
+	if err != nil {
+		return nil, err
 	}
 	// personas and licenses come along at no extra call, so that a caller
 	// adopting the user can compare them.
 	attrs := []string{"personas", "licenses"}
-	page, err := s.ListUsers(ctx, SCIMListOptions{Filter: fmt.Sprintf("userName eq %q", userName), Attributes: attrs})
+	page, err := s.ListUsers(ctx, SCIMListOptions{Filter: filter, Attributes: attrs})
 	if err != nil {
 		return nil, fmt.Errorf("scim find user %s: %w", userName, err)
 	}
@@ -449,6 +450,16 @@ func (s *SCIMService) FindUserByUserName(ctx context.Context, userName string) (
 		}
 	}
 	return nil, fmt.Errorf("scim find user %s: %w", userName, ErrNotFound)
+}
+
+// userNameFilter is the SCIM filter userName eq "<userName>"; a blank name,
+// or one with a quote or backslash that would end the quoted string, is
+// ErrInvalidArgument (what names the operation).
+func userNameFilter(what, userName string) (string, error) {
+	if strings.TrimSpace(userName) == "" || strings.ContainsAny(userName, "\"\\") {
+		return "", fmt.Errorf("%s %q: %w", what, truncate(userName, 40), ErrInvalidArgument)
+	}
+	return fmt.Sprintf("userName eq %q", userName), nil
 }
 
 // matchUserName returns the user whose userName equals name

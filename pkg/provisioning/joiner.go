@@ -178,21 +178,28 @@ func (h *Handler) recordProvisioned(ctx context.Context, ev *hris.Event, link st
 // provisioned describes what the plan did: a new or adopted account, a
 // reactivation, an update, or nothing to publish.
 func (h *Handler) provisioned(ev *hris.Event, acc *account.Account, plan account.Plan) outcome {
-	var detailType string
-	switch {
-	case plan.Action == account.ActionCreate || plan.Action == account.ActionAdopt:
-		detailType = catalog.UserProvisioned
-	case plan.Enable:
-		detailType = catalog.UserReactivated
-	case len(plan.Changes) > 0:
-		detailType = catalog.UserUpdated
-	default:
+	if plan.Action == account.ActionNone {
 		return outcome{Name: string(account.ActionNone), acc: acc}
 	}
-	out := newOutcome(detailType, h.accountDetail(ev, acc, plan))
+	out := newOutcome(detailTypeOf(plan.Action), h.accountDetail(ev, acc, plan))
 	// wrote is the Encompass profile's write: a resumed attempt that wrote
 	// only the DDA profile publishes what the attempt before it set out to
 	// do (record.go, resume).
 	out.acc, out.wrote = acc, plan.WritesAccount()
 	return out
+}
+
+// detailTypeOf is the detail-type that publishes a plan's action (a
+// created or adopted account is provisioned; a plan that only updates, or
+// whose action the write log does not name, is an update).
+func detailTypeOf(a account.Action) string {
+	switch a {
+	case account.ActionCreate, account.ActionAdopt:
+		return catalog.UserProvisioned
+	case account.ActionReactivate:
+		return catalog.UserReactivated
+	case account.ActionDisable:
+		return catalog.UserDeprovisioned
+	}
+	return catalog.UserUpdated
 }

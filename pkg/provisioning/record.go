@@ -231,15 +231,7 @@ func (h *Handler) resume(ctx context.Context, ev *hris.Event, out outcome) (outc
 	if acc == nil {
 		acc = &account.Account{ID: w.UserID, LoginID: w.LoginID}
 	}
-	detailType := catalog.UserUpdated
-	switch plan.Action {
-	case account.ActionCreate, account.ActionAdopt:
-		detailType = catalog.UserProvisioned
-	case account.ActionReactivate:
-		detailType = catalog.UserReactivated
-	case account.ActionDisable:
-		detailType = catalog.UserDeprovisioned
-	}
+	detailType := detailTypeOf(plan.Action)
 	d := h.accountDetail(ev, acc, plan)
 	if detailType == catalog.UserDeprovisioned {
 		h.receipt(ctx, ev, &d, h.cfg.Now())

@@ -32,12 +32,7 @@ func (h *Handler) terminate(ctx context.Context, ev *hris.Event, link state.Empl
 		return h.skip(ev, ReasonNotProvisioned, ""), nil
 	}
 	disabledAt := h.cfg.Now()
-	mark := func(ctx context.Context) error {
-		if err := h.store.MarkTerminated(ctx, ev.Employee.EmployeeID, acc.ID, acc.LoginID); err != nil {
-			return fmt.Errorf("mark terminated: %w", err)
-		}
-		return nil
-	}
+	mark := func(ctx context.Context) error { return h.markTerminated(ctx, ev.Employee.EmployeeID, acc) }
 	if err := h.linkWith(ctx, ev, link, found, acc, state.StatusTerminated, false, mark); err != nil {
 		return outcome{}, err
 	}
@@ -202,19 +197,13 @@ func (h *Handler) undoIfTerminated(ctx context.Context, ev *hris.Event, acc *acc
 		}
 		acc = back
 	}
-	next := cur
-	next.UserID, next.UserName, next.Status = acc.ID, acc.LoginID, state.StatusTerminated
-	if acc.GUID != "" {
-		next.GlobalUserID = acc.GUID
-	}
-	if acc.DDAKnown {
-		next.DDA = acc.DDAState()
-	}
+	next := withAccount(cur, acc)
+	next.Status = state.StatusTerminated
 	if err := h.store.PutEmployee(ctx, next, cur.Version); err != nil {
 		return outcome{}, fmt.Errorf("store employee link: %w", err)
 	}
-	if err := h.store.MarkTerminated(ctx, ev.Employee.EmployeeID, acc.ID, acc.LoginID); err != nil {
-		return outcome{}, fmt.Errorf("mark terminated: %w", err)
+	if err := h.markTerminated(ctx, ev.Employee.EmployeeID, acc); err != nil {
+		return outcome{}, err
 	}
 	d := h.base(ev)
 	d.Reason, d.LastAppliedAt = ReasonStale, cur.LastOccurredAt.UTC().Format(time.RFC3339Nano)

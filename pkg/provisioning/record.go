@@ -151,15 +151,9 @@ func (h *Handler) linkIndexed(ctx context.Context, ev *hris.Event, link state.Em
 	next := link
 	next.EmployeeID = ev.Employee.EmployeeID
 	if acc != nil {
-		next.UserID, next.UserName = acc.ID, acc.LoginID
+		next = withAccount(next, acc)
 		if indexed {
 			next.IndexedLogin = strings.ToLower(acc.LoginID)
-		}
-		if acc.GUID != "" {
-			next.GlobalUserID = acc.GUID
-		}
-		if acc.DDAKnown {
-			next.DDA = acc.DDAState()
 		}
 	}
 	next.LastOccurredAt, next.LastEventID, next.Status = ev.OccurredAt, ev.EventID, status
@@ -175,6 +169,29 @@ func (h *Handler) linkIndexed(ctx context.Context, ev *hris.Event, link state.Em
 	}
 	if err := h.store.PutEmployee(ctx, next, version); err != nil {
 		return fmt.Errorf("store employee link: %w", err)
+	}
+	return nil
+}
+
+// withAccount is link pointing to acc: its ids and login, its global user
+// id when known (a v3 read-back does not carry it), and its DDA profile when
+// it was read or written.
+func withAccount(link state.Employee, acc *account.Account) state.Employee {
+	link.UserID, link.UserName = acc.ID, acc.LoginID
+	if acc.GUID != "" {
+		link.GlobalUserID = acc.GUID
+	}
+	if acc.DDAKnown {
+		link.DDA = acc.DDAState()
+	}
+	return link
+}
+
+// markTerminated adds the employee to the terminated index (the poller's
+// drift check reads it) with the account they were disabled in.
+func (h *Handler) markTerminated(ctx context.Context, employeeID string, acc *account.Account) error {
+	if err := h.store.MarkTerminated(ctx, employeeID, acc.ID, acc.LoginID); err != nil {
+		return fmt.Errorf("mark terminated: %w", err)
 	}
 	return nil
 }

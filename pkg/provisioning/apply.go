@@ -17,14 +17,15 @@ import (
 func (h *Handler) apply(ctx context.Context, ev *hris.Event, a idempotency.Attempt, link state.Employee, found bool) (outcome, error) {
 	ctx = context.WithValue(ctx, resumedKey{}, a.Resumed)
 	if !found {
+		// Version 0: storing the link asks that none exists yet (link).
 		link = state.Employee{EmployeeID: ev.Employee.EmployeeID}
 	}
 	var out outcome
 	var err error
 	if ev.Type == hris.TypeTerminate {
-		out, err = h.terminate(ctx, ev, link, found)
+		out, err = h.terminate(ctx, ev, link)
 	} else {
-		out, err = h.provision(ctx, ev, link, found)
+		out, err = h.provision(ctx, ev, link)
 	}
 	if err != nil || !a.Resumed || out.wrote {
 		return out, err

@@ -15,7 +15,7 @@ import (
 // provision applies hire, update and rehire: a linked employee's account is
 // brought to the event's profile; an employee not linked yet is matched (or
 // created) first. Then the link is recorded and the outcome described.
-func (h *Handler) provision(ctx context.Context, ev *hris.Event, link state.Employee, found bool) (outcome, error) {
+func (h *Handler) provision(ctx context.Context, ev *hris.Event, link state.Employee) (outcome, error) {
 	acc, plan, linked, err := h.provisionLinked(ctx, ev, link)
 	if err != nil {
 		return outcome{}, err
@@ -27,7 +27,7 @@ func (h *Handler) provision(ctx context.Context, ev *hris.Event, link state.Empl
 	}
 	// The DDA profile is now as the plan left it: the link records it.
 	acc.ApplyDDA(plan)
-	compensated, err := h.recordProvisioned(ctx, ev, link, found, linked, acc, plan.Action == account.ActionCreate)
+	compensated, err := h.recordProvisioned(ctx, ev, link, linked, acc, plan.Action == account.ActionCreate)
 	switch {
 	case err != nil:
 		return outcome{}, err
@@ -150,7 +150,7 @@ func canCreate(e hris.Employee) bool {
 // makes the employee active; an update keeps the status (it never
 // re-enables). When a newer terminate won the race, the account is disabled
 // again and the compensation's outcome is returned instead.
-func (h *Handler) recordProvisioned(ctx context.Context, ev *hris.Event, link state.Employee, found, linked bool, acc *account.Account, indexed bool) (*outcome, error) {
+func (h *Handler) recordProvisioned(ctx context.Context, ev *hris.Event, link state.Employee, linked bool, acc *account.Account, indexed bool) (*outcome, error) {
 	status := link.Status
 	if !linked || ev.Type == hris.TypeRehire || status == "" {
 		status = state.StatusActive
@@ -164,7 +164,7 @@ func (h *Handler) recordProvisioned(ctx context.Context, ev *hris.Event, link st
 			return nil
 		}
 	}
-	err := h.linkWith(ctx, ev, link, found, acc, status, indexed, clear)
+	err := h.linkWith(ctx, ev, link, acc, status, indexed, clear)
 	if err == nil || !errors.Is(err, state.ErrConflict) {
 		return nil, err
 	}

@@ -19,21 +19,21 @@ import (
 // employee who never had one. A linked leaver costs the disable and its
 // read-back, nothing else: the account is not read first, because the
 // disable is idempotent and the read-back proves the outcome.
-func (h *Handler) terminate(ctx context.Context, ev *hris.Event, link state.Employee, found bool) (outcome, error) {
+func (h *Handler) terminate(ctx context.Context, ev *hris.Event, link state.Employee) (outcome, error) {
 	acc, plan, err := h.disableLeaver(ctx, ev, link)
 	if err != nil {
 		return outcome{}, err
 	}
 	if acc == nil {
 		link.UserID, link.GlobalUserID, link.UserName, link.DDA = "", "", "", account.DDANone
-		if err := h.link(ctx, ev, link, found, nil, state.StatusTombstone); err != nil {
+		if err := h.link(ctx, ev, link, nil, state.StatusTombstone, false); err != nil {
 			return outcome{}, err
 		}
 		return h.skip(ev, ReasonNotProvisioned, ""), nil
 	}
 	disabledAt := h.cfg.Now()
 	mark := func(ctx context.Context) error { return h.markTerminated(ctx, ev.Employee.EmployeeID, acc) }
-	if err := h.linkWith(ctx, ev, link, found, acc, state.StatusTerminated, false, mark); err != nil {
+	if err := h.linkWith(ctx, ev, link, acc, state.StatusTerminated, false, mark); err != nil {
 		return outcome{}, err
 	}
 	d := h.accountDetail(ev, acc, plan)

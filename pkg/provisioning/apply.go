@@ -38,7 +38,7 @@ func (h *Handler) apply(ctx context.Context, ev *hris.Event, a idempotency.Attem
 // left as they are (and the log says so).
 func (h *Handler) target(ctx context.Context, ev *hris.Event, decideAccess bool) account.Desired {
 	want := Target(ev, h.cfg.Mapping, decideAccess)
-	if _, ok := want.Fields[account.FieldStateLicenses]; ok && !h.canWrite(account.FieldStateLicenses) {
+	if _, ok := want.Fields[account.FieldStateLicenses]; ok && !h.dir.Writes(account.FieldStateLicenses) {
 		delete(want.Fields, account.FieldStateLicenses)
 		want.Licenses = nil
 		h.log.InfoContext(ctx, "employee.stateLicenses not written: the v3 user API does not take them; use ENCOMPASS_USER_API=scim to sync licenses")

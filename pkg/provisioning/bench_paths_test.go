@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
+	"github.com/lenderops/encompass-lifecycle/pkg/config"
 )
 
 // dynamoDelay is the latency put on every state-table request by the
@@ -24,8 +24,8 @@ const dynamoDelay = 25 * time.Millisecond
 // claim's completion, off the path, is counted apart: the batch waits for
 // it before it answers.
 func BenchmarkRoundTripsInSeries(b *testing.B) {
-	slow := newEnv(b, provisioning.UserAPISCIM, withDynamoDelay(dynamoDelay))
-	fast := newEnv(b, provisioning.UserAPISCIM)
+	slow := newEnv(b, config.UserAPISCIM, withDynamoDelay(dynamoDelay))
+	fast := newEnv(b, config.UserAPISCIM)
 	for _, e := range []*env{slow, fast} {
 		hireAndLeave(e, fmt.Sprintf("RTwarm%d", benchRun.Add(1))) // token and look-ups
 	}
@@ -73,7 +73,7 @@ func hireAndLeave(e *env, id string) (hire, leave, answered time.Duration) {
 // run at once, as far as the slots allow).
 func BenchmarkLeavers(b *testing.B) {
 	const latency = 50 * time.Millisecond
-	e := newEnv(b, provisioning.UserAPISCIM, withMaxInFlight(10))
+	e := newEnv(b, config.UserAPISCIM, withMaxInFlight(10))
 	var one, ten, disabled time.Duration
 	var calls int
 	n := 0

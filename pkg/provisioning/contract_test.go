@@ -16,6 +16,7 @@ import (
 
 	"github.com/lenderops/encompass-lifecycle/internal/testenv"
 	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
+	"github.com/lenderops/encompass-lifecycle/pkg/config"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
 	"github.com/lenderops/encompass-lifecycle/pkg/hris"
@@ -51,7 +52,7 @@ func TestContractAbsentLeavesNullClears(t *testing.T) {
 		{"absent again leaves the rest", map[string]any{}, []string{"middleName", "fax", "nmlsId", "suffix", "mobilePhone", "jobTitle"}},
 	}
 	for _, api := range bothAPIs {
-		t.Run(string(api), func(t *testing.T) {
+		t.Run(api, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, api)
 			p := joiner("E1100", "absnull")
@@ -98,7 +99,7 @@ func TestContractEmployeeIDOnlyWhenItFits(t *testing.T) {
 		{"WORKDAY-0000012345-US", "emplong", false},
 	}
 	for _, api := range bothAPIs {
-		t.Run(string(api), func(t *testing.T) {
+		t.Run(api, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, api)
 			for _, tc := range cases {
@@ -126,7 +127,7 @@ func TestContractEmployeeIDOnlyWhenItFits(t *testing.T) {
 // at that time (section 2a). Absent or past means now."
 func TestContractEffectiveAt(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPIV3)
+	e := newEnv(t, config.UserAPIV3)
 	now := time.Now().UTC()
 	cases := []struct {
 		name, login string
@@ -168,7 +169,7 @@ func TestContractEffectiveAt(t *testing.T) {
 // mapping never names are never touched."
 func TestContractUnmappedGroupsNeverTouched(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPISCIM)
+	e := newEnv(t, config.UserAPISCIM)
 	e.mustSend(e.prov, hrisEvent("hire", "E1300", t0, joiner("E1300", "grpuser")).body())
 	all, ok := e.sim.Group("All Users")
 	if !ok {
@@ -219,7 +220,7 @@ func TestContractUnmappedGroupsNeverTouched(t *testing.T) {
 // organizationId, because SCIM PATCH treats organization as read-only."
 func TestContractSCIMOrganizationChangeThroughV3(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPISCIM)
+	e := newEnv(t, config.UserAPISCIM)
 	e.mustSend(e.prov, hrisEvent("hire", "E1400", t0, joiner("E1400", "orgmove")).body())
 	before := e.user("orgmove")
 	e.sim.ResetRequests()
@@ -271,7 +272,7 @@ func (r *reEnabler) RoundTrip(req *http.Request) (*http.Response, error) {
 // message if the account is still enabled", in both user APIs.
 func TestContractDisableReadBack(t *testing.T) {
 	for _, api := range bothAPIs {
-		t.Run(string(api), func(t *testing.T) {
+		t.Run(api, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, api)
 			e.mustSend(e.prov, hrisEvent("hire", "E1500", t0, joiner("E1500", "sticky")).body())
@@ -316,7 +317,7 @@ func TestContractDisableReadBack(t *testing.T) {
 // none)."
 func TestContractEventIDFallsBackToMessageID(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPIV3)
+	e := newEnv(t, config.UserAPIV3)
 	cases := []struct {
 		name, body, want string
 	}{
@@ -398,7 +399,7 @@ func (p *passwordEcho) RoundTrip(req *http.Request) (*http.Response, error) {
 // its refusal.
 func TestContractPasswordNotExposedByARefusal(t *testing.T) {
 	for _, api := range bothAPIs {
-		t.Run(string(api), func(t *testing.T) {
+		t.Run(api, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, api)
 			echo := &passwordEcho{base: e.sim.Client().Transport}
@@ -461,7 +462,7 @@ func eventsText(e *env) string {
 // the same event id still waits for the lease.
 func TestRedeliveryOfACrashedMessageTakesOver(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPIV3)
+	e := newEnv(t, config.UserAPIV3)
 	hire := hrisEvent("hire", "E1700", t0, joiner("E1700", "crashed"))
 	// The crashed invocation: claimed, never completed nor released.
 	if c, err := e.store.Claim(context.Background(), state.EventKey(hire.id()), "m-crashed", state.ClaimOptions{TTL: time.Hour, EmployeeID: "E1700"}); c.Status != state.ClaimInProgress || err != nil {
@@ -499,7 +500,7 @@ func TestContractOnlyRehireReEnables(t *testing.T) {
 		{"rehire adopting a disabled account", "rehire", false, true, catalog.UserProvisioned},
 	}
 	for _, api := range bothAPIs {
-		t.Run(string(api), func(t *testing.T) {
+		t.Run(api, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, api)
 			for i, tc := range cases {
@@ -534,7 +535,7 @@ func TestContractOnlyRehireReEnables(t *testing.T) {
 // under a name (a digest of the body), never retried for want of one.
 func TestRejectionWithoutAnyID(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPIV3)
+	e := newEnv(t, config.UserAPIV3)
 	for _, body := range []string{`{"type":"hire"}`, strings.Repeat("z", 100<<10)} {
 		if deliver(t, e.prov, "", body) {
 			t.Fatalf("%.20s: retried", body)

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
+	"github.com/lenderops/encompass-lifecycle/pkg/config"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
 	"github.com/lenderops/encompass-lifecycle/pkg/mapping"
 	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
@@ -51,7 +52,7 @@ func withMapping(t testing.TB, yaml string) envOption {
 }
 
 func newDDAEnv(t *testing.T, opts ...envOption) *env {
-	return newEnv(t, provisioning.UserAPISCIM, append([]envOption{withMapping(t, ddaRules)}, opts...)...)
+	return newEnv(t, config.UserAPISCIM, append([]envOption{withMapping(t, ddaRules)}, opts...)...)
 }
 
 // underwriter is a hire's employee with an SSO-only DDA profile.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/lenderops/encompass-lifecycle/internal/testenv"
 	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
+	"github.com/lenderops/encompass-lifecycle/pkg/config"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/directory"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
@@ -38,7 +39,7 @@ type env struct {
 	eb     *testenv.EventBridgeFake
 	prov   *provisioning.Handler
 	deprov *provisioning.Handler
-	api    provisioning.UserAPI
+	api    string
 	calls  atomic.Int64
 	logs   *testenv.Buffer
 	rules  *mapping.Resolved
@@ -96,7 +97,7 @@ func withHTTPTimeout(d time.Duration) envOption {
 	return func(o *envOptions) { o.httpTimeout = d }
 }
 
-func newEnv(t testing.TB, api provisioning.UserAPI, opts ...envOption) *env {
+func newEnv(t testing.TB, api string, opts ...envOption) *env {
 	t.Helper()
 	var o envOptions
 	for _, opt := range opts {
@@ -157,7 +158,7 @@ func newEnv(t testing.TB, api provisioning.UserAPI, opts ...envOption) *env {
 		rules = mapping.Default()
 	}
 	res := mapping.Resolvers{Personas: e.client.Personas.Resolve, Organizations: e.client.Organizations.Resolve}
-	if api == provisioning.UserAPISCIM {
+	if api == config.UserAPISCIM {
 		res.Groups = e.client.SCIM.ResolveGroups
 	}
 	e.rules, err = mapping.Resolve(context.Background(), rules, res)
@@ -390,9 +391,9 @@ func (e *env) container(maxInFlight, concurrency int) *provisioning.Handler {
 
 // mustDirectory is the Encompass boundary of the user API, as the functions
 // wire it.
-func mustDirectory(t testing.TB, api provisioning.UserAPI, client *encompass.Client, rules *mapping.Resolved) provisioning.Directory {
+func mustDirectory(t testing.TB, api string, client *encompass.Client, rules *mapping.Resolved) provisioning.Directory {
 	t.Helper()
-	d, err := directory.For(string(api), client.Users, client.SCIM, client.AccountLinks, rules)
+	d, err := directory.For(api, client.Users, client.SCIM, client.AccountLinks, rules)
 	if err != nil {
 		t.Fatal(err)
 	}

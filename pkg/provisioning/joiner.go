@@ -60,7 +60,7 @@ func (h *Handler) provisionLinked(ctx context.Context, ev *hris.Event, link stat
 			return nil, account.Plan{}, false, fmt.Errorf("read linked user %s: %w", link.UserID, err)
 		}
 	}
-	plan := PlanUpdate(acc, want, ev.Type == hris.TypeRehire, h.managedGroups())
+	plan := PlanUpdate(acc, want, ev.Type == hris.TypeRehire, h.dir.ManagedGroups())
 	if err := h.write(ctx, ev, acc, plan); err != nil {
 		return nil, account.Plan{}, false, err
 	}
@@ -137,7 +137,7 @@ func (h *Handler) adoptAccount(ctx context.Context, ev *hris.Event, acc *account
 			return nil, account.Plan{}, fmt.Errorf("read user %s: %w", acc.LoginID, err)
 		}
 	}
-	plan := PlanUpdate(acc, want, ev.Type != hris.TypeUpdate, h.managedGroups())
+	plan := PlanUpdate(acc, want, ev.Type != hris.TypeUpdate, h.dir.ManagedGroups())
 	plan.Action = account.ActionAdopt
 	return acc, plan, h.write(ctx, ev, acc, plan)
 }

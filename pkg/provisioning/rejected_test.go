@@ -12,6 +12,7 @@ import (
 
 	"github.com/lenderops/encompass-lifecycle/internal/testenv"
 	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
+	"github.com/lenderops/encompass-lifecycle/pkg/config"
 	"github.com/lenderops/encompass-lifecycle/pkg/hris"
 	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
 	"github.com/lenderops/encompass-lifecycle/pkg/publish"
@@ -42,7 +43,7 @@ func deliver(t *testing.T, h *provisioning.Handler, messageID, body string) bool
 // whole body is; the stored body is byte-identical.
 func TestOversizedRejectionLosesNothing(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPIV3)
+	e := newEnv(t, config.UserAPIV3)
 	cases := []struct {
 		name, messageID, body, wantEventID string
 	}{
@@ -88,7 +89,7 @@ func TestOversizedRejectionLosesNothing(t *testing.T) {
 // common path costs no extra write.
 func TestSmallRejectionIsNotStored(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPIV3)
+	e := newEnv(t, config.UserAPIV3)
 	before := e.store.Ops()
 	if deliver(t, e.prov, "m-small", `{"eventId":"small-1","schemaVersion":"9"}`) {
 		t.Fatal("retried")
@@ -119,10 +120,10 @@ func (f *failingBodies) PutRejectedBody(ctx context.Context, eventID, messageID 
 // decoding, and a refusal by Encompass after the event was claimed.
 func TestRejectedBodyStoreFailureIsRetried(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPIV3)
+	e := newEnv(t, config.UserAPIV3)
 	store := &failingBodies{Store: e.store, fail: true}
 	h, err := provisioning.New(provisioning.Config{
-		Queue: hris.QueueProvision, Scheduler: e.scheduler, QueueARN: provisionARN, Directory: mustDirectory(t, provisioning.UserAPIV3, e.client, e.rules),
+		Queue: hris.QueueProvision, Scheduler: e.scheduler, QueueARN: provisionARN, Directory: mustDirectory(t, config.UserAPIV3, e.client, e.rules),
 		Store: store, Publisher: publish.New(e.eb.Client, "lifecycle-bus"), Mapping: e.rules,
 	})
 	if err != nil {
@@ -171,7 +172,7 @@ func TestRejectedBodyStoreFailureIsRetried(t *testing.T) {
 // the event still says the body was cut.
 func TestOversizedRejectionInDryRun(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPIV3, dryRun())
+	e := newEnv(t, config.UserAPIV3, dryRun())
 	body := bodyOf(`{"eventId":"big-dry","pad":"`, "x", 256<<10)
 	if deliver(t, e.prov, "m-dry", body) {
 		t.Fatal("retried")

@@ -19,6 +19,7 @@ import (
 	"github.com/lenderops/encompass-lifecycle/pkg/config"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
+	"github.com/lenderops/encompass-lifecycle/pkg/failure"
 	"github.com/lenderops/encompass-lifecycle/pkg/hris"
 	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
 	"github.com/lenderops/encompass-lifecycle/pkg/publish"
@@ -433,7 +434,7 @@ func TestContractPasswordNotExposedByARefusal(t *testing.T) {
 			}
 			pw := echo.seen[0]
 			dt, d := e.eventFor(hire.id())
-			if dt != catalog.HRISEventRejected || d["reason"] != provisioning.ReasonEncompassRejected || !strings.Contains(d["error"].(string), "[REDACTED]") {
+			if dt != catalog.HRISEventRejected || d["reason"] != failure.ReasonEncompassRejected || !strings.Contains(d["error"].(string), "[REDACTED]") {
 				t.Fatalf("%s %v", dt, d)
 			}
 			for where, text := range map[string]string{"logs": logs.String(), "events": eventsText(e)} {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 	"github.com/lenderops/encompass-lifecycle/pkg/config"
+	"github.com/lenderops/encompass-lifecycle/pkg/failure"
 	"github.com/lenderops/encompass-lifecycle/pkg/hris"
 	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
 )
@@ -93,7 +94,7 @@ func TestEncompassRefusalIsRejected(t *testing.T) {
 	hire := hrisEvent("hire", "E701", t0, joiner("E701", "refused"))
 	e.mustSend(e.prov, hire.body())
 	dt, d := e.eventFor(hire.id())
-	if dt != catalog.HRISEventRejected || d["reason"] != provisioning.ReasonEncompassRejected || d["message"] != hire.body() {
+	if dt != catalog.HRISEventRejected || d["reason"] != failure.ReasonEncompassRejected || d["message"] != hire.body() {
 		t.Fatalf("%s %v", dt, d)
 	}
 	// The event is finished: a redelivery is a duplicate, not a second try.

@@ -9,6 +9,7 @@ import (
 	"github.com/lenderops/encompass-lifecycle/pkg/account"
 	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/directory"
+	"github.com/lenderops/encompass-lifecycle/pkg/failure"
 	"github.com/lenderops/encompass-lifecycle/pkg/hris"
 	"github.com/lenderops/encompass-lifecycle/pkg/publish"
 	"github.com/lenderops/encompass-lifecycle/pkg/state"
@@ -17,10 +18,9 @@ import (
 // Reason codes this package adds to those of pkg/hris (CONTRACTS section 3
 // lists the first ones).
 const (
-	ReasonDuplicate         = "duplicate"
-	ReasonStale             = "stale"
-	ReasonUserNameConflict  = "userName_conflict"
-	ReasonEncompassRejected = "encompass_rejected"
+	ReasonDuplicate        = "duplicate"
+	ReasonStale            = "stale"
+	ReasonUserNameConflict = "userName_conflict"
 	// ReasonNotProvisioned: a terminate for an employee who has no account;
 	// a tombstone was left instead.
 	ReasonNotProvisioned = "not_provisioned"
@@ -220,7 +220,7 @@ func ddaRefusal(err error, loginID string) error {
 			"the DDA (AIQ) userName %q belongs to another DDA user; free it in DDA or supply another employee.userName. "+
 				"The Encompass profile was written; the event applied again completes the DDA profile", loginID)}
 	case directory.IsNoGlobalUserID(err):
-		return &rejection{Reason: ReasonEncompassRejected, Field: "employee.userName", Message: fmt.Sprintf(
+		return &rejection{Reason: failure.ReasonEncompassRejected, Field: "employee.userName", Message: fmt.Sprintf(
 			"the Encompass user %q has no global user id and the SCIM Account Links API cannot give it one (%s), so no DDA profile can be added to it",
 			loginID, err.Error())}
 	}

@@ -179,7 +179,7 @@ func (h *Handler) publish(ctx context.Context, out outcome) error {
 // also by reason (the dashboard's "rejections by reason").
 func (h *Handler) count(ctx context.Context, out outcome) {
 	h.cfg.Metrics.Add("Outcome."+strings.ReplaceAll(out.Name, " ", ""), 1)
-	if reason := out.reason(); reason != "" {
+	if reason := out.Reason; reason != "" {
 		metric := "Skipped"
 		if out.Name == catalog.HRISEventRejected {
 			metric = "Rejected"

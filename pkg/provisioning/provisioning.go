@@ -175,7 +175,7 @@ func New(cfg Config) (*Handler, error) {
 		HandOn: h.publish,
 		// Once published, a duplicate needs the name; a held event's
 		// delivery its due time, a cancelled one's the reason.
-		Keep: func(o outcome) outcome { return outcome{Name: o.Name, Due: o.Due, Reason: o.reason()} },
+		Keep: func(o outcome) outcome { return outcome{Name: o.Name, Due: o.Due, Reason: o.Reason} },
 		// Recording the claim done is off the event's path: the batch
 		// waits for it before it answers.
 		Afterwards: sqsbatch.Later,

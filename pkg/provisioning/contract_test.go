@@ -469,17 +469,17 @@ func TestRedeliveryOfACrashedMessageTakesOver(t *testing.T) {
 	if c, err := e.store.Claim(context.Background(), state.EventKey(hire.id()), "m-crashed", state.ClaimOptions{TTL: time.Hour, EmployeeID: "E1700"}); c.Status != state.ClaimInProgress || err != nil {
 		t.Fatal(c, err)
 	}
-	if !deliver(t, e.prov, "m-other", hire.body()) {
+	if e.sendRecords(e.prov, events.SQSMessage{MessageId: "m-other", Body: hire.body()}) == 0 {
 		t.Fatal("another message with the event id ran while the claim is live")
 	}
-	if deliver(t, e.prov, "m-crashed", hire.body()) {
+	if e.sendRecords(e.prov, events.SQSMessage{MessageId: "m-crashed", Body: hire.body()}) != 0 {
 		t.Fatal("the redelivery of the crashed message waited for the lease")
 	}
 	if dt, _ := e.eventFor(hire.id()); dt != catalog.UserProvisioned || e.usersNamed("crashed") != 1 {
 		t.Fatalf("%s", dt)
 	}
 	// Now it is done: the other message is a duplicate.
-	if deliver(t, e.prov, "m-other", hire.body()) || len(e.published(catalog.HRISEventSkipped)) != 1 {
+	if e.sendRecords(e.prov, events.SQSMessage{MessageId: "m-other", Body: hire.body()}) != 0 || len(e.published(catalog.HRISEventSkipped)) != 1 {
 		t.Fatal("the other message is not a duplicate")
 	}
 }
@@ -538,7 +538,7 @@ func TestRejectionWithoutAnyID(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, config.UserAPIV3)
 	for _, body := range []string{`{"type":"hire"}`, strings.Repeat("z", 100<<10)} {
-		if deliver(t, e.prov, "", body) {
+		if e.sendRecords(e.prov, events.SQSMessage{Body: body}) != 0 {
 			t.Fatalf("%.20s: retried", body)
 		}
 	}

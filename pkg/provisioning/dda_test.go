@@ -7,13 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-
 	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 	"github.com/lenderops/encompass-lifecycle/pkg/config"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
 	"github.com/lenderops/encompass-lifecycle/pkg/mapping"
-	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
 	"github.com/lenderops/encompass-lifecycle/pkg/state"
 )
 
@@ -495,16 +492,6 @@ func TestDDADryRun(t *testing.T) {
 	if dt != catalog.UserProvisioned || d["dryRun"] != true || products(d) != "encompass,dda" || changed(d)["dda.roleName"][1] != "Underwriter" {
 		t.Fatalf("%s %v", dt, d)
 	}
-}
-
-// sendRecords delivers records as one batch and returns how many failed.
-func (e *env) sendRecords(h *provisioning.Handler, rs ...events.SQSMessage) int {
-	e.t.Helper()
-	resp, err := h.HandleSQS(context.Background(), events.SQSEvent{Records: rs})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return len(resp.BatchItemFailures)
 }
 
 // TestDDAExistingStaff: the mapping decides an existing account's DDA

@@ -88,7 +88,7 @@ func (h *Handler) provisionUnlinked(ctx context.Context, ev *hris.Event) (*accou
 	}
 	// A resumed attempt matches first: an earlier attempt may have created
 	// the account, and its plan then finds that part done.
-	if canCreate(e) && ev.Type != hris.TypeUpdate && !resumed(ctx) {
+	if CanCreate(e) && ev.Type != hris.TypeUpdate && !resumed(ctx) {
 		plan := PlanCreate(want)
 		acc, err := h.create(ctx, ev, want, plan)
 		if !errors.Is(err, encompass.ErrConflict) {
@@ -98,7 +98,7 @@ func (h *Handler) provisionUnlinked(ctx context.Context, ev *hris.Event) (*accou
 	acc, err := h.dir.Find(ctx, e.UserName)
 	switch {
 	case errors.Is(err, encompass.ErrNotFound):
-		if !canCreate(e) {
+		if !CanCreate(e) {
 			return nil, account.Plan{}, &rejection{Reason: hris.ReasonMissingField, Field: "employee", Message: fmt.Sprintf(
 				"no Encompass user %q exists to adopt, and creating one needs givenName, familyName and email", e.UserName)}
 		}
@@ -142,7 +142,11 @@ func (h *Handler) adoptAccount(ctx context.Context, ev *hris.Event, acc *account
 	return acc, plan, h.write(ctx, ev, acc, plan)
 }
 
-func canCreate(e hris.Employee) bool {
+// CanCreate reports whether the event carries what creating the
+// employee's Encompass account needs: a userName (given or derived from
+// the e-mail), givenName, familyName and email. Without them an employee
+// who has no account is matched, never created.
+func CanCreate(e hris.Employee) bool {
 	return e.UserName != "" && e.GivenName.IsSet() && e.FamilyName.IsSet() && e.Email.IsSet()
 }
 

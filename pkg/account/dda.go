@@ -103,15 +103,6 @@ func (a *Account) AssumeDDA(state string) {
 	}
 }
 
-// Products lists the products the account has a profile in: always
-// Encompass, and DDA when it holds a DDA profile.
-func (a *Account) Products() []string {
-	if a != nil && a.HasDDA {
-		return []string{ProductEncompass, ProductDDA}
-	}
-	return []string{ProductEncompass}
-}
-
 // DDAPlan is what a plan does to the DDA profile. Changes of its fields
 // other than by Add and Disable are the plan's dda.* Changes (a changed
 // role, names, SSO mode, or enabled again).

@@ -110,16 +110,11 @@ func (p Plan) After(cur *Account, field string) string {
 	return cur.Field(field)
 }
 
-// HasDDAAfter reports whether cur has a DDA profile once the plan is
-// applied (a plan that changes dda.* fields implies one).
-func (p Plan) HasDDAAfter(cur *Account) bool {
-	return p.DDA.Add || p.DDA.Disable || cur != nil && cur.HasDDA || p.WritesDDA()
-}
-
 // Products lists the products cur has a profile in once the plan is
-// applied (CONTRACTS section 3, detail.products).
+// applied (CONTRACTS section 3, detail.products): Encompass, and DDA when
+// cur has a profile or the plan writes one (adds, disables or changes it).
 func (p Plan) Products(cur *Account) []string {
-	if p.HasDDAAfter(cur) {
+	if cur != nil && cur.HasDDA || p.WritesDDA() {
 		return []string{ProductEncompass, ProductDDA}
 	}
 	return []string{ProductEncompass}

@@ -260,6 +260,16 @@ rules:
 	if keys := Default().DDAKeys(); len(keys) != 0 {
 		t.Errorf("the built-in rules name dda (%v): they must start in v3 mode too", keys)
 	}
+	if !res.NamesDDA() {
+		t.Error("NamesDDA is false for rules that grant DDA")
+	}
+	plain, err := Resolve(context.Background(), Default(), testResolvers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain.NamesDDA() {
+		t.Error("NamesDDA is true for the built-in rules")
+	}
 }
 
 func TestDDAKeyRejects(t *testing.T) {

@@ -37,6 +37,7 @@ type Resolved struct {
 	orgs     map[string]Named
 	groups   map[string]Named
 	managed  []Named
+	namesDDA bool
 	// GroupsManaged is false when no group resolver was given (v3 mode).
 	GroupsManaged bool
 }
@@ -49,7 +50,7 @@ type Resolved struct {
 // mapping file is enough.
 func Resolve(ctx context.Context, r *Rules, res Resolvers) (*Resolved, error) {
 	personas, orgs, groups := r.names()
-	out := &Resolved{rules: r, GroupsManaged: res.Groups != nil}
+	out := &Resolved{rules: r, namesDDA: len(r.DDAKeys()) > 0, GroupsManaged: res.Groups != nil}
 	lookups := []lookup{
 		{"persona", personas, res.Personas, &out.personas},
 		{"organization", orgs, res.Organizations, &out.orgs},
@@ -150,7 +151,7 @@ func (a Assignment) PersonaIDs() []string {
 // only then are DDA profiles looked for where no rule grants one (an
 // adopted account's, an unlinked leaver's), so that a lender without DDA
 // pays no call for them.
-func (r *Resolved) NamesDDA() bool { return len(r.rules.DDAKeys()) > 0 }
+func (r *Resolved) NamesDDA() bool { return r.namesDDA }
 
 // ManagedGroups returns every group the mapping names: the user joins those of
 // its rule and leaves the others; groups outside this list are never touched.

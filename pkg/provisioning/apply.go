@@ -17,14 +17,15 @@ import (
 func (h *Handler) apply(ctx context.Context, ev *hris.Event, a idempotency.Attempt, link state.Employee, found bool) (outcome, error) {
 	ctx = context.WithValue(ctx, resumedKey{}, a.Resumed)
 	if !found {
+		// Version 0: storing the link asks that none exists yet (link).
 		link = state.Employee{EmployeeID: ev.Employee.EmployeeID}
 	}
 	var out outcome
 	var err error
 	if ev.Type == hris.TypeTerminate {
-		out, err = h.terminate(ctx, ev, link, found)
+		out, err = h.terminate(ctx, ev, link)
 	} else {
-		out, err = h.provision(ctx, ev, link, found)
+		out, err = h.provision(ctx, ev, link)
 	}
 	if err != nil || !a.Resumed || out.wrote {
 		return out, err
@@ -37,7 +38,7 @@ func (h *Handler) apply(ctx context.Context, ev *hris.Event, a idempotency.Attem
 // left as they are (and the log says so).
 func (h *Handler) target(ctx context.Context, ev *hris.Event, decideAccess bool) account.Desired {
 	want := Target(ev, h.cfg.Mapping, decideAccess)
-	if _, ok := want.Fields[account.FieldStateLicenses]; ok && !h.canWrite(account.FieldStateLicenses) {
+	if _, ok := want.Fields[account.FieldStateLicenses]; ok && !h.dir.Writes(account.FieldStateLicenses) {
 		delete(want.Fields, account.FieldStateLicenses)
 		want.Licenses = nil
 		h.log.InfoContext(ctx, "employee.stateLicenses not written: the v3 user API does not take them; use ENCOMPASS_USER_API=scim to sync licenses")

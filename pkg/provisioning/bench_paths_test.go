@@ -6,7 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
+	"github.com/lenderops/encompass-lifecycle/pkg/config"
+	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
 )
 
 // dynamoDelay is the latency put on every state-table request by the
@@ -24,8 +25,8 @@ const dynamoDelay = 25 * time.Millisecond
 // claim's completion, off the path, is counted apart: the batch waits for
 // it before it answers.
 func BenchmarkRoundTripsInSeries(b *testing.B) {
-	slow := newEnv(b, provisioning.UserAPISCIM, withDynamoDelay(dynamoDelay))
-	fast := newEnv(b, provisioning.UserAPISCIM)
+	slow := newEnv(b, config.UserAPISCIM, withDynamoDelay(dynamoDelay))
+	fast := newEnv(b, config.UserAPISCIM)
 	for _, e := range []*env{slow, fast} {
 		hireAndLeave(e, fmt.Sprintf("RTwarm%d", benchRun.Add(1))) // token and look-ups
 	}
@@ -73,7 +74,7 @@ func hireAndLeave(e *env, id string) (hire, leave, answered time.Duration) {
 // run at once, as far as the slots allow).
 func BenchmarkLeavers(b *testing.B) {
 	const latency = 50 * time.Millisecond
-	e := newEnv(b, provisioning.UserAPISCIM, withMaxInFlight(10))
+	e := newEnv(b, config.UserAPISCIM, withMaxInFlight(10))
 	var one, ten, disabled time.Duration
 	var calls int
 	n := 0
@@ -112,4 +113,49 @@ func BenchmarkLeavers(b *testing.B) {
 	b.ReportMetric(float64(calls)/float64(n), "calls/leaver")
 	b.ReportMetric(float64(ten)/float64(one), "ten/one")
 	b.ReportMetric(float64(one)/float64(n)/float64(time.Millisecond), "one-leaver-ms")
+}
+
+// BenchmarkLeaverDDALookup: a linked leaver whose link records no DDA
+// profile, in a tenant whose mapping names DDA, looks for one beside the
+// disable (TestDDALeaverHandAddedProfile): the time to its outcome at 50 ms
+// per Encompass call against a tenant whose mapping names none, and with a
+// profile added by hand, which is then disabled and read back too.
+func BenchmarkLeaverDDALookup(b *testing.B) {
+	const latency = 50 * time.Millisecond
+	for _, c := range []struct {
+		name         string
+		dda, profile bool
+	}{{"mapping=plain", false, false}, {"mapping=dda/profile=none", true, false}, {"mapping=dda/profile=hand-added", true, true}} {
+		b.Run(c.name, func(b *testing.B) {
+			var opts []envOption
+			if c.dda {
+				opts = append(opts, withMapping(b, ddaRules))
+			}
+			e := newEnv(b, config.UserAPISCIM, opts...)
+			var total time.Duration
+			calls, n := 0, 0
+			for b.Loop() {
+				n++
+				id := fmt.Sprintf("LD%d", benchRun.Add(1))
+				login := strings.ToLower(id)
+				e.mustSend(e.prov, hrisEvent("hire", id, t0, joiner(id, login)).body())
+				if c.profile {
+					if err := e.sim.ModifyAIQ(login, func(p *encompasstest.AIQProfile) {
+						p.UserName, p.RoleName, p.Enabled, p.SSOOnly, p.AuthID = login, "Underwriter", true, true, login+"@idp"
+					}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				e.sim.SetLatency(latency)
+				e.sim.ResetRequests()
+				start := time.Now()
+				e.mustSend(e.deprov, hrisEvent("terminate", id, t0.Add(time.Hour), nil).body())
+				total += time.Since(start)
+				calls += len(e.callList())
+				e.sim.SetLatency(0)
+			}
+			b.ReportMetric(float64(total)/float64(n)/float64(time.Millisecond), "one-leaver-ms")
+			b.ReportMetric(float64(calls)/float64(n), "calls/leaver")
+		})
+	}
 }

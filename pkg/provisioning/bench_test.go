@@ -11,6 +11,7 @@ import (
 
 	"github.com/lenderops/encompass-lifecycle/internal/testenv"
 	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
+	"github.com/lenderops/encompass-lifecycle/pkg/config"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
 	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
 )
@@ -46,9 +47,9 @@ func hireBatches(n int, jobCode string) [][]string {
 // profile (ddaRules): one call more per hire.
 func BenchmarkHire500(b *testing.B) {
 	for _, c := range []struct {
-		api     provisioning.UserAPI
+		api     string
 		jobCode string
-	}{{provisioning.UserAPISCIM, "AE1"}, {provisioning.UserAPIV3, "AE1"}, {provisioning.UserAPISCIM, "LO1"}, {provisioning.UserAPISCIM, "UW1"}} {
+	}{{config.UserAPISCIM, "AE1"}, {config.UserAPIV3, "AE1"}, {config.UserAPISCIM, "LO1"}, {config.UserAPISCIM, "UW1"}} {
 		b.Run(fmt.Sprintf("%s/jobCode=%s", c.api, c.jobCode), func(b *testing.B) {
 			opts := []envOption{withConcurrency(10)}
 			if c.jobCode == "UW1" {
@@ -83,7 +84,7 @@ func BenchmarkHire500(b *testing.B) {
 // and no write.
 func BenchmarkUnchangedUpdate(b *testing.B) {
 	for _, api := range bothAPIs {
-		b.Run(string(api), func(b *testing.B) {
+		b.Run(api, func(b *testing.B) {
 			e := newEnv(b, api)
 			e.mustSend(e.prov, hrisEvent("hire", "U1", t0, joiner("U1", "unchanged")).body())
 			e.sim.ResetRequests()
@@ -110,7 +111,7 @@ func BenchmarkUnchangedUpdate(b *testing.B) {
 // in flight and processing the 10 employees of a batch at once, share it.
 func BenchmarkThroughputAtTenantLimit(b *testing.B) {
 	const containers, perContainer = 3, 200
-	e := newEnv(b, provisioning.UserAPIV3, withSim(encompasstest.WithConcurrencyLimit(30)))
+	e := newEnv(b, config.UserAPIV3, withSim(encompasstest.WithConcurrencyLimit(30)))
 	var handlers []*provisioning.Handler
 	for range containers {
 		h := e.container(10, 10)

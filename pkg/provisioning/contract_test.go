@@ -16,8 +16,10 @@ import (
 
 	"github.com/lenderops/encompass-lifecycle/internal/testenv"
 	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
+	"github.com/lenderops/encompass-lifecycle/pkg/config"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
+	"github.com/lenderops/encompass-lifecycle/pkg/failure"
 	"github.com/lenderops/encompass-lifecycle/pkg/hris"
 	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
 	"github.com/lenderops/encompass-lifecycle/pkg/publish"
@@ -51,7 +53,7 @@ func TestContractAbsentLeavesNullClears(t *testing.T) {
 		{"absent again leaves the rest", map[string]any{}, []string{"middleName", "fax", "nmlsId", "suffix", "mobilePhone", "jobTitle"}},
 	}
 	for _, api := range bothAPIs {
-		t.Run(string(api), func(t *testing.T) {
+		t.Run(api, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, api)
 			p := joiner("E1100", "absnull")
@@ -98,7 +100,7 @@ func TestContractEmployeeIDOnlyWhenItFits(t *testing.T) {
 		{"WORKDAY-0000012345-US", "emplong", false},
 	}
 	for _, api := range bothAPIs {
-		t.Run(string(api), func(t *testing.T) {
+		t.Run(api, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, api)
 			for _, tc := range cases {
@@ -126,7 +128,7 @@ func TestContractEmployeeIDOnlyWhenItFits(t *testing.T) {
 // at that time (section 2a). Absent or past means now."
 func TestContractEffectiveAt(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPIV3)
+	e := newEnv(t, config.UserAPIV3)
 	now := time.Now().UTC()
 	cases := []struct {
 		name, login string
@@ -168,7 +170,7 @@ func TestContractEffectiveAt(t *testing.T) {
 // mapping never names are never touched."
 func TestContractUnmappedGroupsNeverTouched(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPISCIM)
+	e := newEnv(t, config.UserAPISCIM)
 	e.mustSend(e.prov, hrisEvent("hire", "E1300", t0, joiner("E1300", "grpuser")).body())
 	all, ok := e.sim.Group("All Users")
 	if !ok {
@@ -219,7 +221,7 @@ func TestContractUnmappedGroupsNeverTouched(t *testing.T) {
 // organizationId, because SCIM PATCH treats organization as read-only."
 func TestContractSCIMOrganizationChangeThroughV3(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPISCIM)
+	e := newEnv(t, config.UserAPISCIM)
 	e.mustSend(e.prov, hrisEvent("hire", "E1400", t0, joiner("E1400", "orgmove")).body())
 	before := e.user("orgmove")
 	e.sim.ResetRequests()
@@ -271,7 +273,7 @@ func (r *reEnabler) RoundTrip(req *http.Request) (*http.Response, error) {
 // message if the account is still enabled", in both user APIs.
 func TestContractDisableReadBack(t *testing.T) {
 	for _, api := range bothAPIs {
-		t.Run(string(api), func(t *testing.T) {
+		t.Run(api, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, api)
 			e.mustSend(e.prov, hrisEvent("hire", "E1500", t0, joiner("E1500", "sticky")).body())
@@ -316,7 +318,7 @@ func TestContractDisableReadBack(t *testing.T) {
 // none)."
 func TestContractEventIDFallsBackToMessageID(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPIV3)
+	e := newEnv(t, config.UserAPIV3)
 	cases := []struct {
 		name, body, want string
 	}{
@@ -398,7 +400,7 @@ func (p *passwordEcho) RoundTrip(req *http.Request) (*http.Response, error) {
 // its refusal.
 func TestContractPasswordNotExposedByARefusal(t *testing.T) {
 	for _, api := range bothAPIs {
-		t.Run(string(api), func(t *testing.T) {
+		t.Run(api, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, api)
 			echo := &passwordEcho{base: e.sim.Client().Transport}
@@ -432,7 +434,7 @@ func TestContractPasswordNotExposedByARefusal(t *testing.T) {
 			}
 			pw := echo.seen[0]
 			dt, d := e.eventFor(hire.id())
-			if dt != catalog.HRISEventRejected || d["reason"] != provisioning.ReasonEncompassRejected || !strings.Contains(d["error"].(string), "[REDACTED]") {
+			if dt != catalog.HRISEventRejected || d["reason"] != failure.ReasonEncompassRejected || !strings.Contains(d["error"].(string), "[REDACTED]") {
 				t.Fatalf("%s %v", dt, d)
 			}
 			for where, text := range map[string]string{"logs": logs.String(), "events": eventsText(e)} {
@@ -461,23 +463,23 @@ func eventsText(e *env) string {
 // the same event id still waits for the lease.
 func TestRedeliveryOfACrashedMessageTakesOver(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPIV3)
+	e := newEnv(t, config.UserAPIV3)
 	hire := hrisEvent("hire", "E1700", t0, joiner("E1700", "crashed"))
 	// The crashed invocation: claimed, never completed nor released.
 	if c, err := e.store.Claim(context.Background(), state.EventKey(hire.id()), "m-crashed", state.ClaimOptions{TTL: time.Hour, EmployeeID: "E1700"}); c.Status != state.ClaimInProgress || err != nil {
 		t.Fatal(c, err)
 	}
-	if !deliver(t, e.prov, "m-other", hire.body()) {
+	if e.sendRecords(e.prov, events.SQSMessage{MessageId: "m-other", Body: hire.body()}) == 0 {
 		t.Fatal("another message with the event id ran while the claim is live")
 	}
-	if deliver(t, e.prov, "m-crashed", hire.body()) {
+	if e.sendRecords(e.prov, events.SQSMessage{MessageId: "m-crashed", Body: hire.body()}) != 0 {
 		t.Fatal("the redelivery of the crashed message waited for the lease")
 	}
 	if dt, _ := e.eventFor(hire.id()); dt != catalog.UserProvisioned || e.usersNamed("crashed") != 1 {
 		t.Fatalf("%s", dt)
 	}
 	// Now it is done: the other message is a duplicate.
-	if deliver(t, e.prov, "m-other", hire.body()) || len(e.published(catalog.HRISEventSkipped)) != 1 {
+	if e.sendRecords(e.prov, events.SQSMessage{MessageId: "m-other", Body: hire.body()}) != 0 || len(e.published(catalog.HRISEventSkipped)) != 1 {
 		t.Fatal("the other message is not a duplicate")
 	}
 }
@@ -499,7 +501,7 @@ func TestContractOnlyRehireReEnables(t *testing.T) {
 		{"rehire adopting a disabled account", "rehire", false, true, catalog.UserProvisioned},
 	}
 	for _, api := range bothAPIs {
-		t.Run(string(api), func(t *testing.T) {
+		t.Run(api, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, api)
 			for i, tc := range cases {
@@ -534,9 +536,9 @@ func TestContractOnlyRehireReEnables(t *testing.T) {
 // under a name (a digest of the body), never retried for want of one.
 func TestRejectionWithoutAnyID(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPIV3)
+	e := newEnv(t, config.UserAPIV3)
 	for _, body := range []string{`{"type":"hire"}`, strings.Repeat("z", 100<<10)} {
-		if deliver(t, e.prov, "", body) {
+		if e.sendRecords(e.prov, events.SQSMessage{Body: body}) != 0 {
 			t.Fatalf("%.20s: retried", body)
 		}
 	}

@@ -7,12 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-
 	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
+	"github.com/lenderops/encompass-lifecycle/pkg/config"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
 	"github.com/lenderops/encompass-lifecycle/pkg/mapping"
-	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
 	"github.com/lenderops/encompass-lifecycle/pkg/state"
 )
 
@@ -51,7 +49,7 @@ func withMapping(t testing.TB, yaml string) envOption {
 }
 
 func newDDAEnv(t *testing.T, opts ...envOption) *env {
-	return newEnv(t, provisioning.UserAPISCIM, append([]envOption{withMapping(t, ddaRules)}, opts...)...)
+	return newEnv(t, config.UserAPISCIM, append([]envOption{withMapping(t, ddaRules)}, opts...)...)
 }
 
 // underwriter is a hire's employee with an SSO-only DDA profile.
@@ -312,6 +310,143 @@ func TestDDALeaver(t *testing.T) {
 	}
 }
 
+// TestDDALeaverHandAddedProfile (CONTRACTS sections 3 and 6: a leaver's
+// every profile is disabled and read back): a linked employee whose link
+// records no DDA profile, in a tenant whose mapping names DDA, may still
+// have one, added by hand in DDA. The leaver looks for it beside the
+// Encompass disable (one call, in parallel) and disables and reads back
+// one that is enabled (two more). Measured: 3 calls without a profile, 5
+// with one; 2 in a tenant whose mapping names no DDA
+// (TestLinkedLeaverCostsTwoCalls).
+func TestDDALeaverHandAddedProfile(t *testing.T) {
+	t.Parallel()
+	e := newDDAEnv(t)
+	lo := underwriter("handadded")
+	lo["jobCode"] = "LO1" // a rule without DDA
+	e.mustSend(e.prov, hrisEvent("hire", "E1411", t0, lo).body())
+	e.mustSend(e.prov, hrisEvent("hire", "E1412", t0, joiner("E1412", "noprofile")).body())
+	if l := e.link("E1411"); l.DDA != "" {
+		t.Fatalf("seed: the link records a DDA profile: %+v", l)
+	}
+	if err := e.sim.ModifyAIQ("handadded", func(p *encompasstest.AIQProfile) {
+		p.UserName, p.RoleName, p.Enabled, p.SSOOnly, p.AuthID = "handadded", "Underwriter", true, true, "handadded@idp"
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	e.sim.ResetRequests()
+	e.mustSend(e.deprov, hrisEvent("terminate", "E1411", t0.Add(time.Hour), nil).body())
+	calls := e.callList()
+	t.Logf("linked leaver with a DDA profile the link does not record: %d calls: %v", len(calls), calls)
+	// The look-up runs beside the disable: their order varies.
+	want := []string{"DELETE /scim2/v1/users/{id}", "GET /scim2/v1/users/{id}", "GET /scim2/v1/users/{id} [dda]"}
+	if len(calls) != 5 || !sameCalls(calls[:3], want) || !slices.Equal(calls[3:], []string{"DELETE /scim2/v1/users/{id} [dda]", "GET /scim2/v1/users/{id} [dda]"}) {
+		t.Fatalf("leaver calls %v, want %v in any order, then the DDA disable and its read-back", calls, want)
+	}
+	if p, _ := e.sim.AIQ("handadded"); p.Enabled || e.user("handadded").Enabled {
+		t.Fatal("the leaver kept a profile")
+	}
+	d := e.published(catalog.UserDeprovisioned)
+	if len(d) != 1 || products(d[0]) != "encompass,dda" {
+		t.Fatalf("published %v", d)
+	}
+	if c := changed(d[0]); c["enabled"] != [2]string{"true", "false"} || c["dda.enabled"] != [2]string{"true", "false"} {
+		t.Fatalf("changes %v", c)
+	}
+	if l := e.link("E1411"); l.DDA != "disabled" || l.Status != state.StatusTerminated {
+		t.Fatalf("link %+v", l)
+	}
+
+	// A profile found disabled: the read is its proof, and the employee
+	// has one.
+	e.mustSend(e.prov, hrisEvent("hire", "E1414", t0, joiner("E1414", "handoff")).body())
+	if err := e.sim.ModifyAIQ("handoff", func(p *encompasstest.AIQProfile) {
+		p.UserName, p.RoleName, p.Enabled, p.SSOOnly, p.AuthID = "handoff", "Underwriter", false, true, "handoff@idp"
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.sim.ResetRequests()
+	e.eb.Reset()
+	e.mustSend(e.deprov, hrisEvent("terminate", "E1414", t0.Add(time.Hour), nil).body())
+	if calls := e.callList(); !sameCalls(calls, want) {
+		t.Fatalf("leaver calls %v, want %v in any order", calls, want)
+	}
+	if d := e.published(catalog.UserDeprovisioned); len(d) != 1 || products(d[0]) != "encompass,dda" || len(changed(d[0])) != 1 {
+		t.Fatalf("published %v", d)
+	}
+	if l := e.link("E1414"); l.DDA != "disabled" {
+		t.Fatalf("link %+v", l)
+	}
+
+	// No profile: the look-up finds none, and that is all it costs.
+	e.sim.ResetRequests()
+	e.eb.Reset()
+	e.mustSend(e.deprov, hrisEvent("terminate", "E1412", t0.Add(time.Hour), nil).body())
+	calls = e.callList()
+	t.Logf("linked leaver without a DDA profile, mapping names DDA: %d calls: %v", len(calls), calls)
+	if !sameCalls(calls, want) {
+		t.Fatalf("leaver calls %v, want %v in any order", calls, want)
+	}
+	if d := e.published(catalog.UserDeprovisioned); len(d) != 1 || products(d[0]) != "encompass" {
+		t.Fatalf("published %v", d)
+	}
+}
+
+// TestDDALeaverHandAddedProfileDisableFails: the DELETE of the DDA profile
+// the link does not record answers 5xx after the Encompass disable. The
+// message is retried and nothing is published; the redelivery reads both
+// profiles (the mapping names DDA), disables only the DDA profile and
+// publishes User Deprovisioned once, with both changes.
+func TestDDALeaverHandAddedProfileDisableFails(t *testing.T) {
+	t.Parallel()
+	e := newDDAEnv(t)
+	e.mustSend(e.prov, hrisEvent("hire", "E1413", t0, joiner("E1413", "handfail")).body())
+	if err := e.sim.ModifyAIQ("handfail", func(p *encompasstest.AIQProfile) {
+		p.UserName, p.RoleName, p.Enabled, p.SSOOnly, p.AuthID = "handfail", "Underwriter", true, true, "handfail@idp"
+	}); err != nil {
+		t.Fatal(err)
+	}
+	guid := e.user("handfail").GlobalUserID
+	e.sim.FailNext(3, 502, "DELETE /scim2/v1/users/"+guid+"?schema="+encompasstest.SchemaAIQUser)
+	r := record(hrisEvent("terminate", "E1413", t0.Add(time.Hour), nil).body(), 0)
+	if failed := e.sendRecords(e.deprov, r); failed != 1 {
+		t.Fatal("the leaver must be retried while its DDA profile is enabled")
+	}
+	if p, _ := e.sim.AIQ("handfail"); !p.Enabled || e.user("handfail").Enabled {
+		t.Fatal("the failure was not the DDA disable's, after the Encompass disable")
+	}
+	if len(e.published(catalog.UserDeprovisioned)) != 0 {
+		t.Fatal("User Deprovisioned published before every profile read back disabled")
+	}
+	e.sim.ResetRequests()
+	if failed := e.sendRecords(e.deprov, r); failed != 0 {
+		t.Fatalf("redelivery failed:\n%s", e.logs.Tail(10))
+	}
+	want := []string{"GET /scim2/v1/users/{id}", "GET /scim2/v1/users/{id} [dda]", "DELETE /scim2/v1/users/{id} [dda]", "GET /scim2/v1/users/{id} [dda]"}
+	if got := e.callList(); !slices.Equal(got, want) {
+		t.Fatalf("redelivery calls %v, want %v (the Encompass disable not repeated)", got, want)
+	}
+	d := e.published(catalog.UserDeprovisioned)
+	if len(d) != 1 || products(d[0]) != "encompass,dda" {
+		t.Fatalf("published %v", d)
+	}
+	if c := changed(d[0]); c["enabled"] != [2]string{"true", "false"} || c["dda.enabled"] != [2]string{"true", "false"} {
+		t.Fatalf("changes %v", c)
+	}
+	if p, _ := e.sim.AIQ("handfail"); p.Enabled {
+		t.Fatal("DDA profile still enabled")
+	}
+}
+
+// sameCalls reports whether two call lists hold the same calls, in any
+// order.
+func sameCalls(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
+
 // TestDDADisableFailsAfterEncompassDisable: the DDA profile's DELETE
 // answers 5xx after the Encompass disable succeeded. The message is
 // retried and nothing is published; the redelivery reads first, disables
@@ -494,16 +629,6 @@ func TestDDADryRun(t *testing.T) {
 	if dt != catalog.UserProvisioned || d["dryRun"] != true || products(d) != "encompass,dda" || changed(d)["dda.roleName"][1] != "Underwriter" {
 		t.Fatalf("%s %v", dt, d)
 	}
-}
-
-// sendRecords delivers records as one batch and returns how many failed.
-func (e *env) sendRecords(h *provisioning.Handler, rs ...events.SQSMessage) int {
-	e.t.Helper()
-	resp, err := h.HandleSQS(context.Background(), events.SQSEvent{Records: rs})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return len(resp.BatchItemFailures)
 }
 
 // TestDDAExistingStaff: the mapping decides an existing account's DDA

@@ -12,7 +12,7 @@ import (
 // still published, marked dryRun, describing the write it would make.
 func TestDryRunWritesNothing(t *testing.T) {
 	for _, api := range bothAPIs {
-		t.Run(string(api), func(t *testing.T) {
+		t.Run(api, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, api, dryRun())
 			hire := hrisEvent("hire", "E950", t0, joiner("E950", "dryrun"))
@@ -58,7 +58,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 // no write call and publishes nothing.
 func TestUnchangedUpdateMakesNoWriteCall(t *testing.T) {
 	for _, api := range bothAPIs {
-		t.Run(string(api), func(t *testing.T) {
+		t.Run(api, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, api)
 			e.mustSend(e.prov, hrisEvent("hire", "E951", t0, joiner("E951", "same")).body())

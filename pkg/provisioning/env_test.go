@@ -14,6 +14,7 @@ import (
 
 	"github.com/lenderops/encompass-lifecycle/internal/testenv"
 	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
+	"github.com/lenderops/encompass-lifecycle/pkg/config"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/directory"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
@@ -38,10 +39,12 @@ type env struct {
 	eb     *testenv.EventBridgeFake
 	prov   *provisioning.Handler
 	deprov *provisioning.Handler
-	api    provisioning.UserAPI
+	api    string
 	calls  atomic.Int64
 	logs   *testenv.Buffer
-	rules  *mapping.Resolved
+	// ruleSet is the mapping the env runs, rules it resolved by e.client.
+	ruleSet *mapping.Rules
+	rules   *mapping.Resolved
 	// sched is the EventBridge Scheduler fake the handlers hold events in,
 	// through scheduler (the real SDK client).
 	sched     *testenv.SchedulerFake
@@ -96,7 +99,7 @@ func withHTTPTimeout(d time.Duration) envOption {
 	return func(o *envOptions) { o.httpTimeout = d }
 }
 
-func newEnv(t testing.TB, api provisioning.UserAPI, opts ...envOption) *env {
+func newEnv(t testing.TB, api string, opts ...envOption) *env {
 	t.Helper()
 	var o envOptions
 	for _, opt := range opts {
@@ -107,26 +110,14 @@ func newEnv(t testing.TB, api provisioning.UserAPI, opts ...envOption) *env {
 	if o.maxInFlight == 0 {
 		o.maxInFlight = 8
 	}
-	httpClient := e.sim.Client()
-	if o.httpTimeout > 0 {
-		c := *httpClient
-		c.Timeout = o.httpTimeout
-		httpClient = &c
-	}
-	var err error
-	e.client, err = encompass.New(encompass.Config{
-		BaseURL: e.sim.URL, InstanceID: e.sim.InstanceID,
-		ClientID: e.sim.ClientID, ClientSecret: e.sim.ClientSecret,
-		Username: e.sim.Username, Password: e.sim.Password,
-		HTTPClient:  httpClient,
-		MaxInFlight: o.maxInFlight,
-		MaxAttempts: 3,
-		BaseDelay:   time.Millisecond, MaxDelay: 5 * time.Millisecond,
-		OnCall: func(encompass.CallInfo) { e.calls.Add(1) },
+	e.client = e.simClient(func(c *encompass.Config) {
+		if o.httpTimeout > 0 {
+			h := *c.HTTPClient
+			h.Timeout = o.httpTimeout
+			c.HTTPClient = &h
+		}
+		c.MaxInFlight, c.MaxAttempts, c.MaxDelay = o.maxInFlight, 3, 5*time.Millisecond
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	db := testenv.DynamoDB(t)
 	client := db.Client
 	if o.dynamoDelay > 0 {
@@ -139,6 +130,7 @@ func newEnv(t testing.TB, api provisioning.UserAPI, opts ...envOption) *env {
 	e.store = state.New(client, db.CreateTable(t), storeOpts...)
 	e.eb = testenv.EventBridge(t)
 	e.sched = testenv.Scheduler(t, schedulerGroup)
+	var err error
 	e.scheduler, err = schedule.New(e.sched.Client, schedule.Config{Group: schedulerGroup, RoleARN: schedulerRole, DeadLetterARN: schedulerDLQ})
 	if err != nil {
 		t.Fatal(err)
@@ -152,18 +144,11 @@ func newEnv(t testing.TB, api provisioning.UserAPI, opts ...envOption) *env {
 		return false
 	}
 
-	rules := o.mapping
-	if rules == nil {
-		rules = mapping.Default()
+	e.ruleSet = o.mapping
+	if e.ruleSet == nil {
+		e.ruleSet = mapping.Default()
 	}
-	res := mapping.Resolvers{Personas: e.client.Personas.Resolve, Organizations: e.client.Organizations.Resolve}
-	if api == provisioning.UserAPISCIM {
-		res.Groups = e.client.SCIM.ResolveGroups
-	}
-	e.rules, err = mapping.Resolve(context.Background(), rules, res)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.rules = e.resolve(e.client)
 	logger := telemetry.NewLogger(e.logs, slog.LevelDebug)
 	pub := publish.New(e.eb.Client, "lifecycle-bus", publish.WithBackoff(time.Millisecond))
 	for _, q := range []hris.Queue{hris.QueueProvision, hris.QueueDeprovision} {
@@ -286,6 +271,17 @@ func (e *env) drain(h *provisioning.Handler, bodies ...string) (rounds int) {
 	return rounds - 1
 }
 
+// sendRecords delivers records as they are (message ids, attributes) as
+// one batch and returns how many failed.
+func (e *env) sendRecords(h *provisioning.Handler, rs ...events.SQSMessage) int {
+	e.t.Helper()
+	resp, err := h.HandleSQS(context.Background(), events.SQSEvent{Records: rs})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return len(resp.BatchItemFailures)
+}
+
 func (e *env) mustSend(h *provisioning.Handler, bodies ...string) {
 	e.t.Helper()
 	if failed := e.send(h, bodies...); len(failed) > 0 {
@@ -355,28 +351,47 @@ func (e *env) writes() int {
 	return n
 }
 
+// simClient is a container's Encompass client of the simulator, its calls
+// counted in e.calls; tune sets what differs between containers.
+func (e *env) simClient(tune func(*encompass.Config)) *encompass.Client {
+	e.t.Helper()
+	cfg := encompass.Config{
+		BaseURL: e.sim.URL, InstanceID: e.sim.InstanceID,
+		ClientID: e.sim.ClientID, ClientSecret: e.sim.ClientSecret,
+		Username: e.sim.Username, Password: e.sim.Password,
+		HTTPClient: e.sim.Client(), BaseDelay: time.Millisecond,
+		OnCall: func(encompass.CallInfo) { e.calls.Add(1) },
+	}
+	tune(&cfg)
+	client, err := encompass.New(cfg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return client
+}
+
+// resolve resolves the env's mapping through client, as a cold start does:
+// user groups only in scim mode.
+func (e *env) resolve(client *encompass.Client) *mapping.Resolved {
+	e.t.Helper()
+	res := mapping.Resolvers{Personas: client.Personas.Resolve, Organizations: client.Organizations.Resolve}
+	if e.api == config.UserAPISCIM {
+		res.Groups = client.SCIM.ResolveGroups
+	}
+	rules, err := mapping.Resolve(context.Background(), e.ruleSet, res)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return rules
+}
+
 // container starts another Lambda container of the provision function
 // against the same tenant, table and bus: its own Encompass client (token,
 // in-flight limit, look-up caches) and handler.
 func (e *env) container(maxInFlight, concurrency int) *provisioning.Handler {
 	e.t.Helper()
-	client, err := encompass.New(encompass.Config{
-		BaseURL: e.sim.URL, InstanceID: e.sim.InstanceID,
-		ClientID: e.sim.ClientID, ClientSecret: e.sim.ClientSecret,
-		Username: e.sim.Username, Password: e.sim.Password,
-		HTTPClient: e.sim.Client(), MaxInFlight: maxInFlight,
-		BaseDelay: time.Millisecond, MaxDelay: 20 * time.Millisecond,
-		OnCall: func(encompass.CallInfo) { e.calls.Add(1) },
-	})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	rules, err := mapping.Resolve(context.Background(), mapping.Default(), mapping.Resolvers{
-		Personas: client.Personas.Resolve, Organizations: client.Organizations.Resolve, Groups: client.SCIM.ResolveGroups,
-	})
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	client := e.simClient(func(c *encompass.Config) { c.MaxInFlight, c.MaxDelay = maxInFlight, 20*time.Millisecond })
+	rules := e.resolve(client)
 	h, err := provisioning.New(provisioning.Config{
 		Queue: hris.QueueProvision, Scheduler: e.scheduler, QueueARN: provisionARN, Directory: mustDirectory(e.t, e.api, client, rules),
 		Store: e.store, Publisher: publish.New(e.eb.Client, "lifecycle-bus"), Mapping: rules,
@@ -390,9 +405,9 @@ func (e *env) container(maxInFlight, concurrency int) *provisioning.Handler {
 
 // mustDirectory is the Encompass boundary of the user API, as the functions
 // wire it.
-func mustDirectory(t testing.TB, api provisioning.UserAPI, client *encompass.Client, rules *mapping.Resolved) provisioning.Directory {
+func mustDirectory(t testing.TB, api string, client *encompass.Client, rules *mapping.Resolved) provisioning.Directory {
 	t.Helper()
-	d, err := directory.For(string(api), client.Users, client.SCIM, client.AccountLinks, rules)
+	d, err := directory.For(api, client.Users, client.SCIM, client.AccountLinks, rules)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
-	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
+	"github.com/lenderops/encompass-lifecycle/pkg/config"
 )
 
 // TestFaultsEndAppliedExactlyOnce injects throttling, 5xx, dropped
@@ -16,7 +16,7 @@ import (
 // every employee's outcome events were published.
 func TestFaultsEndAppliedExactlyOnce(t *testing.T) {
 	for _, api := range bothAPIs {
-		t.Run(string(api), func(t *testing.T) {
+		t.Run(api, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, api, withHTTPTimeout(300*time.Millisecond), withConcurrency(4))
 			const n = 12
@@ -31,7 +31,7 @@ func TestFaultsEndAppliedExactlyOnce(t *testing.T) {
 			create := "POST /scim2/v1/users"
 			patch := "PATCH /scim2/v1/users/{id}"
 			disable := "DELETE /scim2/v1/users/{id}"
-			if api == provisioning.UserAPIV3 {
+			if api == config.UserAPIV3 {
 				create, patch, disable = "POST /encompass/v3/users", "PATCH /encompass/v3/users/{id}", "PATCH /encompass/v3/users/{id}"
 			}
 
@@ -90,7 +90,7 @@ func TestFaultsEndAppliedExactlyOnce(t *testing.T) {
 // stored outcome instead of finding nothing left to do.
 func TestPublishFailureKeepsTheOutcome(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPIV3)
+	e := newEnv(t, config.UserAPIV3)
 	hire := hrisEvent("hire", "E900", t0, joiner("E900", "pubfail"))
 	e.eb.FailRequests(10, 500)
 	if failed := e.send(e.prov, hire.body()); len(failed) != 1 {
@@ -117,7 +117,7 @@ func TestPublishFailureKeepsTheOutcome(t *testing.T) {
 // acknowledged once its rejection is published.
 func TestRejectionPublishFailureIsRetried(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPIV3)
+	e := newEnv(t, config.UserAPIV3)
 	e.eb.FailRequests(10, 500)
 	if failed := e.send(e.prov, `not json`); len(failed) != 1 {
 		t.Fatal("an unpublished rejection must come back")

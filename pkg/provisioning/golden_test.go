@@ -14,6 +14,7 @@ import (
 	"github.com/lenderops/encompass-lifecycle/internal/testenv"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
+	"github.com/lenderops/encompass-lifecycle/pkg/config"
 	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
 )
 
@@ -27,7 +28,7 @@ func TestOutcomeEventsGolden(t *testing.T) {
 	t.Parallel()
 	// A fixed clock: the leaver's receipt says when the event arrived and
 	// when the account read back disabled, 1 h 30 m after the terminate.
-	e := newEnv(t, provisioning.UserAPISCIM, withNow(testenv.NewClock(t0.Add(3*time.Hour+30*time.Minute)).Now))
+	e := newEnv(t, config.UserAPISCIM, withNow(testenv.NewClock(t0.Add(3*time.Hour+30*time.Minute)).Now))
 	named := func(m msg, id string) msg { m["eventId"] = id; return m }
 	steps := []struct {
 		golden, detailType string
@@ -66,7 +67,7 @@ func TestOutcomeEventsGolden(t *testing.T) {
 
 func TestDryRunGolden(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPISCIM, dryRun())
+	e := newEnv(t, config.UserAPISCIM, dryRun())
 	m := hrisEvent("hire", "E46", t0, joiner("E46", "dry"))
 	m["eventId"] = "hris-dry-1"
 	e.mustSend(e.prov, m.body())
@@ -112,7 +113,7 @@ func compareGolden(t *testing.T, name string, detail []byte) {
 func TestHeldEventsGolden(t *testing.T) {
 	t.Parallel()
 	clock := testenv.NewClock(t0.Add(time.Minute))
-	e := newEnv(t, provisioning.UserAPISCIM, withNow(clock.Now))
+	e := newEnv(t, config.UserAPISCIM, withNow(clock.Now))
 	due := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	hire := hrisEvent("hire", "E47", t0, joiner("E47", "heldgold"))
 	hire["eventId"], hire["effectiveAt"] = "hris-held-1", due.Format(time.RFC3339)
@@ -142,7 +143,7 @@ func TestHeldEventsGolden(t *testing.T) {
 		}
 	}
 
-	dry := newEnv(t, provisioning.UserAPISCIM, withNow(clock.Now), dryRun())
+	dry := newEnv(t, config.UserAPISCIM, withNow(clock.Now), dryRun())
 	m := hrisEvent("hire", "E48", t0, joiner("E48", "dryheld"))
 	m["eventId"], m["effectiveAt"] = "hris-held-dry", due.Format(time.RFC3339)
 	dry.mustSend(dry.prov, m.body())

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
-	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
+	"github.com/lenderops/encompass-lifecycle/pkg/config"
 )
 
 // TestBatchOfLoanOfficersAllJoinTheirGroup: ten loan officers hired in one
@@ -14,7 +14,7 @@ import (
 // every one of them ends up in the group, once, and each outcome says so.
 func TestBatchOfLoanOfficersAllJoinTheirGroup(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPISCIM, withConcurrency(10))
+	e := newEnv(t, config.UserAPISCIM, withConcurrency(10))
 	var bodies []string
 	for i := range 10 {
 		bodies = append(bodies, hrisEvent("hire", fmt.Sprintf("E97%d", i), t0, joiner(fmt.Sprintf("E97%d", i), fmt.Sprintf("lo%d", i))).body())
@@ -55,7 +55,7 @@ func countOf(list []string, v string) int {
 // outcome is published only once its PATCH succeeded.
 func TestOneGroupPatchPerBatch(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPISCIM)
+	e := newEnv(t, config.UserAPISCIM)
 	batch := func(prefix string) []string {
 		var bodies []string
 		for i := range 10 {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/lenderops/encompass-lifecycle/internal/testenv"
 	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
+	"github.com/lenderops/encompass-lifecycle/pkg/config"
 	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
 	"github.com/lenderops/encompass-lifecycle/pkg/schedule"
 	"github.com/lenderops/encompass-lifecycle/pkg/state"
@@ -82,7 +83,7 @@ func opsSince(before, after map[string]int64) map[string]int64 {
 func TestHeldHireAppliedWhenDue(t *testing.T) {
 	t.Parallel()
 	clock := testenv.NewClock(t0.Add(time.Minute))
-	e := newEnv(t, provisioning.UserAPISCIM, withNow(clock.Now))
+	e := newEnv(t, config.UserAPISCIM, withNow(clock.Now))
 	due := t0.Add(10 * 24 * time.Hour)
 	hire := effective(hrisEvent("hire", "E2000", t0, joiner("E2000", "startson")), due)
 	hire["eventId"] = "hris-held-2000"
@@ -181,7 +182,7 @@ func TestHeldHireAppliedWhenDue(t *testing.T) {
 func TestDueBoundary(t *testing.T) {
 	t.Parallel()
 	clock := testenv.NewClock(t0)
-	e := newEnv(t, provisioning.UserAPIV3, withNow(clock.Now))
+	e := newEnv(t, config.UserAPIV3, withNow(clock.Now))
 	now := clock.Now()
 	at5 := effective(hrisEvent("hire", "E2010", now, joiner("E2010", "atfive")), now.Add(5*time.Minute))
 	past5 := effective(hrisEvent("hire", "E2011", now, joiner("E2011", "pastfive")), now.Add(5*time.Minute+time.Second))
@@ -216,7 +217,7 @@ func TestDueBoundary(t *testing.T) {
 func TestOddOffset(t *testing.T) {
 	t.Parallel()
 	clock := testenv.NewClock(t0)
-	e := newEnv(t, provisioning.UserAPISCIM, withNow(clock.Now))
+	e := newEnv(t, config.UserAPISCIM, withNow(clock.Now))
 	hire := hrisEvent("hire", "E2020", t0, joiner("E2020", "kathmandu"))
 	hire["effectiveAt"] = "2026-12-01T09:00:00+05:45"
 	e.mustSend(e.prov, hire.body())
@@ -246,7 +247,7 @@ func TestSchedulerFailuresAreRetried(t *testing.T) {
 		t.Run(f.code, func(t *testing.T) {
 			t.Parallel()
 			clock := testenv.NewClock(t0)
-			e := newEnv(t, provisioning.UserAPISCIM, withNow(clock.Now))
+			e := newEnv(t, config.UserAPISCIM, withNow(clock.Now))
 			hire := effective(hrisEvent("hire", "E2030", t0, joiner("E2030", "retried")), t0.Add(72*time.Hour))
 			e.sched.Fail("CreateSchedule", f.attempts, f.status, f.code)
 			if failed := e.send(e.prov, hire.body()); len(failed) != 1 {
@@ -271,7 +272,7 @@ func TestSchedulerFailuresAreRetried(t *testing.T) {
 func TestScheduleAlreadyExists(t *testing.T) {
 	t.Parallel()
 	clock := testenv.NewClock(t0)
-	e := newEnv(t, provisioning.UserAPISCIM, withNow(clock.Now))
+	e := newEnv(t, config.UserAPISCIM, withNow(clock.Now))
 	due := t0.Add(72 * time.Hour)
 	hire := effective(hrisEvent("hire", "E2040", t0, joiner("E2040", "already")), due)
 	if err := e.scheduler.Create(context.Background(), schedule.Hold{Name: schedule.Name(hire.id()), At: due, QueueARN: provisionARN, GroupID: "E2040", Body: hire.body()}); err != nil {
@@ -295,7 +296,7 @@ func TestScheduleAlreadyExists(t *testing.T) {
 func TestRescindedOffer(t *testing.T) {
 	t.Parallel()
 	clock := testenv.NewClock(t0)
-	e := newEnv(t, provisioning.UserAPISCIM, withNow(clock.Now))
+	e := newEnv(t, config.UserAPISCIM, withNow(clock.Now))
 	due := t0.Add(30 * 24 * time.Hour)
 	hire := effective(hrisEvent("hire", "E2050", t0, joiner("E2050", "rescinded")), due)
 	e.mustSend(e.prov, hire.body())
@@ -346,7 +347,7 @@ func TestRescindedOffer(t *testing.T) {
 func TestWithdrawnResignation(t *testing.T) {
 	t.Parallel()
 	clock := testenv.NewClock(t0)
-	e := newEnv(t, provisioning.UserAPISCIM, withNow(clock.Now))
+	e := newEnv(t, config.UserAPISCIM, withNow(clock.Now))
 	e.mustSend(e.prov, hrisEvent("hire", "E2060", t0, joiner("E2060", "stays")).body())
 	clock.Set(t0.Add(24 * time.Hour))
 	resign := effective(hrisEvent("terminate", "E2060", clock.Now(), nil), t0.Add(30*24*time.Hour))
@@ -375,7 +376,7 @@ func TestWithdrawnResignation(t *testing.T) {
 func TestHeldLeaverAfterAnUpdate(t *testing.T) {
 	t.Parallel()
 	clock := testenv.NewClock(t0)
-	e := newEnv(t, provisioning.UserAPIV3, withNow(clock.Now))
+	e := newEnv(t, config.UserAPIV3, withNow(clock.Now))
 	e.mustSend(e.prov, hrisEvent("hire", "E2070", t0, joiner("E2070", "leaves15")).body())
 	clock.Set(t0.Add(time.Hour))
 	due := t0.Add(25 * 24 * time.Hour)
@@ -405,7 +406,7 @@ func TestHeldLeaverAfterAnUpdate(t *testing.T) {
 func TestDueHeldEventIsNotOvertaken(t *testing.T) {
 	t.Parallel()
 	clock := testenv.NewClock(t0)
-	e := newEnv(t, provisioning.UserAPISCIM, withNow(clock.Now))
+	e := newEnv(t, config.UserAPISCIM, withNow(clock.Now))
 	e.mustSend(e.prov, hrisEvent("hire", "E2080", t0, joiner("E2080", "overtaken")).body())
 	clock.Set(t0.Add(time.Hour))
 	due := t0.Add(10 * 24 * time.Hour)
@@ -434,7 +435,7 @@ func TestDueHeldEventIsNotOvertaken(t *testing.T) {
 func TestBackdatedTermination(t *testing.T) {
 	t.Parallel()
 	clock := testenv.NewClock(t0.Add(48 * time.Hour))
-	e := newEnv(t, provisioning.UserAPISCIM, withNow(clock.Now))
+	e := newEnv(t, config.UserAPISCIM, withNow(clock.Now))
 	e.mustSend(e.prov, hrisEvent("hire", "E2090", t0, joiner("E2090", "backdated")).body())
 	e.mustSend(e.prov, hrisEvent("update", "E2090", t0.Add(24*time.Hour), map[string]any{"jobTitle": "Senior"}).body())
 	leave := effective(hrisEvent("terminate", "E2090", t0.Add(47*time.Hour), nil), t0.Add(-7*24*time.Hour))
@@ -453,7 +454,7 @@ func TestUpdateWaitsForHeldHire(t *testing.T) {
 		t.Run(order, func(t *testing.T) {
 			t.Parallel()
 			clock := testenv.NewClock(t0)
-			e := newEnv(t, provisioning.UserAPISCIM, withNow(clock.Now))
+			e := newEnv(t, config.UserAPISCIM, withNow(clock.Now))
 			due := t0.Add(14 * 24 * time.Hour)
 			hire := effective(hrisEvent("hire", "E2100", t0, joiner("E2100", "newstarter")), due)
 			e.mustSend(e.prov, hire.body())
@@ -502,7 +503,7 @@ func TestUpdateWaitsForHeldHire(t *testing.T) {
 func TestRescindedOfferTakesItsUpdates(t *testing.T) {
 	t.Parallel()
 	clock := testenv.NewClock(t0)
-	e := newEnv(t, provisioning.UserAPISCIM, withNow(clock.Now))
+	e := newEnv(t, config.UserAPISCIM, withNow(clock.Now))
 	due := t0.Add(14 * 24 * time.Hour)
 	hire := effective(hrisEvent("hire", "E2110", t0, joiner("E2110", "neverjoins")), due)
 	e.mustSend(e.prov, hire.body())
@@ -528,7 +529,7 @@ func TestRescindedOfferTakesItsUpdates(t *testing.T) {
 func TestLateHireAfterItsRescission(t *testing.T) {
 	t.Parallel()
 	clock := testenv.NewClock(t0.Add(24 * time.Hour))
-	e := newEnv(t, provisioning.UserAPISCIM, withNow(clock.Now))
+	e := newEnv(t, config.UserAPISCIM, withNow(clock.Now))
 	e.mustSend(e.deprov, hrisEvent("terminate", "E2120", t0.Add(time.Hour), nil).body())
 	hire := effective(hrisEvent("hire", "E2120", t0, joiner("E2120", "latehire")), t0.Add(30*24*time.Hour))
 	e.mustSend(e.prov, hire.body())
@@ -545,7 +546,7 @@ func TestLateHireAfterItsRescission(t *testing.T) {
 func TestImmediateTermination(t *testing.T) {
 	t.Parallel()
 	clock := testenv.NewClock(t0)
-	e := newEnv(t, provisioning.UserAPISCIM, withNow(clock.Now), withImmediate("Gross-Misconduct"))
+	e := newEnv(t, config.UserAPISCIM, withNow(clock.Now), withImmediate("Gross-Misconduct"))
 	e.mustSend(e.prov, hrisEvent("hire", "E2130", t0, joiner("E2130", "misconduct")).body())
 	clock.Set(t0.Add(time.Hour))
 	resign := effective(hrisEvent("terminate", "E2130", clock.Now(), nil), t0.Add(30*24*time.Hour))
@@ -579,7 +580,7 @@ func TestImmediateTermination(t *testing.T) {
 func TestCancelledByHand(t *testing.T) {
 	t.Parallel()
 	clock := testenv.NewClock(t0)
-	e := newEnv(t, provisioning.UserAPISCIM, withNow(clock.Now))
+	e := newEnv(t, config.UserAPISCIM, withNow(clock.Now))
 	due := t0.Add(7 * 24 * time.Hour)
 	hire := effective(hrisEvent("hire", "E2140", t0, joiner("E2140", "byhand")), due)
 	e.mustSend(e.prov, hire.body())
@@ -600,7 +601,7 @@ func TestCancelledByHand(t *testing.T) {
 func TestLateOriginalAppliedOnce(t *testing.T) {
 	t.Parallel()
 	clock := testenv.NewClock(t0.Add(48 * time.Hour))
-	e := newEnv(t, provisioning.UserAPISCIM, withNow(clock.Now))
+	e := newEnv(t, config.UserAPISCIM, withNow(clock.Now))
 	hire := effective(hrisEvent("hire", "E2150", t0, joiner("E2150", "backlog")), t0.Add(24*time.Hour))
 	e.mustSend(e.prov, hire.body(), hire.body())
 	if dts := e.detailTypes(hire.id()); !slices.Equal(dts, []string{catalog.UserProvisioned, catalog.HRISEventSkipped}) || e.sched.Calls("") != 0 {
@@ -613,7 +614,7 @@ func TestLateOriginalAppliedOnce(t *testing.T) {
 func TestDryRunHoldsNothing(t *testing.T) {
 	t.Parallel()
 	clock := testenv.NewClock(t0)
-	e := newEnv(t, provisioning.UserAPISCIM, withNow(clock.Now), dryRun())
+	e := newEnv(t, config.UserAPISCIM, withNow(clock.Now), dryRun())
 	hire := effective(hrisEvent("hire", "E2160", t0, joiner("E2160", "dryheld")), t0.Add(10*24*time.Hour))
 	e.mustSend(e.prov, hire.body())
 	dt, d := e.eventFor(hire.id())
@@ -630,7 +631,7 @@ func TestDryRunHoldsNothing(t *testing.T) {
 func TestEqualKeyIsStale(t *testing.T) {
 	t.Parallel()
 	clock := testenv.NewClock(t0.Add(time.Hour))
-	e := newEnv(t, provisioning.UserAPIV3, withNow(clock.Now))
+	e := newEnv(t, config.UserAPIV3, withNow(clock.Now))
 	e.mustSend(e.prov, hrisEvent("hire", "E2170", t0, joiner("E2170", "samekey")).body())
 	twin := hrisEvent("update", "E2170", t0, map[string]any{"jobTitle": "Twin"})
 	e.mustSend(e.prov, twin.body())
@@ -649,7 +650,7 @@ func TestEqualKeyIsStale(t *testing.T) {
 func TestHoldLongerThanTheClaimsAreKept(t *testing.T) {
 	t.Parallel()
 	clock := testenv.NewClock(t0)
-	e := newEnv(t, provisioning.UserAPISCIM, withNow(clock.Now))
+	e := newEnv(t, config.UserAPISCIM, withNow(clock.Now))
 	e.mustSend(e.prov, hrisEvent("hire", "E2180", t0, joiner("E2180", "longhold")).body())
 	due := t0.Add(state.DefaultEventTTL + 11*24*time.Hour)
 	leave := effective(hrisEvent("terminate", "E2180", t0, nil), due)

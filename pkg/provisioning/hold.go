@@ -207,20 +207,12 @@ func (h *Handler) hold(ctx context.Context, m Message, ev *hris.Event, after str
 // delivery, or a redelivery of the original after it), under its second
 // claim, then removes its held record.
 func (h *Handler) processDue(ctx context.Context, m Message, ev *hris.Event, due time.Time, first situationRead) Result {
-	run, err := h.once.Run(ctx, dueKey(ev.EventID), m.ID, ev.Employee.EmployeeID, func(ctx context.Context, a idempotency.Attempt) (outcome, error) {
-		return h.handle(ctx, m, ev, a, true, first)
-	})
+	run, err := h.runDue(ctx, m, ev, state.HeldKey{EmployeeID: ev.Employee.EmployeeID, EventID: ev.EventID, DueAt: due}, first)
 	if err != nil {
 		return h.failed(ctx, err)
 	}
-	h.unhold(ctx, state.HeldKey{EmployeeID: ev.Employee.EmployeeID, EventID: ev.EventID, DueAt: due})
 	if run.Status == idempotency.Duplicate {
-		// A cancelled event's delivery says why it changed nothing.
-		reason := ReasonDuplicate
-		if run.Result.Reason == ReasonSuperseded || run.Result.Reason == ReasonCancelled {
-			reason = run.Result.Reason
-		}
-		return h.publishOnly(ctx, h.skip(ev, reason, ""))
+		return h.publishOnly(ctx, h.skip(ev, dueSkipReason(run), ""))
 	}
 	h.count(ctx, run.Result)
 	return Result{Outcome: run.Result.Name}
@@ -236,21 +228,39 @@ func (h *Handler) processDue(ctx context.Context, m Message, ev *hris.Event, due
 // no events, unless the due claim was done before (a duplicate, or the
 // reason it was cancelled).
 func (h *Handler) dueFromArrival(ctx context.Context, m Message, ev *hris.Event, own state.Held) (outcome, error) {
-	run, err := h.once.Run(ctx, dueKey(ev.EventID), m.ID, ev.Employee.EmployeeID, func(ctx context.Context, a idempotency.Attempt) (outcome, error) {
-		return h.handle(ctx, m, ev, a, true, nil)
-	})
+	run, err := h.runDue(ctx, m, ev, own.Key(), nil)
 	if err != nil {
 		return outcome{}, err
 	}
-	h.unhold(ctx, own.Key())
 	if run.Status == idempotency.Duplicate {
-		reason := ReasonDuplicate
-		if run.Result.Reason == ReasonSuperseded || run.Result.Reason == ReasonCancelled {
-			reason = run.Result.Reason
-		}
-		return h.skip(ev, reason, ""), nil
+		return h.skip(ev, dueSkipReason(run), ""), nil
 	}
 	return outcome{Name: run.Result.Name}, nil
+}
+
+// runDue applies the held event ev (its record's key k) as its due
+// delivery would: under its due claim, owned by m, then removes the
+// record. first is the employee's situation read beside the first claim
+// (nil: read it under the due claim).
+func (h *Handler) runDue(ctx context.Context, m Message, ev *hris.Event, k state.HeldKey, first situationRead) (idempotency.Outcome[outcome], error) {
+	run, err := h.once.Run(ctx, dueKey(k.EventID), m.ID, k.EmployeeID, func(ctx context.Context, a idempotency.Attempt) (outcome, error) {
+		return h.handle(ctx, m, ev, a, true, first)
+	})
+	if err != nil {
+		return run, err
+	}
+	h.unhold(ctx, k)
+	return run, nil
+}
+
+// dueSkipReason is why a held event's delivery whose due claim was done
+// before changed nothing: a duplicate, unless it was superseded or
+// cancelled.
+func dueSkipReason(run idempotency.Outcome[outcome]) string {
+	if r := run.Result.Reason; r == ReasonSuperseded || r == ReasonCancelled {
+		return r
+	}
+	return ReasonDuplicate
 }
 
 // cancelledByHand is the outcome of a held event coming due whose record
@@ -294,14 +304,10 @@ func (h *Handler) applyHeld(ctx context.Context, owner string, e state.Held) err
 		// It decoded when it was held; only an edit by hand breaks it.
 		return fmt.Errorf("%w: the held event's body no longer decodes: %v", state.ErrMalformedItem, err)
 	}
-	m := Message{ID: owner, Body: e.Body}
-	run, err := h.once.Run(ctx, dueKey(e.EventID), owner, e.EmployeeID, func(ctx context.Context, a idempotency.Attempt) (outcome, error) {
-		return h.handle(ctx, m, ev, a, true, nil)
-	})
+	run, err := h.runDue(ctx, Message{ID: owner, Body: e.Body}, ev, e.Key(), nil)
 	if err != nil {
 		return err
 	}
-	h.unhold(ctx, e.Key())
 	if run.Status != idempotency.Duplicate {
 		h.count(ctx, run.Result)
 	}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
+	"github.com/lenderops/encompass-lifecycle/pkg/config"
+	"github.com/lenderops/encompass-lifecycle/pkg/failure"
 	"github.com/lenderops/encompass-lifecycle/pkg/hris"
 	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
 )
@@ -16,7 +18,7 @@ import (
 // Encompass.
 func TestBadInputIsRejectedNeverDropped(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPISCIM)
+	e := newEnv(t, config.UserAPISCIM)
 	ok := func(edit func(ev msg, emp map[string]any)) string {
 		m := hrisEvent("hire", "E700", t0, joiner("E700", "badinput"))
 		edit(m, m["employee"].(map[string]any))
@@ -87,12 +89,12 @@ func TestBadInputIsRejectedNeverDropped(t *testing.T) {
 // 400 is permanent and rejected as encompass_rejected.
 func TestEncompassRefusalIsRejected(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPIV3)
+	e := newEnv(t, config.UserAPIV3)
 	e.sim.FailNext(1, 400, "POST /encompass/v3/users")
 	hire := hrisEvent("hire", "E701", t0, joiner("E701", "refused"))
 	e.mustSend(e.prov, hire.body())
 	dt, d := e.eventFor(hire.id())
-	if dt != catalog.HRISEventRejected || d["reason"] != provisioning.ReasonEncompassRejected || d["message"] != hire.body() {
+	if dt != catalog.HRISEventRejected || d["reason"] != failure.ReasonEncompassRejected || d["message"] != hire.body() {
 		t.Fatalf("%s %v", dt, d)
 	}
 	// The event is finished: a redelivery is a duplicate, not a second try.
@@ -104,7 +106,7 @@ func TestEncompassRefusalIsRejected(t *testing.T) {
 
 func TestUserNameConflictAndAdoption(t *testing.T) {
 	for _, api := range bothAPIs {
-		t.Run(string(api), func(t *testing.T) {
+		t.Run(api, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, api)
 			// mjohnson exists with maria.johnson@lender.example.
@@ -158,7 +160,7 @@ func TestUserNameConflictAndAdoption(t *testing.T) {
 
 func TestUpdateForUnknownEmployeeWithoutProfileIsRejected(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPIV3)
+	e := newEnv(t, config.UserAPIV3)
 	upd := hrisEvent("update", "E703", t0, map[string]any{"jobTitle": "Closer"})
 	e.mustSend(e.prov, upd.body())
 	dt, d := e.eventFor(upd.id())
@@ -177,7 +179,7 @@ func TestUpdateForUnknownEmployeeWithoutProfileIsRejected(t *testing.T) {
 // or state item.
 func TestPasswordForNonSSOUsersIsNeverExposed(t *testing.T) {
 	for _, api := range bothAPIs {
-		t.Run(string(api), func(t *testing.T) {
+		t.Run(api, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, api)
 			p := joiner("E710", "pwuser")

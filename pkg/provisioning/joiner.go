@@ -15,7 +15,7 @@ import (
 // provision applies hire, update and rehire: a linked employee's account is
 // brought to the event's profile; an employee not linked yet is matched (or
 // created) first. Then the link is recorded and the outcome described.
-func (h *Handler) provision(ctx context.Context, ev *hris.Event, link state.Employee, found bool) (outcome, error) {
+func (h *Handler) provision(ctx context.Context, ev *hris.Event, link state.Employee) (outcome, error) {
 	acc, plan, linked, err := h.provisionLinked(ctx, ev, link)
 	if err != nil {
 		return outcome{}, err
@@ -27,7 +27,7 @@ func (h *Handler) provision(ctx context.Context, ev *hris.Event, link state.Empl
 	}
 	// The DDA profile is now as the plan left it: the link records it.
 	acc.ApplyDDA(plan)
-	compensated, err := h.recordProvisioned(ctx, ev, link, found, linked, acc, plan.Action == account.ActionCreate)
+	compensated, err := h.recordProvisioned(ctx, ev, link, linked, acc, plan.Action == account.ActionCreate)
 	switch {
 	case err != nil:
 		return outcome{}, err
@@ -60,7 +60,7 @@ func (h *Handler) provisionLinked(ctx context.Context, ev *hris.Event, link stat
 			return nil, account.Plan{}, false, fmt.Errorf("read linked user %s: %w", link.UserID, err)
 		}
 	}
-	plan := PlanUpdate(acc, want, ev.Type == hris.TypeRehire, h.managedGroups())
+	plan := PlanUpdate(acc, want, ev.Type == hris.TypeRehire, h.dir.ManagedGroups())
 	if err := h.write(ctx, ev, acc, plan); err != nil {
 		return nil, account.Plan{}, false, err
 	}
@@ -88,7 +88,7 @@ func (h *Handler) provisionUnlinked(ctx context.Context, ev *hris.Event) (*accou
 	}
 	// A resumed attempt matches first: an earlier attempt may have created
 	// the account, and its plan then finds that part done.
-	if canCreate(e) && ev.Type != hris.TypeUpdate && !resumed(ctx) {
+	if CanCreate(e) && ev.Type != hris.TypeUpdate && !resumed(ctx) {
 		plan := PlanCreate(want)
 		acc, err := h.create(ctx, ev, want, plan)
 		if !errors.Is(err, encompass.ErrConflict) {
@@ -98,7 +98,7 @@ func (h *Handler) provisionUnlinked(ctx context.Context, ev *hris.Event) (*accou
 	acc, err := h.dir.Find(ctx, e.UserName)
 	switch {
 	case errors.Is(err, encompass.ErrNotFound):
-		if !canCreate(e) {
+		if !CanCreate(e) {
 			return nil, account.Plan{}, &rejection{Reason: hris.ReasonMissingField, Field: "employee", Message: fmt.Sprintf(
 				"no Encompass user %q exists to adopt, and creating one needs givenName, familyName and email", e.UserName)}
 		}
@@ -137,12 +137,16 @@ func (h *Handler) adoptAccount(ctx context.Context, ev *hris.Event, acc *account
 			return nil, account.Plan{}, fmt.Errorf("read user %s: %w", acc.LoginID, err)
 		}
 	}
-	plan := PlanUpdate(acc, want, ev.Type != hris.TypeUpdate, h.managedGroups())
+	plan := PlanUpdate(acc, want, ev.Type != hris.TypeUpdate, h.dir.ManagedGroups())
 	plan.Action = account.ActionAdopt
 	return acc, plan, h.write(ctx, ev, acc, plan)
 }
 
-func canCreate(e hris.Employee) bool {
+// CanCreate reports whether the event carries what creating the
+// employee's Encompass account needs: a userName (given or derived from
+// the e-mail), givenName, familyName and email. Without them an employee
+// who has no account is matched, never created.
+func CanCreate(e hris.Employee) bool {
 	return e.UserName != "" && e.GivenName.IsSet() && e.FamilyName.IsSet() && e.Email.IsSet()
 }
 
@@ -150,7 +154,7 @@ func canCreate(e hris.Employee) bool {
 // makes the employee active; an update keeps the status (it never
 // re-enables). When a newer terminate won the race, the account is disabled
 // again and the compensation's outcome is returned instead.
-func (h *Handler) recordProvisioned(ctx context.Context, ev *hris.Event, link state.Employee, found, linked bool, acc *account.Account, indexed bool) (*outcome, error) {
+func (h *Handler) recordProvisioned(ctx context.Context, ev *hris.Event, link state.Employee, linked bool, acc *account.Account, indexed bool) (*outcome, error) {
 	status := link.Status
 	if !linked || ev.Type == hris.TypeRehire || status == "" {
 		status = state.StatusActive
@@ -164,7 +168,7 @@ func (h *Handler) recordProvisioned(ctx context.Context, ev *hris.Event, link st
 			return nil
 		}
 	}
-	err := h.linkWith(ctx, ev, link, found, acc, status, indexed, clear)
+	err := h.linkWith(ctx, ev, link, acc, status, indexed, clear)
 	if err == nil || !errors.Is(err, state.ErrConflict) {
 		return nil, err
 	}
@@ -178,21 +182,28 @@ func (h *Handler) recordProvisioned(ctx context.Context, ev *hris.Event, link st
 // provisioned describes what the plan did: a new or adopted account, a
 // reactivation, an update, or nothing to publish.
 func (h *Handler) provisioned(ev *hris.Event, acc *account.Account, plan account.Plan) outcome {
-	var detailType string
-	switch {
-	case plan.Action == account.ActionCreate || plan.Action == account.ActionAdopt:
-		detailType = catalog.UserProvisioned
-	case plan.Enable:
-		detailType = catalog.UserReactivated
-	case len(plan.Changes) > 0:
-		detailType = catalog.UserUpdated
-	default:
+	if plan.Action == account.ActionNone {
 		return outcome{Name: string(account.ActionNone), acc: acc}
 	}
-	out := newOutcome(detailType, h.accountDetail(ev, acc, plan))
+	out := newOutcome(detailTypeOf(plan.Action), h.accountDetail(ev, acc, plan))
 	// wrote is the Encompass profile's write: a resumed attempt that wrote
 	// only the DDA profile publishes what the attempt before it set out to
 	// do (record.go, resume).
 	out.acc, out.wrote = acc, plan.WritesAccount()
 	return out
+}
+
+// detailTypeOf is the detail-type that publishes a plan's action (a
+// created or adopted account is provisioned; a plan that only updates, or
+// whose action the write log does not name, is an update).
+func detailTypeOf(a account.Action) string {
+	switch a {
+	case account.ActionCreate, account.ActionAdopt:
+		return catalog.UserProvisioned
+	case account.ActionReactivate:
+		return catalog.UserReactivated
+	case account.ActionDisable:
+		return catalog.UserDeprovisioned
+	}
+	return catalog.UserUpdated
 }

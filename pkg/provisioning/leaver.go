@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/account"
@@ -17,28 +18,25 @@ import (
 
 // terminate disables the employee's account, or leaves a tombstone for an
 // employee who never had one. A linked leaver costs the disable and its
-// read-back, nothing else: the account is not read first, because the
-// disable is idempotent and the read-back proves the outcome.
-func (h *Handler) terminate(ctx context.Context, ev *hris.Event, link state.Employee, found bool) (outcome, error) {
+// read-back, and in a tenant whose mapping names DDA a look for a DDA
+// profile the link does not record, made beside the disable: the account
+// is not read first, because the disable is idempotent and the read-back
+// proves the outcome.
+func (h *Handler) terminate(ctx context.Context, ev *hris.Event, link state.Employee) (outcome, error) {
 	acc, plan, err := h.disableLeaver(ctx, ev, link)
 	if err != nil {
 		return outcome{}, err
 	}
 	if acc == nil {
 		link.UserID, link.GlobalUserID, link.UserName, link.DDA = "", "", "", account.DDANone
-		if err := h.link(ctx, ev, link, found, nil, state.StatusTombstone); err != nil {
+		if err := h.link(ctx, ev, link, nil, state.StatusTombstone, false); err != nil {
 			return outcome{}, err
 		}
 		return h.skip(ev, ReasonNotProvisioned, ""), nil
 	}
 	disabledAt := h.cfg.Now()
-	mark := func(ctx context.Context) error {
-		if err := h.store.MarkTerminated(ctx, ev.Employee.EmployeeID, acc.ID, acc.LoginID); err != nil {
-			return fmt.Errorf("mark terminated: %w", err)
-		}
-		return nil
-	}
-	if err := h.linkWith(ctx, ev, link, found, acc, state.StatusTerminated, false, mark); err != nil {
+	mark := func(ctx context.Context) error { return h.markTerminated(ctx, ev.Employee.EmployeeID, acc) }
+	if err := h.linkWith(ctx, ev, link, acc, state.StatusTerminated, false, mark); err != nil {
 		return outcome{}, err
 	}
 	d := h.accountDetail(ev, acc, plan)
@@ -49,28 +47,64 @@ func (h *Handler) terminate(ctx context.Context, ev *hris.Event, link state.Empl
 }
 
 // disableLeaver disables the leaver's account and every product profile it
-// has (the DDA profile the link records: two disables and two read-backs),
-// and returns it as read back, with the plan that describes the change;
-// nil when there is no account to disable (never provisioned, or deleted
-// in Encompass by hand).
+// has, and returns it as read back, with the plan that describes the
+// change; nil when there is no account to disable (never provisioned, or
+// deleted in Encompass by hand).
 func (h *Handler) disableLeaver(ctx context.Context, ev *hris.Event, link state.Employee) (*account.Account, account.Plan, error) {
-	if link.UserID == "" {
+	switch {
+	case link.UserID == "":
 		return h.disableUnlinked(ctx, ev)
-	}
-	if resumed(ctx) {
+	case resumed(ctx):
 		return h.disableResumed(ctx, ev, link)
 	}
+	return h.disableLinked(ctx, ev, link)
+}
+
+// disableLinked disables the linked account and the DDA profile the link
+// records (two disables and two read-backs), without a read first. A DDA
+// profile the link does not record (added by hand in DDA, or before the
+// employee was linked) is looked for beside the disable when the mapping
+// names DDA, so that the disable waits for nothing; one found enabled is
+// then disabled and read back too. One found disabled needs no read-back:
+// the read is the proof.
+func (h *Handler) disableLinked(ctx context.Context, ev *hris.Event, link state.Employee) (*account.Account, account.Plan, error) {
 	acc := linkedAccount(link)
 	plan := PlanDisable(acc)
-	back, err := h.disable(ctx, ev, acc, plan)
-	if errors.Is(err, encompass.ErrNotFound) {
+	var found *account.Account
+	if link.DDA == account.DDANone && h.cfg.Mapping.NamesDDA() {
+		found = &account.Account{ID: link.UserID, GUID: link.GlobalUserID, LoginID: link.UserName}
+	}
+	var back *account.Account
+	var err, findErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { back, err = h.disable(ctx, ev, acc, plan) })
+	if found != nil {
+		wg.Go(func() { findErr = h.dir.ReadDDA(ctx, found) })
+	}
+	wg.Wait()
+	switch {
+	case errors.Is(err, encompass.ErrNotFound):
 		h.log.WarnContext(ctx, "the linked Encompass user no longer exists", "userId", link.UserID)
 		return nil, account.Plan{}, nil
-	}
-	if err != nil {
+	case err != nil:
 		return nil, account.Plan{}, err
+	case findErr != nil:
+		return nil, account.Plan{}, fmt.Errorf("read linked user %s: %w", link.UserID, findErr)
+	case found == nil || !found.HasDDA:
+		return back, plan, nil
 	}
-	return back, plan, nil
+	h.log.InfoContext(ctx, "the account has a DDA profile its link does not record", "ddaEnabled", found.DDAEnabled())
+	acc.SetDDA(found.Fields)
+	back.SetDDA(found.Fields)
+	if found.DDAEnabled() {
+		// The account is disabled: this plan is the DDA profile's alone.
+		rest := PlanDisable(back)
+		if err := h.write(ctx, ev, back, rest); err != nil {
+			return nil, account.Plan{}, err
+		}
+		back.ApplyDDA(rest)
+	}
+	return back, PlanDisable(acc), nil
 }
 
 // linkedAccount is the linked account as the link knows it, without a read:
@@ -102,7 +136,9 @@ func (h *Handler) disableResumed(ctx context.Context, ev *hris.Event, link state
 		acc.GUID = link.GlobalUserID
 	}
 	acc.SetNoDDA()
-	if link.DDA != account.DDANone {
+	// The DDA profile is read when the link records one or the mapping
+	// names DDA (the first attempt looked for one the link does not record).
+	if link.DDA != account.DDANone || h.cfg.Mapping.NamesDDA() {
 		if err := h.dir.ReadDDA(ctx, acc); err != nil {
 			return nil, account.Plan{}, fmt.Errorf("read linked user %s: %w", link.UserID, err)
 		}
@@ -202,19 +238,13 @@ func (h *Handler) undoIfTerminated(ctx context.Context, ev *hris.Event, acc *acc
 		}
 		acc = back
 	}
-	next := cur
-	next.UserID, next.UserName, next.Status = acc.ID, acc.LoginID, state.StatusTerminated
-	if acc.GUID != "" {
-		next.GlobalUserID = acc.GUID
-	}
-	if acc.DDAKnown {
-		next.DDA = acc.DDAState()
-	}
+	next := withAccount(cur, acc)
+	next.Status = state.StatusTerminated
 	if err := h.store.PutEmployee(ctx, next, cur.Version); err != nil {
 		return outcome{}, fmt.Errorf("store employee link: %w", err)
 	}
-	if err := h.store.MarkTerminated(ctx, ev.Employee.EmployeeID, acc.ID, acc.LoginID); err != nil {
-		return outcome{}, fmt.Errorf("mark terminated: %w", err)
+	if err := h.markTerminated(ctx, ev.Employee.EmployeeID, acc); err != nil {
+		return outcome{}, err
 	}
 	d := h.base(ev)
 	d.Reason, d.LastAppliedAt = ReasonStale, cur.LastOccurredAt.UTC().Format(time.RFC3339Nano)

@@ -12,7 +12,7 @@ import (
 // disable and the read-back the contract requires, and no read before it.
 func TestLinkedLeaverCostsTwoCalls(t *testing.T) {
 	for _, api := range bothAPIs {
-		t.Run(string(api), func(t *testing.T) {
+		t.Run(api, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, api)
 			e.mustSend(e.prov, hrisEvent("hire", "E1300", t0, joiner("E1300", "twocalls")).body())

@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
+	"github.com/lenderops/encompass-lifecycle/pkg/config"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
-	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
 )
 
 func license(state, number, status, until string) map[string]any {
@@ -35,7 +35,7 @@ func selected(u encompasstest.SimUser) map[string]encompasstest.License {
 // changes, dropped when the HRIS drops them and cleared by null.
 func TestStateLicensesFollowTheHRIS(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPISCIM)
+	e := newEnv(t, config.UserAPISCIM)
 
 	hire := hrisEvent("hire", "E960", t0, withLicenses(joiner("E960", "licensed"), license("ca", "CA-99", "Approved", "2027-01-01")))
 	e.mustSend(e.prov, hire.body())
@@ -102,7 +102,7 @@ func TestStateLicensesFollowTheHRIS(t *testing.T) {
 // change; a license it lacks is written.
 func TestStateLicensesOnAdoption(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPISCIM)
+	e := newEnv(t, config.UserAPISCIM)
 	for _, login := range []string{"adoptee1", "adoptee2"} {
 		if err := e.sim.UpsertUser(encompasstest.SimUser{
 			LoginID: login, FirstName: "Jane", LastName: "Doe", Email: login + "@lender.example", Enabled: true,
@@ -133,7 +133,7 @@ func TestStateLicensesOnAdoption(t *testing.T) {
 // applied without them and the log says why.
 func TestStateLicensesInV3Mode(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPIV3)
+	e := newEnv(t, config.UserAPIV3)
 	hire := hrisEvent("hire", "E963", t0, withLicenses(joiner("E963", "v3lo"), license("CA", "CA-1", "Approved", "")))
 	e.mustSend(e.prov, hire.body())
 	if ls := selected(e.user("v3lo")); len(ls) != 0 {

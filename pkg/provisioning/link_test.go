@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
+	"github.com/lenderops/encompass-lifecycle/pkg/config"
 	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
 	"github.com/lenderops/encompass-lifecycle/pkg/state"
 )
@@ -15,7 +16,7 @@ import (
 // creates one.
 func TestExplicitLinkAdoptsWithoutTheEmailCheck(t *testing.T) {
 	for _, api := range bothAPIs {
-		t.Run(string(api), func(t *testing.T) {
+		t.Run(api, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, api)
 			// asmith (alex.smith@lender.example) was made by hand; the HRIS
@@ -58,7 +59,7 @@ func TestExplicitLinkAdoptsWithoutTheEmailCheck(t *testing.T) {
 // (link_not_found), rather than creating an account under another login.
 func TestExplicitLinkRefusals(t *testing.T) {
 	for _, api := range bothAPIs {
-		t.Run(string(api), func(t *testing.T) {
+		t.Run(api, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, api)
 			first := hrisEvent("update", "E6001", t0, map[string]any{"userName": "mjohnson", "email": "maria.johnson@lender.example"})
@@ -100,7 +101,7 @@ func TestExplicitLinkRefusals(t *testing.T) {
 // login is not a conflict: the other employee's link decides.
 func TestExplicitLinkStaleIndexEntry(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPIV3)
+	e := newEnv(t, config.UserAPIV3)
 	ctx := t.Context()
 	// E7001's link points at another login now, but its old entry for
 	// bwilliams was never removed (a crash between the two writes).
@@ -126,7 +127,7 @@ func TestExplicitLinkStaleIndexEntry(t *testing.T) {
 // no e-mail check, and linked as terminated.
 func TestExplicitLinkOfALeaver(t *testing.T) {
 	for _, api := range bothAPIs {
-		t.Run(string(api), func(t *testing.T) {
+		t.Run(api, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, api)
 			ev := hrisEvent("terminate", "E8001", t0, map[string]any{"encompassUserName": "asmith", "email": "someone.else@lender.example"})

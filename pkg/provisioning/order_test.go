@@ -11,13 +11,15 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
+	"github.com/lenderops/encompass-lifecycle/pkg/config"
 	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
+	"github.com/lenderops/encompass-lifecycle/pkg/sqsbatch"
 	"github.com/lenderops/encompass-lifecycle/pkg/state"
 )
 
 func TestDuplicateAndStale(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPIV3)
+	e := newEnv(t, config.UserAPIV3)
 	hire := hrisEvent("hire", "E800", t0, joiner("E800", "dup"))
 	e.mustSend(e.prov, hire.body())
 	before := e.writes()
@@ -56,7 +58,7 @@ func TestDuplicateAndStale(t *testing.T) {
 // late, older hire does not create an account.
 func TestTombstone(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPISCIM)
+	e := newEnv(t, config.UserAPISCIM)
 	leave := hrisEvent("terminate", "E801", t0.Add(time.Hour), nil)
 	e.mustSend(e.deprov, leave.body())
 	dt, d := e.eventFor(leave.id())
@@ -87,7 +89,7 @@ func TestTombstone(t *testing.T) {
 // account (login id and e-mail) disables it even though it was never linked.
 func TestTerminateUnlinkedExistingStaff(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPISCIM)
+	e := newEnv(t, config.UserAPISCIM)
 	leave := hrisEvent("terminate", "E10002", t0, map[string]any{"userName": "asmith", "email": "alex.smith@lender.example"})
 	e.mustSend(e.deprov, leave.body())
 	if e.user("asmith").Enabled {
@@ -110,7 +112,7 @@ func TestTerminateUnlinkedExistingStaff(t *testing.T) {
 // exactly one applies it.
 func TestConcurrentDeliveriesApplyOnce(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPISCIM)
+	e := newEnv(t, config.UserAPISCIM)
 	e.sim.SetLatency(20 * time.Millisecond) // widen the race window
 	hire := hrisEvent("hire", "E802", t0, joiner("E802", "racer"))
 	const n = 6
@@ -142,7 +144,7 @@ func TestConcurrentDeliveriesApplyOnce(t *testing.T) {
 // employee racing on the two queues end in the newer state.
 func TestConcurrentEventsOfOneEmployee(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPIV3)
+	e := newEnv(t, config.UserAPIV3)
 	e.mustSend(e.prov, hrisEvent("hire", "E803", t0, joiner("E803", "twoq")).body())
 	upd := hrisEvent("update", "E803", t0.Add(time.Hour), map[string]any{"jobTitle": "Senior LO"})
 	leave := hrisEvent("terminate", "E803", t0.Add(2*time.Hour), nil)
@@ -161,7 +163,7 @@ func TestConcurrentEventsOfOneEmployee(t *testing.T) {
 // other employees go on.
 func TestBatchOrderWithinEmployee(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPIV3, withConcurrency(2))
+	e := newEnv(t, config.UserAPIV3, withConcurrency(2))
 	e.mustSend(e.prov, hrisEvent("hire", "E804", t0, joiner("E804", "ordera")).body())
 	e.sim.FailNext(5, 503, "PATCH /encompass/v3/users/ordera") // more than the client's attempts
 	a1 := hrisEvent("update", "E804", t0.Add(time.Hour), map[string]any{"jobTitle": "one"})
@@ -188,7 +190,7 @@ func TestBatchOrderWithinEmployee(t *testing.T) {
 // and every message is reported failed for SQS to redeliver.
 func TestDeadlineGuard(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPIV3)
+	e := newEnv(t, config.UserAPIV3)
 	// The deadline has passed already (a batch picked up at the very end of
 	// the Lambda's time).
 	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Millisecond))
@@ -217,12 +219,12 @@ func TestDeadlineGuard(t *testing.T) {
 func TestHireRacingANewerTerminate(t *testing.T) {
 	t.Parallel()
 	for _, api := range bothAPIs {
-		t.Run(string(api), func(t *testing.T) {
+		t.Run(api, func(t *testing.T) {
 			e := newEnv(t, api)
 			hire := hrisEvent("hire", "E808", t0, joiner("E808", "racehire"))
 			leave := hrisEvent("terminate", "E808", t0.Add(time.Hour), nil)
 			create := "POST /scim2/v1/users"
-			if api == provisioning.UserAPIV3 {
+			if api == config.UserAPIV3 {
 				create = "POST /encompass/v3/users"
 			}
 			gate := e.sim.Hold(create)
@@ -252,7 +254,7 @@ func TestHireRacingANewerTerminate(t *testing.T) {
 // finds nothing to disable.
 func TestLinkedUserDeletedInEncompass(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPISCIM)
+	e := newEnv(t, config.UserAPISCIM)
 	e.mustSend(e.prov, hrisEvent("hire", "E809", t0, joiner("E809", "vanish")).body())
 	e.sim.DeleteUser("vanish")
 	upd := hrisEvent("update", "E809", t0.Add(time.Hour), joiner("E809", "vanish"))
@@ -273,8 +275,8 @@ func TestLinkedUserDeletedInEncompass(t *testing.T) {
 // work.
 func TestShortLambdaTimeoutStillWorks(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPIV3)
-	ctx, cancel := context.WithTimeout(context.Background(), provisioning.DefaultSafetyMargin/2)
+	e := newEnv(t, config.UserAPIV3)
+	ctx, cancel := context.WithTimeout(context.Background(), sqsbatch.DefaultSafetyMargin/2)
 	defer cancel()
 	batch := events.SQSEvent{Records: []events.SQSMessage{record(hrisEvent("hire", "E810", t0, joiner("E810", "short")).body(), 0)}}
 	resp, err := e.prov.HandleSQS(ctx, batch)
@@ -287,7 +289,7 @@ func TestShortLambdaTimeoutStillWorks(t *testing.T) {
 // used up the time, the next one is not started but reported failed.
 func TestDeadlineReachedMidBatch(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPIV3, withConcurrency(1))
+	e := newEnv(t, config.UserAPIV3, withConcurrency(1))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second) // margin: 1 s
 	defer cancel()
 	e.sim.SetLatency(2200 * time.Millisecond)

@@ -9,6 +9,7 @@ import (
 	"github.com/lenderops/encompass-lifecycle/pkg/account"
 	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/directory"
+	"github.com/lenderops/encompass-lifecycle/pkg/failure"
 	"github.com/lenderops/encompass-lifecycle/pkg/hris"
 	"github.com/lenderops/encompass-lifecycle/pkg/publish"
 	"github.com/lenderops/encompass-lifecycle/pkg/state"
@@ -17,10 +18,9 @@ import (
 // Reason codes this package adds to those of pkg/hris (CONTRACTS section 3
 // lists the first ones).
 const (
-	ReasonDuplicate         = "duplicate"
-	ReasonStale             = "stale"
-	ReasonUserNameConflict  = "userName_conflict"
-	ReasonEncompassRejected = "encompass_rejected"
+	ReasonDuplicate        = "duplicate"
+	ReasonStale            = "stale"
+	ReasonUserNameConflict = "userName_conflict"
 	// ReasonNotProvisioned: a terminate for an employee who has no account;
 	// a tombstone was left instead.
 	ReasonNotProvisioned = "not_provisioned"
@@ -113,8 +113,10 @@ type outcome struct {
 	// Due is when a held event is due: its first claim keeps it, so that a
 	// delivery after it is told from a redelivery before it (hold.go).
 	Due *time.Time `json:"due,omitempty"`
-	// Reason is the reason code of a skip, kept in the claim once the
-	// events are published: a cancelled event's due delivery says it.
+	// Reason is the reason code of a skip or rejection (its detail's
+	// reason; "" otherwise), kept in the claim once the events are
+	// published: a cancelled event's due delivery says it, and metrics
+	// count skips and rejections by it.
 	Reason string `json:"reason,omitempty"`
 
 	// acc and wrote are for a resumed attempt (record.go): the account the
@@ -135,22 +137,34 @@ func newOutcome(detailType string, d Detail) outcome {
 		// A Detail is strings, bools and a reference: it always marshals.
 		panic(fmt.Sprintf("provisioning: marshal detail: %v", err))
 	}
-	return outcome{Name: detailType, Events: []storedEvent{{DetailType: detailType, Detail: b}}}
+	out := outcome{Name: detailType, Events: []storedEvent{{DetailType: detailType, Detail: b}}}
+	if skipOrRejection(detailType) {
+		out.Reason = d.Reason
+	}
+	return out
 }
 
-// reason is the reason code of a skip or rejection outcome ("" otherwise).
-func (o outcome) reason() string {
-	if o.Reason != "" {
-		return o.Reason
+func skipOrRejection(detailType string) bool {
+	return detailType == catalog.HRISEventSkipped || detailType == catalog.HRISEventRejected
+}
+
+// UnmarshalJSON reads an outcome the event's claim recorded. A skip or
+// rejection recorded as pending by a version that kept no reason beside
+// its event takes the reason from the event's detail, so that its replay
+// is counted, and kept, as it was built.
+func (o *outcome) UnmarshalJSON(b []byte) error {
+	type recorded outcome // without this method
+	if err := json.Unmarshal(b, (*recorded)(o)); err != nil {
+		return err
 	}
-	if len(o.Events) != 1 || (o.Name != catalog.HRISEventRejected && o.Name != catalog.HRISEventSkipped) {
-		return ""
+	if o.Reason == "" && len(o.Events) == 1 && skipOrRejection(o.Name) {
+		var d struct {
+			Reason string `json:"reason"`
+		}
+		_ = json.Unmarshal(o.Events[0].Detail, &d)
+		o.Reason = d.Reason
 	}
-	var d struct {
-		Reason string `json:"reason"`
-	}
-	_ = json.Unmarshal(o.Events[0].Detail, &d)
-	return d.Reason
+	return nil
 }
 
 // events are the outcome's EventBridge events.
@@ -220,7 +234,7 @@ func ddaRefusal(err error, loginID string) error {
 			"the DDA (AIQ) userName %q belongs to another DDA user; free it in DDA or supply another employee.userName. "+
 				"The Encompass profile was written; the event applied again completes the DDA profile", loginID)}
 	case directory.IsNoGlobalUserID(err):
-		return &rejection{Reason: ReasonEncompassRejected, Field: "employee.userName", Message: fmt.Sprintf(
+		return &rejection{Reason: failure.ReasonEncompassRejected, Field: "employee.userName", Message: fmt.Sprintf(
 			"the Encompass user %q has no global user id and the SCIM Account Links API cannot give it one (%s), so no DDA profile can be added to it",
 			loginID, err.Error())}
 	}

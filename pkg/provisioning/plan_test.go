@@ -156,3 +156,25 @@ func TestPlanLicenses(t *testing.T) {
 		t.Fatalf("licenses planned for an account read through v3: %+v", p.Changes)
 	}
 }
+
+// TestCanCreate: an account is created only from a userName, givenName,
+// familyName and email that are all set (a null one is not).
+func TestCanCreate(t *testing.T) {
+	t.Parallel()
+	full := hris.Employee{UserName: "jdoe", GivenName: hris.Set("Jane"), FamilyName: hris.Set("Doe"), Email: hris.Set("jane.doe@lender.example")}
+	if !CanCreate(full) {
+		t.Fatal("a full profile cannot create")
+	}
+	for name, drop := range map[string]func(*hris.Employee){
+		"no userName":        func(e *hris.Employee) { e.UserName = "" },
+		"no givenName":       func(e *hris.Employee) { e.GivenName = hris.Field[string]{} },
+		"familyName cleared": func(e *hris.Employee) { e.FamilyName = hris.Field[string]{Present: true, Null: true} },
+		"no email":           func(e *hris.Employee) { e.Email = hris.Field[string]{} },
+	} {
+		e := full
+		drop(&e)
+		if CanCreate(e) {
+			t.Errorf("%s: can create", name)
+		}
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -34,7 +33,9 @@ type Result struct {
 	// Retry reports the message as a batch item failure, so SQS delivers it
 	// again (and, after the receive limit, moves it to the DLQ).
 	Retry bool
-	Err   error
+	// Err is what failed: set whenever Retry is, and on an outcome that
+	// can never be published.
+	Err error
 }
 
 // HandleSQS processes one SQS batch and reports the messages to retry
@@ -44,9 +45,6 @@ type Result struct {
 func (h *Handler) HandleSQS(ctx context.Context, batch events.SQSEvent) (events.SQSEventResponse, error) {
 	return h.batch.Process(ctx, batch, func(ctx context.Context, r events.SQSMessage) error {
 		if res := h.Process(ctx, Message{ID: r.MessageId, Body: r.Body}); res.Retry {
-			if res.Err == nil {
-				return errRetry
-			}
 			return res.Err
 		}
 		return nil
@@ -181,7 +179,7 @@ func (h *Handler) publish(ctx context.Context, out outcome) error {
 // also by reason (the dashboard's "rejections by reason").
 func (h *Handler) count(ctx context.Context, out outcome) {
 	h.cfg.Metrics.Add("Outcome."+strings.ReplaceAll(out.Name, " ", ""), 1)
-	if reason := out.reason(); reason != "" {
+	if reason := out.Reason; reason != "" {
 		metric := "Skipped"
 		if out.Name == catalog.HRISEventRejected {
 			metric = "Rejected"
@@ -220,6 +218,3 @@ func peekEmployeeID(body string) string {
 	}
 	return v.Employee.EmployeeID
 }
-
-// errRetry is the error of a message reported for retry without one.
-var errRetry = errors.New("retry")

@@ -26,7 +26,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/lenderops/encompass-lifecycle/pkg/config"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/directory"
 	"github.com/lenderops/encompass-lifecycle/pkg/hris"
 	"github.com/lenderops/encompass-lifecycle/pkg/idempotency"
@@ -85,22 +84,6 @@ type Metrics interface {
 	Observe(name string, v float64, unit telemetry.Unit)
 }
 
-// UserAPI selects which API creates, updates and disables users
-// (ENCOMPASS_USER_API; the values are pkg/config's).
-type UserAPI string
-
-// The two user APIs.
-const (
-	UserAPISCIM UserAPI = config.UserAPISCIM
-	UserAPIV3   UserAPI = config.UserAPIV3
-)
-
-// Defaults of Config.
-const (
-	DefaultConcurrency  = sqsbatch.DefaultConcurrency
-	DefaultSafetyMargin = sqsbatch.DefaultSafetyMargin
-)
-
 // Config wires a Handler. Directory, Store, Publisher, Mapping, Scheduler
 // and QueueARN are required.
 type Config struct {
@@ -126,10 +109,12 @@ type Config struct {
 	Logger  *slog.Logger
 	Metrics Metrics
 	// Concurrency bounds how many employees of one batch are processed at
-	// once (messages of one employee always run in order).
+	// once (messages of one employee always run in order); 0 is
+	// sqsbatch.DefaultConcurrency.
 	Concurrency int
 	// SafetyMargin is how much of the Lambda's time must remain to start
 	// another message; the rest are reported as failures for SQS to retry.
+	// 0 is sqsbatch.DefaultSafetyMargin.
 	SafetyMargin time.Duration
 	// Now replaces time.Now (tests).
 	Now func() time.Time
@@ -190,7 +175,7 @@ func New(cfg Config) (*Handler, error) {
 		HandOn: h.publish,
 		// Once published, a duplicate needs the name; a held event's
 		// delivery its due time, a cancelled one's the reason.
-		Keep: func(o outcome) outcome { return outcome{Name: o.Name, Due: o.Due, Reason: o.reason()} },
+		Keep: func(o outcome) outcome { return outcome{Name: o.Name, Due: o.Due, Reason: o.Reason} },
 		// Recording the claim done is off the event's path: the batch
 		// waits for it before it answers.
 		Afterwards: sqsbatch.Later,
@@ -203,12 +188,6 @@ func New(cfg Config) (*Handler, error) {
 	}
 	return h, nil
 }
-
-// managedGroups are the mapped groups the directory reconciles.
-func (h *Handler) managedGroups() []mapping.Named { return h.dir.ManagedGroups() }
-
-// canWrite reports whether the directory writes field.
-func (h *Handler) canWrite(field string) bool { return h.dir.Writes(field) }
 
 type nopMetrics struct{}
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/lenderops/encompass-lifecycle/internal/testenv"
 	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
+	"github.com/lenderops/encompass-lifecycle/pkg/config"
 	"github.com/lenderops/encompass-lifecycle/pkg/hris"
 	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
 	"github.com/lenderops/encompass-lifecycle/pkg/publish"
@@ -21,11 +22,11 @@ import (
 func TestLeaverReceipt(t *testing.T) {
 	t.Parallel()
 	clock := testenv.NewClock(t0.Add(10 * time.Minute))
-	e := newEnv(t, provisioning.UserAPISCIM, withNow(clock.Now))
+	e := newEnv(t, config.UserAPISCIM, withNow(clock.Now))
 	e.mustSend(e.prov, hrisEvent("hire", "E1200", t0, joiner("E1200", "receipt")).body())
 	metrics := telemetry.NewMetrics(telemetry.Namespace, map[string]string{"Function": "deprovision"})
 	h, err := provisioning.New(provisioning.Config{
-		Queue: hris.QueueDeprovision, Scheduler: e.scheduler, QueueARN: deprovisionARN, Directory: mustDirectory(t, provisioning.UserAPISCIM, e.client, e.rules),
+		Queue: hris.QueueDeprovision, Scheduler: e.scheduler, QueueARN: deprovisionARN, Directory: mustDirectory(t, config.UserAPISCIM, e.client, e.rules),
 		Store: e.store, Publisher: publish.New(e.eb.Client, "lifecycle-bus"), Mapping: e.rules, Metrics: metrics, Now: clock.Now,
 	})
 	if err != nil {

@@ -138,28 +138,20 @@ func (h *Handler) recordWrite(ctx context.Context, ev *hris.Event, userID, login
 	return nil
 }
 
-// link stores the employee link with the event's ordering key. The version
-// check makes a concurrent delivery for the same employee fail here, so that
-// it is retried and re-evaluated against the newer link.
-func (h *Handler) link(ctx context.Context, ev *hris.Event, link state.Employee, found bool, acc *account.Account, status state.Status) error {
-	return h.linkIndexed(ctx, ev, link, found, acc, status, false)
-}
-
-// linkIndexed is link for an account whose login index entry was written
-// already (created beside the write log): the link is written alone.
-func (h *Handler) linkIndexed(ctx context.Context, ev *hris.Event, link state.Employee, found bool, acc *account.Account, status state.Status, indexed bool) error {
+// link stores the employee link with the event's ordering key,
+// pointing to acc (nil: to no account). The version check makes a
+// concurrent delivery for the same employee fail here, so that it is
+// retried and re-evaluated against the newer link; a link never stored has
+// version 0 (apply), which asks that none exists yet. indexed says acc's
+// login index entry was written already (created beside the write log):
+// the link is then written alone.
+func (h *Handler) link(ctx context.Context, ev *hris.Event, link state.Employee, acc *account.Account, status state.Status, indexed bool) error {
 	next := link
 	next.EmployeeID = ev.Employee.EmployeeID
 	if acc != nil {
-		next.UserID, next.UserName = acc.ID, acc.LoginID
+		next = withAccount(next, acc)
 		if indexed {
 			next.IndexedLogin = strings.ToLower(acc.LoginID)
-		}
-		if acc.GUID != "" {
-			next.GlobalUserID = acc.GUID
-		}
-		if acc.DDAKnown {
-			next.DDA = acc.DDAState()
 		}
 	}
 	next.LastOccurredAt, next.LastEventID, next.Status = ev.OccurredAt, ev.EventID, status
@@ -169,12 +161,31 @@ func (h *Handler) linkIndexed(ctx context.Context, ev *hris.Event, link state.Em
 		// arrive after it (supersede.go).
 		next.LifecycleOccurredAt, next.LifecycleDueAt = ev.OccurredAt, ev.DueAt()
 	}
-	var version int64
-	if found {
-		version = link.Version
-	}
-	if err := h.store.PutEmployee(ctx, next, version); err != nil {
+	if err := h.store.PutEmployee(ctx, next, link.Version); err != nil {
 		return fmt.Errorf("store employee link: %w", err)
+	}
+	return nil
+}
+
+// withAccount is link pointing to acc: its ids and login, its global user
+// id when known (a v3 read-back does not carry it), and its DDA profile when
+// it was read or written.
+func withAccount(link state.Employee, acc *account.Account) state.Employee {
+	link.UserID, link.UserName = acc.ID, acc.LoginID
+	if acc.GUID != "" {
+		link.GlobalUserID = acc.GUID
+	}
+	if acc.DDAKnown {
+		link.DDA = acc.DDAState()
+	}
+	return link
+}
+
+// markTerminated adds the employee to the terminated index (the poller's
+// drift check reads it) with the account they were disabled in.
+func (h *Handler) markTerminated(ctx context.Context, employeeID string, acc *account.Account) error {
+	if err := h.store.MarkTerminated(ctx, employeeID, acc.ID, acc.LoginID); err != nil {
+		return fmt.Errorf("mark terminated: %w", err)
 	}
 	return nil
 }
@@ -184,12 +195,12 @@ func (h *Handler) linkIndexed(ctx context.Context, ev *hris.Event, link state.Em
 // two. They are not one transaction (the state table's local emulator,
 // dynalite, has none), and need not be: if either fails, the message is
 // retried, and the retry writes both again.
-func (h *Handler) linkWith(ctx context.Context, ev *hris.Event, link state.Employee, found bool, acc *account.Account, status state.Status, indexed bool, index func(context.Context) error) error {
+func (h *Handler) linkWith(ctx context.Context, ev *hris.Event, link state.Employee, acc *account.Account, status state.Status, indexed bool, index func(context.Context) error) error {
 	if index == nil {
-		return h.linkIndexed(ctx, ev, link, found, acc, status, indexed)
+		return h.link(ctx, ev, link, acc, status, indexed)
 	}
 	var g errgroup.Group
-	g.Go(func() error { return h.linkIndexed(ctx, ev, link, found, acc, status, indexed) })
+	g.Go(func() error { return h.link(ctx, ev, link, acc, status, indexed) })
 	g.Go(func() error { return index(ctx) })
 	return g.Wait()
 }
@@ -231,15 +242,7 @@ func (h *Handler) resume(ctx context.Context, ev *hris.Event, out outcome) (outc
 	if acc == nil {
 		acc = &account.Account{ID: w.UserID, LoginID: w.LoginID}
 	}
-	detailType := catalog.UserUpdated
-	switch plan.Action {
-	case account.ActionCreate, account.ActionAdopt:
-		detailType = catalog.UserProvisioned
-	case account.ActionReactivate:
-		detailType = catalog.UserReactivated
-	case account.ActionDisable:
-		detailType = catalog.UserDeprovisioned
-	}
+	detailType := detailTypeOf(plan.Action)
 	d := h.accountDetail(ev, acc, plan)
 	if detailType == catalog.UserDeprovisioned {
 		h.receipt(ctx, ev, &d, h.cfg.Now())

@@ -12,6 +12,7 @@ import (
 
 	"github.com/lenderops/encompass-lifecycle/internal/testenv"
 	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
+	"github.com/lenderops/encompass-lifecycle/pkg/config"
 	"github.com/lenderops/encompass-lifecycle/pkg/hris"
 	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
 	"github.com/lenderops/encompass-lifecycle/pkg/publish"
@@ -26,23 +27,12 @@ func bodyOf(prefix, pad string, n int) string {
 	return b + `"}`
 }
 
-// deliver sends one record with a known message id and reports whether it
-// came back as a batch item failure.
-func deliver(t *testing.T, h *provisioning.Handler, messageID, body string) bool {
-	t.Helper()
-	resp, err := h.HandleSQS(context.Background(), events.SQSEvent{Records: []events.SQSMessage{{MessageId: messageID, Body: body}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(resp.BatchItemFailures) == 1
-}
-
 // TestOversizedRejectionLosesNothing: SQS bodies may be 256 KiB, which no
 // EventBridge event can carry. The rejection carries a preview and where the
 // whole body is; the stored body is byte-identical.
 func TestOversizedRejectionLosesNothing(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPIV3)
+	e := newEnv(t, config.UserAPIV3)
 	cases := []struct {
 		name, messageID, body, wantEventID string
 	}{
@@ -52,7 +42,7 @@ func TestOversizedRejectionLosesNothing(t *testing.T) {
 		{"an eventId that is itself hostile", "m-big-4", bodyOf(`{"eventId":"`+strings.Repeat("e", 3000)+`","pad":"`, "a", 100<<10), "m-big-4"},
 	}
 	for _, tc := range cases {
-		if deliver(t, e.prov, tc.messageID, tc.body) {
+		if e.sendRecords(e.prov, events.SQSMessage{MessageId: tc.messageID, Body: tc.body}) != 0 {
 			t.Fatalf("%s: retried; a permanent failure whose body was kept must be acknowledged", tc.name)
 		}
 		dt, d := e.eventFor(tc.wantEventID)
@@ -88,9 +78,9 @@ func TestOversizedRejectionLosesNothing(t *testing.T) {
 // common path costs no extra write.
 func TestSmallRejectionIsNotStored(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPIV3)
+	e := newEnv(t, config.UserAPIV3)
 	before := e.store.Ops()
-	if deliver(t, e.prov, "m-small", `{"eventId":"small-1","schemaVersion":"9"}`) {
+	if e.sendRecords(e.prov, events.SQSMessage{MessageId: "m-small", Body: `{"eventId":"small-1","schemaVersion":"9"}`}) != 0 {
 		t.Fatal("retried")
 	}
 	_, d := e.eventFor("small-1")
@@ -119,10 +109,10 @@ func (f *failingBodies) PutRejectedBody(ctx context.Context, eventID, messageID 
 // decoding, and a refusal by Encompass after the event was claimed.
 func TestRejectedBodyStoreFailureIsRetried(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPIV3)
+	e := newEnv(t, config.UserAPIV3)
 	store := &failingBodies{Store: e.store, fail: true}
 	h, err := provisioning.New(provisioning.Config{
-		Queue: hris.QueueProvision, Scheduler: e.scheduler, QueueARN: provisionARN, Directory: mustDirectory(t, provisioning.UserAPIV3, e.client, e.rules),
+		Queue: hris.QueueProvision, Scheduler: e.scheduler, QueueARN: provisionARN, Directory: mustDirectory(t, config.UserAPIV3, e.client, e.rules),
 		Store: store, Publisher: publish.New(e.eb.Client, "lifecycle-bus"), Mapping: e.rules,
 	})
 	if err != nil {
@@ -141,7 +131,7 @@ func TestRejectedBodyStoreFailureIsRetried(t *testing.T) {
 	for _, tc := range cases {
 		store.fail = true
 		tc.before()
-		if !deliver(t, h, tc.messageID, tc.body) {
+		if e.sendRecords(h, events.SQSMessage{MessageId: tc.messageID, Body: tc.body}) == 0 {
 			t.Fatalf("%s: acknowledged although its body could not be kept", tc.name)
 		}
 		if n := len(e.published(catalog.HRISEventRejected)); n != 0 {
@@ -149,7 +139,7 @@ func TestRejectedBodyStoreFailureIsRetried(t *testing.T) {
 		}
 		store.fail = false
 		tc.before()
-		if deliver(t, h, tc.messageID, tc.body) {
+		if e.sendRecords(h, events.SQSMessage{MessageId: tc.messageID, Body: tc.body}) != 0 {
 			t.Fatalf("%s: redelivery failed", tc.name)
 		}
 		dt, d := e.eventFor(tc.eventID)
@@ -171,9 +161,9 @@ func TestRejectedBodyStoreFailureIsRetried(t *testing.T) {
 // the event still says the body was cut.
 func TestOversizedRejectionInDryRun(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPIV3, dryRun())
+	e := newEnv(t, config.UserAPIV3, dryRun())
 	body := bodyOf(`{"eventId":"big-dry","pad":"`, "x", 256<<10)
-	if deliver(t, e.prov, "m-dry", body) {
+	if e.sendRecords(e.prov, events.SQSMessage{MessageId: "m-dry", Body: body}) != 0 {
 		t.Fatal("retried")
 	}
 	_, d := e.eventFor("big-dry")

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
+	"github.com/lenderops/encompass-lifecycle/pkg/config"
 	"github.com/lenderops/encompass-lifecycle/pkg/hris"
 	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
 	"github.com/lenderops/encompass-lifecycle/pkg/publish"
@@ -49,7 +50,7 @@ func (s *downAfterWrite) ReleaseClaim(ctx context.Context, key state.ClaimKey) e
 // once.
 func TestAppliedChangeIsPublishedAfterPublishAndRecordBothFail(t *testing.T) {
 	for _, api := range bothAPIs {
-		t.Run(string(api), func(t *testing.T) {
+		t.Run(api, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, api)
 			e.mustSend(e.prov, hrisEvent("hire", "E1100", t0, joiner("E1100", "resumer")).body())
@@ -104,10 +105,10 @@ func TestAppliedChangeIsPublishedAfterPublishAndRecordBothFail(t *testing.T) {
 // with every field, not as an adoption of nothing.
 func TestCreatedAccountIsPublishedAsCreatedAfterACrash(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPISCIM)
+	e := newEnv(t, config.UserAPISCIM)
 	store := &downAfterWrite{Store: e.store}
 	h, err := provisioning.New(provisioning.Config{
-		Queue: hris.QueueProvision, Scheduler: e.scheduler, QueueARN: provisionARN, Directory: mustDirectory(t, provisioning.UserAPISCIM, e.client, e.rules),
+		Queue: hris.QueueProvision, Scheduler: e.scheduler, QueueARN: provisionARN, Directory: mustDirectory(t, config.UserAPISCIM, e.client, e.rules),
 		Store: store, Publisher: publish.New(e.eb.Client, "lifecycle-bus", publish.WithBackoff(time.Millisecond)), Mapping: e.rules,
 	})
 	if err != nil {
@@ -139,7 +140,7 @@ func TestCreatedAccountIsPublishedAsCreatedAfterACrash(t *testing.T) {
 // outcome stays in the event's idempotency record for an operator.
 func TestPermanentPublishFailureIsNotRetried(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, provisioning.UserAPIV3)
+	e := newEnv(t, config.UserAPIV3)
 	hire := hrisEvent("hire", "E1102", t0, joiner("E1102", "unpublishable"))
 	e.eb.FailEntries(1, "ValidationException")
 	if failed := e.send(e.prov, hire.body()); len(failed) != 0 {

@@ -8,11 +8,11 @@ import (
 	"time"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
-	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
+	"github.com/lenderops/encompass-lifecycle/pkg/config"
 	"github.com/lenderops/encompass-lifecycle/pkg/state"
 )
 
-var bothAPIs = []provisioning.UserAPI{provisioning.UserAPISCIM, provisioning.UserAPIV3}
+var bothAPIs = []string{config.UserAPISCIM, config.UserAPIV3}
 
 func changed(detail map[string]any) map[string][2]string {
 	out := map[string][2]string{}
@@ -27,7 +27,7 @@ func changed(detail map[string]any) map[string][2]string {
 // TestJoinerMoverLeaverRehire plays the full story through both user APIs.
 func TestJoinerMoverLeaverRehire(t *testing.T) {
 	for _, api := range bothAPIs {
-		t.Run(string(api), func(t *testing.T) {
+		t.Run(api, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, api)
 			ctx := context.Background()
@@ -48,7 +48,7 @@ func TestJoinerMoverLeaverRehire(t *testing.T) {
 			if err != nil || !found || link.UserID != "jdoe" || link.Status != state.StatusActive {
 				t.Fatalf("link = %+v %v %v", link, found, err)
 			}
-			if api == provisioning.UserAPISCIM {
+			if api == config.UserAPISCIM {
 				if u.GlobalUserID == "" || link.GlobalUserID != u.GlobalUserID || d["globalUserId"] != u.GlobalUserID {
 					t.Fatalf("scim create must keep the global user id: user %q link %q event %v", u.GlobalUserID, link.GlobalUserID, d["globalUserId"])
 				}
@@ -76,7 +76,7 @@ func TestJoinerMoverLeaverRehire(t *testing.T) {
 			if _, ok := ch["middleName"]; ok {
 				t.Error("middleName was empty already: clearing it is no change")
 			}
-			if api == provisioning.UserAPISCIM {
+			if api == config.UserAPISCIM {
 				if slices.Contains(e.sim.GroupMembers("Retail Loan Officers"), "jdoe") || !slices.Contains(e.sim.GroupMembers("Processors"), "jdoe") {
 					t.Fatal("groups not reconciled on the move")
 				}

@@ -104,13 +104,10 @@ func (s *Store) PutHeld(ctx context.Context, h Held) error {
 	if h.Body != "" {
 		own["body"] = str(h.Body)
 	}
-	s.count("PutItem")
-	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: own}); err != nil {
+	if err := s.put(ctx, own); err != nil {
 		return fmt.Errorf("state: put held event %s: %w", h.EventID, err)
 	}
-	s.count("PutItem")
-	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table),
-		Item: attrs(key(heldIndexPK, heldIndexSK(h.DueAt, h.EventID)))}); err != nil {
+	if err := s.put(ctx, attrs(key(heldIndexPK, heldIndexSK(h.DueAt, h.EventID)))); err != nil {
 		return fmt.Errorf("state: index held event %s: %w", h.EventID, err)
 	}
 	return nil
@@ -145,14 +142,10 @@ func (s *Store) DeleteHeld(ctx context.Context, k HeldKey) error {
 	if k.EmployeeID == "" || k.EventID == "" {
 		return fmt.Errorf("state: delete held event: empty employee or event id")
 	}
-	s.count("DeleteItem")
-	if _, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.table),
-		Key: key(heldPK(k.EmployeeID), heldSKPrefix+k.EventID)}); err != nil {
+	if err := s.del(ctx, heldPK(k.EmployeeID), heldSKPrefix+k.EventID); err != nil {
 		return fmt.Errorf("state: delete held event %s: %w", k.EventID, err)
 	}
-	s.count("DeleteItem")
-	if _, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.table),
-		Key: key(heldIndexPK, heldIndexSK(k.DueAt, k.EventID))}); err != nil {
+	if err := s.del(ctx, heldIndexPK, heldIndexSK(k.DueAt, k.EventID)); err != nil {
 		return fmt.Errorf("state: delete held event %s from the index: %w", k.EventID, err)
 	}
 	return nil

@@ -134,8 +134,7 @@ func (s *Store) indexLogin(ctx context.Context, login string, e Employee) error 
 	if e.UserID != "" {
 		item["userId"] = str(e.UserID)
 	}
-	s.count("PutItem")
-	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item}); err != nil {
+	if err := s.put(ctx, item); err != nil {
 		return fmt.Errorf("state: index login %s of %s: %w", login, e.EmployeeID, err)
 	}
 	return nil

@@ -178,12 +178,6 @@ func (s *Store) PutRejectedBody(ctx context.Context, eventID, messageID string, 
 	return ref, nil
 }
 
-func (s *Store) put(ctx context.Context, item map[string]types.AttributeValue) error {
-	s.count("PutItem")
-	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item})
-	return err
-}
-
 // GetRejectedBody reads a body stored by PutRejectedBody (operators replaying
 // a rejection, and tests): one read for an inline body, one more per part.
 // A manifest past its ttl counts as absent. The body is returned only when

@@ -166,6 +166,21 @@ func (s *Store) getItem(ctx context.Context, pk, sk string) (map[string]types.At
 	return out.Item, nil
 }
 
+// put writes item unconditionally (counted).
+func (s *Store) put(ctx context.Context, item map[string]types.AttributeValue) error {
+	s.count("PutItem")
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item})
+	return err
+}
+
+// del deletes one item unconditionally (counted); deleting an absent item
+// is not an error.
+func (s *Store) del(ctx context.Context, pk, sk string) error {
+	s.count("DeleteItem")
+	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.table), Key: key(pk, sk)})
+	return err
+}
+
 func key(pk, sk string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{AttrPK: str(pk), AttrSK: str(sk)}
 }

@@ -6,8 +6,6 @@ import (
 	"iter"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
@@ -38,8 +36,7 @@ func (s *Store) MarkTerminated(ctx context.Context, employeeID, userID, loginID 
 	if loginID != "" {
 		item["loginId"] = str(loginID)
 	}
-	s.count("PutItem")
-	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item}); err != nil {
+	if err := s.put(ctx, item); err != nil {
 		return fmt.Errorf("state: mark %s terminated: %w", employeeID, err)
 	}
 	return nil
@@ -48,11 +45,7 @@ func (s *Store) MarkTerminated(ctx context.Context, employeeID, userID, loginID 
 // ClearTerminated removes the employee from the terminated index (rehire).
 // Clearing an absent entry is not an error.
 func (s *Store) ClearTerminated(ctx context.Context, employeeID string) error {
-	s.count("DeleteItem")
-	if _, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName: aws.String(s.table),
-		Key:       key(terminatedPK, employeeID),
-	}); err != nil {
+	if err := s.del(ctx, terminatedPK, employeeID); err != nil {
 		return fmt.Errorf("state: clear terminated %s: %w", employeeID, err)
 	}
 	return nil

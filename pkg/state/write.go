@@ -64,8 +64,7 @@ func (s *Store) RecordWrite(ctx context.Context, w Write) error {
 		}
 		item["from"] = &types.AttributeValueMemberM{Value: from}
 	}
-	s.count("PutItem")
-	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item}); err != nil {
+	if err := s.put(ctx, item); err != nil {
 		return fmt.Errorf("state: record write for %s: %w", w.LoginID, err)
 	}
 	return nil

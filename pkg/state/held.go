@@ -6,8 +6,6 @@ import (
 	"iter"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
@@ -121,12 +119,7 @@ func (s *Store) HeldFor(ctx context.Context, employeeID string) ([]Held, error) 
 		return nil, fmt.Errorf("state: held events: empty employee id")
 	}
 	var out []Held
-	for h, err := range queryItems(ctx, s, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.table),
-		KeyConditionExpression:    aws.String("pk = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(heldPK(employeeID))},
-		ConsistentRead:            aws.Bool(true),
-	}, s.liveHeld) {
+	for h, err := range queryItems(ctx, s, s.pkQuery(heldPK(employeeID), true), s.liveHeld) {
 		if err != nil {
 			return nil, fmt.Errorf("state: held events of %s: %w", employeeID, err)
 		}

@@ -76,24 +76,16 @@ func (s *Store) LoginLinks(ctx context.Context) iter.Seq2[LoginLink, error] {
 		g.SetLimit(LoginIndexShards)
 		for shard := range LoginIndexShards {
 			g.Go(func() error {
-				var bad error
-				err := s.query(gctx, &dynamodb.QueryInput{
-					TableName:                 aws.String(s.table),
-					KeyConditionExpression:    aws.String("pk = :pk"),
-					ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(loginShardPK(shard))},
-				}, func(item map[string]types.AttributeValue) bool {
+				for l, err := range partition(gctx, s, loginShardPK(shard), func(item map[string]types.AttributeValue) (LoginLink, bool, error) {
 					l, err := decodeLoginLink(item)
+					return l, true, err
+				}) {
 					if err != nil {
-						bad = err
-						return false
+						return err
 					}
 					shards[shard] = append(shards[shard], l)
-					return true
-				})
-				if err == nil {
-					err = bad
 				}
-				return err
+				return nil
 			})
 		}
 		if err := g.Wait(); err != nil {

@@ -225,20 +225,16 @@ type deltaItem struct {
 	unreadable bool
 }
 
-// readDeltas reads one shard of delta items.
+// readDeltas reads one shard of delta items (strongly consistent).
 func (s *Snapshot) readDeltas(ctx context.Context, pk string) ([]deltaItem, error) {
 	var out []deltaItem
-	err := s.store.query(ctx, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.store.table),
-		KeyConditionExpression:    aws.String("pk = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(pk)},
-		ConsistentRead:            aws.Bool(true),
-	}, func(item map[string]types.AttributeValue) bool {
-		out = append(out, decodeDelta(item))
-		return true
-	})
-	if err != nil {
-		return out, fmt.Errorf("state: read snapshot %s: %w", pk, err)
+	for d, err := range queryItems(ctx, s.store, s.store.pkQuery(pk, true), func(item map[string]types.AttributeValue) (deltaItem, bool, error) {
+		return decodeDelta(item), true, nil
+	}) {
+		if err != nil {
+			return nil, fmt.Errorf("state: read snapshot %s: %w", pk, err)
+		}
+		out = append(out, d)
 	}
 	return out, nil
 }

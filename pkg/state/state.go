@@ -300,13 +300,23 @@ func (s *Store) query(ctx context.Context, in *dynamodb.QueryInput, yield func(m
 }
 
 // partition yields the items of partition pk decoded by decode (see
-// queryItems).
+// queryItems), read eventually consistent.
 func partition[T any](ctx context.Context, s *Store, pk string, decode func(map[string]types.AttributeValue) (v T, keep bool, err error)) iter.Seq2[T, error] {
-	return queryItems(ctx, s, &dynamodb.QueryInput{
+	return queryItems(ctx, s, s.pkQuery(pk, false), decode)
+}
+
+// pkQuery is the Query of every item of partition pk; consistent asks for a
+// strongly consistent read.
+func (s *Store) pkQuery(pk string, consistent bool) *dynamodb.QueryInput {
+	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		KeyConditionExpression:    aws.String("pk = :pk"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(pk)},
-	}, decode)
+	}
+	if consistent {
+		in.ConsistentRead = aws.Bool(true)
+	}
+	return in
 }
 
 // queryItems yields the items of a query decoded by decode, page by page

@@ -189,7 +189,6 @@ func (s *Store) PutEmployee(ctx context.Context, e Employee, expectedVersion int
 		in.ExpressionAttributeNames = map[string]string{"#v": "version"}
 		in.ExpressionAttributeValues = map[string]types.AttributeValue{":v": num(expectedVersion)}
 	}
-	s.count("PutItem")
 	if _, err := s.db.PutItem(ctx, in); err != nil {
 		if IsConditionFailed(err) {
 			return fmt.Errorf("put employee %s at version %d: %w", e.EmployeeID, expectedVersion, ErrConflict)

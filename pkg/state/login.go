@@ -137,7 +137,6 @@ func (s *Store) indexLogin(ctx context.Context, login string, e Employee) error 
 // leaves a stale entry, which readers resolve (LoginLink), and the link
 // itself is already stored.
 func (s *Store) unindexLogin(ctx context.Context, login, employeeID string) {
-	s.count("DeleteItem")
 	_, _ = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName:                 aws.String(s.table),
 		Key:                       key(LoginIndexPK(login), login),

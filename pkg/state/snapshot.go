@@ -331,7 +331,6 @@ func (s *Snapshot) writeDelta(ctx context.Context, w DeltaWrite) error {
 	s.writes.Add(1)
 	if w.Form == "" && (w.Old == nil || !w.Old.InBase) {
 		// The base does not know the user: removing its delta item is enough.
-		s.store.count("DeleteItem")
 		_, err := s.store.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 			TableName: aws.String(s.store.table), Key: k, ConditionExpression: cond, ExpressionAttributeValues: values,
 		})
@@ -347,7 +346,6 @@ func (s *Snapshot) writeDelta(ctx context.Context, w DeltaWrite) error {
 			item[attrDrift] = &types.AttributeValueMemberBOOL{Value: true}
 		}
 	}
-	s.store.count("PutItem")
 	_, err := s.store.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(s.store.table), Item: item, ConditionExpression: cond, ExpressionAttributeValues: values,
 	})
@@ -469,7 +467,6 @@ func (s *Snapshot) Release(ctx context.Context, owner string) error {
 // updateMeta makes one conditional update of the header.
 func (s *Snapshot) updateMeta(ctx context.Context, update, cond string, names map[string]string, values map[string]types.AttributeValue) error {
 	s.writes.Add(1)
-	s.store.count("UpdateItem")
 	_, err := s.store.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.store.table),
 		Key:                       key(snapshotMetaPK, snapshotMetaSK),

@@ -105,13 +105,13 @@ func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = no
 // New returns a Store for table.
 func New(client DynamoDBAPI, table string, opts ...Option) *Store {
 	s := &Store{
-		db:       client,
 		table:    table,
 		lease:    DefaultClaimLease,
 		writeTTL: DefaultWriteTTL,
 		now:      time.Now,
 		byName:   map[string]int64{},
 	}
+	s.db = countingDB{db: client, count: s.count}
 	for _, o := range opts {
 		o(s)
 	}
@@ -126,7 +126,7 @@ func (s *Store) Table() string { return s.table }
 func (s *Store) Ops() int64 { return s.ops.Load() }
 
 // OpsByName returns the request count per operation name (GetItem, PutItem,
-// UpdateItem, DeleteItem, Query).
+// UpdateItem, DeleteItem, Query, BatchWriteItem).
 func (s *Store) OpsByName() map[string]int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -144,6 +144,46 @@ func (s *Store) count(op string) {
 	s.mu.Unlock()
 }
 
+// countingDB counts every request before passing it on: one per call, so
+// one per page of a Query and one per attempt of a BatchWriteItem. New
+// wraps the client in it, so that no request goes uncounted; it embeds
+// nothing, so a method added to DynamoDBAPI does not compile until it is
+// counted here too.
+type countingDB struct {
+	db    DynamoDBAPI
+	count func(op string)
+}
+
+func (c countingDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	c.count("GetItem")
+	return c.db.GetItem(ctx, in, optFns...)
+}
+
+func (c countingDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	c.count("PutItem")
+	return c.db.PutItem(ctx, in, optFns...)
+}
+
+func (c countingDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	c.count("UpdateItem")
+	return c.db.UpdateItem(ctx, in, optFns...)
+}
+
+func (c countingDB) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
+	c.count("DeleteItem")
+	return c.db.DeleteItem(ctx, in, optFns...)
+}
+
+func (c countingDB) Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	c.count("Query")
+	return c.db.Query(ctx, in, optFns...)
+}
+
+func (c countingDB) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
+	c.count("BatchWriteItem")
+	return c.db.BatchWriteItem(ctx, in, optFns...)
+}
+
 // ---- attribute helpers ----
 
 func str(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
@@ -151,10 +191,9 @@ func num(v int64) types.AttributeValue {
 	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
 }
 
-// getItem reads one item with a strongly consistent read (counted); an
-// absent item is an empty map.
+// getItem reads one item with a strongly consistent read; an absent item
+// is an empty map.
 func (s *Store) getItem(ctx context.Context, pk, sk string) (map[string]types.AttributeValue, error) {
-	s.count("GetItem")
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.table),
 		Key:            key(pk, sk),
@@ -166,17 +205,15 @@ func (s *Store) getItem(ctx context.Context, pk, sk string) (map[string]types.At
 	return out.Item, nil
 }
 
-// put writes item unconditionally (counted).
+// put writes item unconditionally.
 func (s *Store) put(ctx context.Context, item map[string]types.AttributeValue) error {
-	s.count("PutItem")
 	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item})
 	return err
 }
 
-// del deletes one item unconditionally (counted); deleting an absent item
-// is not an error.
+// del deletes one item unconditionally; deleting an absent item is not an
+// error.
 func (s *Store) del(ctx context.Context, pk, sk string) error {
-	s.count("DeleteItem")
 	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.table), Key: key(pk, sk)})
 	return err
 }
@@ -282,7 +319,6 @@ func (s *Store) query(ctx context.Context, in *dynamodb.QueryInput, yield func(m
 		in.Limit = aws.Int32(s.queryLimit)
 	}
 	for {
-		s.count("Query")
 		out, err := s.db.Query(ctx, in)
 		if err != nil {
 			return fmt.Errorf("state: query %s: %w", s.table, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -125,7 +126,7 @@ func (s *Store) HeldFor(ctx context.Context, employeeID string) ([]Held, error) 
 		}
 		out = append(out, h)
 	}
-	sortHeld(out)
+	slices.SortStableFunc(out, compareHeld)
 	return out, nil
 }
 
@@ -176,19 +177,11 @@ func decodeHeld(item map[string]types.AttributeValue) (Held, int64, error) {
 	return h, ttl, r.err
 }
 
-// sortHeld orders held events by due time, then by when they occurred,
+// compareHeld orders held events by due time, then by when they occurred,
 // which is the order they apply in.
-func sortHeld(hs []Held) {
-	for i := 1; i < len(hs); i++ {
-		for j := i; j > 0 && heldBefore(hs[j], hs[j-1]); j-- {
-			hs[j], hs[j-1] = hs[j-1], hs[j]
-		}
+func compareHeld(a, b Held) int {
+	if c := a.DueAt.Compare(b.DueAt); c != 0 {
+		return c
 	}
-}
-
-func heldBefore(a, b Held) bool {
-	if !a.DueAt.Equal(b.DueAt) {
-		return a.DueAt.Before(b.DueAt)
-	}
-	return a.OccurredAt.Before(b.OccurredAt)
+	return a.OccurredAt.Compare(b.OccurredAt)
 }

@@ -185,7 +185,7 @@ func resumes(old map[string]types.AttributeValue, now time.Time) bool {
 	}
 	r := &itemReader{item: old, what: "replaced claim"}
 	st := ClaimStatus(r.str("status", false))
-	if ttl := r.int(AttrTTL, false); ttl > 0 && ttl < now.Unix() {
+	if expired(r.int(AttrTTL, false), now) {
 		return false
 	}
 	return st == ClaimInProgress || st == ClaimReleased

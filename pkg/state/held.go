@@ -156,7 +156,7 @@ func (s *Store) AllHeld(ctx context.Context) iter.Seq2[Held, error] {
 // DynamoDB has not deleted yet.
 func (s *Store) liveHeld(item map[string]types.AttributeValue) (Held, bool, error) {
 	h, ttl, err := decodeHeld(item)
-	return h, err != nil || ttl == 0 || ttl >= s.now().Unix(), err
+	return h, err != nil || !expired(ttl, s.now()), err
 }
 
 func decodeHeld(item map[string]types.AttributeValue) (Held, int64, error) {

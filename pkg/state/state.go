@@ -191,6 +191,20 @@ func num(v int64) types.AttributeValue {
 	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
 }
 
+// strMapAttr is m as a map attribute of strings (itemReader.strMap reads it).
+func strMapAttr(m map[string]string) types.AttributeValue {
+	av := make(map[string]types.AttributeValue, len(m))
+	for k, v := range m {
+		av[k] = str(v)
+	}
+	return &types.AttributeValueMemberM{Value: av}
+}
+
+// expired reports whether an item whose ttl attribute (epoch seconds) is
+// ttl has expired at now: DynamoDB deletes such items in its own time, so
+// readers treat them as absent. 0 (no ttl) never expires.
+func expired(ttl int64, now time.Time) bool { return ttl > 0 && ttl < now.Unix() }
+
 // getItem reads one item with a strongly consistent read; an absent item
 // is an empty map.
 func (s *Store) getItem(ctx context.Context, pk, sk string) (map[string]types.AttributeValue, error) {

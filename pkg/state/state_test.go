@@ -450,6 +450,45 @@ func TestTerminatedPagination(t *testing.T) {
 	}
 }
 
+// TerminatedOf reads one employee's entry with one GetItem: found after
+// MarkTerminated, gone after ClearTerminated, an error for a malformed item.
+func TestTerminatedOf(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t)
+	if _, found, err := f.store.TerminatedOf(ctx, "E1"); err != nil || found {
+		t.Fatalf("empty table: found=%v err=%v", found, err)
+	}
+	if err := f.store.MarkTerminated(ctx, "E1", "u1", "jdoe"); err != nil {
+		t.Fatal(err)
+	}
+	before := f.store.OpsByName()
+	u, found, err := f.store.TerminatedOf(ctx, "E1")
+	if err != nil || !found {
+		t.Fatalf("found=%v err=%v", found, err)
+	}
+	if want := (state.TerminatedUser{EmployeeID: "E1", UserID: "u1", LoginID: "jdoe", TerminatedAt: f.clock.Now()}); u != want {
+		t.Fatalf("got %+v\nwant %+v", u, want)
+	}
+	after := f.store.OpsByName()
+	if after["GetItem"]-before["GetItem"] != 1 || after["Query"] != before["Query"] {
+		t.Fatalf("ops before %v, after %v: want one GetItem", before, after)
+	}
+	if err := f.store.ClearTerminated(ctx, "E1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, err := f.store.TerminatedOf(ctx, "E1"); err != nil || found {
+		t.Fatalf("cleared: found=%v err=%v", found, err)
+	}
+	f.rawPut(t, map[string]types.AttributeValue{"pk": s("TERMINATED"), "sk": s("E2"), "employeeId": n("2")})
+	if _, found, err := f.store.TerminatedOf(ctx, "E2"); !errors.Is(err, state.ErrMalformedItem) || found {
+		t.Fatalf("malformed: found=%v err=%v", found, err)
+	}
+	if _, _, err := f.store.TerminatedOf(ctx, ""); err == nil {
+		t.Fatal("empty employee id accepted")
+	}
+}
+
 // Without a Limit, DynamoDB pages at 1 MB: three ~390 KB items need two.
 func TestTerminatedPaginationOverOneMegabyte(t *testing.T) {
 	t.Parallel()

@@ -55,15 +55,39 @@ func (s *Store) ClearTerminated(ctx context.Context, employeeID string) error {
 // page (one Query per page). It stops at the first error, which it yields.
 func (s *Store) Terminated(ctx context.Context) iter.Seq2[TerminatedUser, error] {
 	return partition(ctx, s, terminatedPK, func(item map[string]types.AttributeValue) (TerminatedUser, bool, error) {
-		r := &itemReader{item: item, what: "terminated item " + sortKeyOf(item)}
-		u := TerminatedUser{
-			EmployeeID:   r.str("employeeId", true),
-			UserID:       r.str("userId", false),
-			LoginID:      r.str("loginId", false),
-			TerminatedAt: r.time("terminatedAt", false),
-		}
-		return u, true, r.err
+		u, err := decodeTerminated(item)
+		return u, true, err
 	})
+}
+
+// TerminatedOf returns the employee's entry of the terminated index (one
+// strongly consistent GetItem); found is false when there is none.
+func (s *Store) TerminatedOf(ctx context.Context, employeeID string) (u TerminatedUser, found bool, err error) {
+	if employeeID == "" {
+		return TerminatedUser{}, false, fmt.Errorf("state: terminated entry: empty employee id")
+	}
+	item, err := s.getItem(ctx, terminatedPK, employeeID)
+	if err != nil {
+		return TerminatedUser{}, false, fmt.Errorf("state: terminated entry of %s: %w", employeeID, err)
+	}
+	if len(item) == 0 {
+		return TerminatedUser{}, false, nil
+	}
+	if u, err = decodeTerminated(item); err != nil {
+		return TerminatedUser{}, false, err
+	}
+	return u, true, nil
+}
+
+func decodeTerminated(item map[string]types.AttributeValue) (TerminatedUser, error) {
+	r := &itemReader{item: item, what: "terminated item " + sortKeyOf(item)}
+	u := TerminatedUser{
+		EmployeeID:   r.str("employeeId", true),
+		UserID:       r.str("userId", false),
+		LoginID:      r.str("loginId", false),
+		TerminatedAt: r.time("terminatedAt", false),
+	}
+	return u, r.err
 }
 
 // sortKeyOf names an item by its sort key for error messages.

@@ -158,15 +158,19 @@ func compareOne(key, enc string, old state.SnapshotUser, had, terminated bool, e
 	// Drift is reported once, when it starts. (A baseline reports none: the
 	// next poll reports the drift that already existed.)
 	// A DDA profile enabled again is the same exposure as the account.
-	wantDrift := terminated && func() bool {
-		c, _, _ := decodeCanonical(enc)
-		return c.Enabled() || c.DDAEnabled()
-	}()
+	var newC Canonical
+	wantDrift := false
+	if terminated {
+		newC, _, _ = decodeCanonical(enc)
+		wantDrift = newC.Enabled() || newC.DDAEnabled()
+	}
 	// The common case, an unchanged user, costs one string comparison.
 	if had && old.Form == enc && old.Drift == wantDrift {
 		return nil
 	}
-	newC, _, _ := decodeCanonical(enc)
+	if !terminated { // enc is decoded once
+		newC, _, _ = decodeCanonical(enc)
+	}
 	d := &diffEntry{key: key, newEnc: enc, newC: newC, drift: wantDrift, emp: emp}
 	if had || old.Delta {
 		o := old

@@ -279,31 +279,14 @@ func Load(ctx context.Context, getenv func(string) string, need Needs, opts ...O
 		}
 		c.DryRun = b
 	}
-	if v := env(EnvMaxRemovalRatio); v != "" {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || math.IsNaN(f) || f <= 0 || f > 1 {
-			bad(EnvMaxRemovalRatio, "must be a number greater than 0 and at most 1, got %q", v)
-		} else {
-			c.MaxRemovalRatio = f
-		}
-	}
+	readRatio(env, bad, EnvMaxRemovalRatio, true, &c.MaxRemovalRatio)
 	if need&NeedState != 0 {
-		c.StateTable = env(EnvStateTable)
-		switch {
-		case c.StateTable == "":
-			bad(EnvStateTable, "required (the DynamoDB state table name)")
-		case !validTable(c.StateTable):
-			bad(EnvStateTable, "not a DynamoDB table name or ARN: %q", c.StateTable)
-		}
+		c.StateTable = varSpec{EnvStateTable, "the DynamoDB state table name", validTable,
+			"not a DynamoDB table name or ARN: %q"}.read(env, bad)
 	}
 	if need&NeedEventBus != 0 {
-		c.EventBusName = env(EnvEventBusName)
-		switch {
-		case c.EventBusName == "":
-			bad(EnvEventBusName, "required (the EventBridge bus name)")
-		case !busName.MatchString(c.EventBusName):
-			bad(EnvEventBusName, "not an EventBridge bus name or ARN: %q", c.EventBusName)
-		}
+		c.EventBusName = varSpec{EnvEventBusName, "the EventBridge bus name", busName.MatchString,
+			"not an EventBridge bus name or ARN: %q"}.read(env, bad)
 	}
 	if need&NeedEncompass != 0 {
 		if v := env(EnvAPIURL); v != "" {
@@ -322,13 +305,8 @@ func Load(ctx context.Context, getenv func(string) string, need Needs, opts ...O
 				c.APIURL = strings.TrimRight(u.String(), "/")
 			}
 		}
-		c.InstanceID = env(EnvInstanceID)
-		switch {
-		case c.InstanceID == "":
-			bad(EnvInstanceID, "required (the lender's Encompass instance id, e.g. BE11111111)")
-		case !instanceID.MatchString(c.InstanceID):
-			bad(EnvInstanceID, "must be letters, digits, '-', '_' or '.' (at most 64), got %q", c.InstanceID)
-		}
+		c.InstanceID = varSpec{EnvInstanceID, "the lender's Encompass instance id, e.g. BE11111111", instanceID.MatchString,
+			"must be letters, digits, '-', '_' or '.' (at most 64), got %q"}.read(env, bad)
 		if v := env(EnvUserAPI); v != "" {
 			if v != UserAPISCIM && v != UserAPIV3 {
 				bad(EnvUserAPI, "must be %q or %q, got %q", UserAPISCIM, UserAPIV3, v)
@@ -414,15 +392,55 @@ func validTable(s string) bool {
 
 type badFunc func(name, format string, args ...any)
 
+// varSpec says what a variable must hold.
+type varSpec struct {
+	name string
+	// required says what the variable is, for "required (...)" when it is
+	// unset; "" when it may be unset.
+	required string
+	// valid checks a value that is set; invalid says why one is refused: a
+	// format whose one %q is the value.
+	valid   func(string) bool
+	invalid string
+}
+
+// read reads the variable and reports it when it is required and unset, or
+// set and not valid; a refused value is echoed shortened.
+func (s varSpec) read(env func(string) string, bad badFunc) string {
+	v := env(s.name)
+	switch {
+	case v == "" && s.required != "":
+		bad(s.name, "required (%s)", s.required)
+	case v != "" && !s.valid(v):
+		bad(s.name, s.invalid, shorten(v))
+	}
+	return v
+}
+
+// readRatio reads a share into *to when the variable is set: a number of
+// at most 1, and above 0 when positive (else at least 0).
+func readRatio(env func(string) string, bad badFunc, name string, positive bool, to *float64) {
+	v := env(name)
+	if v == "" {
+		return
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	low, want := f < 0, "a number from 0 to 1"
+	if positive {
+		low, want = f <= 0, "a number greater than 0 and at most 1"
+	}
+	if err != nil || math.IsNaN(f) || low || f > 1 {
+		bad(name, "must be %s, got %q", want, shorten(v))
+		return
+	}
+	*to = f
+}
+
 // readRoster reads the reconcile function's variables.
 func (c *Config) readRoster(env func(string) string, bad badFunc) {
-	c.RosterBucket = env(EnvRosterBucket)
-	switch {
-	case c.RosterBucket == "":
-		bad(EnvRosterBucket, "required (the S3 bucket of rosters and reconciliation reports)")
-	case !bucketName.MatchString(c.RosterBucket) || strings.Contains(c.RosterBucket, ".."):
-		bad(EnvRosterBucket, "not an S3 bucket name (3 to 63 lower-case letters, digits, '.' and '-'), got %q", c.RosterBucket)
-	}
+	c.RosterBucket = varSpec{EnvRosterBucket, "the S3 bucket of rosters and reconciliation reports",
+		func(v string) bool { return bucketName.MatchString(v) && !strings.Contains(v, "..") },
+		"not an S3 bucket name (3 to 63 lower-case letters, digits, '.' and '-'), got %q"}.read(env, bad)
 	if v := env(EnvIgnoreLogins); v != "" {
 		for _, p := range strings.Split(v, ",") {
 			p = strings.ToLower(strings.TrimSpace(p))
@@ -430,20 +448,13 @@ func (c *Config) readRoster(env func(string) string, bad badFunc) {
 				continue
 			}
 			if _, err := path.Match(p, ""); err != nil {
-				bad(EnvIgnoreLogins, "%q is not a glob pattern (*, ?, [...])", p)
+				bad(EnvIgnoreLogins, "%q is not a glob pattern (*, ?, [...])", shorten(p))
 				continue
 			}
 			c.IgnoreLogins = append(c.IgnoreLogins, p)
 		}
 	}
-	if v := env(EnvMinRosterRatio); v != "" {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || math.IsNaN(f) || f < 0 || f > 1 {
-			bad(EnvMinRosterRatio, "must be a number from 0 to 1, got %q", v)
-		} else {
-			c.MinRosterRatio = f
-		}
-	}
+	readRatio(env, bad, EnvMinRosterRatio, false, &c.MinRosterRatio)
 }
 
 // QueueURL is the URL of the queue whose ARN is arn

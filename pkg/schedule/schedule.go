@@ -94,9 +94,6 @@ func New(api API, cfg Config) (*Scheduler, error) {
 	return &Scheduler{api: api, cfg: cfg}, nil
 }
 
-// Group is the schedule group.
-func (s *Scheduler) Group() string { return s.cfg.Group }
-
 // Hold is one held event's delivery.
 type Hold struct {
 	// Name is the schedule's name (Name of the event id).

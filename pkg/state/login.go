@@ -108,8 +108,6 @@ func decodeLoginLink(item map[string]types.AttributeValue) (LoginLink, error) {
 	return l, r.err
 }
 
-// indexLogin writes the index entry of e's login (unconditionally: the
-// entry is a pointer to the link, which stays the truth).
 // IndexLogin writes the login index entry of login for e (the employee id,
 // and the user id when known). PutEmployee writes it before a link whose
 // login changed; a caller that wrote it already, beside an earlier step,
@@ -120,6 +118,9 @@ func (s *Store) IndexLogin(ctx context.Context, login string, e Employee) error 
 	return s.indexLogin(ctx, strings.ToLower(login), e)
 }
 
+// indexLogin writes the index entry of login, already lower-case, for e
+// (unconditionally: the entry is a pointer to the link, which stays the
+// truth).
 func (s *Store) indexLogin(ctx context.Context, login string, e Employee) error {
 	item := key(LoginIndexPK(login), login)
 	item["employeeId"] = str(e.EmployeeID)

@@ -38,17 +38,12 @@ import (
 
 // Fail reports a cold-start failure as one JSON log line, so that the
 // operator reads one clear message in CloudWatch. A configuration error
-// names each variable at fault (config.Error's problems).
+// names each variable at fault once (config.Error's Variables).
 func Fail(w io.Writer, function string, err error) {
 	args := []any{"function", function}
 	var ce *config.Error
 	if errors.As(err, &ce) {
-		vars := make([]string, 0, len(ce.Problems))
-		for _, p := range ce.Problems {
-			name, _, _ := strings.Cut(p, ":")
-			vars = append(vars, name)
-		}
-		args = append(args, "variables", vars)
+		args = append(args, "variables", ce.Variables)
 	}
 	telemetry.NewLogger(w, slog.LevelInfo).Error("cold start failed: "+err.Error(), args...)
 }

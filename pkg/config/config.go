@@ -16,6 +16,7 @@ import (
 	"os"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -229,7 +230,12 @@ func WithSecretsClient(c SecretsAPI) Option { return func(l *loader) { l.secrets
 
 // Error lists every missing or malformed variable.
 type Error struct {
-	Problems []string // each "VARIABLE: what is wrong"
+	// Problems are each "VARIABLE: what is wrong" ("ENCOMPASS_SECRET_ARN
+	// clientId: ..." for a field of the secret a variable names).
+	Problems []string
+	// Variables names each variable at fault once, in the order of
+	// Problems.
+	Variables []string
 }
 
 func (e *Error) Error() string { return "config: " + strings.Join(e.Problems, "; ") }
@@ -250,10 +256,14 @@ func Load(ctx context.Context, getenv func(string) string, need Needs, opts ...O
 		o(l)
 	}
 	env := func(name string) string { return strings.TrimSpace(getenv(name)) }
-	var problems []string
-	bad := func(name, format string, args ...any) {
-		problems = append(problems, name+": "+fmt.Sprintf(format, args...))
+	ce := &Error{}
+	badPart := func(variable, label, format string, args ...any) {
+		ce.Problems = append(ce.Problems, label+": "+fmt.Sprintf(format, args...))
+		if !slices.Contains(ce.Variables, variable) {
+			ce.Variables = append(ce.Variables, variable)
+		}
 	}
+	bad := func(name, format string, args ...any) { badPart(name, name, format, args...) }
 
 	c := &Config{
 		APIURL:          DefaultAPIURL,
@@ -332,8 +342,8 @@ func Load(ctx context.Context, getenv func(string) string, need Needs, opts ...O
 	if need&NeedWebhookKeys != 0 && env(EnvWebhookSecretARN) == "" && getenv(EnvWebhookSigningKeys) == "" {
 		bad(EnvWebhookSecretARN, "required: set %s or, for local runs, %s", EnvWebhookSecretARN, EnvWebhookSigningKeys)
 	}
-	if len(problems) > 0 {
-		return nil, &Error{Problems: problems}
+	if len(ce.Problems) > 0 {
+		return nil, ce
 	}
 
 	// AWS and secrets.
@@ -360,7 +370,7 @@ func Load(ctx context.Context, getenv func(string) string, need Needs, opts ...O
 	}
 
 	if need&NeedEncompass != 0 {
-		if err := c.loadCredentials(ctx, env, getenv, lazySecrets, bad); err != nil {
+		if err := c.loadCredentials(ctx, env, getenv, lazySecrets, badPart); err != nil {
 			return nil, err
 		}
 	}
@@ -369,8 +379,8 @@ func Load(ctx context.Context, getenv func(string) string, need Needs, opts ...O
 			return nil, err
 		}
 	}
-	if len(problems) > 0 {
-		return nil, &Error{Problems: problems}
+	if len(ce.Problems) > 0 {
+		return nil, ce
 	}
 	return c, nil
 }
@@ -390,7 +400,12 @@ func validTable(s string) bool {
 	return tableName.MatchString(s)
 }
 
+// badFunc reports what is wrong with the variable name.
 type badFunc func(name, format string, args ...any)
+
+// badPartFunc reports what is wrong with a part of variable (a field of the
+// secret it names), called label in the message.
+type badPartFunc func(variable, label, format string, args ...any)
 
 // varSpec says what a variable must hold.
 type varSpec struct {
@@ -481,8 +496,16 @@ type encompassSecret struct {
 	Password     string `json:"password"`
 }
 
-func (c *Config) loadCredentials(ctx context.Context, env, getenv func(string) string, secrets func() *Secrets, bad badFunc) error {
+func (c *Config) loadCredentials(ctx context.Context, env, getenv func(string) string, secrets func() *Secrets, badPart badPartFunc) error {
 	var where, idName, secretName, userName, passName string
+	// A field of the secret is reported as its variable's problem.
+	bad := func(label, format string, args ...any) {
+		variable := label
+		if where != "" {
+			variable = where
+		}
+		badPart(variable, label, format, args...)
+	}
 	if arn := env(EnvSecretARN); arn != "" {
 		raw, err := secrets().Get(ctx, arn)
 		if err != nil {

@@ -96,3 +96,19 @@ func TestRefusedValuesAreShortened(t *testing.T) {
 		}
 	}
 }
+
+// A variable with two problems is listed once in Error.Variables.
+func TestErrorNamesEachVariableOnce(t *testing.T) {
+	t.Parallel()
+	env := reconcileEnv()
+	env["RECONCILE_IGNORE_LOGINS"] = "svc-[a,admin-[b"
+	delete(env, "ROSTER_BUCKET")
+	_, err := load(t, env, config.ForReconcile)
+	var ce *config.Error
+	if !errors.As(err, &ce) || len(ce.Problems) != 3 {
+		t.Fatalf("%v, want three problems", err)
+	}
+	if want := []string{"ROSTER_BUCKET", "RECONCILE_IGNORE_LOGINS"}; !slices.Equal(ce.Variables, want) {
+		t.Fatalf("variables %q, want %q", ce.Variables, want)
+	}
+}

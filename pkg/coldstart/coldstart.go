@@ -166,14 +166,14 @@ func Publisher(cfg *config.Config, metrics *telemetry.Metrics) *publish.Publishe
 }
 
 // Flushing wraps a Lambda handler so that each invocation ends with its
-// metrics line; after is called with the event and the answer (to add the
-// invocation's own counts).
-func Flushing[E, R any](metrics *telemetry.Metrics, w io.Writer, log *slog.Logger, handle func(context.Context, E) (R, error), after func(E, R)) func(context.Context, E) (R, error) {
+// metrics line; after is called with the event, the answer and the error
+// (to add the invocation's own counts).
+func Flushing[E, R any](metrics *telemetry.Metrics, w io.Writer, log *slog.Logger, handle func(context.Context, E) (R, error), after func(E, R, error)) func(context.Context, E) (R, error) {
 	var mu sync.Mutex
 	return func(ctx context.Context, ev E) (R, error) {
 		r, err := handle(ctx, ev)
 		if after != nil {
-			after(ev, r)
+			after(ev, r, err)
 		}
 		// One Lambda container runs one invocation at a time; the lock only
 		// keeps a test's concurrent calls from interleaving lines.

@@ -1,7 +1,6 @@
 package config_test
 
 import (
-	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,12 +36,7 @@ func TestSchedulingVariables(t *testing.T) {
 		t.Fatalf("webhook: %v", err)
 	}
 
-	tests := []struct {
-		name   string
-		need   config.Needs
-		change map[string]string // "" deletes
-		want   []string
-	}{
+	tests := []invalidCase{
 		{"group missing", config.ForProvision, map[string]string{"SCHEDULER_GROUP": ""}, []string{"SCHEDULER_GROUP: required"}},
 		{"group name", config.ForProvision, map[string]string{"SCHEDULER_GROUP": "held events/prod"}, []string{"SCHEDULER_GROUP: must be 1 to 64 letters"}},
 		{"group too long", config.ForProvision, map[string]string{"SCHEDULER_GROUP": strings.Repeat("g", 65)}, []string{"SCHEDULER_GROUP: must be"}},
@@ -63,29 +57,7 @@ func TestSchedulingVariables(t *testing.T) {
 		{"several", config.ForProvision, map[string]string{"SCHEDULER_GROUP": "", "SCHEDULER_ROLE_ARN": "", "PROVISION_QUEUE_ARN": ""},
 			[]string{"SCHEDULER_GROUP: required", "SCHEDULER_ROLE_ARN: required", "PROVISION_QUEUE_ARN: required"}},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			env := base()
-			for k, v := range tc.change {
-				if v == "" {
-					delete(env, k)
-				} else {
-					env[k] = v
-				}
-			}
-			_, err := load(t, env, tc.need)
-			var cerr *config.Error
-			if !errors.As(err, &cerr) {
-				t.Fatalf("err = %v, want *config.Error", err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("err = %q, want it to contain %q", err, w)
-				}
-			}
-		})
-	}
+	runInvalid(t, tests)
 }
 
 func manyReasons(n int) string {

@@ -24,27 +24,14 @@ type fixture struct {
 	store  *state.Store
 	client *dynamodb.Client
 	table  string
-	clock  *clock
-}
-
-// clock is a settable time source for lease and expiry tests.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+	clock  *testenv.Clock
 }
 
 func newFixture(t *testing.T, opts ...state.Option) *fixture {
 	t.Helper()
 	d := testenv.DynamoDB(t)
 	table := d.CreateTable(t)
-	c := &clock{t: time.Date(2026, 11, 20, 15, 0, 0, 0, time.UTC)}
+	c := testenv.NewClock(time.Date(2026, 11, 20, 15, 0, 0, 0, time.UTC))
 	opts = append([]state.Option{state.WithClock(c.Now)}, opts...)
 	return &fixture{store: state.New(d.Client, table, opts...), client: d.Client, table: table, clock: c}
 }

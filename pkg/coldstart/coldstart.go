@@ -222,21 +222,26 @@ func BuildProvisioning(ctx context.Context, cfg *config.Config, function string,
 		return nil, err
 	}
 	p.Store, p.Publisher = State(cfg, state.WithClock(p.Now)), Publisher(cfg, p.Metrics)
-	if p.Scheduler, err = Scheduler(cfg, p.Metrics); err != nil {
+	if p.Scheduler, err = Scheduler(cfg, p.Log, p.Metrics); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
 // Scheduler holds future-dated events in SCHEDULER_GROUP, counting
-// SchedulerCalls.
-func Scheduler(cfg *config.Config, metrics *telemetry.Metrics) (*schedule.Scheduler, error) {
+// SchedulerCalls. Without SCHEDULER_DLQ_ARN its schedules have no
+// dead-letter queue, which it logs once, at warn.
+func Scheduler(cfg *config.Config, log *slog.Logger, metrics *telemetry.Metrics) (*schedule.Scheduler, error) {
 	s, err := schedule.New(scheduler.NewFromConfig(cfg.AWS), schedule.Config{
 		Group: cfg.SchedulerGroup, RoleARN: cfg.SchedulerRoleARN, DeadLetterARN: cfg.SchedulerDLQARN,
 		OnCall: func(string) { metrics.Add("SchedulerCalls", 1) },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: %w", err)
+	}
+	if cfg.SchedulerDLQARN == "" {
+		log.Warn("SCHEDULER_DLQ_ARN is not set: a held event the Scheduler cannot deliver to its queue (after its retries, for up to 24 hours) is not kept anywhere",
+			"schedulerGroup", cfg.SchedulerGroup)
 	}
 	return s, nil
 }

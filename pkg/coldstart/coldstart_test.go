@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/lenderops/encompass-lifecycle/pkg/coldstart"
 	"github.com/lenderops/encompass-lifecycle/pkg/config"
+	"github.com/lenderops/encompass-lifecycle/pkg/telemetry"
 )
 
 // A cold-start failure is one JSON line; a configuration error names each
@@ -94,4 +97,29 @@ type emptySecret struct{}
 
 func (emptySecret) GetSecretValue(context.Context, *secretsmanager.GetSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
 	return &secretsmanager.GetSecretValueOutput{SecretString: aws.String("{}")}, nil
+}
+
+// Without SCHEDULER_DLQ_ARN the Scheduler is built, and the cold start says
+// once, at warn, that a held event it cannot deliver is not kept.
+func TestSchedulerWithoutDeadLetterQueue(t *testing.T) {
+	t.Parallel()
+	for dlq, warnings := range map[string]int{"": 1, "arn:aws:sqs:us-east-1:123456789012:lifecycle-held-dlq": 0} {
+		cfg := &config.Config{
+			SchedulerGroup: "lifecycle-held", SchedulerRoleARN: "arn:aws:iam::123456789012:role/lifecycle-scheduler",
+			SchedulerDLQARN: dlq, AWS: aws.Config{Region: "us-east-1"},
+		}
+		var logs bytes.Buffer
+		if _, err := coldstart.Scheduler(cfg, telemetry.NewLogger(&logs, slog.LevelInfo), coldstart.Metrics("provision")); err != nil {
+			t.Fatalf("dlq %q: %v", dlq, err)
+		}
+		got := 0
+		for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+			if strings.Contains(line, `"level":"WARN"`) && strings.Contains(line, "SCHEDULER_DLQ_ARN") {
+				got++
+			}
+		}
+		if got != warnings {
+			t.Errorf("dlq %q: %d warnings, want %d: %s", dlq, got, warnings, logs.String())
+		}
+	}
 }

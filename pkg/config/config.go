@@ -102,8 +102,8 @@ const (
 	NeedEventBus
 	// NeedWebhookKeys: WEBHOOK_SECRET_ARN or WEBHOOK_SIGNING_KEYS.
 	NeedWebhookKeys
-	// NeedScheduler: SCHEDULER_GROUP, SCHEDULER_ROLE_ARN and
-	// SCHEDULER_DLQ_ARN, where held events wait for their due time.
+	// NeedScheduler: SCHEDULER_GROUP and SCHEDULER_ROLE_ARN, where held
+	// events wait for their due time, and SCHEDULER_DLQ_ARN when it is set.
 	NeedScheduler
 	// NeedProvisionQueue: PROVISION_QUEUE_ARN.
 	NeedProvisionQueue
@@ -155,7 +155,7 @@ type Config struct {
 	// SchedulerGroup, SchedulerRoleARN and SchedulerDLQARN are where held
 	// events wait (an EventBridge Scheduler group), the role the Scheduler
 	// assumes to send one back to its queue, and the queue of deliveries
-	// that failed.
+	// that failed ("" when SCHEDULER_DLQ_ARN is unset: none).
 	SchedulerGroup   string
 	SchedulerRoleARN string
 	SchedulerDLQARN  string

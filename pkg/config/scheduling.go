@@ -35,8 +35,10 @@ func (c *Config) loadScheduling(env func(string) string, need Needs, bad badFunc
 			"must be 1 to 64 letters, digits, '-', '_' or '.', got %q"}.read(env, bad)
 		c.SchedulerRoleARN = varSpec{EnvSchedulerRoleARN, "the role EventBridge Scheduler assumes to send a held event back to its queue", roleARN.MatchString,
 			"not an IAM role ARN (arn:aws:iam::<account>:role/<name>), got %q"}.read(env, bad)
-		c.SchedulerDLQARN = varSpec{EnvSchedulerDLQARN, "the SQS queue of held events the Scheduler could not deliver", sqsARN.MatchString,
-			"not an SQS queue ARN, got %q"}.read(env, bad)
+		// Optional (CONTRACTS section 5): without it, schedules have no
+		// dead-letter queue.
+		c.SchedulerDLQARN = varSpec{name: EnvSchedulerDLQARN, valid: sqsARN.MatchString,
+			invalid: "not an SQS queue ARN, got %q"}.read(env, bad)
 	}
 	queue := func(name string, required bool) string {
 		s := varSpec{name: name, valid: func(v string) bool { return sqsARN.MatchString(v) && strings.HasSuffix(v, ".fifo") },

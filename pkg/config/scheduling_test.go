@@ -43,7 +43,6 @@ func TestSchedulingVariables(t *testing.T) {
 		{"role missing", config.ForDeprovision, map[string]string{"SCHEDULER_ROLE_ARN": ""}, []string{"SCHEDULER_ROLE_ARN: required"}},
 		{"role not a role", config.ForDeprovision, map[string]string{"SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:user/bob"}, []string{"SCHEDULER_ROLE_ARN: not an IAM role ARN"}},
 		{"role hostile", config.ForDeprovision, map[string]string{"SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/x\n{}"}, []string{"SCHEDULER_ROLE_ARN: not an IAM role ARN"}},
-		{"dlq missing", config.ForProvision, map[string]string{"SCHEDULER_DLQ_ARN": ""}, []string{"SCHEDULER_DLQ_ARN: required"}},
 		{"dlq not sqs", config.ForProvision, map[string]string{"SCHEDULER_DLQ_ARN": "arn:aws:sns:us-east-1:123456789012:topic"}, []string{"SCHEDULER_DLQ_ARN: not an SQS queue ARN"}},
 		{"provision queue missing", config.ForProvision, map[string]string{"PROVISION_QUEUE_ARN": ""}, []string{"PROVISION_QUEUE_ARN: required"}},
 		{"provision queue not fifo", config.ForProvision, map[string]string{"PROVISION_QUEUE_ARN": "arn:aws:sqs:us-east-1:123456789012:provision"}, []string{"PROVISION_QUEUE_ARN: not the ARN of an SQS FIFO queue"}},
@@ -58,6 +57,28 @@ func TestSchedulingVariables(t *testing.T) {
 			[]string{"SCHEDULER_GROUP: required", "SCHEDULER_ROLE_ARN: required", "PROVISION_QUEUE_ARN: required"}},
 	}
 	runInvalid(t, tests)
+}
+
+// A deployment that sets exactly the variables CONTRACTS section 5 lists
+// starts: SCHEDULER_DLQ_ARN is optional (schedules are then created
+// without a dead-letter queue), and still checked when it is set.
+func TestSchedulerDLQIsOptional(t *testing.T) {
+	t.Parallel()
+	for _, need := range []config.Needs{config.ForProvision, config.ForDeprovision} {
+		env := base()
+		delete(env, "SCHEDULER_DLQ_ARN")
+		c, err := load(t, env, need)
+		if err != nil {
+			t.Fatalf("without SCHEDULER_DLQ_ARN: %v", err)
+		}
+		if c.SchedulerDLQARN != "" || c.SchedulerGroup != "lifecycle-held" || c.SchedulerRoleARN == "" {
+			t.Fatalf("%+v", c)
+		}
+		env["SCHEDULER_DLQ_ARN"] = "lifecycle-held-dlq"
+		if _, err := load(t, env, need); err == nil || !strings.Contains(err.Error(), "SCHEDULER_DLQ_ARN: not an SQS queue ARN") {
+			t.Fatalf("a DLQ that is not an ARN: %v", err)
+		}
+	}
 }
 
 func manyReasons(n int) string {

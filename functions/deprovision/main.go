@@ -52,7 +52,7 @@ func build(ctx context.Context, getenv func(string) string, out io.Writer, httpC
 	}
 	p.Log.InfoContext(ctx, "cold start complete", "userApi", cfg.UserAPI, "dryRun", cfg.DryRun,
 		"mapping", coldstart.MappingSource(cfg), "groupsManaged", p.Rules.GroupsManaged, "schedulerGroup", cfg.SchedulerGroup)
-	return coldstart.Flushing(p.Metrics, out, p.Log, h.HandleSQS, func(b events.SQSEvent, r events.SQSEventResponse) {
+	return coldstart.Flushing(p.Metrics, out, p.Log, h.HandleSQS, func(b events.SQSEvent, r events.SQSEventResponse, _ error) {
 		p.Metrics.Add("Messages", float64(len(b.Records)))
 		p.Metrics.Add("BatchItemFailures", float64(len(r.BatchItemFailures)))
 	}), nil

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/lenderops/encompass-lifecycle/pkg/coldstart"
 	"github.com/lenderops/encompass-lifecycle/pkg/failure"
 	"github.com/lenderops/encompass-lifecycle/pkg/poll"
 	"github.com/lenderops/encompass-lifecycle/pkg/telemetry"
@@ -21,23 +22,33 @@ type Handler struct {
 	// invocation adds its request id as the lease owner.
 	base poll.Config
 	// metrics collects the invocation's metrics (the Encompass client adds
-	// EncompassCalls and EncompassThrottles to it); out receives one EMF
-	// line per poll.
+	// EncompassCalls and EncompassThrottles to it).
 	metrics *telemetry.Metrics
-	out     io.Writer
 	log     *slog.Logger
+	// handle is run, ending each invocation with its metrics line, one EMF
+	// line per poll to NewHandler's out (coldstart.Flushing, with record's
+	// counts).
+	handle func(context.Context, events.CloudWatchEvent) (poll.Summary, error)
 }
 
 // NewHandler returns a handler.
 func NewHandler(base poll.Config, metrics *telemetry.Metrics, out io.Writer, log *slog.Logger) *Handler {
 	base.Logger = log
-	return &Handler{base: base, metrics: metrics, out: out, log: log}
+	h := &Handler{base: base, metrics: metrics, log: log}
+	h.handle = coldstart.Flushing(metrics, out, log, h.run, h.record)
+	return h
 }
 
 // Handle runs a poll for an EventBridge scheduled event and returns what it
-// did. A failed poll returns an error (the asynchronous invocation is then
-// retried by Lambda), having published nothing it did not also record.
+// did, and writes the poll's metrics line. A failed poll returns an error
+// (the asynchronous invocation is then retried by Lambda), having published
+// nothing it did not also record.
 func (h *Handler) Handle(ctx context.Context, ev events.CloudWatchEvent) (poll.Summary, error) {
+	return h.handle(ctx, ev)
+}
+
+// run runs one poll and logs how it ended.
+func (h *Handler) run(ctx context.Context, ev events.CloudWatchEvent) (poll.Summary, error) {
 	cfg := h.base
 	if lc, ok := lambdacontext.FromContext(ctx); ok {
 		cfg.Owner = lc.AwsRequestID
@@ -50,24 +61,6 @@ func (h *Handler) Handle(ctx context.Context, ev events.CloudWatchEvent) (poll.S
 	sum, err := p.Run(ctx)
 	// Every call since the last flush is this poll's (token included).
 	calls := h.metrics.Value("EncompassCalls")
-
-	m := h.metrics
-	m.Add("UsersListed", float64(sum.Listed))
-	m.Add("UserChanges", float64(sum.Created+sum.Changed+sum.Disabled+sum.Enabled+sum.Removed+sum.Drift))
-	m.Add("EventsPublished", float64(sum.Events))
-	m.Add("SnapshotWrites", float64(sum.Writes))
-	m.Add("APICalls", calls)
-	m.Add("PollFailed", boolMetric(err != nil))
-	m.Add("PollAnomaly", boolMetric(sum.Outcome == poll.OutcomeAnomaly))
-	m.Add("PollStopped", boolMetric(sum.Outcome == poll.OutcomeStopped))
-	// A listing staged for the next run, and one taken over from an earlier
-	// run: a tenant that needs these regularly wants a longer timeout.
-	m.Add("UsersStaged", float64(sum.Staged))
-	m.Add("UsersResumed", float64(sum.Resumed))
-	m.AddUnit("PollDuration", float64(sum.Duration.Milliseconds()), telemetry.Milliseconds)
-	if ferr := m.Flush(h.out); ferr != nil {
-		h.log.WarnContext(ctx, "poller: write metrics", "error", ferr)
-	}
 	if err != nil {
 		// Lambda retries the poll either way; a fault (credentials,
 		// permissions, damaged items) needs a person, a passing one does not.
@@ -80,6 +73,26 @@ func (h *Handler) Handle(ctx context.Context, ev events.CloudWatchEvent) (poll.S
 	}
 	h.log.InfoContext(ctx, "poller: poll done", "summary", sum, "apiCalls", calls)
 	return sum, nil
+}
+
+// record adds the poll's own metrics; Flushing writes them with the
+// Encompass client's.
+func (h *Handler) record(_ events.CloudWatchEvent, sum poll.Summary, err error) {
+	m := h.metrics
+	m.Add("UsersListed", float64(sum.Listed))
+	m.Add("UserChanges", float64(sum.Created+sum.Changed+sum.Disabled+sum.Enabled+sum.Removed+sum.Drift))
+	m.Add("EventsPublished", float64(sum.Events))
+	m.Add("SnapshotWrites", float64(sum.Writes))
+	// Every call since the last flush is this poll's (token included).
+	m.Add("APICalls", m.Value("EncompassCalls"))
+	m.Add("PollFailed", boolMetric(err != nil))
+	m.Add("PollAnomaly", boolMetric(sum.Outcome == poll.OutcomeAnomaly))
+	m.Add("PollStopped", boolMetric(sum.Outcome == poll.OutcomeStopped))
+	// A listing staged for the next run, and one taken over from an earlier
+	// run: a tenant that needs these regularly wants a longer timeout.
+	m.Add("UsersStaged", float64(sum.Staged))
+	m.Add("UsersResumed", float64(sum.Resumed))
+	m.AddUnit("PollDuration", float64(sum.Duration.Milliseconds()), telemetry.Milliseconds)
 }
 
 func boolMetric(b bool) float64 {

@@ -38,17 +38,12 @@ import (
 
 // Fail reports a cold-start failure as one JSON log line, so that the
 // operator reads one clear message in CloudWatch. A configuration error
-// names each variable at fault (config.Error's problems).
+// names each variable at fault once (config.Error's Variables).
 func Fail(w io.Writer, function string, err error) {
 	args := []any{"function", function}
 	var ce *config.Error
 	if errors.As(err, &ce) {
-		vars := make([]string, 0, len(ce.Problems))
-		for _, p := range ce.Problems {
-			name, _, _ := strings.Cut(p, ":")
-			vars = append(vars, name)
-		}
-		args = append(args, "variables", vars)
+		args = append(args, "variables", ce.Variables)
 	}
 	telemetry.NewLogger(w, slog.LevelInfo).Error("cold start failed: "+err.Error(), args...)
 }
@@ -171,14 +166,14 @@ func Publisher(cfg *config.Config, metrics *telemetry.Metrics) *publish.Publishe
 }
 
 // Flushing wraps a Lambda handler so that each invocation ends with its
-// metrics line; after is called with the event and the answer (to add the
-// invocation's own counts).
-func Flushing[E, R any](metrics *telemetry.Metrics, w io.Writer, log *slog.Logger, handle func(context.Context, E) (R, error), after func(E, R)) func(context.Context, E) (R, error) {
+// metrics line; after is called with the event, the answer and the error
+// (to add the invocation's own counts).
+func Flushing[E, R any](metrics *telemetry.Metrics, w io.Writer, log *slog.Logger, handle func(context.Context, E) (R, error), after func(E, R, error)) func(context.Context, E) (R, error) {
 	var mu sync.Mutex
 	return func(ctx context.Context, ev E) (R, error) {
 		r, err := handle(ctx, ev)
 		if after != nil {
-			after(ev, r)
+			after(ev, r, err)
 		}
 		// One Lambda container runs one invocation at a time; the lock only
 		// keeps a test's concurrent calls from interleaving lines.
@@ -227,21 +222,26 @@ func BuildProvisioning(ctx context.Context, cfg *config.Config, function string,
 		return nil, err
 	}
 	p.Store, p.Publisher = State(cfg, state.WithClock(p.Now)), Publisher(cfg, p.Metrics)
-	if p.Scheduler, err = Scheduler(cfg, p.Metrics); err != nil {
+	if p.Scheduler, err = Scheduler(cfg, p.Log, p.Metrics); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
 // Scheduler holds future-dated events in SCHEDULER_GROUP, counting
-// SchedulerCalls.
-func Scheduler(cfg *config.Config, metrics *telemetry.Metrics) (*schedule.Scheduler, error) {
+// SchedulerCalls. Without SCHEDULER_DLQ_ARN its schedules have no
+// dead-letter queue, which it logs once, at warn.
+func Scheduler(cfg *config.Config, log *slog.Logger, metrics *telemetry.Metrics) (*schedule.Scheduler, error) {
 	s, err := schedule.New(scheduler.NewFromConfig(cfg.AWS), schedule.Config{
 		Group: cfg.SchedulerGroup, RoleARN: cfg.SchedulerRoleARN, DeadLetterARN: cfg.SchedulerDLQARN,
 		OnCall: func(string) { metrics.Add("SchedulerCalls", 1) },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: %w", err)
+	}
+	if cfg.SchedulerDLQARN == "" {
+		log.Warn("SCHEDULER_DLQ_ARN is not set: a held event the Scheduler cannot deliver to its queue (after its retries, for up to 24 hours) is not kept anywhere",
+			"schedulerGroup", cfg.SchedulerGroup)
 	}
 	return s, nil
 }

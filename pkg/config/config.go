@@ -16,6 +16,7 @@ import (
 	"os"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -101,8 +102,8 @@ const (
 	NeedEventBus
 	// NeedWebhookKeys: WEBHOOK_SECRET_ARN or WEBHOOK_SIGNING_KEYS.
 	NeedWebhookKeys
-	// NeedScheduler: SCHEDULER_GROUP, SCHEDULER_ROLE_ARN and
-	// SCHEDULER_DLQ_ARN, where held events wait for their due time.
+	// NeedScheduler: SCHEDULER_GROUP and SCHEDULER_ROLE_ARN, where held
+	// events wait for their due time, and SCHEDULER_DLQ_ARN when it is set.
 	NeedScheduler
 	// NeedProvisionQueue: PROVISION_QUEUE_ARN.
 	NeedProvisionQueue
@@ -154,7 +155,7 @@ type Config struct {
 	// SchedulerGroup, SchedulerRoleARN and SchedulerDLQARN are where held
 	// events wait (an EventBridge Scheduler group), the role the Scheduler
 	// assumes to send one back to its queue, and the queue of deliveries
-	// that failed.
+	// that failed ("" when SCHEDULER_DLQ_ARN is unset: none).
 	SchedulerGroup   string
 	SchedulerRoleARN string
 	SchedulerDLQARN  string
@@ -229,7 +230,12 @@ func WithSecretsClient(c SecretsAPI) Option { return func(l *loader) { l.secrets
 
 // Error lists every missing or malformed variable.
 type Error struct {
-	Problems []string // each "VARIABLE: what is wrong"
+	// Problems are each "VARIABLE: what is wrong" ("ENCOMPASS_SECRET_ARN
+	// clientId: ..." for a field of the secret a variable names).
+	Problems []string
+	// Variables names each variable at fault once, in the order of
+	// Problems.
+	Variables []string
 }
 
 func (e *Error) Error() string { return "config: " + strings.Join(e.Problems, "; ") }
@@ -250,10 +256,14 @@ func Load(ctx context.Context, getenv func(string) string, need Needs, opts ...O
 		o(l)
 	}
 	env := func(name string) string { return strings.TrimSpace(getenv(name)) }
-	var problems []string
-	bad := func(name, format string, args ...any) {
-		problems = append(problems, name+": "+fmt.Sprintf(format, args...))
+	ce := &Error{}
+	badPart := func(variable, label, format string, args ...any) {
+		ce.Problems = append(ce.Problems, label+": "+fmt.Sprintf(format, args...))
+		if !slices.Contains(ce.Variables, variable) {
+			ce.Variables = append(ce.Variables, variable)
+		}
 	}
+	bad := func(name, format string, args ...any) { badPart(name, name, format, args...) }
 
 	c := &Config{
 		APIURL:          DefaultAPIURL,
@@ -279,31 +289,14 @@ func Load(ctx context.Context, getenv func(string) string, need Needs, opts ...O
 		}
 		c.DryRun = b
 	}
-	if v := env(EnvMaxRemovalRatio); v != "" {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || math.IsNaN(f) || f <= 0 || f > 1 {
-			bad(EnvMaxRemovalRatio, "must be a number greater than 0 and at most 1, got %q", v)
-		} else {
-			c.MaxRemovalRatio = f
-		}
-	}
+	readRatio(env, bad, EnvMaxRemovalRatio, true, &c.MaxRemovalRatio)
 	if need&NeedState != 0 {
-		c.StateTable = env(EnvStateTable)
-		switch {
-		case c.StateTable == "":
-			bad(EnvStateTable, "required (the DynamoDB state table name)")
-		case !validTable(c.StateTable):
-			bad(EnvStateTable, "not a DynamoDB table name or ARN: %q", c.StateTable)
-		}
+		c.StateTable = varSpec{EnvStateTable, "the DynamoDB state table name", validTable,
+			"not a DynamoDB table name or ARN: %q"}.read(env, bad)
 	}
 	if need&NeedEventBus != 0 {
-		c.EventBusName = env(EnvEventBusName)
-		switch {
-		case c.EventBusName == "":
-			bad(EnvEventBusName, "required (the EventBridge bus name)")
-		case !busName.MatchString(c.EventBusName):
-			bad(EnvEventBusName, "not an EventBridge bus name or ARN: %q", c.EventBusName)
-		}
+		c.EventBusName = varSpec{EnvEventBusName, "the EventBridge bus name", busName.MatchString,
+			"not an EventBridge bus name or ARN: %q"}.read(env, bad)
 	}
 	if need&NeedEncompass != 0 {
 		if v := env(EnvAPIURL); v != "" {
@@ -322,13 +315,8 @@ func Load(ctx context.Context, getenv func(string) string, need Needs, opts ...O
 				c.APIURL = strings.TrimRight(u.String(), "/")
 			}
 		}
-		c.InstanceID = env(EnvInstanceID)
-		switch {
-		case c.InstanceID == "":
-			bad(EnvInstanceID, "required (the lender's Encompass instance id, e.g. BE11111111)")
-		case !instanceID.MatchString(c.InstanceID):
-			bad(EnvInstanceID, "must be letters, digits, '-', '_' or '.' (at most 64), got %q", c.InstanceID)
-		}
+		c.InstanceID = varSpec{EnvInstanceID, "the lender's Encompass instance id, e.g. BE11111111", instanceID.MatchString,
+			"must be letters, digits, '-', '_' or '.' (at most 64), got %q"}.read(env, bad)
 		if v := env(EnvUserAPI); v != "" {
 			if v != UserAPISCIM && v != UserAPIV3 {
 				bad(EnvUserAPI, "must be %q or %q, got %q", UserAPISCIM, UserAPIV3, v)
@@ -354,8 +342,8 @@ func Load(ctx context.Context, getenv func(string) string, need Needs, opts ...O
 	if need&NeedWebhookKeys != 0 && env(EnvWebhookSecretARN) == "" && getenv(EnvWebhookSigningKeys) == "" {
 		bad(EnvWebhookSecretARN, "required: set %s or, for local runs, %s", EnvWebhookSecretARN, EnvWebhookSigningKeys)
 	}
-	if len(problems) > 0 {
-		return nil, &Error{Problems: problems}
+	if len(ce.Problems) > 0 {
+		return nil, ce
 	}
 
 	// AWS and secrets.
@@ -382,7 +370,7 @@ func Load(ctx context.Context, getenv func(string) string, need Needs, opts ...O
 	}
 
 	if need&NeedEncompass != 0 {
-		if err := c.loadCredentials(ctx, env, getenv, lazySecrets, bad); err != nil {
+		if err := c.loadCredentials(ctx, env, getenv, lazySecrets, badPart); err != nil {
 			return nil, err
 		}
 	}
@@ -391,8 +379,8 @@ func Load(ctx context.Context, getenv func(string) string, need Needs, opts ...O
 			return nil, err
 		}
 	}
-	if len(problems) > 0 {
-		return nil, &Error{Problems: problems}
+	if len(ce.Problems) > 0 {
+		return nil, ce
 	}
 	return c, nil
 }
@@ -412,17 +400,62 @@ func validTable(s string) bool {
 	return tableName.MatchString(s)
 }
 
+// badFunc reports what is wrong with the variable name.
 type badFunc func(name, format string, args ...any)
+
+// badPartFunc reports what is wrong with a part of variable (a field of the
+// secret it names), called label in the message.
+type badPartFunc func(variable, label, format string, args ...any)
+
+// varSpec says what a variable must hold.
+type varSpec struct {
+	name string
+	// required says what the variable is, for "required (...)" when it is
+	// unset; "" when it may be unset.
+	required string
+	// valid checks a value that is set; invalid says why one is refused: a
+	// format whose one %q is the value.
+	valid   func(string) bool
+	invalid string
+}
+
+// read reads the variable and reports it when it is required and unset, or
+// set and not valid; a refused value is echoed shortened.
+func (s varSpec) read(env func(string) string, bad badFunc) string {
+	v := env(s.name)
+	switch {
+	case v == "" && s.required != "":
+		bad(s.name, "required (%s)", s.required)
+	case v != "" && !s.valid(v):
+		bad(s.name, s.invalid, shorten(v))
+	}
+	return v
+}
+
+// readRatio reads a share into *to when the variable is set: a number of
+// at most 1, and above 0 when positive (else at least 0).
+func readRatio(env func(string) string, bad badFunc, name string, positive bool, to *float64) {
+	v := env(name)
+	if v == "" {
+		return
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	low, want := f < 0, "a number from 0 to 1"
+	if positive {
+		low, want = f <= 0, "a number greater than 0 and at most 1"
+	}
+	if err != nil || math.IsNaN(f) || low || f > 1 {
+		bad(name, "must be %s, got %q", want, shorten(v))
+		return
+	}
+	*to = f
+}
 
 // readRoster reads the reconcile function's variables.
 func (c *Config) readRoster(env func(string) string, bad badFunc) {
-	c.RosterBucket = env(EnvRosterBucket)
-	switch {
-	case c.RosterBucket == "":
-		bad(EnvRosterBucket, "required (the S3 bucket of rosters and reconciliation reports)")
-	case !bucketName.MatchString(c.RosterBucket) || strings.Contains(c.RosterBucket, ".."):
-		bad(EnvRosterBucket, "not an S3 bucket name (3 to 63 lower-case letters, digits, '.' and '-'), got %q", c.RosterBucket)
-	}
+	c.RosterBucket = varSpec{EnvRosterBucket, "the S3 bucket of rosters and reconciliation reports",
+		func(v string) bool { return bucketName.MatchString(v) && !strings.Contains(v, "..") },
+		"not an S3 bucket name (3 to 63 lower-case letters, digits, '.' and '-'), got %q"}.read(env, bad)
 	if v := env(EnvIgnoreLogins); v != "" {
 		for _, p := range strings.Split(v, ",") {
 			p = strings.ToLower(strings.TrimSpace(p))
@@ -430,20 +463,13 @@ func (c *Config) readRoster(env func(string) string, bad badFunc) {
 				continue
 			}
 			if _, err := path.Match(p, ""); err != nil {
-				bad(EnvIgnoreLogins, "%q is not a glob pattern (*, ?, [...])", p)
+				bad(EnvIgnoreLogins, "%q is not a glob pattern (*, ?, [...])", shorten(p))
 				continue
 			}
 			c.IgnoreLogins = append(c.IgnoreLogins, p)
 		}
 	}
-	if v := env(EnvMinRosterRatio); v != "" {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || math.IsNaN(f) || f < 0 || f > 1 {
-			bad(EnvMinRosterRatio, "must be a number from 0 to 1, got %q", v)
-		} else {
-			c.MinRosterRatio = f
-		}
-	}
+	readRatio(env, bad, EnvMinRosterRatio, false, &c.MinRosterRatio)
 }
 
 // QueueURL is the URL of the queue whose ARN is arn
@@ -470,8 +496,16 @@ type encompassSecret struct {
 	Password     string `json:"password"`
 }
 
-func (c *Config) loadCredentials(ctx context.Context, env, getenv func(string) string, secrets func() *Secrets, bad badFunc) error {
+func (c *Config) loadCredentials(ctx context.Context, env, getenv func(string) string, secrets func() *Secrets, badPart badPartFunc) error {
 	var where, idName, secretName, userName, passName string
+	// A field of the secret is reported as its variable's problem.
+	bad := func(label, format string, args ...any) {
+		variable := label
+		if where != "" {
+			variable = where
+		}
+		badPart(variable, label, format, args...)
+	}
 	if arn := env(EnvSecretARN); arn != "" {
 		raw, err := secrets().Get(ctx, arn)
 		if err != nil {

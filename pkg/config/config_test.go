@@ -106,14 +106,46 @@ func TestValues(t *testing.T) {
 	}
 }
 
+// invalidCase is base() with a change Load must refuse, and what the error
+// must say.
+type invalidCase struct {
+	name   string
+	need   config.Needs
+	change map[string]string // "" deletes
+	want   []string
+}
+
+// runInvalid runs each case as a parallel subtest.
+func runInvalid(t *testing.T, tests []invalidCase) {
+	t.Helper()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env := base()
+			for k, v := range tc.change {
+				if v == "" {
+					delete(env, k)
+				} else {
+					env[k] = v
+				}
+			}
+			_, err := load(t, env, tc.need)
+			var cerr *config.Error
+			if !errors.As(err, &cerr) {
+				t.Fatalf("err = %v, want *config.Error", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("err = %q, want it to contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
 func TestInvalid(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name   string
-		need   config.Needs
-		change map[string]string // "" deletes
-		want   []string
-	}{
+	tests := []invalidCase{
 		{"missing instance", config.ForProvision, map[string]string{"ENCOMPASS_INSTANCE_ID": ""}, []string{"ENCOMPASS_INSTANCE_ID: required"}},
 		{"hostile instance", config.ForProvision, map[string]string{"ENCOMPASS_INSTANCE_ID": "BE1/../x"}, []string{"ENCOMPASS_INSTANCE_ID: must be"}},
 		{"user api", config.ForProvision, map[string]string{"ENCOMPASS_USER_API": "soap"}, []string{`ENCOMPASS_USER_API: must be "scim" or "v3", got "soap"`}},
@@ -141,29 +173,7 @@ func TestInvalid(t *testing.T) {
 		{"webhook keys array", config.ForWebhook, map[string]string{"WEBHOOK_SIGNING_KEYS": `["` + signingKey + `"]`}, []string{"WEBHOOK_SIGNING_KEYS: is not a JSON object"}},
 		{"several at once", config.ForProvision, map[string]string{"STATE_TABLE": "", "LOG_LEVEL": "loud"}, []string{"STATE_TABLE: required", "LOG_LEVEL: must be"}},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			env := base()
-			for k, v := range tc.change {
-				if v == "" {
-					delete(env, k)
-				} else {
-					env[k] = v
-				}
-			}
-			_, err := load(t, env, tc.need)
-			var cerr *config.Error
-			if !errors.As(err, &cerr) {
-				t.Fatalf("err = %v, want *config.Error", err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("err = %q, want it to contain %q", err, w)
-				}
-			}
-		})
-	}
+	runInvalid(t, tests)
 }
 
 // Only what a function needs is required: the webhook needs no Encompass.

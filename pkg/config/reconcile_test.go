@@ -72,3 +72,43 @@ func TestReconcileVariablesInvalid(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A refused value is echoed cut to 80 bytes, so that a hostile, oversized
+// value never fills the cold-start line.
+func TestRefusedValuesAreShortened(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("x", 4096) + "["
+	for _, name := range []string{
+		"ENCOMPASS_INSTANCE_ID", "STATE_TABLE", "EVENT_BUS_NAME", "POLLER_MAX_REMOVAL_RATIO",
+		"SCHEDULER_GROUP", "SCHEDULER_ROLE_ARN", "SCHEDULER_DLQ_ARN", "PROVISION_QUEUE_ARN", "DEPROVISION_QUEUE_ARN",
+		"ROSTER_BUCKET", "RECONCILE_IGNORE_LOGINS", "RECONCILE_MIN_ROSTER_RATIO",
+	} {
+		env := reconcileEnv()
+		env[name] = long
+		_, err := load(t, env, config.ForProvision|config.ForDeprovision|config.ForReconcile)
+		var ce *config.Error
+		if !errors.As(err, &ce) || len(ce.Problems) != 1 || !strings.HasPrefix(ce.Problems[0], name+":") {
+			t.Errorf("%s: %v, want one problem naming it", name, err)
+			continue
+		}
+		if p := ce.Problems[0]; len(p) > 300 || !strings.Contains(p, `xxx..."`) {
+			t.Errorf("%s: the value is not shortened (%d bytes): %.200s", name, len(p), p)
+		}
+	}
+}
+
+// A variable with two problems is listed once in Error.Variables.
+func TestErrorNamesEachVariableOnce(t *testing.T) {
+	t.Parallel()
+	env := reconcileEnv()
+	env["RECONCILE_IGNORE_LOGINS"] = "svc-[a,admin-[b"
+	delete(env, "ROSTER_BUCKET")
+	_, err := load(t, env, config.ForReconcile)
+	var ce *config.Error
+	if !errors.As(err, &ce) || len(ce.Problems) != 3 {
+		t.Fatalf("%v, want three problems", err)
+	}
+	if want := []string{"ROSTER_BUCKET", "RECONCILE_IGNORE_LOGINS"}; !slices.Equal(ce.Variables, want) {
+		t.Fatalf("variables %q, want %q", ce.Variables, want)
+	}
+}

@@ -31,38 +31,22 @@ var (
 // LOCAL_CLOCK_FILE wherever they are set.
 func (c *Config) loadScheduling(env func(string) string, need Needs, bad badFunc) {
 	if need&NeedScheduler != 0 {
-		c.SchedulerGroup = env(EnvSchedulerGroup)
-		switch {
-		case c.SchedulerGroup == "":
-			bad(EnvSchedulerGroup, "required (the EventBridge Scheduler group of held events)")
-		case !scheduleGroupName.MatchString(c.SchedulerGroup):
-			bad(EnvSchedulerGroup, "must be 1 to 64 letters, digits, '-', '_' or '.', got %q", shorten(c.SchedulerGroup))
-		}
-		c.SchedulerRoleARN = env(EnvSchedulerRoleARN)
-		switch {
-		case c.SchedulerRoleARN == "":
-			bad(EnvSchedulerRoleARN, "required (the role EventBridge Scheduler assumes to send a held event back to its queue)")
-		case !roleARN.MatchString(c.SchedulerRoleARN):
-			bad(EnvSchedulerRoleARN, "not an IAM role ARN (arn:aws:iam::<account>:role/<name>), got %q", shorten(c.SchedulerRoleARN))
-		}
-		c.SchedulerDLQARN = env(EnvSchedulerDLQARN)
-		switch {
-		case c.SchedulerDLQARN == "":
-			bad(EnvSchedulerDLQARN, "required (the SQS queue of held events the Scheduler could not deliver)")
-		case !sqsARN.MatchString(c.SchedulerDLQARN):
-			bad(EnvSchedulerDLQARN, "not an SQS queue ARN, got %q", shorten(c.SchedulerDLQARN))
-		}
+		c.SchedulerGroup = varSpec{EnvSchedulerGroup, "the EventBridge Scheduler group of held events", scheduleGroupName.MatchString,
+			"must be 1 to 64 letters, digits, '-', '_' or '.', got %q"}.read(env, bad)
+		c.SchedulerRoleARN = varSpec{EnvSchedulerRoleARN, "the role EventBridge Scheduler assumes to send a held event back to its queue", roleARN.MatchString,
+			"not an IAM role ARN (arn:aws:iam::<account>:role/<name>), got %q"}.read(env, bad)
+		// Optional (CONTRACTS section 5): without it, schedules have no
+		// dead-letter queue.
+		c.SchedulerDLQARN = varSpec{name: EnvSchedulerDLQARN, valid: sqsARN.MatchString,
+			invalid: "not an SQS queue ARN, got %q"}.read(env, bad)
 	}
 	queue := func(name string, required bool) string {
-		v := env(name)
-		switch {
-		case v == "" && required:
-			bad(name, "required (the HRIS FIFO queue's ARN: held events return to it, reconciliation sends its fixes to it)")
-		case v == "":
-		case !sqsARN.MatchString(v) || !strings.HasSuffix(v, ".fifo"):
-			bad(name, "not the ARN of an SQS FIFO queue (arn:aws:sqs:<region>:<account>:<name>.fifo), got %q", shorten(v))
+		s := varSpec{name: name, valid: func(v string) bool { return sqsARN.MatchString(v) && strings.HasSuffix(v, ".fifo") },
+			invalid: "not the ARN of an SQS FIFO queue (arn:aws:sqs:<region>:<account>:<name>.fifo), got %q"}
+		if required {
+			s.required = "the HRIS FIFO queue's ARN: held events return to it, reconciliation sends its fixes to it"
 		}
-		return v
+		return s.read(env, bad)
 	}
 	c.ProvisionQueueARN = queue(EnvProvisionQueueARN, need&NeedProvisionQueue != 0)
 	c.DeprovisionQueueARN = queue(EnvDeprovisionQueueARN, need&NeedDeprovisionQueue != 0)
@@ -112,7 +96,7 @@ func (c *Config) ImmediateTermination(reason string) bool {
 	return reason != "" && slices.Contains(c.ImmediateTerminationReasons, strings.ToLower(reason))
 }
 
-// truncate keeps a bad value short in a message.
+// shorten keeps a bad value short in a message.
 func shorten(s string) string {
 	if len(s) > 80 {
 		return s[:77] + "..."

@@ -1,7 +1,6 @@
 package config_test
 
 import (
-	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,19 +36,13 @@ func TestSchedulingVariables(t *testing.T) {
 		t.Fatalf("webhook: %v", err)
 	}
 
-	tests := []struct {
-		name   string
-		need   config.Needs
-		change map[string]string // "" deletes
-		want   []string
-	}{
+	tests := []invalidCase{
 		{"group missing", config.ForProvision, map[string]string{"SCHEDULER_GROUP": ""}, []string{"SCHEDULER_GROUP: required"}},
 		{"group name", config.ForProvision, map[string]string{"SCHEDULER_GROUP": "held events/prod"}, []string{"SCHEDULER_GROUP: must be 1 to 64 letters"}},
 		{"group too long", config.ForProvision, map[string]string{"SCHEDULER_GROUP": strings.Repeat("g", 65)}, []string{"SCHEDULER_GROUP: must be"}},
 		{"role missing", config.ForDeprovision, map[string]string{"SCHEDULER_ROLE_ARN": ""}, []string{"SCHEDULER_ROLE_ARN: required"}},
 		{"role not a role", config.ForDeprovision, map[string]string{"SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:user/bob"}, []string{"SCHEDULER_ROLE_ARN: not an IAM role ARN"}},
 		{"role hostile", config.ForDeprovision, map[string]string{"SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/x\n{}"}, []string{"SCHEDULER_ROLE_ARN: not an IAM role ARN"}},
-		{"dlq missing", config.ForProvision, map[string]string{"SCHEDULER_DLQ_ARN": ""}, []string{"SCHEDULER_DLQ_ARN: required"}},
 		{"dlq not sqs", config.ForProvision, map[string]string{"SCHEDULER_DLQ_ARN": "arn:aws:sns:us-east-1:123456789012:topic"}, []string{"SCHEDULER_DLQ_ARN: not an SQS queue ARN"}},
 		{"provision queue missing", config.ForProvision, map[string]string{"PROVISION_QUEUE_ARN": ""}, []string{"PROVISION_QUEUE_ARN: required"}},
 		{"provision queue not fifo", config.ForProvision, map[string]string{"PROVISION_QUEUE_ARN": "arn:aws:sqs:us-east-1:123456789012:provision"}, []string{"PROVISION_QUEUE_ARN: not the ARN of an SQS FIFO queue"}},
@@ -63,28 +56,28 @@ func TestSchedulingVariables(t *testing.T) {
 		{"several", config.ForProvision, map[string]string{"SCHEDULER_GROUP": "", "SCHEDULER_ROLE_ARN": "", "PROVISION_QUEUE_ARN": ""},
 			[]string{"SCHEDULER_GROUP: required", "SCHEDULER_ROLE_ARN: required", "PROVISION_QUEUE_ARN: required"}},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			env := base()
-			for k, v := range tc.change {
-				if v == "" {
-					delete(env, k)
-				} else {
-					env[k] = v
-				}
-			}
-			_, err := load(t, env, tc.need)
-			var cerr *config.Error
-			if !errors.As(err, &cerr) {
-				t.Fatalf("err = %v, want *config.Error", err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("err = %q, want it to contain %q", err, w)
-				}
-			}
-		})
+	runInvalid(t, tests)
+}
+
+// A deployment that sets exactly the variables CONTRACTS section 5 lists
+// starts: SCHEDULER_DLQ_ARN is optional (schedules are then created
+// without a dead-letter queue), and still checked when it is set.
+func TestSchedulerDLQIsOptional(t *testing.T) {
+	t.Parallel()
+	for _, need := range []config.Needs{config.ForProvision, config.ForDeprovision} {
+		env := base()
+		delete(env, "SCHEDULER_DLQ_ARN")
+		c, err := load(t, env, need)
+		if err != nil {
+			t.Fatalf("without SCHEDULER_DLQ_ARN: %v", err)
+		}
+		if c.SchedulerDLQARN != "" || c.SchedulerGroup != "lifecycle-held" || c.SchedulerRoleARN == "" {
+			t.Fatalf("%+v", c)
+		}
+		env["SCHEDULER_DLQ_ARN"] = "lifecycle-held-dlq"
+		if _, err := load(t, env, need); err == nil || !strings.Contains(err.Error(), "SCHEDULER_DLQ_ARN: not an SQS queue ARN") {
+			t.Fatalf("a DLQ that is not an ARN: %v", err)
+		}
 	}
 }
 

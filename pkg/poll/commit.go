@@ -24,9 +24,11 @@ type lease struct {
 	released bool
 }
 
-// takeLease takes the lease on top of meta's generation. It fails with
-// state.ErrLeaseHeld when another poll holds it or committed first.
-func (p *Poller) takeLease(ctx context.Context, meta state.SnapshotMeta) (*lease, error) {
+// takeLease takes the lease on top of meta's generation. When it cannot,
+// the lease is nil and (sum, err) is the poll's answer: OutcomeSkipped,
+// with nothing published, when another poll holds the lease or committed
+// first; the error otherwise.
+func (p *Poller) takeLease(ctx context.Context, sum Summary, meta state.SnapshotMeta) (*lease, Summary, error) {
 	owner := p.cfg.Owner
 	if owner == "" {
 		owner = randomOwner()
@@ -35,10 +37,16 @@ func (p *Poller) takeLease(ctx context.Context, meta state.SnapshotMeta) (*lease
 	if d, ok := ctx.Deadline(); ok {
 		until = d
 	}
-	if err := p.cfg.Snapshot.Acquire(ctx, meta.Generation, owner, p.cfg.Now(), until); err != nil {
-		return nil, err
+	err := p.cfg.Snapshot.Acquire(ctx, meta.Generation, owner, p.cfg.Now(), until)
+	switch {
+	case err != nil && classify(err) == leaseLost:
+		p.log.InfoContext(ctx, "poll: another poll took the lease or committed first; nothing published")
+		sum.Outcome = OutcomeSkipped
+		return nil, sum, nil
+	case err != nil:
+		return nil, sum, fmt.Errorf("poll: %w", err)
 	}
-	return &lease{owner: owner, p: p, ctx: ctx}, nil
+	return &lease{owner: owner, p: p, ctx: ctx}, sum, nil
 }
 
 // committed notes that a commit removed the lease: release has nothing
@@ -64,13 +72,9 @@ func (l *lease) release() {
 // damaged (a format problem is not a change in Encompass).
 func (p *Poller) baseline(ctx context.Context, sum Summary, meta state.SnapshotMeta, listedAt time.Time, listed map[string]string, old map[string]state.SnapshotUser, damaged bool) (Summary, error) {
 	next := meta.Generation + 1
-	l, err := p.takeLease(ctx, meta)
-	if err != nil && classify(err) == leaseLost {
-		sum.Outcome = OutcomeSkipped
-		return sum, nil
-	}
-	if err != nil {
-		return sum, fmt.Errorf("poll: %w", err)
+	l, sum, err := p.takeLease(ctx, sum, meta)
+	if l == nil {
+		return sum, err
 	}
 	defer l.release()
 	users := make(map[string]state.SnapshotUser, len(listed))
@@ -142,14 +146,9 @@ func (p *Poller) rebase(ctx context.Context, meta state.SnapshotMeta, l *lease, 
 // the deltas into a new base when they have grown numerous).
 func (p *Poller) apply(ctx context.Context, sum Summary, meta state.SnapshotMeta, listedAt time.Time, diffs []*diffEntry, users map[string]state.SnapshotUser, listed int) (Summary, error) {
 	next := meta.Generation + 1
-	l, err := p.takeLease(ctx, meta)
-	if err != nil && classify(err) == leaseLost {
-		p.log.InfoContext(ctx, "poll: another poll took the lease or committed first; nothing published")
-		sum.Outcome = OutcomeSkipped
-		return sum, nil
-	}
-	if err != nil {
-		return sum, fmt.Errorf("poll: %w", err)
+	l, sum, err := p.takeLease(ctx, sum, meta)
+	if l == nil {
+		return sum, err
 	}
 	defer l.release()
 	since := time.Time{}

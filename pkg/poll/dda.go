@@ -102,16 +102,3 @@ func products(c Canonical) []string {
 	}
 	return nil
 }
-
-// ddaOf is the DDA listing of a gather, run beside the user listing.
-func (p *Poller) ddaOf(ctx context.Context, in *gathered) func() {
-	if p.cfg.DDA == nil {
-		return func() {}
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		in.dda, in.ddaErr = p.listDDA(ctx)
-	}()
-	return func() { <-done }
-}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lenderops/encompass-lifecycle/internal/testenv"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
 )
 
@@ -18,7 +19,7 @@ func TestShortTimeoutStillPublishes(t *testing.T) {
 	e := newEnv(t, encompasstest.WithUsers(50))
 	e.baseline()
 	e.modify("simuser000007", func(u *encompasstest.SimUser) { u.Title = "Changed" })
-	sum, err := e.runFor(&fakeClock{now: time.Now()}, 10*time.Second, nil)
+	sum, err := e.runFor(testenv.NewClock(time.Now()), 10*time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +38,7 @@ func TestShortTimeoutKeepsAThirdAsMargin(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, encompasstest.WithUsers(450))
 	e.baseline()
-	clock := &fakeClock{now: time.Now()}
+	clock := testenv.NewClock(time.Now())
 	e.onPages(func(page int) {
 		if page == 0 {
 			clock.Advance(7 * time.Second)
@@ -65,7 +66,7 @@ func TestListingThatEndsInTheMarginIsAppliedByTheNextRun(t *testing.T) {
 	e := newEnv(t, encompasstest.WithUsers(450))
 	e.baseline()
 	e.modify("simuser000007", func(u *encompasstest.SimUser) { u.Title = "Changed" })
-	clock := &fakeClock{now: time.Now()}
+	clock := testenv.NewClock(time.Now())
 	// The third request of every run (the last page of a listing from the
 	// start) takes the run into its margin.
 	lastPageIsLate := func() {

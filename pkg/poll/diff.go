@@ -86,7 +86,7 @@ func (p *Poller) compareAndApply(ctx context.Context, sum Summary, meta state.Sn
 	if disabled, over := p.overThreshold(sum.Known, removed, diffs); over {
 		return p.anomaly(ctx, sum, next, len(listed), removed, diffs, disabled)
 	}
-	more, err := p.checkRemovals(ctx, removed, in.snap, in.terminated)
+	more, err := p.checkRemovals(ctx, removed, in)
 	if err != nil {
 		return sum, err
 	}
@@ -158,15 +158,19 @@ func compareOne(key, enc string, old state.SnapshotUser, had, terminated bool, e
 	// Drift is reported once, when it starts. (A baseline reports none: the
 	// next poll reports the drift that already existed.)
 	// A DDA profile enabled again is the same exposure as the account.
-	wantDrift := terminated && func() bool {
-		c, _, _ := decodeCanonical(enc)
-		return c.Enabled() || c.DDAEnabled()
-	}()
+	var newC Canonical
+	wantDrift := false
+	if terminated {
+		newC, _, _ = decodeCanonical(enc)
+		wantDrift = newC.Enabled() || newC.DDAEnabled()
+	}
 	// The common case, an unchanged user, costs one string comparison.
 	if had && old.Form == enc && old.Drift == wantDrift {
 		return nil
 	}
-	newC, _, _ := decodeCanonical(enc)
+	if !terminated { // enc is decoded once
+		newC, _, _ = decodeCanonical(enc)
+	}
 	d := &diffEntry{key: key, newEnc: enc, newC: newC, drift: wantDrift, emp: emp}
 	if had || old.Delta {
 		o := old
@@ -215,14 +219,15 @@ func removedCandidates(snap map[string]state.SnapshotUser, listed map[string]str
 // checkRemovals reads back the users that seem removed (up to
 // MaxRemovalChecks of them): offset paging skips a user when another one is
 // deleted during the listing, and a skipped user must not be reported as
-// removed. A user found is compared like a listed one.
-func (p *Poller) checkRemovals(ctx context.Context, keys []string, snap map[string]state.SnapshotUser, terminated []state.TerminatedUser) ([]*diffEntry, error) {
+// removed. A user found is compared like a listed one, with its DDA profile
+// joined as the listed ones were (in.join).
+func (p *Poller) checkRemovals(ctx context.Context, keys []string, in gathered) ([]*diffEntry, error) {
 	out := make([]*diffEntry, len(keys))
 	check := len(keys) <= p.cfg.MaxRemovalChecks
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(p.cfg.Concurrency)
 	for i, key := range keys {
-		old := snap[key]
+		old := in.snap[key]
 		removal := &diffEntry{key: key, old: &old, kinds: []string{TypeUserRemoved}}
 		removal.oldC, _, _ = decodeCanonical(old.Form)
 		out[i] = removal
@@ -242,10 +247,10 @@ func (p *Poller) checkRemovals(ctx context.Context, keys []string, snap map[stri
 				return nil
 			}
 			enc := c.encode()
-			if p.ddaJoin != nil {
-				enc = p.ddaJoin(key, enc)
+			if in.join != nil {
+				enc = in.join(key, enc)
 			}
-			emp, term := driftSet(map[string]string{key: enc}, terminated)[key]
+			emp, term := driftSet(map[string]string{key: enc}, in.terminated)[key]
 			out[i] = compareOne(key, enc, old, true, term, emp)
 			return nil
 		})

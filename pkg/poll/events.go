@@ -17,7 +17,7 @@ import (
 )
 
 // Detail types of the poller's events (CONTRACTS §3), named here for the
-// poller's own code; the strings are pkg/publish's.
+// poller's own code; the strings are pkg/catalog's.
 const (
 	TypeUserCreated   = catalog.UserCreated
 	TypeUserChanged   = catalog.UserChanged

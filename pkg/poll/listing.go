@@ -30,6 +30,9 @@ type gathered struct {
 	// them (Config.DDA), and ddaErr that listing's error (dda.go).
 	dda    map[string]ddaProfile
 	ddaErr error
+	// join is the poll's join of DDA profiles to users read back one by
+	// one (checkRemovals); nil without Config.DDA. run sets it (joinDDA).
+	join ddaJoin
 }
 
 // gather lists the users while it loads the snapshot and reads the
@@ -38,10 +41,15 @@ type gathered struct {
 // listErr for run to decide.
 func (p *Poller) gather(ctx context.Context, meta state.SnapshotMeta, sum *Summary, stg state.StagedListing, staged map[string]string) (gathered, error) {
 	var in gathered
-	// The DDA profiles are listed beside the users; a failure is kept in
-	// ddaErr, not the poll's (joinDDA decides).
-	ddaDone := p.ddaOf(ctx, &in)
 	g, gctx := errgroup.WithContext(ctx)
+	if p.cfg.DDA != nil {
+		// The DDA profiles are listed beside the users; a failure is kept
+		// in ddaErr, not the poll's (joinDDA decides).
+		g.Go(func() error {
+			in.dda, in.ddaErr = p.listDDA(gctx)
+			return nil
+		})
+	}
 	g.Go(func() error {
 		var err error
 		in.snap, err = p.cfg.Snapshot.LoadUsers(gctx, meta)
@@ -70,7 +78,6 @@ func (p *Poller) gather(ctx context.Context, meta state.SnapshotMeta, sum *Summa
 		resume = &stg
 	}
 	in.listing, in.listErr = p.list(gctx, meta.Users, sum, resume, staged)
-	ddaDone()
 	if err := g.Wait(); err != nil {
 		return in, err
 	}

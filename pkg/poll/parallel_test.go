@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lenderops/encompass-lifecycle/internal/testenv"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
 )
 
@@ -101,7 +102,7 @@ func TestParallelListingCutByTheDeadlineResumes(t *testing.T) {
 	for _, id := range []string{"simuser000010", "simuser000420", "simuser000999"} {
 		e.modify(id, func(u *encompasstest.SimUser) { u.Title = "Changed" })
 	}
-	clock := &fakeClock{now: time.Now()}
+	clock := testenv.NewClock(time.Now())
 	slowListing(e, clock, 25*time.Minute)
 	staged := 0
 	var sum Summary

@@ -141,9 +141,6 @@ type Poller struct {
 	log *slog.Logger
 	// margin is this run's deadline margin (see Config.DeadlineMargin).
 	margin time.Duration
-	// ddaJoin is this run's join of DDA profiles to users read back one by
-	// one (nil without Config.DDA).
-	ddaJoin ddaJoin
 }
 
 // New applies defaults to cfg and returns a Poller.
@@ -301,7 +298,7 @@ func (p *Poller) run(ctx context.Context, start time.Time) (Summary, error) {
 		}
 	}
 	sum.Known = known(in.snap)
-	p.ddaJoin = p.joinDDA(ctx, &in)
+	in.join = p.joinDDA(ctx, &in)
 	if meta.Generation == 0 || in.damaged {
 		return p.baseline(ctx, sum, meta, listedAt, in.listing.users, in.snap, in.damaged)
 	}

@@ -414,24 +414,6 @@ func TestFailedListingPublishesNothingAndKeepsTheSnapshot(t *testing.T) {
 	}
 }
 
-// fakeClock is a clock a test moves forward.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // hookPublisher runs a function after each successful Publish call.
 type hookPublisher struct {
 	Publisher
@@ -455,7 +437,7 @@ func TestDeadlineStopsCleanlyAndTheNextPollCompletes(t *testing.T) {
 	for i := 1; i <= 35; i++ {
 		e.modify(fmt.Sprintf("simuser%06d", i), func(u *encompasstest.SimUser) { u.Title = "Changed" })
 	}
-	clock := &fakeClock{now: time.Now()}
+	clock := testenv.NewClock(time.Now())
 	ctx, cancel := context.WithDeadline(context.Background(), clock.Now().Add(time.Hour))
 	defer cancel()
 	p := e.poller(func(c *Config) {
@@ -499,7 +481,7 @@ func TestDeadlineDuringListingPublishesNothing(t *testing.T) {
 	e := newEnv(t, encompasstest.WithUsers(450))
 	e.baseline()
 	e.modify("simuser000001", func(u *encompasstest.SimUser) { u.Title = "Changed" })
-	clock := &fakeClock{now: time.Now()}
+	clock := testenv.NewClock(time.Now())
 	ctx, cancel := context.WithDeadline(context.Background(), clock.Now().Add(time.Hour))
 	defer cancel()
 	e.onPages(func(page int) {

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/lenderops/encompass-lifecycle/internal/testenv"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
 	"github.com/lenderops/encompass-lifecycle/pkg/state"
@@ -20,13 +21,13 @@ import (
 // slowListing makes every list page take pageTime on the poller's clock,
 // so that a run with a one-hour deadline and the default 30 s margin lists
 // two pages and stops after the third when pageTime is 25 minutes.
-func slowListing(e *env, clock *fakeClock, pageTime time.Duration) {
+func slowListing(e *env, clock *testenv.Clock, pageTime time.Duration) {
 	e.onPages(func(int) { clock.Advance(pageTime) }, nil)
 }
 
 // runWithin runs one poll (a new invocation) with a one-hour deadline on
 // clock, listing one page at a time.
-func (e *env) runWithin(clock *fakeClock) Summary {
+func (e *env) runWithin(clock *testenv.Clock) Summary {
 	e.t.Helper()
 	sum, err := e.runFor(clock, time.Hour, oneByOne)
 	if err != nil {
@@ -37,7 +38,7 @@ func (e *env) runWithin(clock *fakeClock) Summary {
 
 // runFor runs one poll (a new invocation) whose deadline is timeout ahead
 // on clock, the poller's clock.
-func (e *env) runFor(clock *fakeClock, timeout time.Duration, mutate func(*Config)) (Summary, error) {
+func (e *env) runFor(clock *testenv.Clock, timeout time.Duration, mutate func(*Config)) (Summary, error) {
 	e.t.Helper()
 	ctx, cancel := context.WithDeadline(context.Background(), clock.Now().Add(timeout))
 	defer cancel()
@@ -62,7 +63,7 @@ func oneByOne(c *Config) { c.ListInFlight = 1 }
 func TestListingLongerThanOneInvocationCompletes(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, encompasstest.WithUsers(1000))
-	clock := &fakeClock{now: time.Now()}
+	clock := testenv.NewClock(time.Now())
 	slowListing(e, clock, 25*time.Minute)
 
 	// Three pages per run: 600 users staged, then 1000 (run 2 re-lists
@@ -131,7 +132,7 @@ func TestResumedListingSurvivesShiftedOffsets(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, encompasstest.WithUsers(1000))
 	e.baseline()
-	clock := &fakeClock{now: time.Now()}
+	clock := testenv.NewClock(time.Now())
 	slowListing(e, clock, 25*time.Minute)
 	if sum := e.runWithin(clock); sum.Outcome != OutcomeStopped || sum.Staged != 600 {
 		t.Fatalf("first run: %+v", sum)
@@ -171,7 +172,7 @@ func TestResumedListingStartsOverWhenItsBoundaryIsGone(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, encompasstest.WithUsers(1000))
 	e.baseline()
-	clock := &fakeClock{now: time.Now()}
+	clock := testenv.NewClock(time.Now())
 	slowListing(e, clock, 25*time.Minute)
 	if sum := e.runWithin(clock); sum.Outcome != OutcomeStopped {
 		t.Fatalf("first run: %+v", sum)
@@ -204,7 +205,7 @@ func TestStaleOrDamagedStageIsIgnored(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, encompasstest.WithUsers(700))
 			e.baseline()
-			clock := &fakeClock{now: time.Now()}
+			clock := testenv.NewClock(time.Now())
 			slowListing(e, clock, 25*time.Minute)
 			if sum := e.runWithin(clock); sum.Outcome != OutcomeStopped {
 				t.Fatalf("first run: %+v", sum)
@@ -293,7 +294,7 @@ func TestResumedListingSurvivesUsersAddedBeforeTheCursor(t *testing.T) {
 	e.baseline()
 	users := &frontUsers{UsersService: e.client.Users}
 	withFront := func(c *Config) { c.Users = users }
-	clock := &fakeClock{now: time.Now()}
+	clock := testenv.NewClock(time.Now())
 	slowListing(e, clock, 25*time.Minute)
 	ctx, cancel := context.WithDeadline(context.Background(), clock.Now().Add(time.Hour))
 	defer cancel()

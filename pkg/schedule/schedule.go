@@ -33,7 +33,8 @@ type API interface {
 
 // Delivery retry bounds: the service's maxima. A held event is worth every
 // try the Scheduler will make in a day (SQS refusing is rare and short);
-// after that it lands in the dead-letter queue, which is alarmed.
+// after that it lands in the dead-letter queue, which is alarmed, or is
+// lost when there is none (Config.DeadLetterARN).
 const (
 	DefaultMaxRetryAttempts = 185
 	DefaultMaxEventAge      = 24 * time.Hour
@@ -47,7 +48,7 @@ type Config struct {
 	// (SCHEDULER_ROLE_ARN).
 	RoleARN string
 	// DeadLetterARN is the SQS queue of deliveries that failed for good
-	// (SCHEDULER_DLQ_ARN).
+	// (SCHEDULER_DLQ_ARN). Empty: none, and such a delivery is lost.
 	DeadLetterARN string
 	// MaxRetryAttempts and MaxEventAge bound the Scheduler's retries of a
 	// delivery. Defaults DefaultMaxRetryAttempts and DefaultMaxEventAge.
@@ -70,8 +71,8 @@ func New(api API, cfg Config) (*Scheduler, error) {
 	if api == nil {
 		errs = append(errs, errors.New("schedule: a Scheduler client is required"))
 	}
-	if cfg.Group == "" || cfg.RoleARN == "" || cfg.DeadLetterARN == "" {
-		errs = append(errs, errors.New("schedule: Group, RoleARN and DeadLetterARN are required"))
+	if cfg.Group == "" || cfg.RoleARN == "" {
+		errs = append(errs, errors.New("schedule: Group and RoleARN are required"))
 	}
 	if cfg.MaxRetryAttempts == 0 {
 		cfg.MaxRetryAttempts = DefaultMaxRetryAttempts
@@ -93,9 +94,6 @@ func New(api API, cfg Config) (*Scheduler, error) {
 	}
 	return &Scheduler{api: api, cfg: cfg}, nil
 }
-
-// Group is the schedule group.
-func (s *Scheduler) Group() string { return s.cfg.Group }
 
 // Hold is one held event's delivery.
 type Hold struct {
@@ -138,8 +136,10 @@ func (s *Scheduler) Create(ctx context.Context, h Hold) error {
 				MaximumRetryAttempts:     aws.Int32(s.cfg.MaxRetryAttempts),
 				MaximumEventAgeInSeconds: aws.Int32(int32(s.cfg.MaxEventAge / time.Second)),
 			},
-			DeadLetterConfig: &types.DeadLetterConfig{Arn: aws.String(s.cfg.DeadLetterARN)},
 		},
+	}
+	if s.cfg.DeadLetterARN != "" {
+		in.Target.DeadLetterConfig = &types.DeadLetterConfig{Arn: aws.String(s.cfg.DeadLetterARN)}
 	}
 	if h.Description != "" {
 		in.Description = aws.String(truncate(h.Description, 512))

@@ -67,6 +67,27 @@ func TestCreateSendsTheHeldEvent(t *testing.T) {
 	}
 }
 
+// Without a dead-letter queue (SCHEDULER_DLQ_ARN is optional, CONTRACTS
+// section 5) the schedule is the same, with no DeadLetterConfig.
+func TestCreateWithoutDeadLetterQueue(t *testing.T) {
+	t.Parallel()
+	fake := testenv.Scheduler(t, group)
+	s, err := schedule.New(fake.Client, schedule.Config{Group: group, RoleARN: role})
+	if err != nil {
+		t.Fatalf("no dead-letter queue: %v", err)
+	}
+	if err := s.Create(context.Background(), hold(schedule.Name("hris-1"))); err != nil {
+		t.Fatal(err)
+	}
+	got, ok := fake.Get(group, schedule.Name("hris-1"))
+	if !ok {
+		t.Fatalf("no schedule; have %+v", fake.Schedules())
+	}
+	if got.DeadLetterARN != "" || got.TargetARN != queueARN || got.RoleARN != role || got.MaxRetryAttempts != 185 {
+		t.Errorf("schedule %+v, want no dead-letter queue and the rest as usual", got)
+	}
+}
+
 // Creating a schedule that exists (an earlier attempt made it) succeeds;
 // deleting one that is gone succeeds.
 func TestCreateAndDeleteAreIdempotent(t *testing.T) {
@@ -232,7 +253,6 @@ func TestNewChecksConfig(t *testing.T) {
 	for name, cfg := range map[string]schedule.Config{
 		"no group":      {RoleARN: role, DeadLetterARN: dlq},
 		"no role":       {Group: group, DeadLetterARN: dlq},
-		"no dlq":        {Group: group, RoleARN: role},
 		"retries":       {Group: group, RoleARN: role, DeadLetterARN: dlq, MaxRetryAttempts: 186},
 		"age too short": {Group: group, RoleARN: role, DeadLetterARN: dlq, MaxEventAge: time.Second},
 	} {

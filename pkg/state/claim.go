@@ -131,7 +131,6 @@ func (s *Store) Claim(ctx context.Context, key ClaimKey, owner string, o ClaimOp
 		names["#own"] = "owner"
 		values[":owner"] = str(owner)
 	}
-	s.count("PutItem")
 	out, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                 aws.String(s.table),
 		Item:                      item,
@@ -186,7 +185,7 @@ func resumes(old map[string]types.AttributeValue, now time.Time) bool {
 	}
 	r := &itemReader{item: old, what: "replaced claim"}
 	st := ClaimStatus(r.str("status", false))
-	if ttl := r.int(AttrTTL, false); ttl > 0 && ttl < now.Unix() {
+	if expired(r.int(AttrTTL, false), now) {
 		return false
 	}
 	return st == ClaimInProgress || st == ClaimReleased
@@ -239,7 +238,6 @@ func (s *Store) GetClaim(ctx context.Context, key ClaimKey) (Claim, bool, error)
 // are duplicates. The item keeps the ttl its claim set. It returns
 // ErrNotFound when there is no claim (it expired).
 func (s *Store) CompleteClaim(ctx context.Context, key ClaimKey, outcome string) error {
-	s.count("UpdateItem")
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(s.table),
 		Key:                      key2(key),
@@ -268,7 +266,6 @@ func (s *Store) CompleteClaim(ctx context.Context, key ClaimKey, outcome string)
 // released (that would let a duplicate run), and releasing nothing is not an
 // error.
 func (s *Store) ReleaseClaim(ctx context.Context, key ClaimKey) error {
-	s.count("UpdateItem")
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.table),
 		Key:                       key2(key),

@@ -29,6 +29,10 @@ func (s Status) valid() bool {
 	return s == StatusActive || s == StatusTerminated || s == StatusTombstone
 }
 
+// validDDA reports whether v is a DDA profile state a link may hold: ""
+// (none), "enabled" or "disabled".
+func validDDA(v string) bool { return v == "" || v == "enabled" || v == "disabled" }
+
 // Employee is the link between an HRIS employee and an Encompass user
 // (item pk EMP#<employeeId>, sk PROFILE).
 type Employee struct {
@@ -122,7 +126,7 @@ func decodeEmployee(item map[string]types.AttributeValue) (Employee, error) {
 	if r.err == nil && !e.Status.valid() {
 		r.fail("status", "unknown status %q (want active, terminated or tombstone)", e.Status)
 	}
-	if r.err == nil && e.DDA != "" && e.DDA != "enabled" && e.DDA != "disabled" {
+	if r.err == nil && !validDDA(e.DDA) {
 		r.fail("dda", "unknown DDA profile state %q (want enabled or disabled)", e.DDA)
 	}
 	if r.err == nil && e.Version < 1 {
@@ -146,7 +150,7 @@ func (s *Store) PutEmployee(ctx context.Context, e Employee, expectedVersion int
 	if !e.Status.valid() {
 		return fmt.Errorf("state: put employee %s: invalid status %q", e.EmployeeID, e.Status)
 	}
-	if e.DDA != "" && e.DDA != "enabled" && e.DDA != "disabled" {
+	if !validDDA(e.DDA) {
 		return fmt.Errorf("state: put employee %s: invalid DDA profile state %q", e.EmployeeID, e.DDA)
 	}
 	if expectedVersion < 0 {
@@ -189,7 +193,6 @@ func (s *Store) PutEmployee(ctx context.Context, e Employee, expectedVersion int
 		in.ExpressionAttributeNames = map[string]string{"#v": "version"}
 		in.ExpressionAttributeValues = map[string]types.AttributeValue{":v": num(expectedVersion)}
 	}
-	s.count("PutItem")
 	if _, err := s.db.PutItem(ctx, in); err != nil {
 		if IsConditionFailed(err) {
 			return fmt.Errorf("put employee %s at version %d: %w", e.EmployeeID, expectedVersion, ErrConflict)

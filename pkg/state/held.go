@@ -4,10 +4,9 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"slices"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
@@ -104,13 +103,10 @@ func (s *Store) PutHeld(ctx context.Context, h Held) error {
 	if h.Body != "" {
 		own["body"] = str(h.Body)
 	}
-	s.count("PutItem")
-	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: own}); err != nil {
+	if err := s.put(ctx, own); err != nil {
 		return fmt.Errorf("state: put held event %s: %w", h.EventID, err)
 	}
-	s.count("PutItem")
-	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table),
-		Item: attrs(key(heldIndexPK, heldIndexSK(h.DueAt, h.EventID)))}); err != nil {
+	if err := s.put(ctx, attrs(key(heldIndexPK, heldIndexSK(h.DueAt, h.EventID)))); err != nil {
 		return fmt.Errorf("state: index held event %s: %w", h.EventID, err)
 	}
 	return nil
@@ -124,18 +120,13 @@ func (s *Store) HeldFor(ctx context.Context, employeeID string) ([]Held, error) 
 		return nil, fmt.Errorf("state: held events: empty employee id")
 	}
 	var out []Held
-	for h, err := range queryItems(ctx, s, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.table),
-		KeyConditionExpression:    aws.String("pk = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(heldPK(employeeID))},
-		ConsistentRead:            aws.Bool(true),
-	}, s.liveHeld) {
+	for h, err := range queryItems(ctx, s, s.pkQuery(heldPK(employeeID), true), s.liveHeld) {
 		if err != nil {
 			return nil, fmt.Errorf("state: held events of %s: %w", employeeID, err)
 		}
 		out = append(out, h)
 	}
-	sortHeld(out)
+	slices.SortStableFunc(out, compareHeld)
 	return out, nil
 }
 
@@ -145,14 +136,10 @@ func (s *Store) DeleteHeld(ctx context.Context, k HeldKey) error {
 	if k.EmployeeID == "" || k.EventID == "" {
 		return fmt.Errorf("state: delete held event: empty employee or event id")
 	}
-	s.count("DeleteItem")
-	if _, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.table),
-		Key: key(heldPK(k.EmployeeID), heldSKPrefix+k.EventID)}); err != nil {
+	if err := s.del(ctx, heldPK(k.EmployeeID), heldSKPrefix+k.EventID); err != nil {
 		return fmt.Errorf("state: delete held event %s: %w", k.EventID, err)
 	}
-	s.count("DeleteItem")
-	if _, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.table),
-		Key: key(heldIndexPK, heldIndexSK(k.DueAt, k.EventID))}); err != nil {
+	if err := s.del(ctx, heldIndexPK, heldIndexSK(k.DueAt, k.EventID)); err != nil {
 		return fmt.Errorf("state: delete held event %s from the index: %w", k.EventID, err)
 	}
 	return nil
@@ -169,7 +156,7 @@ func (s *Store) AllHeld(ctx context.Context) iter.Seq2[Held, error] {
 // DynamoDB has not deleted yet.
 func (s *Store) liveHeld(item map[string]types.AttributeValue) (Held, bool, error) {
 	h, ttl, err := decodeHeld(item)
-	return h, err != nil || ttl == 0 || ttl >= s.now().Unix(), err
+	return h, err != nil || !expired(ttl, s.now()), err
 }
 
 func decodeHeld(item map[string]types.AttributeValue) (Held, int64, error) {
@@ -190,19 +177,11 @@ func decodeHeld(item map[string]types.AttributeValue) (Held, int64, error) {
 	return h, ttl, r.err
 }
 
-// sortHeld orders held events by due time, then by when they occurred,
+// compareHeld orders held events by due time, then by when they occurred,
 // which is the order they apply in.
-func sortHeld(hs []Held) {
-	for i := 1; i < len(hs); i++ {
-		for j := i; j > 0 && heldBefore(hs[j], hs[j-1]); j-- {
-			hs[j], hs[j-1] = hs[j-1], hs[j]
-		}
+func compareHeld(a, b Held) int {
+	if c := a.DueAt.Compare(b.DueAt); c != 0 {
+		return c
 	}
-}
-
-func heldBefore(a, b Held) bool {
-	if !a.DueAt.Equal(b.DueAt) {
-		return a.DueAt.Before(b.DueAt)
-	}
-	return a.OccurredAt.Before(b.OccurredAt)
+	return a.OccurredAt.Compare(b.OccurredAt)
 }

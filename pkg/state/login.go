@@ -76,24 +76,16 @@ func (s *Store) LoginLinks(ctx context.Context) iter.Seq2[LoginLink, error] {
 		g.SetLimit(LoginIndexShards)
 		for shard := range LoginIndexShards {
 			g.Go(func() error {
-				var bad error
-				err := s.query(gctx, &dynamodb.QueryInput{
-					TableName:                 aws.String(s.table),
-					KeyConditionExpression:    aws.String("pk = :pk"),
-					ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(loginShardPK(shard))},
-				}, func(item map[string]types.AttributeValue) bool {
+				for l, err := range partition(gctx, s, loginShardPK(shard), func(item map[string]types.AttributeValue) (LoginLink, bool, error) {
 					l, err := decodeLoginLink(item)
+					return l, true, err
+				}) {
 					if err != nil {
-						bad = err
-						return false
+						return err
 					}
 					shards[shard] = append(shards[shard], l)
-					return true
-				})
-				if err == nil {
-					err = bad
 				}
-				return err
+				return nil
 			})
 		}
 		if err := g.Wait(); err != nil {
@@ -116,8 +108,6 @@ func decodeLoginLink(item map[string]types.AttributeValue) (LoginLink, error) {
 	return l, r.err
 }
 
-// indexLogin writes the index entry of e's login (unconditionally: the
-// entry is a pointer to the link, which stays the truth).
 // IndexLogin writes the login index entry of login for e (the employee id,
 // and the user id when known). PutEmployee writes it before a link whose
 // login changed; a caller that wrote it already, beside an earlier step,
@@ -128,14 +118,16 @@ func (s *Store) IndexLogin(ctx context.Context, login string, e Employee) error 
 	return s.indexLogin(ctx, strings.ToLower(login), e)
 }
 
+// indexLogin writes the index entry of login, already lower-case, for e
+// (unconditionally: the entry is a pointer to the link, which stays the
+// truth).
 func (s *Store) indexLogin(ctx context.Context, login string, e Employee) error {
 	item := key(LoginIndexPK(login), login)
 	item["employeeId"] = str(e.EmployeeID)
 	if e.UserID != "" {
 		item["userId"] = str(e.UserID)
 	}
-	s.count("PutItem")
-	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item}); err != nil {
+	if err := s.put(ctx, item); err != nil {
 		return fmt.Errorf("state: index login %s of %s: %w", login, e.EmployeeID, err)
 	}
 	return nil
@@ -146,7 +138,6 @@ func (s *Store) indexLogin(ctx context.Context, login string, e Employee) error 
 // leaves a stale entry, which readers resolve (LoginLink), and the link
 // itself is already stored.
 func (s *Store) unindexLogin(ctx context.Context, login, employeeID string) {
-	s.count("DeleteItem")
 	_, _ = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName:                 aws.String(s.table),
 		Key:                       key(LoginIndexPK(login), login),

@@ -178,12 +178,6 @@ func (s *Store) PutRejectedBody(ctx context.Context, eventID, messageID string, 
 	return ref, nil
 }
 
-func (s *Store) put(ctx context.Context, item map[string]types.AttributeValue) error {
-	s.count("PutItem")
-	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item})
-	return err
-}
-
 // GetRejectedBody reads a body stored by PutRejectedBody (operators replaying
 // a rejection, and tests): one read for an inline body, one more per part.
 // A manifest past its ttl counts as absent. The body is returned only when
@@ -297,11 +291,9 @@ func (s *Store) readRejected(ctx context.Context, item map[string]types.Attribut
 		return nil, nil
 	}
 	if rb.Parts == 0 {
-		body, ok := binaryAttr(r, item, "body")
-		if !ok {
+		if rb.Body = r.bytes("body"); r.err != nil {
 			return nil, r.err
 		}
-		rb.Body = body
 	} else {
 		rb.Body = make([]byte, 0, rb.Bytes)
 		for i := 1; i <= rb.Parts; i++ {
@@ -316,8 +308,8 @@ func (s *Store) readRejected(ctx context.Context, item map[string]types.Attribut
 			if d := pr.str("sha256", true); pr.err == nil && d != rb.SHA256 {
 				return nil, fmt.Errorf("%w: %s / %s: part %d belongs to another body", ErrBodyIncomplete, pk, sk, i)
 			}
-			chunk, ok := binaryAttr(pr, part, "body")
-			if !ok || pr.err != nil {
+			chunk := pr.bytes("body")
+			if pr.err != nil {
 				return nil, pr.err
 			}
 			rb.Body = append(rb.Body, chunk...)
@@ -335,16 +327,16 @@ func (s *Store) readRejected(ctx context.Context, item map[string]types.Attribut
 	return rb, nil
 }
 
-// binaryAttr reads an optional binary attribute (absent means empty).
-func binaryAttr(r *itemReader, item map[string]types.AttributeValue, attr string) ([]byte, bool) {
-	av, ok := item[attr]
+// bytes reads an optional binary attribute (absent means empty).
+func (r *itemReader) bytes(attr string) []byte {
+	av, ok := r.item[attr]
 	if !ok || av == nil {
-		return nil, true
+		return nil
 	}
 	b, ok := av.(*types.AttributeValueMemberB)
 	if !ok {
 		r.fail(attr, "want binary, got %T", av)
-		return nil, false
+		return nil
 	}
-	return b.Value, true
+	return b.Value
 }

@@ -225,20 +225,16 @@ type deltaItem struct {
 	unreadable bool
 }
 
-// readDeltas reads one shard of delta items.
+// readDeltas reads one shard of delta items (strongly consistent).
 func (s *Snapshot) readDeltas(ctx context.Context, pk string) ([]deltaItem, error) {
 	var out []deltaItem
-	err := s.store.query(ctx, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.store.table),
-		KeyConditionExpression:    aws.String("pk = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(pk)},
-		ConsistentRead:            aws.Bool(true),
-	}, func(item map[string]types.AttributeValue) bool {
-		out = append(out, decodeDelta(item))
-		return true
-	})
-	if err != nil {
-		return out, fmt.Errorf("state: read snapshot %s: %w", pk, err)
+	for d, err := range queryItems(ctx, s.store, s.store.pkQuery(pk, true), func(item map[string]types.AttributeValue) (deltaItem, bool, error) {
+		return decodeDelta(item), true, nil
+	}) {
+		if err != nil {
+			return nil, fmt.Errorf("state: read snapshot %s: %w", pk, err)
+		}
+		out = append(out, d)
 	}
 	return out, nil
 }
@@ -335,7 +331,6 @@ func (s *Snapshot) writeDelta(ctx context.Context, w DeltaWrite) error {
 	s.writes.Add(1)
 	if w.Form == "" && (w.Old == nil || !w.Old.InBase) {
 		// The base does not know the user: removing its delta item is enough.
-		s.store.count("DeleteItem")
 		_, err := s.store.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 			TableName: aws.String(s.store.table), Key: k, ConditionExpression: cond, ExpressionAttributeValues: values,
 		})
@@ -351,7 +346,6 @@ func (s *Snapshot) writeDelta(ctx context.Context, w DeltaWrite) error {
 			item[attrDrift] = &types.AttributeValueMemberBOOL{Value: true}
 		}
 	}
-	s.store.count("PutItem")
 	_, err := s.store.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(s.store.table), Item: item, ConditionExpression: cond, ExpressionAttributeValues: values,
 	})
@@ -473,7 +467,6 @@ func (s *Snapshot) Release(ctx context.Context, owner string) error {
 // updateMeta makes one conditional update of the header.
 func (s *Snapshot) updateMeta(ctx context.Context, update, cond string, names map[string]string, values map[string]types.AttributeValue) error {
 	s.writes.Add(1)
-	s.store.count("UpdateItem")
 	_, err := s.store.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.store.table),
 		Key:                       key(snapshotMetaPK, snapshotMetaSK),

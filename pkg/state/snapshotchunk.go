@@ -157,7 +157,6 @@ func (s *Snapshot) batch(ctx context.Context, batch []types.WriteRequest) error 
 			case <-time.After(time.Duration(25<<attempt) * time.Millisecond):
 			}
 		}
-		s.store.count("BatchWriteItem")
 		out, err := s.store.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
 			RequestItems: map[string][]types.WriteRequest{s.store.table: pending},
 		})

@@ -141,7 +141,6 @@ func (s *Snapshot) SaveStage(ctx context.Context, st StagedListing, listed map[s
 		"invalid": num(int64(st.Invalid)), "dups": num(int64(st.Duplicates)), AttrTTL: ttl,
 	}
 	s.writes.Add(1)
-	s.store.count("PutItem")
 	_, err = s.store.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                 aws.String(s.store.table),
 		Item:                      item,
@@ -161,7 +160,6 @@ func (s *Snapshot) SaveStage(ctx context.Context, st StagedListing, listed map[s
 // TTL). Another run's newer header is left alone.
 func (s *Snapshot) DropStage(ctx context.Context, run string) error {
 	s.writes.Add(1)
-	s.store.count("DeleteItem")
 	_, err := s.store.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName:                 aws.String(s.store.table),
 		Key:                       key(stageHeadPK, stageHeadSK),

@@ -105,13 +105,13 @@ func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = no
 // New returns a Store for table.
 func New(client DynamoDBAPI, table string, opts ...Option) *Store {
 	s := &Store{
-		db:       client,
 		table:    table,
 		lease:    DefaultClaimLease,
 		writeTTL: DefaultWriteTTL,
 		now:      time.Now,
 		byName:   map[string]int64{},
 	}
+	s.db = countingDB{db: client, count: s.count}
 	for _, o := range opts {
 		o(s)
 	}
@@ -126,7 +126,7 @@ func (s *Store) Table() string { return s.table }
 func (s *Store) Ops() int64 { return s.ops.Load() }
 
 // OpsByName returns the request count per operation name (GetItem, PutItem,
-// UpdateItem, DeleteItem, Query).
+// UpdateItem, DeleteItem, Query, BatchWriteItem).
 func (s *Store) OpsByName() map[string]int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -144,6 +144,46 @@ func (s *Store) count(op string) {
 	s.mu.Unlock()
 }
 
+// countingDB counts every request before passing it on: one per call, so
+// one per page of a Query and one per attempt of a BatchWriteItem. New
+// wraps the client in it, so that no request goes uncounted; it embeds
+// nothing, so a method added to DynamoDBAPI does not compile until it is
+// counted here too.
+type countingDB struct {
+	db    DynamoDBAPI
+	count func(op string)
+}
+
+func (c countingDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	c.count("GetItem")
+	return c.db.GetItem(ctx, in, optFns...)
+}
+
+func (c countingDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	c.count("PutItem")
+	return c.db.PutItem(ctx, in, optFns...)
+}
+
+func (c countingDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	c.count("UpdateItem")
+	return c.db.UpdateItem(ctx, in, optFns...)
+}
+
+func (c countingDB) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
+	c.count("DeleteItem")
+	return c.db.DeleteItem(ctx, in, optFns...)
+}
+
+func (c countingDB) Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	c.count("Query")
+	return c.db.Query(ctx, in, optFns...)
+}
+
+func (c countingDB) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
+	c.count("BatchWriteItem")
+	return c.db.BatchWriteItem(ctx, in, optFns...)
+}
+
 // ---- attribute helpers ----
 
 func str(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
@@ -151,10 +191,23 @@ func num(v int64) types.AttributeValue {
 	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
 }
 
-// getItem reads one item with a strongly consistent read (counted); an
-// absent item is an empty map.
+// strMapAttr is m as a map attribute of strings (itemReader.strMap reads it).
+func strMapAttr(m map[string]string) types.AttributeValue {
+	av := make(map[string]types.AttributeValue, len(m))
+	for k, v := range m {
+		av[k] = str(v)
+	}
+	return &types.AttributeValueMemberM{Value: av}
+}
+
+// expired reports whether an item whose ttl attribute (epoch seconds) is
+// ttl has expired at now: DynamoDB deletes such items in its own time, so
+// readers treat them as absent. 0 (no ttl) never expires.
+func expired(ttl int64, now time.Time) bool { return ttl > 0 && ttl < now.Unix() }
+
+// getItem reads one item with a strongly consistent read; an absent item
+// is an empty map.
 func (s *Store) getItem(ctx context.Context, pk, sk string) (map[string]types.AttributeValue, error) {
-	s.count("GetItem")
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.table),
 		Key:            key(pk, sk),
@@ -164,6 +217,19 @@ func (s *Store) getItem(ctx context.Context, pk, sk string) (map[string]types.At
 		return nil, err
 	}
 	return out.Item, nil
+}
+
+// put writes item unconditionally.
+func (s *Store) put(ctx context.Context, item map[string]types.AttributeValue) error {
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item})
+	return err
+}
+
+// del deletes one item unconditionally; deleting an absent item is not an
+// error.
+func (s *Store) del(ctx context.Context, pk, sk string) error {
+	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.table), Key: key(pk, sk)})
+	return err
 }
 
 func key(pk, sk string) map[string]types.AttributeValue {
@@ -267,7 +333,6 @@ func (s *Store) query(ctx context.Context, in *dynamodb.QueryInput, yield func(m
 		in.Limit = aws.Int32(s.queryLimit)
 	}
 	for {
-		s.count("Query")
 		out, err := s.db.Query(ctx, in)
 		if err != nil {
 			return fmt.Errorf("state: query %s: %w", s.table, err)
@@ -285,13 +350,23 @@ func (s *Store) query(ctx context.Context, in *dynamodb.QueryInput, yield func(m
 }
 
 // partition yields the items of partition pk decoded by decode (see
-// queryItems).
+// queryItems), read eventually consistent.
 func partition[T any](ctx context.Context, s *Store, pk string, decode func(map[string]types.AttributeValue) (v T, keep bool, err error)) iter.Seq2[T, error] {
-	return queryItems(ctx, s, &dynamodb.QueryInput{
+	return queryItems(ctx, s, s.pkQuery(pk, false), decode)
+}
+
+// pkQuery is the Query of every item of partition pk; consistent asks for a
+// strongly consistent read.
+func (s *Store) pkQuery(pk string, consistent bool) *dynamodb.QueryInput {
+	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		KeyConditionExpression:    aws.String("pk = :pk"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(pk)},
-	}, decode)
+	}
+	if consistent {
+		in.ConsistentRead = aws.Bool(true)
+	}
+	return in
 }
 
 // queryItems yields the items of a query decoded by decode, page by page

@@ -24,27 +24,14 @@ type fixture struct {
 	store  *state.Store
 	client *dynamodb.Client
 	table  string
-	clock  *clock
-}
-
-// clock is a settable time source for lease and expiry tests.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+	clock  *testenv.Clock
 }
 
 func newFixture(t *testing.T, opts ...state.Option) *fixture {
 	t.Helper()
 	d := testenv.DynamoDB(t)
 	table := d.CreateTable(t)
-	c := &clock{t: time.Date(2026, 11, 20, 15, 0, 0, 0, time.UTC)}
+	c := testenv.NewClock(time.Date(2026, 11, 20, 15, 0, 0, 0, time.UTC))
 	opts = append([]state.Option{state.WithClock(c.Now)}, opts...)
 	return &fixture{store: state.New(d.Client, table, opts...), client: d.Client, table: table, clock: c}
 }
@@ -447,6 +434,45 @@ func TestTerminatedPagination(t *testing.T) {
 	}
 	if got := f.store.OpsByName()["Query"] - before; got != 1 {
 		t.Fatalf("early break read %d pages", got)
+	}
+}
+
+// TerminatedOf reads one employee's entry with one GetItem: found after
+// MarkTerminated, gone after ClearTerminated, an error for a malformed item.
+func TestTerminatedOf(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t)
+	if _, found, err := f.store.TerminatedOf(ctx, "E1"); err != nil || found {
+		t.Fatalf("empty table: found=%v err=%v", found, err)
+	}
+	if err := f.store.MarkTerminated(ctx, "E1", "u1", "jdoe"); err != nil {
+		t.Fatal(err)
+	}
+	before := f.store.OpsByName()
+	u, found, err := f.store.TerminatedOf(ctx, "E1")
+	if err != nil || !found {
+		t.Fatalf("found=%v err=%v", found, err)
+	}
+	if want := (state.TerminatedUser{EmployeeID: "E1", UserID: "u1", LoginID: "jdoe", TerminatedAt: f.clock.Now()}); u != want {
+		t.Fatalf("got %+v\nwant %+v", u, want)
+	}
+	after := f.store.OpsByName()
+	if after["GetItem"]-before["GetItem"] != 1 || after["Query"] != before["Query"] {
+		t.Fatalf("ops before %v, after %v: want one GetItem", before, after)
+	}
+	if err := f.store.ClearTerminated(ctx, "E1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, err := f.store.TerminatedOf(ctx, "E1"); err != nil || found {
+		t.Fatalf("cleared: found=%v err=%v", found, err)
+	}
+	f.rawPut(t, map[string]types.AttributeValue{"pk": s("TERMINATED"), "sk": s("E2"), "employeeId": n("2")})
+	if _, found, err := f.store.TerminatedOf(ctx, "E2"); !errors.Is(err, state.ErrMalformedItem) || found {
+		t.Fatalf("malformed: found=%v err=%v", found, err)
+	}
+	if _, _, err := f.store.TerminatedOf(ctx, ""); err == nil {
+		t.Fatal("empty employee id accepted")
 	}
 }
 

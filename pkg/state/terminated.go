@@ -6,8 +6,6 @@ import (
 	"iter"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
@@ -38,8 +36,7 @@ func (s *Store) MarkTerminated(ctx context.Context, employeeID, userID, loginID 
 	if loginID != "" {
 		item["loginId"] = str(loginID)
 	}
-	s.count("PutItem")
-	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item}); err != nil {
+	if err := s.put(ctx, item); err != nil {
 		return fmt.Errorf("state: mark %s terminated: %w", employeeID, err)
 	}
 	return nil
@@ -48,11 +45,7 @@ func (s *Store) MarkTerminated(ctx context.Context, employeeID, userID, loginID 
 // ClearTerminated removes the employee from the terminated index (rehire).
 // Clearing an absent entry is not an error.
 func (s *Store) ClearTerminated(ctx context.Context, employeeID string) error {
-	s.count("DeleteItem")
-	if _, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName: aws.String(s.table),
-		Key:       key(terminatedPK, employeeID),
-	}); err != nil {
+	if err := s.del(ctx, terminatedPK, employeeID); err != nil {
 		return fmt.Errorf("state: clear terminated %s: %w", employeeID, err)
 	}
 	return nil
@@ -62,15 +55,39 @@ func (s *Store) ClearTerminated(ctx context.Context, employeeID string) error {
 // page (one Query per page). It stops at the first error, which it yields.
 func (s *Store) Terminated(ctx context.Context) iter.Seq2[TerminatedUser, error] {
 	return partition(ctx, s, terminatedPK, func(item map[string]types.AttributeValue) (TerminatedUser, bool, error) {
-		r := &itemReader{item: item, what: "terminated item " + sortKeyOf(item)}
-		u := TerminatedUser{
-			EmployeeID:   r.str("employeeId", true),
-			UserID:       r.str("userId", false),
-			LoginID:      r.str("loginId", false),
-			TerminatedAt: r.time("terminatedAt", false),
-		}
-		return u, true, r.err
+		u, err := decodeTerminated(item)
+		return u, true, err
 	})
+}
+
+// TerminatedOf returns the employee's entry of the terminated index (one
+// strongly consistent GetItem); found is false when there is none.
+func (s *Store) TerminatedOf(ctx context.Context, employeeID string) (u TerminatedUser, found bool, err error) {
+	if employeeID == "" {
+		return TerminatedUser{}, false, fmt.Errorf("state: terminated entry: empty employee id")
+	}
+	item, err := s.getItem(ctx, terminatedPK, employeeID)
+	if err != nil {
+		return TerminatedUser{}, false, fmt.Errorf("state: terminated entry of %s: %w", employeeID, err)
+	}
+	if len(item) == 0 {
+		return TerminatedUser{}, false, nil
+	}
+	if u, err = decodeTerminated(item); err != nil {
+		return TerminatedUser{}, false, err
+	}
+	return u, true, nil
+}
+
+func decodeTerminated(item map[string]types.AttributeValue) (TerminatedUser, error) {
+	r := &itemReader{item: item, what: "terminated item " + sortKeyOf(item)}
+	u := TerminatedUser{
+		EmployeeID:   r.str("employeeId", true),
+		UserID:       r.str("userId", false),
+		LoginID:      r.str("loginId", false),
+		TerminatedAt: r.time("terminatedAt", false),
+	}
+	return u, r.err
 }
 
 // sortKeyOf names an item by its sort key for error messages.

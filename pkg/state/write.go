@@ -52,20 +52,11 @@ func (s *Store) RecordWrite(ctx context.Context, w Write) error {
 			item[name] = str(v)
 		}
 	}
-	fields := make(map[string]types.AttributeValue, len(w.Fields))
-	for k, v := range w.Fields {
-		fields[k] = str(v)
-	}
-	item["fields"] = &types.AttributeValueMemberM{Value: fields}
+	item["fields"] = strMapAttr(w.Fields)
 	if len(w.From) > 0 {
-		from := make(map[string]types.AttributeValue, len(w.From))
-		for k, v := range w.From {
-			from[k] = str(v)
-		}
-		item["from"] = &types.AttributeValueMemberM{Value: from}
+		item["from"] = strMapAttr(w.From)
 	}
-	s.count("PutItem")
-	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item}); err != nil {
+	if err := s.put(ctx, item); err != nil {
 		return fmt.Errorf("state: record write for %s: %w", w.LoginID, err)
 	}
 	return nil
@@ -99,7 +90,7 @@ func (s *Store) WritesSince(ctx context.Context, loginID string, since time.Time
 func (s *Store) liveWrite(loginID string) func(map[string]types.AttributeValue) (Write, bool, error) {
 	return func(item map[string]types.AttributeValue) (Write, bool, error) {
 		w, ttl, err := decodeWrite(item, loginID)
-		return w, err != nil || ttl <= 0 || ttl >= s.now().Unix(), err
+		return w, err != nil || !expired(ttl, s.now()), err
 	}
 }
 

@@ -6,10 +6,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lenderops/encompass-lifecycle/internal/testenv"
 	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 	"github.com/lenderops/encompass-lifecycle/pkg/reconcile"
+	"github.com/lenderops/encompass-lifecycle/pkg/state"
 )
 
 // padding is n valid rows (terminated, no account: in_sync), so that a
@@ -213,6 +215,48 @@ func TestTruncatedRosterIsRefused(t *testing.T) {
 	rows = append(rows, "L06,Staff,06,staff06@lender.example,,,active,")
 	if res := e.run("rosters/apply/whole.csv", csvRoster(dayOneHeader, rows...)); res.Refused != "" {
 		t.Fatalf("80%%: %+v", res)
+	}
+}
+
+// The guard counts every linked employee, whatever their status or their
+// account's state (CONTRACTS section 7): a leaver whose account is disabled,
+// and one whose account was deleted in Encompass, are linked; a tombstone,
+// which names no account, is not.
+func TestGuardCountsEveryLinkedEmployee(t *testing.T) {
+	t.Parallel()
+	e := dayOne(t)
+	ctx := context.Background()
+	for i := range 4 {
+		login := fmt.Sprintf("leaver%02d", i)
+		u := simUser(login)
+		u.Enabled = false
+		if err := e.sim.UpsertUser(u); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.store.PutEmployee(ctx, state.Employee{EmployeeID: fmt.Sprintf("T%02d", i), UserID: login, UserName: login,
+			Status: state.StatusTerminated, LastOccurredAt: e.now.Add(-48 * time.Hour), LastEventID: "hris-leaver"}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.link("D01", "deleted.in.encompass")
+	if err := e.store.PutEmployee(ctx, state.Employee{EmployeeID: "Z01", Status: state.StatusTombstone,
+		LastOccurredAt: e.now.Add(-48 * time.Hour), LastEventID: "hris-tombstone"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	// Six linked employees (Maria, four leavers, the deleted account's);
+	// an export without its leavers names one of them.
+	rows := []string{dayOneRows[0], dayOneRows[1]}
+	res := e.run("rosters/apply/no-leavers.csv", csvRoster(dayOneHeader, rows...))
+	if res.Refused != reconcile.RefusedTooFewLinked || !strings.Contains(res.Message, "names 1 of the 6 linked employees") || len(e.sqs.Ops()) != 0 {
+		t.Fatalf("%+v, SQS %v", res, e.sqs.Ops())
+	}
+	// Five of six passes: the tombstone is not a seventh.
+	rows = append(rows, "D01,Dee,Leted,deleted.in.encompass@lender.example,LO1,Retail Lending,active,")
+	for i := range 3 {
+		rows = append(rows, fmt.Sprintf("T%02d,Staff,%02d,leaver%02d@lender.example,,,terminated,", i, i, i))
+	}
+	if res := e.run("rosters/apply/with-leavers.csv", csvRoster(dayOneHeader, rows...)); res.Refused != "" {
+		t.Fatalf("five of the six linked employees: %+v", res)
 	}
 }
 

@@ -3,6 +3,7 @@ package reconcile_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -210,6 +211,23 @@ func TestTruncatedRosterIsRefused(t *testing.T) {
 	res := e.run("rosters/apply/cut.csv", csvRoster(dayOneHeader, rows...))
 	if res.Refused != reconcile.RefusedTooFewLinked || !strings.Contains(res.Message, "names 7 of the 10") || len(e.sqs.Ops()) != 0 {
 		t.Fatalf("%+v, SQS %v", res, e.sqs.Ops())
+	}
+	// RECONCILE_MIN_ROSTER_RATIO=0 requires no share: the cut export passes.
+	cfg := e.cfg
+	cfg.MinRosterRatio = 0
+	anyShare, err := reconcile.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := anyShare.HandleS3(context.Background(), e.put("rosters/dry-run/cut.csv", csvRoster(dayOneHeader, rows...)))
+	if err != nil || len(resp.Results) != 1 || resp.Results[0].Refused != "" {
+		t.Fatalf("a ratio of 0: %+v %v", resp, err)
+	}
+	for _, bad := range []float64{-0.1, 1.5, math.NaN()} {
+		cfg.MinRosterRatio = bad
+		if _, err := reconcile.New(cfg); err == nil || !strings.Contains(err.Error(), "MinRosterRatio") {
+			t.Errorf("a ratio of %v: %v", bad, err)
+		}
 	}
 	// Naming eight of ten (80%) passes.
 	rows = append(rows, "L06,Staff,06,staff06@lender.example,,,active,")

@@ -113,7 +113,8 @@ func newEnv(t testing.TB, simOpts []encompasstest.Option, opts ...envOption) *en
 		Group:     e.client.SCIM.GetGroup, ManagedGroups: dir.ManagedGroups(),
 		IsAPIUser: reconcile.SCIMAPIUser(e.client.SCIM),
 		Mapping:   e.rules, Publisher: pub, Logger: log, Metrics: e.metrics,
-		Now: func() time.Time { return e.now }, TempDir: t.TempDir(),
+		MinRosterRatio: reconcile.DefaultMinRosterRatio,
+		Now:            func() time.Time { return e.now }, TempDir: t.TempDir(),
 	}
 	for _, o := range opts {
 		o(e, &e.cfg)

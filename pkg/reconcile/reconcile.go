@@ -57,7 +57,8 @@ const (
 	// DefaultMaxSnapshotAge: a poller snapshot older than this is not used
 	// (the "younger than an hour").
 	DefaultMaxSnapshotAge = time.Hour
-	// DefaultMinRosterRatio is RECONCILE_MIN_ROSTER_RATIO's default.
+	// DefaultMinRosterRatio is RECONCILE_MIN_ROSTER_RATIO's default (which
+	// pkg/config applies when the variable is unset).
 	DefaultMinRosterRatio = 0.8
 	// MaxInvalidRatio: a roster with more invalid rows than this share is
 	// refused (CONTRACTS section 7: 5%).
@@ -134,7 +135,9 @@ type Config struct {
 	// IgnoreLogins are lower-case glob patterns of logins that are never
 	// orphans (RECONCILE_IGNORE_LOGINS).
 	IgnoreLogins []string
-	// MinRosterRatio is RECONCILE_MIN_ROSTER_RATIO (0 means the default).
+	// MinRosterRatio is RECONCILE_MIN_ROSTER_RATIO, from 0 to 1: the share
+	// of the linked employees a roster must name. 0 requires none; the
+	// variable's default is DefaultMinRosterRatio.
 	MinRosterRatio float64
 	// DryRun (DRY_RUN) reports but never applies, whatever the key.
 	DryRun bool
@@ -172,8 +175,8 @@ func New(cfg Config) (*Reconciler, error) {
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("reconcile: %s required", strings.Join(sortedCopy(missing), ", "))
 	}
-	if cfg.MinRosterRatio <= 0 {
-		cfg.MinRosterRatio = DefaultMinRosterRatio
+	if !(cfg.MinRosterRatio >= 0 && cfg.MinRosterRatio <= 1) {
+		return nil, fmt.Errorf("reconcile: MinRosterRatio %v is not from 0 to 1", cfg.MinRosterRatio)
 	}
 	if cfg.MaxSnapshotAge <= 0 {
 		cfg.MaxSnapshotAge = DefaultMaxSnapshotAge

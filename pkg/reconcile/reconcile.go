@@ -115,6 +115,12 @@ type Config struct {
 	Store                                  Store
 	// Snapshot is the poller's snapshot; nil always lists Encompass.
 	Snapshot Snapshot
+	// SnapshotDDA: the poller lists DDA (AIQ) profiles (in scim mode, as
+	// functions/poller does), so each snapshot user carries its profile or
+	// its absence, and drift compares the mapping's DDA profile with it.
+	// False, and for users from the listing or a look-up, which cannot see
+	// DDA profiles, the DDA profile is not known and never drift.
+	SnapshotDDA bool
 	// ListUsers lists every Encompass user (the client's one paginator).
 	ListUsers func(ctx context.Context) iter.Seq2[encompass.User, error]
 	// FindUser looks one login up (Users.FindByLoginID): an explicit link

@@ -39,6 +39,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
+	"github.com/lenderops/encompass-lifecycle/pkg/hris"
 	"github.com/lenderops/encompass-lifecycle/pkg/mapping"
 	"github.com/lenderops/encompass-lifecycle/pkg/publish"
 	"github.com/lenderops/encompass-lifecycle/pkg/state"
@@ -261,16 +262,16 @@ type Object struct {
 // as "+"). Records of another bucket, or outside rosters/, are not rosters.
 func (r *Reconciler) object(ctx context.Context, rec events.S3EventRecord) (Object, bool) {
 	if rec.S3.Bucket.Name != r.cfg.Bucket {
-		r.log.WarnContext(ctx, "notification for another bucket ignored", "bucket", truncate(rec.S3.Bucket.Name, 64))
+		r.log.WarnContext(ctx, "notification for another bucket ignored", "bucket", hris.Truncate(rec.S3.Bucket.Name, 64))
 		return Object{}, false
 	}
 	key, err := url.QueryUnescape(rec.S3.Object.Key)
 	if err != nil {
-		r.log.ErrorContext(ctx, "notification with a key that is not URL-encoded ignored", "key", truncate(rec.S3.Object.Key, 200))
+		r.log.ErrorContext(ctx, "notification with a key that is not URL-encoded ignored", "key", hris.Truncate(rec.S3.Object.Key, 200))
 		return Object{}, false
 	}
 	if !strings.HasPrefix(key, RostersPrefix) || strings.HasSuffix(key, "/") {
-		r.log.InfoContext(ctx, "not a roster: ignored", "key", truncate(key, 200))
+		r.log.InfoContext(ctx, "not a roster: ignored", "key", hris.Truncate(key, 200))
 		return Object{}, false
 	}
 	return Object{Key: key, VersionID: rec.S3.Object.VersionID, ETag: strings.Trim(rec.S3.Object.ETag, `"`)}, true
@@ -298,7 +299,7 @@ func reportKeys(rosterKey, runID string) (string, string) {
 		}
 		return r
 	}, name)
-	base := ReportsPrefix + truncate(name, 200) + "-" + runID
+	base := ReportsPrefix + hris.Truncate(name, 200) + "-" + runID
 	return base + ".json", base + ".csv"
 }
 

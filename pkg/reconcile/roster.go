@@ -164,7 +164,7 @@ func newCSVReader(br *bufio.Reader, count *countingReader) (*csvReader, error) {
 			cr.status = i
 		case canon == "":
 			if len(cr.unknown) < maxIgnoredColumns {
-				cr.unknown = append(cr.unknown, truncate(name, 64))
+				cr.unknown = append(cr.unknown, hris.Truncate(name, 64))
 			}
 		}
 		if canon != "" {
@@ -370,7 +370,7 @@ func (j *jsonlReader) parse(raw []byte, row *Row) {
 		if !hris.IsEmployeeField(k) {
 			if !j.unknown[k] && len(j.order) < maxIgnoredColumns {
 				j.unknown[k] = true
-				j.order = append(j.order, truncate(k, 64))
+				j.order = append(j.order, hris.Truncate(k, 64))
 			}
 			delete(obj, k)
 		}
@@ -389,19 +389,7 @@ func checkStatus(status string) (hris.Type, string) {
 	case "":
 		return "", "status is required: active or terminated"
 	}
-	return "", fmt.Sprintf("status %q is not active or terminated", truncate(status, 40))
-}
-
-// truncate keeps hostile values from flooding reports and logs.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
+	return "", fmt.Sprintf("status %q is not active or terminated", hris.Truncate(status, 40))
 }
 
 // sortedCopy returns a sorted copy of names.

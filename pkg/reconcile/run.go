@@ -59,7 +59,7 @@ type idStats struct {
 }
 
 func withRun(ctx context.Context, runID, key string) context.Context {
-	return telemetry.With(ctx, "runId", runID, "rosterKey", truncate(key, 200))
+	return telemetry.With(ctx, "runId", runID, "rosterKey", hris.Truncate(key, 200))
 }
 
 func (run *run) do(ctx context.Context) error {

@@ -330,12 +330,13 @@ func (j *jsonlReader) readLine() (line []byte, tooLong bool, err error) {
 
 // parse reads one line's object: the employee's members and status.
 func (j *jsonlReader) parse(raw []byte, row *Row) {
-	// The id is read first and leniently, so that even a refused row is
-	// reported by it.
-	var probe map[string]json.RawMessage
-	if json.Unmarshal(raw, &probe) == nil {
+	// The line is decoded once, first, and its id read leniently, so that
+	// even a row refused below is reported by it.
+	var obj map[string]json.RawMessage
+	decodeErr := json.Unmarshal(raw, &obj)
+	if decodeErr == nil {
 		var id string
-		if json.Unmarshal(probe["employeeId"], &id) == nil && utf8.ValidString(id) {
+		if json.Unmarshal(obj["employeeId"], &id) == nil && utf8.ValidString(id) {
 			row.EmployeeID = strings.TrimSpace(id)
 		}
 	}
@@ -352,8 +353,7 @@ func (j *jsonlReader) parse(raw []byte, row *Row) {
 		}
 		return
 	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
+	if decodeErr != nil || obj == nil {
 		row.Problem = "is not a JSON object (one employee object a line)"
 		return
 	}

@@ -128,13 +128,14 @@ type csvReader struct {
 	count   *countingReader
 	columns []string // contract name per column; "" for an ignored column
 	unknown []string
-	status  int // index of the status column, -1 when there is none
+	// employeeID is the index of the employeeId column (the header has one).
+	employeeID int
 }
 
 // newCSVReader reads the header: employee field names (matched without
 // regard to case, so that "EmployeeID" is employeeId) and status.
 func newCSVReader(br *bufio.Reader, count *countingReader) (*csvReader, error) {
-	cr := &csvReader{r: csv.NewReader(br), count: count, status: -1}
+	cr := &csvReader{r: csv.NewReader(br), count: count}
 	cr.r.FieldsPerRecord = -1 // checked per row, so that one short row is one invalid row
 	cr.r.ReuseRecord = true
 	count.limit = count.n + maxRowBytes
@@ -159,10 +160,10 @@ func newCSVReader(br *bufio.Reader, count *countingReader) (*csvReader, error) {
 		if canon != "" && seen[canon] {
 			return nil, fmt.Errorf("%w: the header names %s twice (column %d)", errMalformed, canon, i+1)
 		}
-		switch {
-		case canon == statusColumn:
-			cr.status = i
-		case canon == "":
+		switch canon {
+		case "employeeId":
+			cr.employeeID = i
+		case "":
 			if len(cr.unknown) < maxIgnoredColumns {
 				cr.unknown = append(cr.unknown, hris.Truncate(name, 64))
 			}
@@ -228,10 +229,10 @@ func (c *csvReader) next() (Row, error) {
 	}
 	line, _ := c.r.FieldPos(0)
 	row := Row{Line: line, Fields: make(map[string]json.RawMessage, len(rec))}
-	for i, cell := range rec {
-		if i < len(c.columns) && c.columns[i] == "employeeId" {
-			row.EmployeeID = strings.TrimSpace(cell)
-		}
+	if c.employeeID < len(rec) {
+		// Read before the row is checked, so that even a short row is
+		// reported by its id.
+		row.EmployeeID = strings.TrimSpace(rec[c.employeeID])
 	}
 	if len(rec) != len(c.columns) {
 		row.Problem = fmt.Sprintf("has %d fields; the header has %d (a cut or misquoted line?)", len(rec), len(c.columns))

@@ -133,12 +133,12 @@ func (run *run) open(ctx context.Context) (io.ReadCloser, error) {
 		if run.lastModified.IsZero() {
 			run.lastModified = run.r.cfg.Now()
 		}
-		// Pin the object, so that pass 2 reads what pass 1 read.
-		if run.obj.VersionID == "" && aws.ToString(out.VersionId) != "" && aws.ToString(out.VersionId) != "null" {
-			run.obj.VersionID = aws.ToString(out.VersionId)
-		}
-		if run.obj.ETag == "" {
-			run.obj.ETag = strings.Trim(aws.ToString(out.ETag), `"`)
+		// Run named the object by version or ETag (pinning it when the
+		// notification did neither). One named by its ETag alone in a
+		// versioned bucket (a hand-made notification) is read in pass 2
+		// by the version pass 1 read.
+		if v := aws.ToString(out.VersionId); run.obj.VersionID == "" && v != "" && v != "null" {
+			run.obj.VersionID = v
 		}
 	}
 	return out.Body, nil

@@ -81,10 +81,8 @@ func (run *run) refuse(ctx context.Context, w *reportWriter, reason, message str
 	if err := w.put(ctx, r, run.header(), res.ReportKey, res.CSVReportKey); err != nil {
 		return err
 	}
-	detail := map[string]any{
-		"eventId": "reconcile-" + res.RunID, "runId": res.RunID, "rosterKey": res.RosterKey, "dryRun": res.DryRun,
-		"reason": reason, "message": message, "counts": res.Counts, "reportKey": res.ReportKey, "sent": res.Sent,
-	}
+	detail := run.detail()
+	detail["reason"], detail["message"] = reason, message
 	if err := r.cfg.Publisher.Publish(ctx, publish.Event{Source: catalog.SourceReconcile, DetailType: catalog.ReconciliationRefused, Detail: detail}); err != nil {
 		return fmt.Errorf("publish %s: %w", catalog.ReconciliationRefused, err)
 	}

@@ -371,14 +371,21 @@ func (run *run) header() reportHeader {
 	}
 }
 
+// detail is what Reconciliation Completed and Refused both carry: the
+// run's identifiers, counts, report and events sent.
+func (run *run) detail() map[string]any {
+	res := run.res
+	return map[string]any{
+		"eventId": "reconcile-" + res.RunID, "runId": res.RunID, "rosterKey": res.RosterKey, "dryRun": res.DryRun,
+		"counts": res.Counts, "reportKey": res.ReportKey, "sent": res.Sent,
+	}
+}
+
 // completed publishes Reconciliation Completed and counts the findings.
 func (run *run) completed(ctx context.Context) error {
 	r, res := run.r, run.res
-	detail := map[string]any{
-		"eventId": "reconcile-" + res.RunID, "runId": res.RunID, "rosterKey": res.RosterKey, "dryRun": res.DryRun,
-		"counts": res.Counts, "reportKey": res.ReportKey, "csvReportKey": res.CSVReportKey, "sent": res.Sent,
-		"usersFrom": res.UsersFrom,
-	}
+	detail := run.detail()
+	detail["csvReportKey"], detail["usersFrom"] = res.CSVReportKey, res.UsersFrom
 	if len(res.IgnoredColumns) > 0 {
 		detail["ignoredColumns"] = res.IgnoredColumns
 	}

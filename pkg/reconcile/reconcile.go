@@ -168,19 +168,25 @@ type Reconciler struct {
 // New checks cfg and returns a Reconciler.
 func New(cfg Config) (*Reconciler, error) {
 	var missing []string
-	for name, ok := range map[string]bool{
-		"Bucket": cfg.Bucket != "", "Objects": cfg.Objects != nil, "Store": cfg.Store != nil,
-		"ListUsers": cfg.ListUsers != nil, "Mapping": cfg.Mapping != nil, "Publisher": cfg.Publisher != nil,
+	// In alphabetical order, as the error names them.
+	for _, req := range []struct {
+		name string
+		ok   bool
+	}{
+		{"Bucket", cfg.Bucket != ""},
+		{"ListUsers", cfg.ListUsers != nil},
+		{"Mapping", cfg.Mapping != nil},
+		{"Objects", cfg.Objects != nil},
+		{"Publisher", cfg.Publisher != nil},
+		{"Queues and both queue URLs (or DryRun)", cfg.DryRun || cfg.Queues != nil && cfg.ProvisionQueueURL != "" && cfg.DeprovisionQueueURL != ""},
+		{"Store", cfg.Store != nil},
 	} {
-		if !ok {
-			missing = append(missing, name)
+		if !req.ok {
+			missing = append(missing, req.name)
 		}
 	}
-	if !cfg.DryRun && (cfg.Queues == nil || cfg.ProvisionQueueURL == "" || cfg.DeprovisionQueueURL == "") {
-		missing = append(missing, "Queues and both queue URLs (or DryRun)")
-	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("reconcile: %s required", strings.Join(sortedCopy(missing), ", "))
+		return nil, fmt.Errorf("reconcile: %s required", strings.Join(missing, ", "))
 	}
 	if !(cfg.MinRosterRatio >= 0 && cfg.MinRosterRatio <= 1) {
 		return nil, fmt.Errorf("reconcile: MinRosterRatio %v is not from 0 to 1", cfg.MinRosterRatio)

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"path"
-	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -391,11 +390,4 @@ func checkStatus(status string) (hris.Type, string) {
 		return "", "status is required: active or terminated"
 	}
 	return "", fmt.Sprintf("status %q is not active or terminated", hris.Truncate(status, 40))
-}
-
-// sortedCopy returns a sorted copy of names.
-func sortedCopy(names []string) []string {
-	out := slices.Clone(names)
-	slices.Sort(out)
-	return out
 }

@@ -15,22 +15,29 @@ import (
 	"github.com/lenderops/encompass-lifecycle/pkg/state"
 )
 
-// padding is n valid rows (terminated, no account: in_sync), so that a
-// few bad rows stay under the 5% the guard allows.
-func padding(n int) []string {
+// padding is n valid rows of a roster with the header's columns
+// (terminated, no account: in_sync), so that a few bad rows stay under the
+// 5% the guard allows.
+func padding(header string, n int) []string {
+	columns := strings.Split(header, ",")
 	rows := make([]string, n)
 	for i := range rows {
-		rows[i] = fmt.Sprintf("P%05d,Pad,Row,pad%05d@lender.example,,,terminated,", i, i)
-	}
-	return rows
-}
-
-// padding6 is padding for a six-column roster (employeeId, givenName,
-// familyName, email, jobTitle, status).
-func padding6(n int) []string {
-	rows := make([]string, n)
-	for i := range rows {
-		rows[i] = fmt.Sprintf("P%05d,Pad,Row,pad%05d@lender.example,,terminated", i, i)
+		cells := make([]string, len(columns))
+		for j, c := range columns {
+			switch c {
+			case "employeeId":
+				cells[j] = fmt.Sprintf("P%05d", i)
+			case "givenName":
+				cells[j] = "Pad"
+			case "familyName":
+				cells[j] = "Row"
+			case "email":
+				cells[j] = fmt.Sprintf("pad%05d@lender.example", i)
+			case "status":
+				cells[j] = "terminated"
+			}
+		}
+		rows[i] = strings.Join(cells, ",")
 	}
 	return rows
 }
@@ -84,7 +91,7 @@ func TestCSVQuirks(t *testing.T) {
 		`E20006,Multi,"Line` + "\r\n" + `Name",multi@lender.example,,active` + "\r\n" +
 		"E20005,Gone,Before,gone.before@lender.example,, terminated \r\n" +
 		"E10001,Maria,Johnson,maria.johnson@lender.example,,active\n" +
-		strings.Join(padding6(40), "\r\n") + "\r\n"
+		strings.Join(padding("employeeId,givenName,familyName,email,jobTitle,status", 40), "\r\n") + "\r\n"
 	res := e.run("rosters/dry-run/quirks.csv", body)
 	r := e.report(res)
 	if res.Refused != "" || len(r.Findings) < 2 {
@@ -126,11 +133,7 @@ func TestInvalidRows(t *testing.T) {
 		"B9,Taken,Link,taken.link@lender.example,,MJohnson,active",
 		"E10001,Maria,Johnson,maria.johnson@lender.example,,,active",
 	}
-	pad := make([]string, 0, 200)
-	for _, p := range padding(200) {
-		pad = append(pad, strings.TrimSuffix(p, ",,,terminated,")+",,,terminated")
-	}
-	res := e.run("rosters/apply/invalid.csv", csvRoster(header, append(pad, bad...)...))
+	res := e.run("rosters/apply/invalid.csv", csvRoster(header, append(padding(header, 200), bad...)...))
 	// 10 invalid rows of 211: under 5%.
 	if res.Refused != "" {
 		t.Fatalf("refused: %+v", res)
@@ -177,7 +180,7 @@ func TestInvalidRows(t *testing.T) {
 func TestTooManyInvalidRowsAreRefused(t *testing.T) {
 	t.Parallel()
 	e := dayOne(t)
-	rows := append(padding(18), dayOneRows...)
+	rows := append(padding(dayOneHeader, 18), dayOneRows...)
 	rows = append(rows, "X1,,,,,,active,", "X2,,,,,,active,")
 	res := e.run("rosters/apply/bad-export.csv", csvRoster(dayOneHeader, rows...))
 	if res.Refused != reconcile.RefusedTooManyInvalid || refusedReason(t, e) != reconcile.RefusedTooManyInvalid || res.Sent != 0 || len(e.sqs.Ops()) != 0 {
@@ -395,7 +398,7 @@ func TestKeyWithSpacesAndUnicode(t *testing.T) {
 func TestCSVReportDefusesFormulas(t *testing.T) {
 	t.Parallel()
 	e := dayOne(t)
-	rows := append(padding(40), `"=HYPERLINK(""http://evil.example"")",,,,,,active,`, dayOneRows[0])
+	rows := append(padding(dayOneHeader, 40), `"=HYPERLINK(""http://evil.example"")",,,,,,active,`, dayOneRows[0])
 	res := e.run("rosters/dry-run/formula.csv", csvRoster(dayOneHeader, rows...))
 	csv, err := e.s3.Get(context.Background(), bucket, res.CSVReportKey)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/lenderops/encompass-lifecycle/internal/lambdarun"
 	"github.com/lenderops/encompass-lifecycle/internal/localenv"
+	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass/encompasstest"
 	"github.com/lenderops/encompass-lifecycle/pkg/reconcile"
 )
@@ -98,7 +99,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "\napplied through the pipeline (%d SQS batch(es) delivered):\n", len(deliveries))
 	for _, ev := range env.Bus.Events() {
-		if ev.Source != "encompass.provisioning" {
+		if ev.Source != catalog.SourceProvisioning {
 			continue
 		}
 		d := ev.DetailMap()

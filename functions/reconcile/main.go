@@ -73,8 +73,10 @@ func build(ctx context.Context, getenv func(string) string, out io.Writer, httpC
 		Logger: log, Metrics: metrics,
 	}
 	if cfg.UserAPI == config.UserAPISCIM {
-		// Only SCIM knows groups and API users.
+		// Only SCIM knows groups and API users; and in scim mode the poller
+		// lists DDA profiles, so its snapshot carries each user's.
 		rc.Group, rc.IsAPIUser = client.SCIM.GetGroup, reconcile.SCIMAPIUser(client.SCIM)
+		rc.SnapshotDDA = true
 	}
 	r, err := reconcile.New(rc)
 	if err != nil {

@@ -683,13 +683,18 @@ func jsonKind(raw []byte) string {
 	}
 }
 
-// truncate keeps hostile values from flooding messages and logs.
-func truncate(s string) string {
-	const max = 80
-	if len(s) <= max {
+// truncate keeps hostile values from flooding messages and logs: the
+// values a message quotes are cut at 80 bytes.
+func truncate(s string) string { return Truncate(s, 80) }
+
+// Truncate cuts s to at most n bytes, at a character boundary, and marks
+// the cut with "…", so that a hostile value cannot flood a message, a
+// report or a log line.
+func Truncate(s string, n int) string {
+	if len(s) <= n {
 		return s
 	}
-	cut := max
+	cut := n
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}

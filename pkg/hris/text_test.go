@@ -228,3 +228,23 @@ func TestForbiddenInText(t *testing.T) {
 		t.Errorf("private use: %q", got)
 	}
 }
+
+// Truncate cuts at a character boundary and marks the cut.
+func TestTruncate(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		s    string
+		n    int
+		want string
+	}{
+		{"short", 5, "short"},
+		{"longer", 4, "long…"},
+		{"Zürich", 2, "Z…"}, // ü is two bytes: not cut in half
+		{"Zürich", 3, "Zü…"},
+		{"€", 0, "…"},
+	} {
+		if got := Truncate(tc.s, tc.n); got != tc.want {
+			t.Errorf("Truncate(%q, %d) = %q, want %q", tc.s, tc.n, got, tc.want)
+		}
+	}
+}

@@ -3,31 +3,41 @@ package reconcile_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lenderops/encompass-lifecycle/internal/testenv"
 	"github.com/lenderops/encompass-lifecycle/pkg/catalog"
 	"github.com/lenderops/encompass-lifecycle/pkg/reconcile"
+	"github.com/lenderops/encompass-lifecycle/pkg/state"
 )
 
-// padding is n valid rows (terminated, no account: in_sync), so that a
-// few bad rows stay under the 5% the guard allows.
-func padding(n int) []string {
+// padding is n valid rows of a roster with the header's columns
+// (terminated, no account: in_sync), so that a few bad rows stay under the
+// 5% the guard allows.
+func padding(header string, n int) []string {
+	columns := strings.Split(header, ",")
 	rows := make([]string, n)
 	for i := range rows {
-		rows[i] = fmt.Sprintf("P%05d,Pad,Row,pad%05d@lender.example,,,terminated,", i, i)
-	}
-	return rows
-}
-
-// padding6 is padding for a six-column roster (employeeId, givenName,
-// familyName, email, jobTitle, status).
-func padding6(n int) []string {
-	rows := make([]string, n)
-	for i := range rows {
-		rows[i] = fmt.Sprintf("P%05d,Pad,Row,pad%05d@lender.example,,terminated", i, i)
+		cells := make([]string, len(columns))
+		for j, c := range columns {
+			switch c {
+			case "employeeId":
+				cells[j] = fmt.Sprintf("P%05d", i)
+			case "givenName":
+				cells[j] = "Pad"
+			case "familyName":
+				cells[j] = "Row"
+			case "email":
+				cells[j] = fmt.Sprintf("pad%05d@lender.example", i)
+			case "status":
+				cells[j] = "terminated"
+			}
+		}
+		rows[i] = strings.Join(cells, ",")
 	}
 	return rows
 }
@@ -81,7 +91,7 @@ func TestCSVQuirks(t *testing.T) {
 		`E20006,Multi,"Line` + "\r\n" + `Name",multi@lender.example,,active` + "\r\n" +
 		"E20005,Gone,Before,gone.before@lender.example,, terminated \r\n" +
 		"E10001,Maria,Johnson,maria.johnson@lender.example,,active\n" +
-		strings.Join(padding6(40), "\r\n") + "\r\n"
+		strings.Join(padding("employeeId,givenName,familyName,email,jobTitle,status", 40), "\r\n") + "\r\n"
 	res := e.run("rosters/dry-run/quirks.csv", body)
 	r := e.report(res)
 	if res.Refused != "" || len(r.Findings) < 2 {
@@ -123,11 +133,7 @@ func TestInvalidRows(t *testing.T) {
 		"B9,Taken,Link,taken.link@lender.example,,MJohnson,active",
 		"E10001,Maria,Johnson,maria.johnson@lender.example,,,active",
 	}
-	pad := make([]string, 0, 200)
-	for _, p := range padding(200) {
-		pad = append(pad, strings.TrimSuffix(p, ",,,terminated,")+",,,terminated")
-	}
-	res := e.run("rosters/apply/invalid.csv", csvRoster(header, append(pad, bad...)...))
+	res := e.run("rosters/apply/invalid.csv", csvRoster(header, append(padding(header, 200), bad...)...))
 	// 10 invalid rows of 211: under 5%.
 	if res.Refused != "" {
 		t.Fatalf("refused: %+v", res)
@@ -174,7 +180,7 @@ func TestInvalidRows(t *testing.T) {
 func TestTooManyInvalidRowsAreRefused(t *testing.T) {
 	t.Parallel()
 	e := dayOne(t)
-	rows := append(padding(18), dayOneRows...)
+	rows := append(padding(dayOneHeader, 18), dayOneRows...)
 	rows = append(rows, "X1,,,,,,active,", "X2,,,,,,active,")
 	res := e.run("rosters/apply/bad-export.csv", csvRoster(dayOneHeader, rows...))
 	if res.Refused != reconcile.RefusedTooManyInvalid || refusedReason(t, e) != reconcile.RefusedTooManyInvalid || res.Sent != 0 || len(e.sqs.Ops()) != 0 {
@@ -209,10 +215,69 @@ func TestTruncatedRosterIsRefused(t *testing.T) {
 	if res.Refused != reconcile.RefusedTooFewLinked || !strings.Contains(res.Message, "names 7 of the 10") || len(e.sqs.Ops()) != 0 {
 		t.Fatalf("%+v, SQS %v", res, e.sqs.Ops())
 	}
+	// RECONCILE_MIN_ROSTER_RATIO=0 requires no share: the cut export passes.
+	cfg := e.cfg
+	cfg.MinRosterRatio = 0
+	anyShare, err := reconcile.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := anyShare.HandleS3(context.Background(), e.put("rosters/dry-run/cut.csv", csvRoster(dayOneHeader, rows...)))
+	if err != nil || len(resp.Results) != 1 || resp.Results[0].Refused != "" {
+		t.Fatalf("a ratio of 0: %+v %v", resp, err)
+	}
+	for _, bad := range []float64{-0.1, 1.5, math.NaN()} {
+		cfg.MinRosterRatio = bad
+		if _, err := reconcile.New(cfg); err == nil || !strings.Contains(err.Error(), "MinRosterRatio") {
+			t.Errorf("a ratio of %v: %v", bad, err)
+		}
+	}
 	// Naming eight of ten (80%) passes.
 	rows = append(rows, "L06,Staff,06,staff06@lender.example,,,active,")
 	if res := e.run("rosters/apply/whole.csv", csvRoster(dayOneHeader, rows...)); res.Refused != "" {
 		t.Fatalf("80%%: %+v", res)
+	}
+}
+
+// The guard counts every linked employee, whatever their status or their
+// account's state (CONTRACTS section 7): a leaver whose account is disabled,
+// and one whose account was deleted in Encompass, are linked; a tombstone,
+// which names no account, is not.
+func TestGuardCountsEveryLinkedEmployee(t *testing.T) {
+	t.Parallel()
+	e := dayOne(t)
+	ctx := context.Background()
+	for i := range 4 {
+		login := fmt.Sprintf("leaver%02d", i)
+		u := simUser(login)
+		u.Enabled = false
+		if err := e.sim.UpsertUser(u); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.store.PutEmployee(ctx, state.Employee{EmployeeID: fmt.Sprintf("T%02d", i), UserID: login, UserName: login,
+			Status: state.StatusTerminated, LastOccurredAt: e.now.Add(-48 * time.Hour), LastEventID: "hris-leaver"}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.link("D01", "deleted.in.encompass")
+	if err := e.store.PutEmployee(ctx, state.Employee{EmployeeID: "Z01", Status: state.StatusTombstone,
+		LastOccurredAt: e.now.Add(-48 * time.Hour), LastEventID: "hris-tombstone"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	// Six linked employees (Maria, four leavers, the deleted account's);
+	// an export without its leavers names one of them.
+	rows := []string{dayOneRows[0], dayOneRows[1]}
+	res := e.run("rosters/apply/no-leavers.csv", csvRoster(dayOneHeader, rows...))
+	if res.Refused != reconcile.RefusedTooFewLinked || !strings.Contains(res.Message, "names 1 of the 6 linked employees") || len(e.sqs.Ops()) != 0 {
+		t.Fatalf("%+v, SQS %v", res, e.sqs.Ops())
+	}
+	// Five of six passes: the tombstone is not a seventh.
+	rows = append(rows, "D01,Dee,Leted,deleted.in.encompass@lender.example,LO1,Retail Lending,active,")
+	for i := range 3 {
+		rows = append(rows, fmt.Sprintf("T%02d,Staff,%02d,leaver%02d@lender.example,,,terminated,", i, i, i))
+	}
+	if res := e.run("rosters/apply/with-leavers.csv", csvRoster(dayOneHeader, rows...)); res.Refused != "" {
+		t.Fatalf("five of the six linked employees: %+v", res)
 	}
 }
 
@@ -333,7 +398,7 @@ func TestKeyWithSpacesAndUnicode(t *testing.T) {
 func TestCSVReportDefusesFormulas(t *testing.T) {
 	t.Parallel()
 	e := dayOne(t)
-	rows := append(padding(40), `"=HYPERLINK(""http://evil.example"")",,,,,,active,`, dayOneRows[0])
+	rows := append(padding(dayOneHeader, 40), `"=HYPERLINK(""http://evil.example"")",,,,,,active,`, dayOneRows[0])
 	res := e.run("rosters/dry-run/formula.csv", csvRoster(dayOneHeader, rows...))
 	csv, err := e.s3.Get(context.Background(), bucket, res.CSVReportKey)
 	if err != nil {

@@ -12,14 +12,17 @@ import (
 // comparedFields are the fields drift is judged on: those both sources of
 // users carry (the poller's canonical form, and so the snapshot, has
 // neither workingFolder, ssoOnly, nmlsExpirationDate nor state licenses),
-// plus the mapped groups when they are read. An update sent for drift
-// still applies every field of the row.
+// plus the mapped groups when they are read, and the DDA (AIQ) profile's
+// role and state when the user's DDA profile is known (a snapshot that
+// lists them: user.account). An update sent for drift still applies every
+// field of the row.
 var comparedFields = map[string]bool{
 	account.FieldFirstName: true, account.FieldMiddleName: true, account.FieldLastName: true,
 	account.FieldSuffix: true, account.FieldEmail: true, account.FieldPhone: true,
 	account.FieldCellPhone: true, account.FieldFax: true, account.FieldTitle: true,
 	account.FieldEmployeeID: true, account.FieldOrganizationID: true, account.FieldPersonas: true,
 	account.FieldNMLSOriginatorID: true, account.FieldUserGroups: true,
+	account.FieldDDARoleName: true, account.FieldDDAEnabled: true,
 }
 
 // differences are what an update carrying the row would change in u, as
@@ -53,7 +56,6 @@ func (run *run) differences(emp hris.Employee, u *user, decideAccess bool) []acc
 		}
 		out = append(out, c)
 	}
-	out = append(out, ddaDifferences(emp, u)...)
 	account.SortChanges(out)
 	return out
 }
@@ -77,9 +79,3 @@ func (run *run) comparableGroups(u *user, access *mapping.Assignment) []string {
 	}
 	return groups
 }
-
-// ddaDifferences is where the DDA (AIQ) profile is compared (CONTRACTS
-// section 6, issue 14): the rule's roleName and whether the profile is
-// enabled, against the user's AIQ profile. Nothing is compared yet: neither
-// the poller's snapshot nor the v3 listing carries the AIQ profile.
-func ddaDifferences(hris.Employee, *user) []account.Change { return nil }

@@ -68,6 +68,13 @@ func withConfig(fn func(*reconcile.Config)) envOption {
 
 func newEnv(t testing.TB, simOpts []encompasstest.Option, opts ...envOption) *env {
 	t.Helper()
+	return newEnvWithRules(t, simOpts, mapping.Default(), opts...)
+}
+
+// newEnvWithRules is newEnv with other mapping rules, which the reconciler
+// and the provisioning handlers share.
+func newEnvWithRules(t testing.TB, simOpts []encompasstest.Option, rules *mapping.Rules, opts ...envOption) *env {
+	t.Helper()
 	e := &env{t: t, logs: &testenv.Buffer{}, now: time.Now().UTC().Truncate(time.Second)}
 	e.sim = encompasstest.NewServer(t, simOpts...)
 	var err error
@@ -91,7 +98,7 @@ func newEnv(t testing.TB, simOpts []encompasstest.Option, opts ...envOption) *en
 	e.provQ = e.sqs.AddQueue("lifecycle-provision.fifo", 0, nil)
 	e.deprovQ = e.sqs.AddQueue("lifecycle-deprovision.fifo", 0, nil)
 	e.eb = testenv.EventBridge(t)
-	e.rules, err = mapping.Resolve(context.Background(), mapping.Default(), mapping.Resolvers{
+	e.rules, err = mapping.Resolve(context.Background(), rules, mapping.Resolvers{
 		Personas: e.client.Personas.Resolve, Organizations: e.client.Organizations.Resolve, Groups: e.client.SCIM.ResolveGroups,
 	})
 	if err != nil {
@@ -113,7 +120,8 @@ func newEnv(t testing.TB, simOpts []encompasstest.Option, opts ...envOption) *en
 		Group:     e.client.SCIM.GetGroup, ManagedGroups: dir.ManagedGroups(),
 		IsAPIUser: reconcile.SCIMAPIUser(e.client.SCIM),
 		Mapping:   e.rules, Publisher: pub, Logger: log, Metrics: e.metrics,
-		Now: func() time.Time { return e.now }, TempDir: t.TempDir(),
+		MinRosterRatio: reconcile.DefaultMinRosterRatio,
+		Now:            func() time.Time { return e.now }, TempDir: t.TempDir(),
 	}
 	for _, o := range opts {
 		o(e, &e.cfg)

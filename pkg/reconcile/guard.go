@@ -35,10 +35,16 @@ type refusal struct {
 func (e *refusal) Error() string { return e.reason + ": " + e.message }
 
 // guard decides, from pass 1, whether the roster may be applied: a roster
-// that names too few of the linked employees whose account is enabled
-// looks truncated (employees missing from it would look like orphans), and
-// one with many invalid rows looks like the wrong file. None linked yet (day
-// one) always passes the first test.
+// that names too few of the linked employees looks truncated (employees
+// missing from it would look like orphans), and one with many invalid rows
+// looks like the wrong file. None linked yet (day one) always passes the
+// first test.
+//
+// The linked employees are every link that names an Encompass account,
+// whatever the employee's status or the account's state (CONTRACTS section
+// 7): the login index holds exactly those (a tombstone, which names no
+// account, has no entry). A lender whose HR export drops leavers lowers
+// RECONCILE_MIN_ROSTER_RATIO.
 func (run *run) guard() (reason, message string) {
 	st := run.stats
 	if st.rows == 0 {
@@ -47,19 +53,14 @@ func (run *run) guard() (reason, message string) {
 	if float64(st.invalid) > MaxInvalidRatio*float64(st.rows) {
 		return RefusedTooManyInvalid, fmt.Sprintf("%d of %d rows are invalid; at most %.0f%% may be", st.invalid, st.rows, MaxInvalidRatio*100)
 	}
-	linked, named := 0, 0
-	for id, l := range run.links.byEmployee {
-		u := run.users.find(l.UserID, l.Login)
-		if u == nil || !u.enabled() {
-			continue // a leaver long gone may drop off the roster
-		}
-		linked++
+	linked, named := len(run.links.byEmployee), 0
+	for id := range run.links.byEmployee {
 		if _, ok := st.ids[id]; ok {
 			named++
 		}
 	}
 	if linked > 0 && float64(named) < run.r.cfg.MinRosterRatio*float64(linked) {
-		return RefusedTooFewLinked, fmt.Sprintf("the roster names %d of the %d linked employees whose account is enabled; at least %.0f%% must be named (RECONCILE_MIN_ROSTER_RATIO)",
+		return RefusedTooFewLinked, fmt.Sprintf("the roster names %d of the %d linked employees; at least %.0f%% must be named (RECONCILE_MIN_ROSTER_RATIO)",
 			named, linked, run.r.cfg.MinRosterRatio*100)
 	}
 	return "", ""
@@ -80,10 +81,8 @@ func (run *run) refuse(ctx context.Context, w *reportWriter, reason, message str
 	if err := w.put(ctx, r, run.header(), res.ReportKey, res.CSVReportKey); err != nil {
 		return err
 	}
-	detail := map[string]any{
-		"eventId": "reconcile-" + res.RunID, "runId": res.RunID, "rosterKey": res.RosterKey, "dryRun": res.DryRun,
-		"reason": reason, "message": message, "counts": res.Counts, "reportKey": res.ReportKey, "sent": res.Sent,
-	}
+	detail := run.detail()
+	detail["reason"], detail["message"] = reason, message
 	if err := r.cfg.Publisher.Publish(ctx, publish.Event{Source: catalog.SourceReconcile, DetailType: catalog.ReconciliationRefused, Detail: detail}); err != nil {
 		return fmt.Errorf("publish %s: %w", catalog.ReconciliationRefused, err)
 	}

@@ -39,6 +39,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
+	"github.com/lenderops/encompass-lifecycle/pkg/hris"
 	"github.com/lenderops/encompass-lifecycle/pkg/mapping"
 	"github.com/lenderops/encompass-lifecycle/pkg/publish"
 	"github.com/lenderops/encompass-lifecycle/pkg/state"
@@ -57,7 +58,8 @@ const (
 	// DefaultMaxSnapshotAge: a poller snapshot older than this is not used
 	// (the issue's "younger than an hour").
 	DefaultMaxSnapshotAge = time.Hour
-	// DefaultMinRosterRatio is RECONCILE_MIN_ROSTER_RATIO's default.
+	// DefaultMinRosterRatio is RECONCILE_MIN_ROSTER_RATIO's default (which
+	// pkg/config applies when the variable is unset).
 	DefaultMinRosterRatio = 0.8
 	// MaxInvalidRatio: a roster with more invalid rows than this share is
 	// refused (CONTRACTS section 7: 5%).
@@ -114,6 +116,12 @@ type Config struct {
 	Store                                  Store
 	// Snapshot is the poller's snapshot; nil always lists Encompass.
 	Snapshot Snapshot
+	// SnapshotDDA: the poller lists DDA (AIQ) profiles (in scim mode, as
+	// functions/poller does), so each snapshot user carries its profile or
+	// its absence, and drift compares the mapping's DDA profile with it.
+	// False, and for users from the listing or a look-up, which cannot see
+	// DDA profiles, the DDA profile is not known and never drift.
+	SnapshotDDA bool
 	// ListUsers lists every Encompass user (the client's one paginator).
 	ListUsers func(ctx context.Context) iter.Seq2[encompass.User, error]
 	// FindUser looks one login up (Users.FindByLoginID): an explicit link
@@ -134,7 +142,9 @@ type Config struct {
 	// IgnoreLogins are lower-case glob patterns of logins that are never
 	// orphans (RECONCILE_IGNORE_LOGINS).
 	IgnoreLogins []string
-	// MinRosterRatio is RECONCILE_MIN_ROSTER_RATIO (0 means the default).
+	// MinRosterRatio is RECONCILE_MIN_ROSTER_RATIO, from 0 to 1: the share
+	// of the linked employees a roster must name. 0 requires none; the
+	// variable's default is DefaultMinRosterRatio.
 	MinRosterRatio float64
 	// DryRun (DRY_RUN) reports but never applies, whatever the key.
 	DryRun bool
@@ -158,22 +168,28 @@ type Reconciler struct {
 // New checks cfg and returns a Reconciler.
 func New(cfg Config) (*Reconciler, error) {
 	var missing []string
-	for name, ok := range map[string]bool{
-		"Bucket": cfg.Bucket != "", "Objects": cfg.Objects != nil, "Store": cfg.Store != nil,
-		"ListUsers": cfg.ListUsers != nil, "Mapping": cfg.Mapping != nil, "Publisher": cfg.Publisher != nil,
+	// In alphabetical order, as the error names them.
+	for _, req := range []struct {
+		name string
+		ok   bool
+	}{
+		{"Bucket", cfg.Bucket != ""},
+		{"ListUsers", cfg.ListUsers != nil},
+		{"Mapping", cfg.Mapping != nil},
+		{"Objects", cfg.Objects != nil},
+		{"Publisher", cfg.Publisher != nil},
+		{"Queues and both queue URLs (or DryRun)", cfg.DryRun || cfg.Queues != nil && cfg.ProvisionQueueURL != "" && cfg.DeprovisionQueueURL != ""},
+		{"Store", cfg.Store != nil},
 	} {
-		if !ok {
-			missing = append(missing, name)
+		if !req.ok {
+			missing = append(missing, req.name)
 		}
 	}
-	if !cfg.DryRun && (cfg.Queues == nil || cfg.ProvisionQueueURL == "" || cfg.DeprovisionQueueURL == "") {
-		missing = append(missing, "Queues and both queue URLs (or DryRun)")
-	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("reconcile: %s required", strings.Join(sortedCopy(missing), ", "))
+		return nil, fmt.Errorf("reconcile: %s required", strings.Join(missing, ", "))
 	}
-	if cfg.MinRosterRatio <= 0 {
-		cfg.MinRosterRatio = DefaultMinRosterRatio
+	if !(cfg.MinRosterRatio >= 0 && cfg.MinRosterRatio <= 1) {
+		return nil, fmt.Errorf("reconcile: MinRosterRatio %v is not from 0 to 1", cfg.MinRosterRatio)
 	}
 	if cfg.MaxSnapshotAge <= 0 {
 		cfg.MaxSnapshotAge = DefaultMaxSnapshotAge
@@ -252,16 +268,16 @@ type Object struct {
 // as "+"). Records of another bucket, or outside rosters/, are not rosters.
 func (r *Reconciler) object(ctx context.Context, rec events.S3EventRecord) (Object, bool) {
 	if rec.S3.Bucket.Name != r.cfg.Bucket {
-		r.log.WarnContext(ctx, "notification for another bucket ignored", "bucket", truncate(rec.S3.Bucket.Name, 64))
+		r.log.WarnContext(ctx, "notification for another bucket ignored", "bucket", hris.Truncate(rec.S3.Bucket.Name, 64))
 		return Object{}, false
 	}
 	key, err := url.QueryUnescape(rec.S3.Object.Key)
 	if err != nil {
-		r.log.ErrorContext(ctx, "notification with a key that is not URL-encoded ignored", "key", truncate(rec.S3.Object.Key, 200))
+		r.log.ErrorContext(ctx, "notification with a key that is not URL-encoded ignored", "key", hris.Truncate(rec.S3.Object.Key, 200))
 		return Object{}, false
 	}
 	if !strings.HasPrefix(key, RostersPrefix) || strings.HasSuffix(key, "/") {
-		r.log.InfoContext(ctx, "not a roster: ignored", "key", truncate(key, 200))
+		r.log.InfoContext(ctx, "not a roster: ignored", "key", hris.Truncate(key, 200))
 		return Object{}, false
 	}
 	return Object{Key: key, VersionID: rec.S3.Object.VersionID, ETag: strings.Trim(rec.S3.Object.ETag, `"`)}, true
@@ -289,7 +305,7 @@ func reportKeys(rosterKey, runID string) (string, string) {
 		}
 		return r
 	}, name)
-	base := ReportsPrefix + truncate(name, 200) + "-" + runID
+	base := ReportsPrefix + hris.Truncate(name, 200) + "-" + runID
 	return base + ".json", base + ".csv"
 }
 

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"path"
-	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -128,13 +127,14 @@ type csvReader struct {
 	count   *countingReader
 	columns []string // contract name per column; "" for an ignored column
 	unknown []string
-	status  int // index of the status column, -1 when there is none
+	// employeeID is the index of the employeeId column (the header has one).
+	employeeID int
 }
 
 // newCSVReader reads the header: employee field names (matched without
 // regard to case, so that "EmployeeID" is employeeId) and status.
 func newCSVReader(br *bufio.Reader, count *countingReader) (*csvReader, error) {
-	cr := &csvReader{r: csv.NewReader(br), count: count, status: -1}
+	cr := &csvReader{r: csv.NewReader(br), count: count}
 	cr.r.FieldsPerRecord = -1 // checked per row, so that one short row is one invalid row
 	cr.r.ReuseRecord = true
 	count.limit = count.n + maxRowBytes
@@ -159,12 +159,12 @@ func newCSVReader(br *bufio.Reader, count *countingReader) (*csvReader, error) {
 		if canon != "" && seen[canon] {
 			return nil, fmt.Errorf("%w: the header names %s twice (column %d)", errMalformed, canon, i+1)
 		}
-		switch {
-		case canon == statusColumn:
-			cr.status = i
-		case canon == "":
+		switch canon {
+		case "employeeId":
+			cr.employeeID = i
+		case "":
 			if len(cr.unknown) < maxIgnoredColumns {
-				cr.unknown = append(cr.unknown, truncate(name, 64))
+				cr.unknown = append(cr.unknown, hris.Truncate(name, 64))
 			}
 		}
 		if canon != "" {
@@ -228,10 +228,10 @@ func (c *csvReader) next() (Row, error) {
 	}
 	line, _ := c.r.FieldPos(0)
 	row := Row{Line: line, Fields: make(map[string]json.RawMessage, len(rec))}
-	for i, cell := range rec {
-		if i < len(c.columns) && c.columns[i] == "employeeId" {
-			row.EmployeeID = strings.TrimSpace(cell)
-		}
+	if c.employeeID < len(rec) {
+		// Read before the row is checked, so that even a short row is
+		// reported by its id.
+		row.EmployeeID = strings.TrimSpace(rec[c.employeeID])
 	}
 	if len(rec) != len(c.columns) {
 		row.Problem = fmt.Sprintf("has %d fields; the header has %d (a cut or misquoted line?)", len(rec), len(c.columns))
@@ -330,12 +330,13 @@ func (j *jsonlReader) readLine() (line []byte, tooLong bool, err error) {
 
 // parse reads one line's object: the employee's members and status.
 func (j *jsonlReader) parse(raw []byte, row *Row) {
-	// The id is read first and leniently, so that even a refused row is
-	// reported by it.
-	var probe map[string]json.RawMessage
-	if json.Unmarshal(raw, &probe) == nil {
+	// The line is decoded once, first, and its id read leniently, so that
+	// even a row refused below is reported by it.
+	var obj map[string]json.RawMessage
+	decodeErr := json.Unmarshal(raw, &obj)
+	if decodeErr == nil {
 		var id string
-		if json.Unmarshal(probe["employeeId"], &id) == nil && utf8.ValidString(id) {
+		if json.Unmarshal(obj["employeeId"], &id) == nil && utf8.ValidString(id) {
 			row.EmployeeID = strings.TrimSpace(id)
 		}
 	}
@@ -352,8 +353,7 @@ func (j *jsonlReader) parse(raw []byte, row *Row) {
 		}
 		return
 	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
+	if decodeErr != nil || obj == nil {
 		row.Problem = "is not a JSON object (one employee object a line)"
 		return
 	}
@@ -370,7 +370,7 @@ func (j *jsonlReader) parse(raw []byte, row *Row) {
 		if !hris.IsEmployeeField(k) {
 			if !j.unknown[k] && len(j.order) < maxIgnoredColumns {
 				j.unknown[k] = true
-				j.order = append(j.order, truncate(k, 64))
+				j.order = append(j.order, hris.Truncate(k, 64))
 			}
 			delete(obj, k)
 		}
@@ -389,24 +389,5 @@ func checkStatus(status string) (hris.Type, string) {
 	case "":
 		return "", "status is required: active or terminated"
 	}
-	return "", fmt.Sprintf("status %q is not active or terminated", truncate(status, 40))
-}
-
-// truncate keeps hostile values from flooding reports and logs.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
-
-// sortedCopy returns a sorted copy of names.
-func sortedCopy(names []string) []string {
-	out := slices.Clone(names)
-	slices.Sort(out)
-	return out
+	return "", fmt.Sprintf("status %q is not active or terminated", hris.Truncate(status, 40))
 }

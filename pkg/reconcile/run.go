@@ -59,7 +59,7 @@ type idStats struct {
 }
 
 func withRun(ctx context.Context, runID, key string) context.Context {
-	return telemetry.With(ctx, "runId", runID, "rosterKey", truncate(key, 200))
+	return telemetry.With(ctx, "runId", runID, "rosterKey", hris.Truncate(key, 200))
 }
 
 func (run *run) do(ctx context.Context) error {
@@ -133,12 +133,12 @@ func (run *run) open(ctx context.Context) (io.ReadCloser, error) {
 		if run.lastModified.IsZero() {
 			run.lastModified = run.r.cfg.Now()
 		}
-		// Pin the object, so that pass 2 reads what pass 1 read.
-		if run.obj.VersionID == "" && aws.ToString(out.VersionId) != "" && aws.ToString(out.VersionId) != "null" {
-			run.obj.VersionID = aws.ToString(out.VersionId)
-		}
-		if run.obj.ETag == "" {
-			run.obj.ETag = strings.Trim(aws.ToString(out.ETag), `"`)
+		// Run named the object by version or ETag (pinning it when the
+		// notification did neither). One named by its ETag alone in a
+		// versioned bucket (a hand-made notification) is read in pass 2
+		// by the version pass 1 read.
+		if v := aws.ToString(out.VersionId); run.obj.VersionID == "" && v != "" && v != "null" {
+			run.obj.VersionID = v
 		}
 	}
 	return out.Body, nil
@@ -371,14 +371,21 @@ func (run *run) header() reportHeader {
 	}
 }
 
+// detail is what Reconciliation Completed and Refused both carry: the
+// run's identifiers, counts, report and events sent.
+func (run *run) detail() map[string]any {
+	res := run.res
+	return map[string]any{
+		"eventId": "reconcile-" + res.RunID, "runId": res.RunID, "rosterKey": res.RosterKey, "dryRun": res.DryRun,
+		"counts": res.Counts, "reportKey": res.ReportKey, "sent": res.Sent,
+	}
+}
+
 // completed publishes Reconciliation Completed and counts the findings.
 func (run *run) completed(ctx context.Context) error {
 	r, res := run.r, run.res
-	detail := map[string]any{
-		"eventId": "reconcile-" + res.RunID, "runId": res.RunID, "rosterKey": res.RosterKey, "dryRun": res.DryRun,
-		"counts": res.Counts, "reportKey": res.ReportKey, "csvReportKey": res.CSVReportKey, "sent": res.Sent,
-		"usersFrom": res.UsersFrom,
-	}
+	detail := run.detail()
+	detail["csvReportKey"], detail["usersFrom"] = res.CSVReportKey, res.UsersFrom
 	if len(res.IgnoredColumns) > 0 {
 		detail["ignoredColumns"] = res.IgnoredColumns
 	}

@@ -35,13 +35,18 @@ type user struct {
 	// matched: some roster row matches the user (by link, explicit login,
 	// employee id, userName and e-mail, or e-mail alone): not an orphan.
 	matched bool
+	// ddaKnown: c carries the user's DDA (AIQ) profile, or its absence
+	// (a snapshot of a poller that lists DDA profiles). The v3 listing and
+	// a look-up cannot see DDA profiles.
+	ddaKnown bool
 }
 
 func (u *user) login() string { return u.c[poll.FieldLoginID] }
 func (u *user) enabled() bool { return u.c.Enabled() }
 
 // account is the user in provisioning's terms, for PlanUpdate. groups are
-// its group ids when they are compared (nil: not).
+// its group ids when they are compared (nil: not). Its DDA profile is known
+// only when the user's is: otherwise PlanUpdate plans nothing for it.
 func (u *user) account(groups []string, managed []mapping.Named) *account.Account {
 	a := &account.Account{ID: u.key, LoginID: u.login(), Enabled: u.enabled(), Fields: make(map[string]string, poll.NumFields+1)}
 	for f := poll.Field(0); f < poll.NumFields; f++ {
@@ -50,6 +55,16 @@ func (u *user) account(groups []string, managed []mapping.Named) *account.Accoun
 	if groups != nil {
 		a.Groups, a.GroupsKnown = groups, true
 		a.SetGroups(managed)
+	}
+	switch {
+	case !u.ddaKnown:
+	case u.c.HasDDA():
+		a.SetDDA(map[string]string{
+			account.FieldDDARoleName: u.c[poll.FieldDDARoleName],
+			account.FieldDDAEnabled:  u.c[poll.FieldDDAEnabled],
+		})
+	default:
+		a.SetNoDDA()
 	}
 	return a
 }
@@ -78,8 +93,9 @@ func newUserIndex(n int, from string) *userIndex {
 	}
 }
 
-func (x *userIndex) add(key string, c poll.Canonical) {
-	u := &user{key: key, c: c}
+// add indexes a user; ddaKnown says whether c carries its DDA profile.
+func (x *userIndex) add(key string, c poll.Canonical, ddaKnown bool) {
+	u := &user{key: key, c: c, ddaKnown: ddaKnown}
 	x.all = append(x.all, u)
 	l := strings.ToLower(u.login())
 	if l != "" {
@@ -138,7 +154,7 @@ func (run *run) loadUsers(ctx context.Context) (*userIndex, error) {
 			r.log.WarnContext(ctx, "an Encompass user without a usable id was left out")
 			continue
 		}
-		x.add(key, c)
+		x.add(key, c, false)
 	}
 	return x, run.loadGroups(ctx, x)
 }
@@ -174,7 +190,7 @@ func (run *run) fromSnapshot(ctx context.Context) (*userIndex, bool) {
 			r.log.WarnContext(ctx, "a snapshot user in a form this version cannot read; listing Encompass")
 			return nil, false
 		}
-		x.add(key, c)
+		x.add(key, c, r.cfg.SnapshotDDA)
 	}
 	r.log.InfoContext(ctx, "users from the poller's snapshot", "users", len(x.all), "snapshotAge", age.Round(time.Second).String())
 	return x, true
@@ -256,7 +272,7 @@ func (run *run) lookup(login string) *user {
 	if !ok {
 		return nil
 	}
-	run.users.add(key, c)
+	run.users.add(key, c, false)
 	return run.users.byLogin[strings.ToLower(login)]
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"strconv"
 	"sync"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -15,7 +14,7 @@ import (
 const smallObject = 16
 
 // span locates a key's canonical bytes: in the input when the key is written
-// plainly, in the scanner's arena when it had to be decoded or case-folded.
+// plainly, in the scanner's arena when it had to be decoded.
 type span struct {
 	start, end int
 	arena      bool
@@ -42,7 +41,6 @@ type level struct {
 type scanner struct {
 	data     []byte
 	pos      int
-	fold     bool
 	maxDepth int
 	stack    []level
 	arena    []byte
@@ -210,59 +208,18 @@ func (s *scanner) member() error {
 }
 
 // canonicalKey returns the key at data[start:end] (quotes included) as
-// encoding/json would decode it, folded when the checker folds case.
+// encoding/json would decode it.
 func (s *scanner) canonicalKey(start, end int, plain bool) span {
-	raw := s.data[start+1 : end-1]
-	if plain && !s.fold {
+	if plain {
 		return span{start: start + 1, end: end - 1}
 	}
+	// Escapes and invalid UTF-8 are rare in keys; encoding/json itself
+	// decodes them, so the two can never disagree on what a key is.
 	a := len(s.arena)
-	if plain {
-		s.arena = append(s.arena, raw...)
-	} else {
-		// Escapes and invalid UTF-8 are rare in keys; encoding/json itself
-		// decodes them, so the two can never disagree on what a key is.
-		var k string
-		_ = json.Unmarshal(s.data[start:end], &k) // str has validated it
-		s.arena = append(s.arena, k...)
-	}
-	if s.fold {
-		s.arena = s.arena[:a+foldInPlace(s.arena[a:])]
-	}
+	var k string
+	_ = json.Unmarshal(s.data[start:end], &k) // str has validated it
+	s.arena = append(s.arena, k...)
 	return span{start: a, end: len(s.arena), arena: true}
-}
-
-// foldInPlace replaces every letter of the valid UTF-8 text b by the smallest
-// rune of its case-folding orbit (ASCII letters by their upper case), which
-// makes two keys equal exactly when encoding/json would match them to the
-// same struct field. The smallest rune never takes more bytes than the one
-// it replaces, so the text is rewritten in place; it returns the new length.
-func foldInPlace(b []byte) int {
-	w := 0
-	for i := 0; i < len(b); {
-		if c := b[i]; c < utf8.RuneSelf {
-			if 'a' <= c && c <= 'z' {
-				c -= 'a' - 'A'
-			}
-			b[w] = c
-			w, i = w+1, i+1
-			continue
-		}
-		r, n := utf8.DecodeRune(b[i:])
-		w += utf8.EncodeRune(b[w:], foldRune(r))
-		i += n
-	}
-	return w
-}
-
-func foldRune(r rune) rune {
-	for {
-		r2 := unicode.SimpleFold(r)
-		if r2 <= r {
-			return r2
-		}
-		r = r2
-	}
 }
 
 func (s *scanner) keyBytes(k span) []byte {

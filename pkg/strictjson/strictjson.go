@@ -17,9 +17,9 @@ import (
 	"strings"
 )
 
-// DefaultMaxDepth bounds the nesting of objects and arrays when a Checker
-// leaves MaxDepth zero. An HRIS event is three levels deep and an Encompass
-// webhook payload about five; 64 leaves room for any real document.
+// DefaultMaxDepth bounds the nesting of objects and arrays. An HRIS event is
+// three levels deep and an Encompass webhook payload about five; 64 leaves
+// room for any real document.
 const DefaultMaxDepth = 64
 
 // ErrDuplicateKey, ErrTooDeep and ErrSyntax classify the errors of Check;
@@ -59,35 +59,21 @@ func (e *Error) Error() string {
 // Unwrap lets errors.Is match Kind.
 func (e *Error) Unwrap() error { return e.Kind }
 
-// Checker holds the options of a check. The zero value is ready to use.
-type Checker struct {
-	// MaxDepth bounds the nesting of objects and arrays; 0 means
-	// DefaultMaxDepth.
-	MaxDepth int
-	// FoldCase also treats keys that differ only in case as duplicates, as
-	// encoding/json does when it decodes into a struct ("eventId" and
-	// "EventID" fill the same field). Leave it off for documents decoded
-	// into maps, where such keys are distinct.
-	FoldCase bool
-}
-
 // CheckDuplicateKeys reports the first key that appears twice in one object
 // of b, at any depth, as an *Error naming its JSON path. It also reports
 // nesting deeper than DefaultMaxDepth and malformed JSON. Keys are compared
-// as encoding/json decodes them: "a" and "\u0061" are the same key.
+// as encoding/json decodes them: "a" and "\u0061" are the same key, "a" and
+// "A" are not (the documents checked are decoded into maps, where they are
+// distinct).
 func CheckDuplicateKeys(b []byte) error {
-	return Checker{}.Check(b)
+	return check(b, DefaultMaxDepth)
 }
 
-// Check is CheckDuplicateKeys with c's options.
-func (c Checker) Check(b []byte) error {
+// check is CheckDuplicateKeys with another depth bound (tests).
+func check(b []byte, maxDepth int) error {
 	s := getScanner()
 	defer putScanner(s)
-	s.data, s.fold = b, c.FoldCase
-	s.maxDepth = c.MaxDepth
-	if s.maxDepth <= 0 {
-		s.maxDepth = DefaultMaxDepth
-	}
+	s.data, s.maxDepth = b, maxDepth
 	return s.run()
 }
 

@@ -36,9 +36,9 @@ import (
 	"github.com/lenderops/encompass-lifecycle/internal/lambdarun"
 )
 
-// Module and Version pin the emulator: .ci/run and `make rie` install
-// exactly this, and Find refuses another build, so that a cross-check
-// always compares against the same emulator.
+// Module and Version pin the emulator: `make rie` (which `make test`, and
+// so CI, runs first) installs exactly this, and Find refuses another build,
+// so that a cross-check always compares against the same emulator.
 const (
 	Module  = "github.com/aws/aws-lambda-runtime-interface-emulator"
 	Version = "v0.0.0-20261030222936-bef5c4ba774d"

@@ -51,27 +51,26 @@ func (c *Clock) Now() time.Time {
 // Advance moves the local product's time forward by d.
 func (c *Clock) Advance(d time.Duration) error {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.offset += d
-	c.mu.Unlock()
 	return c.write()
 }
 
 // Set moves the local product's time to t (it runs on from there).
 func (c *Clock) Set(t time.Time) error {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.offset = time.Until(t)
-	c.mu.Unlock()
 	return c.write()
 }
 
 // write replaces the file the functions read, whole (a rename), so that a
-// function never reads half an offset.
+// function never reads half an offset. The caller holds c.mu (or has the
+// clock to itself), so that writers never share the temporary file and the
+// last offset set is the one the file keeps.
 func (c *Clock) write() error {
-	c.mu.Lock()
-	text := c.offset.String()
-	c.mu.Unlock()
 	tmp := c.path + ".new"
-	if err := os.WriteFile(tmp, []byte(text+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(tmp, []byte(c.offset.String()+"\n"), 0o600); err != nil {
 		return fmt.Errorf("local clock: %w", err)
 	}
 	if err := os.Rename(tmp, c.path); err != nil {

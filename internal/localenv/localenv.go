@@ -201,7 +201,7 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 	}
 	simErr := e.Sim.Start(addr)
 	e.Bus = testenv.NewEventBridgeFake()
-	e.Scheduler = testenv.NewSchedulerFake(SchedulerGroup)
+	e.Scheduler = testenv.NewSchedulerFake(testenv.SchedulerGroup)
 	if e.clockDir, err = os.MkdirTemp("", "localenv-clock-"); err != nil {
 		return nil, err
 	}
@@ -285,9 +285,9 @@ func (e *Env) Vars(fn string) map[string]string {
 		// Held events: the Scheduler fake, the queues they go back to, and
 		// the local product's clock.
 		maps.Copy(vars, map[string]string{
-			"SCHEDULER_GROUP":            SchedulerGroup,
-			"SCHEDULER_ROLE_ARN":         SchedulerRoleARN,
-			"SCHEDULER_DLQ_ARN":          SchedulerDLQARN,
+			"SCHEDULER_GROUP":            testenv.SchedulerGroup,
+			"SCHEDULER_ROLE_ARN":         testenv.SchedulerRoleARN,
+			"SCHEDULER_DLQ_ARN":          testenv.SchedulerDLQARN,
 			"PROVISION_QUEUE_ARN":        ProvisionQueueARN,
 			"DEPROVISION_QUEUE_ARN":      DeprovisionQueueARN,
 			"AWS_ENDPOINT_URL_SCHEDULER": e.Scheduler.URL,

@@ -13,9 +13,7 @@ package rie
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"debug/buildinfo"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -151,7 +149,7 @@ func (i *Invoker) timeoutSeconds() int {
 // emulator sets its own), plus the emulator's settings.
 func (i *Invoker) environ() []string {
 	var env []string
-	stream := time.Now().UTC().Format("2006/01/02") + "/[$LATEST]" + strings.ReplaceAll(newRequestID(), "-", "")
+	stream := time.Now().UTC().Format("2006/01/02") + "/[$LATEST]" + strings.ReplaceAll(lambdarun.NewRequestID(), "-", "")
 	for _, kv := range i.cfg.Environ("", stream) {
 		if strings.HasPrefix(kv, "AWS_LAMBDA_RUNTIME_API=") {
 			continue
@@ -278,7 +276,7 @@ func (i *Invoker) Invoke(ctx context.Context, payload []byte) (*lambdarun.Result
 			return nil, err
 		}
 	}
-	res := &lambdarun.Result{RequestID: newRequestID()}
+	res := &lambdarun.Result{RequestID: lambdarun.NewRequestID()}
 	// The emulator enforces the timeout itself; this bound is only for an
 	// emulator that hangs.
 	rctx, cancel := context.WithTimeout(ctx, i.cfg.Timeout+time.Duration(i.timeoutSeconds())*time.Second+15*time.Second)
@@ -473,12 +471,4 @@ func (i *Invoker) Close() error {
 		}
 	}
 	return os.RemoveAll(i.dir)
-}
-
-// newRequestID is a random UUID; the emulator takes it from X-Amzn-RequestId.
-func newRequestID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }

@@ -194,9 +194,7 @@ func (i *Invoker) start() error {
 		cmd.Dir = filepath.Dir(i.cfg.Bootstrap)
 		cmd.Env = i.environ()
 		cmd.Stdout, cmd.Stderr = i.out, i.rapid
-		// Its own process group; SIGTERM (not KILL) if this process dies,
-		// so that the emulator stops the runtime it started.
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+		cmd.SysProcAttr = sysProcAttr()
 		if err := cmd.Start(); err != nil {
 			return fmt.Errorf("rie: start %s: %w", i.binary, err)
 		}
@@ -243,7 +241,7 @@ func stopProcess(cmd *exec.Cmd, exited <-chan struct{}) {
 	select {
 	case <-exited:
 	case <-time.After(2 * time.Second):
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) //nolint:errcheck // likewise
+		killGroup(cmd)
 		<-exited
 	}
 }

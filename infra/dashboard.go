@@ -54,6 +54,7 @@ const (
 var webhookAnswerMetrics = []struct{ name, label string }{
 	{"WebhookAccepted", "accepted (200)"},
 	{"WebhookDuplicate", "duplicate (200)"},
+	{"WebhookInProgress", "in progress (503)"},
 	{"WebhookBadSignature", "bad signature (401)"},
 	{"WebhookMalformed", "malformed (400)"},
 	{"WebhookTooLarge", "too large (413)"},

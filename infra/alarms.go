@@ -117,13 +117,8 @@ func (s *LifecycleStack) defineAlarms() {
 	// due time to its account read back disabled, one value per leaver.
 	alarm("LeaverExposure",
 		fmt.Sprintf("The p99 time from a termination being due to its account being disabled passed %d seconds over 15 minutes", s.Config.LeaverExposureAlarmSeconds),
-		awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-			Namespace:     jsii.String(metricsNamespace),
-			MetricName:    jsii.String("ExposureSeconds"),
-			DimensionsMap: &map[string]*string{"Function": jsii.String("deprovision")},
-			Period:        awscdk.Duration_Minutes(jsii.Number(15)),
-			Statistic:     jsii.String("p99"),
-		}), float64(s.Config.LeaverExposureAlarmSeconds))
+		fnMetric("deprovision", metricExposureSeconds, "p99", "", awscdk.Duration_Minutes(jsii.Number(15))),
+		float64(s.Config.LeaverExposureAlarmSeconds))
 	alarm("ProvisionQueueAge",
 		fmt.Sprintf("An HRIS event has waited %d minutes or more on the provision queue", provisionMaxAgeMinutes),
 		s.ProvisionQueue.MetricApproximateAgeOfOldestMessage(&awscloudwatch.MetricOptions{Period: fiveMinutes, Statistic: jsii.String("Maximum")}),
@@ -133,28 +128,15 @@ func (s *LifecycleStack) defineAlarms() {
 	// a delivery it could not hand on is answered 503 and retried by
 	// Encompass for about 8 hours, after which it is lost.
 	alarm("WebhookFailedHandOff", "Webhook deliveries could not be handed to EventBridge; Encompass is retrying them",
-		awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-			Namespace:     jsii.String(metricsNamespace),
-			MetricName:    jsii.String("WebhookFailedHandOff"),
-			DimensionsMap: &map[string]*string{"Function": jsii.String("webhook")},
-			Period:        fiveMinutes,
-			Statistic:     jsii.String("Sum"),
-		}), 1)
+		fnMetric("webhook", metricWebhookFailedHandOff, "Sum", "", fiveMinutes), 1)
 
 	// Reconciliation (CONTRACTS section 7, the reconcile function's EMF
 	// metrics): a refused roster was not applied at all, and a leaver the
 	// roster names whose account is enabled has access they should not.
-	reconcileMetric := func(name string, dims map[string]*string) awscloudwatch.IMetric {
-		dims["Function"] = jsii.String("reconcile")
-		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-			Namespace: jsii.String(metricsNamespace), MetricName: jsii.String(name), DimensionsMap: &dims,
-			Period: fiveMinutes, Statistic: jsii.String("Sum"),
-		})
-	}
 	alarm("ReconciliationRefused", "A roster was refused (truncated, mostly invalid or unreadable): nothing of it was applied; the report says why",
-		reconcileMetric(metricReconciliationRefused, map[string]*string{}), 1)
+		fnMetric("reconcile", metricReconciliationRefused, "Sum", "", fiveMinutes), 1)
 	alarm("LeaverEnabledFindings", "The HR roster lists leavers whose Encompass account is enabled (leaver_enabled findings): they still have access",
-		reconcileMetric(metricFindings, map[string]*string{"Class": jsii.String("leaver_enabled")}), 1)
+		fnMetric("reconcile", metricFindings, "Sum", "", fiveMinutes, dimension{"Class", "leaver_enabled"}), 1)
 
 	awsevents.NewRule(s.Stack, jsii.String("PollerAlertRule"), &awsevents.RuleProps{
 		Description:  jsii.String("Forwards Poll Anomaly and User Drift Detected to the alert topic"),

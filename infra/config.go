@@ -194,6 +194,18 @@ func LoadConfig(lookup func(key string) (any, bool)) (Config, error) {
 		}
 		*dst = n
 	}
+	float := func(key string, dst *float64) {
+		v, ok := lookup(key)
+		if !ok || v == nil {
+			return
+		}
+		f, err := toFloat(v)
+		if err != nil {
+			bad(key, "%v", err)
+			return
+		}
+		*dst = f
+	}
 	boolean := func(key string, dst *bool) {
 		v, ok := lookup(key)
 		if !ok || v == nil {
@@ -237,22 +249,8 @@ func LoadConfig(lookup func(key string) (any, bool)) (Config, error) {
 	str(ctxImmediateReasons, &c.ImmediateTerminationReasons)
 	str(ctxIgnoreLogins, &c.IgnoreLogins)
 	integer(ctxReportRetention, &c.ReportRetentionDays)
-	if v, ok := lookup(ctxMinRosterRatio); ok && v != nil {
-		f, err := toFloat(v)
-		if err != nil {
-			bad(ctxMinRosterRatio, "%v", err)
-		} else {
-			c.MinRosterRatio = f
-		}
-	}
-	if v, ok := lookup(ctxMaxRemovalRatio); ok && v != nil {
-		f, err := toFloat(v)
-		if err != nil {
-			bad(ctxMaxRemovalRatio, "%v", err)
-		} else {
-			c.MaxRemovalRatio = f
-		}
-	}
+	float(ctxMinRosterRatio, &c.MinRosterRatio)
+	float(ctxMaxRemovalRatio, &c.MaxRemovalRatio)
 
 	errs = append(errs, c.validate()...)
 	if len(errs) > 0 {

@@ -46,17 +46,44 @@ const (
 	metricFindings              = "Findings"
 	metricReconciliationRefused = "ReconciliationRefused"
 	metricEventsSent            = "EventsSent"
+	metricWebhookFailedHandOff  = "WebhookFailedHandOff"
 )
 
-// webhookAnswerMetrics are the webhook's answers, one metric per status
-// (functions/webhook).
+// webhookAnswerMetrics are the webhook's answers, one metric per outcome
+// (pkg/webhook/outcome.go).
 var webhookAnswerMetrics = []struct{ name, label string }{
 	{"WebhookAccepted", "accepted (200)"},
 	{"WebhookDuplicate", "duplicate (200)"},
+	{"WebhookInProgress", "in progress (503)"},
 	{"WebhookBadSignature", "bad signature (401)"},
 	{"WebhookMalformed", "malformed (400)"},
 	{"WebhookTooLarge", "too large (413)"},
-	{"WebhookFailedHandOff", "failed hand-off (503)"},
+	{metricWebhookFailedHandOff, "failed hand-off (503)"},
+}
+
+// dimension is one more dimension of a function's metric, besides Function.
+type dimension struct{ name, value string }
+
+// fnMetric is a metric function fn emits in the embedded metric format
+// (namespace metricsNamespace, dimension Function=fn, and dims): its stat
+// over period, labelled on a graph with label ("" leaves CloudWatch's,
+// as an alarm's metric does).
+func fnMetric(fn, name, stat, label string, period awscdk.Duration, dims ...dimension) awscloudwatch.IMetric {
+	dimensions := map[string]*string{"Function": jsii.String(fn)}
+	for _, d := range dims {
+		dimensions[d.name] = jsii.String(d.value)
+	}
+	props := &awscloudwatch.MetricProps{
+		Namespace:     jsii.String(metricsNamespace),
+		MetricName:    jsii.String(name),
+		DimensionsMap: &dimensions,
+		Statistic:     jsii.String(stat),
+		Period:        period,
+	}
+	if label != "" {
+		props.Label = jsii.String(label)
+	}
+	return awscloudwatch.NewMetric(props)
 }
 
 // dashboardName is unique per account and region (CloudWatch dashboards are
@@ -74,16 +101,6 @@ func (s *LifecycleStack) defineDashboard() {
 	fiveMinutes := awscdk.Duration_Minutes(jsii.Number(5))
 	pollPeriod := awscdk.Duration_Minutes(jsii.Number(float64(s.Config.PollRateMinutes)))
 
-	fnMetric := func(fn, name, stat, label string, period awscdk.Duration) awscloudwatch.IMetric {
-		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-			Namespace:     jsii.String(metricsNamespace),
-			MetricName:    jsii.String(name),
-			DimensionsMap: &map[string]*string{"Function": jsii.String(fn)},
-			Statistic:     jsii.String(stat),
-			Period:        period,
-			Label:         jsii.String(label),
-		})
-	}
 	axis := func(label string) *awscloudwatch.YAxisProps {
 		return &awscloudwatch.YAxisProps{Label: jsii.String(label), Min: jsii.Number(0), ShowUnits: jsii.Bool(false)}
 	}

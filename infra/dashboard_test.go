@@ -88,7 +88,7 @@ func TestOperationsDashboard(t *testing.T) {
 	has(titlePoll, line{ns, "PollDuration", "poller", "Maximum"}, line{ns, "UserChanges", "poller", "Sum"})
 
 	var answers []line
-	for _, name := range []string{"WebhookAccepted", "WebhookDuplicate", "WebhookBadSignature", "WebhookMalformed", "WebhookTooLarge", "WebhookFailedHandOff"} {
+	for _, name := range []string{"WebhookAccepted", "WebhookDuplicate", "WebhookInProgress", "WebhookBadSignature", "WebhookMalformed", "WebhookTooLarge", "WebhookFailedHandOff"} {
 		answers = append(answers, line{ns, name, "webhook", "Sum"})
 	}
 	has(titleWebhook, answers...)

@@ -61,34 +61,39 @@ type functionSpec struct {
 	codeDir string
 }
 
-// defineFunctions creates the four functions with least-privilege roles and
-// wires the queues to the provisioning functions.
-func (s *LifecycleStack) defineFunctions(distDir, mappingFile string) error {
-	cfg, cc := s.Config, s.Concurrency
-	encompassEnv := map[string]string{
+// encompassEnv returns, in a new map, the variables of a function that
+// calls Encompass (provision, deprovision, poller, reconcile) with extra
+// added: the tenant, its secret, the request budget, the state table and the
+// bus, and with samLocal the local-only variables.
+func (s *LifecycleStack) encompassEnv(extra map[string]string) map[string]string {
+	cfg := s.Config
+	env := map[string]string{
 		"ENCOMPASS_API_URL":       cfg.APIURL,
 		"ENCOMPASS_INSTANCE_ID":   cfg.InstanceID,
 		"ENCOMPASS_SECRET_ARN":    *s.EncompassSecret.SecretArn(),
 		"ENCOMPASS_USER_API":      cfg.UserAPI,
-		"ENCOMPASS_MAX_IN_FLIGHT": strconv.Itoa(cc.InFlight),
+		"ENCOMPASS_MAX_IN_FLIGHT": strconv.Itoa(s.Concurrency.InFlight),
 		"STATE_TABLE":             *s.Table.TableName(),
 		"EVENT_BUS_NAME":          *s.Bus.EventBusName(),
 		"DRY_RUN":                 strconv.FormatBool(cfg.DryRun),
 		"LOG_LEVEL":               cfg.LogLevel,
 	}
 	if cfg.Grant != "" {
-		encompassEnv["ENCOMPASS_GRANT"] = cfg.Grant
+		env["ENCOMPASS_GRANT"] = cfg.Grant
 	}
 	if cfg.SAMLocal {
 		for _, k := range slices.Concat(localOnlyEncompassVars, localOnlyEndpointVars) {
-			encompassEnv[k] = ""
+			env[k] = ""
 		}
 	}
-	with := func(extra map[string]string) map[string]string {
-		m := maps.Clone(encompassEnv)
-		maps.Copy(m, extra)
-		return m
-	}
+	maps.Copy(env, extra)
+	return env
+}
+
+// defineFunctions creates the four functions with least-privilege roles and
+// wires the queues to the provisioning functions.
+func (s *LifecycleStack) defineFunctions(distDir, mappingFile string) error {
+	cfg, cc := s.Config, s.Concurrency
 
 	// The provisioning functions resolve the mapping rules at cold start;
 	// a custom file travels in their code asset next to the bootstrap.
@@ -111,7 +116,7 @@ func (s *LifecycleStack) defineFunctions(distDir, mappingFile string) error {
 		}
 	}
 	provisioningWith := func(queueVar string, queue awssqs.Queue) map[string]string {
-		m := with(provisioningEnv)
+		m := s.encompassEnv(provisioningEnv)
 		maps.Copy(m, s.heldEventsEnv(queueVar, queue))
 		return m
 	}
@@ -136,7 +141,7 @@ func (s *LifecycleStack) defineFunctions(distDir, mappingFile string) error {
 		description: "Polls Encompass users and publishes the differences",
 		timeout:     pollerTimeoutSeconds(cfg.PollRateMinutes),
 		reserved:    cc.Poller,
-		env:         with(map[string]string{"POLLER_MAX_REMOVAL_RATIO": strconv.FormatFloat(cfg.MaxRemovalRatio, 'f', -1, 64)}),
+		env:         s.encompassEnv(map[string]string{"POLLER_MAX_REMOVAL_RATIO": strconv.FormatFloat(cfg.MaxRemovalRatio, 'f', -1, 64)}),
 		async:       true,
 		maxAge:      min(cfg.PollRateMinutes*60, maxAsyncEventAgeSeconds),
 	})

@@ -35,15 +35,10 @@ func (s *synthesis) statements(t *testing.T, fn string) []map[string]any {
 	return out
 }
 
-func actionsOf(st map[string]any) []string {
-	var out []string
-	for _, a := range list(st["Action"]) {
-		out = append(out, a.(string))
-	}
-	slices.Sort(out)
-	return out
-}
+// actionsOf are a statement's actions, sorted.
+func actionsOf(st map[string]any) []string { return stringsOf(st["Action"]) }
 
+// stringsOf are the strings of a JSON string or list, sorted.
 func stringsOf(v any) []string {
 	var out []string
 	for _, x := range list(v) {

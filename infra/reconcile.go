@@ -1,8 +1,6 @@
 package main
 
 import (
-	"maps"
-	"slices"
 	"strconv"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -86,28 +84,16 @@ func (s *LifecycleStack) defineReconciliation(distDir, mappingFile string) error
 		},
 	})
 
-	env := map[string]string{
-		"ENCOMPASS_API_URL":          s.Config.APIURL,
-		"ENCOMPASS_INSTANCE_ID":      s.Config.InstanceID,
-		"ENCOMPASS_SECRET_ARN":       *s.EncompassSecret.SecretArn(),
-		"ENCOMPASS_USER_API":         s.Config.UserAPI,
-		"ENCOMPASS_MAX_IN_FLIGHT":    strconv.Itoa(s.Concurrency.InFlight),
-		"STATE_TABLE":                *s.Table.TableName(),
-		"EVENT_BUS_NAME":             *s.Bus.EventBusName(),
-		"DRY_RUN":                    strconv.FormatBool(s.Config.DryRun),
-		"LOG_LEVEL":                  s.Config.LogLevel,
+	env := s.encompassEnv(map[string]string{
 		"ROSTER_BUCKET":              *bucketName,
 		"PROVISION_QUEUE_ARN":        *s.ProvisionQueue.QueueArn(),
 		"DEPROVISION_QUEUE_ARN":      *s.DeprovisionQueue.QueueArn(),
 		"RECONCILE_IGNORE_LOGINS":    s.Config.IgnoreLogins,
 		"RECONCILE_MIN_ROSTER_RATIO": strconv.FormatFloat(s.Config.MinRosterRatio, 'f', -1, 64),
 		"GOMEMLIMIT":                 reconcileGoMemLimit,
-	}
-	if s.Config.Grant != "" {
-		env["ENCOMPASS_GRANT"] = s.Config.Grant
-	}
+	})
 	if s.Config.SAMLocal {
-		for _, k := range slices.Concat(localOnlyEncompassVars, localOnlyEndpointVars, localOnlyReconcileVars) {
+		for _, k := range localOnlyReconcileVars {
 			env[k] = ""
 		}
 	}
@@ -126,7 +112,7 @@ func (s *LifecycleStack) defineReconciliation(distDir, mappingFile string) error
 		description: "Reconciles an HRIS roster put under rosters/ with Encompass, reports, and sends the HRIS events that apply it",
 		timeout:     reconcileTimeoutSeconds,
 		reserved:    s.Concurrency.Reconcile,
-		env:         maps.Clone(env),
+		env:         env,
 		codeDir:     code,
 	})
 

@@ -402,29 +402,19 @@ func TestEachFunctionGetsExactlyWhatItUses(t *testing.T) {
 			{secret, hookSecret}, {"events:PutEvents", bus}},
 	}
 	for fn, grants := range want {
-		roleID := dig(props(s.resource(t, fn)), "Role", "Fn::GetAtt").([]any)[0].(string)
 		var got []grant
-		for _, pol := range s.resources("AWS::IAM::Policy") {
-			if !refersTo(list(dig(pol, "Properties", "Roles"))[0], roleID) {
+		for _, st := range s.statements(t, fn) {
+			actions := actionsOf(st)
+			res := list(st["Resource"])
+			if len(res) != 1 {
+				t.Errorf("%s: statement %v has %d resources, want 1", fn, actions, len(res))
 				continue
 			}
-			for _, st := range list(dig(pol, "Properties", "PolicyDocument", "Statement")) {
-				var actions []string
-				for _, a := range list(dig(st, "Action")) {
-					actions = append(actions, a.(string))
-				}
-				slices.Sort(actions)
-				res := list(dig(st, "Resource"))
-				if len(res) != 1 {
-					t.Errorf("%s: statement %v has %d resources, want 1", fn, actions, len(res))
-					continue
-				}
-				id, _ := dig(res[0], "Ref").(string)
-				if ga, ok := dig(res[0], "Fn::GetAtt").([]any); ok {
-					id = ga[0].(string)
-				}
-				got = append(got, grant{strings.Join(actions, " "), id})
+			id, _ := dig(res[0], "Ref").(string)
+			if ga, ok := dig(res[0], "Fn::GetAtt").([]any); ok {
+				id = ga[0].(string)
 			}
+			got = append(got, grant{strings.Join(actions, " "), id})
 		}
 		cmp := func(a, b grant) int { return strings.Compare(a.actions+a.resource, b.actions+b.resource) }
 		slices.SortFunc(got, cmp)

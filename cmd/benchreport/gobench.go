@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+
+	"github.com/lenderops/encompass-lifecycle/internal/testenv"
 )
 
 // benchSpec selects benchmarks of one package with a fixed iteration count,
@@ -43,7 +45,8 @@ func runBenchmarks(ctx context.Context, root string, specs []benchSpec, progress
 		err := cmd.Run()
 		res := parseBench(s.pkg, &buf)
 		if err != nil {
-			errs = append(errs, fmt.Sprintf("%s: %v: %s", s.pkg, err, lastLines(buf.String(), 5)))
+			// One line: the error goes in a table cell.
+			errs = append(errs, fmt.Sprintf("%s: %v: %s", s.pkg, err, strings.ReplaceAll(testenv.LastLines(buf.String(), 5), "\n", " | ")))
 		}
 		out = append(out, res...)
 	}
@@ -87,14 +90,6 @@ func parseBench(pkg string, r io.Reader) []benchResult {
 		}
 	}
 	return out
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, " | ")
 }
 
 // find returns the result of pkg named exactly like a fragment, or else the

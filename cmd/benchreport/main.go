@@ -16,11 +16,15 @@ import (
 	"time"
 )
 
+// stackContainers is the provision function's reserved concurrency in the
+// stack's default plan (infra/budget.go).
+const stackContainers = 3
+
 func main() {
 	var o reportOptions
 	flag.StringVar(&o.out, "o", "", "also write the report to this file (e.g. docs/benchmarks.md)")
 	flag.IntVar(&o.runner.coldRuns, "cold", 5, "cold starts measured per function")
-	flag.IntVar(&o.runner.containers, "containers", 3, "provision containers at once for the throughput measurement (the stack's default reserved concurrency)")
+	flag.IntVar(&o.runner.containers, "containers", stackContainers, "provision containers at once for the throughput measurement (the stack's default reserved concurrency)")
 	flag.IntVar(&o.runner.batches, "batches", 30, "provision batches for the throughput measurement")
 	flag.IntVar(&o.runner.batchSize, "batch", 10, "messages per SQS batch (the stack's batch size)")
 	flag.DurationVar(&o.runner.latency, "latency", 50*time.Millisecond, "simulated Encompass latency per call for the throughput measurement")

@@ -123,8 +123,8 @@ func writeReport(w io.Writer, st *runnerStats, results []benchResult, errs []str
 	if st.Events > 0 {
 		b := realBound(st)
 		row("provisioning throughput", fmt.Sprintf("%.0f events/s; %.2f of the Encompass bound", float64(st.Events)/st.EventsElapsed.Seconds(), b.share),
-			fmt.Sprintf("real provision binaries: %d warm containers at once (the stack's default plan: %d instances, %d requests in flight each), %d hires into a mapped group in batches of %d, simulator latency %s per call, tenant limit 30 in flight; %.2f calls per hire; %.0f requests/s against the plan's bound of %.0f (%d slots / %s); bounded by %s; %d answers were 429",
-				st.Containers, st.Containers, st.InFlight, st.Events, st.ThroughputBatch, st.SimLatency, float64(st.Requests)/float64(st.Events), b.rate, b.bound, b.slots, st.SimLatency, b.by, st.Throttled))
+			fmt.Sprintf("real provision binaries: %d warm containers at once (%s), %d requests in flight each, %d hires into a mapped group in batches of %d, simulator latency %s per call, tenant limit 30 in flight; %.2f calls per hire; %.0f requests/s against the plan's bound of %.0f (%d slots / %s); bounded by %s; %d answers were 429",
+				st.Containers, containersHow(st.Containers), st.InFlight, st.Events, st.ThroughputBatch, st.SimLatency, float64(st.Requests)/float64(st.Events), b.rate, b.bound, b.slots, st.SimLatency, b.by, st.Throttled))
 	}
 	if r, ok := use("./pkg/provisioning", "BenchmarkThroughputAtTenantLimit"); ok {
 		by := tenantLimitBound(r.Metrics)
@@ -267,6 +267,20 @@ func machine() string {
 	return s + ", " + goVersion
 }
 
+// containersHow says how the throughput's containers compare with the
+// stack's default plan (-containers changes them).
+func containersHow(n int) string {
+	if n == stackContainers {
+		return "the stack's default plan"
+	}
+	return fmt.Sprintf("-containers %d; the stack's default plan runs %d", n, stackContainers)
+}
+
+// saturated is the share of its capacity at which a resource is taken to
+// bound a run: dynalite (one Node process) at 85% of a core, this
+// machine at 85% of its cores.
+const saturated = 0.85
+
 // throughputBound is what bounded the real binaries' throughput.
 type throughputBound struct {
 	rate, bound, share float64
@@ -285,7 +299,7 @@ func realBound(st *runnerStats) throughputBound {
 	busy := st.BusySlots.Seconds() / secs / float64(b.slots)
 	cpu := st.DynaliteCPU.Seconds() / secs
 	b.by = fmt.Sprintf("the Encompass slots (%.0f%% busy; dynalite %.0f%% of a core)", 100*busy, 100*cpu)
-	if st.DynaliteSeen && cpu >= 0.85 {
+	if st.DynaliteSeen && cpu >= saturated {
 		b.by = fmt.Sprintf("the DynamoDB emulator (dynalite %.0f%% of a core; Encompass slots %.0f%% busy)", 100*cpu, 100*busy)
 	}
 	return b
@@ -298,9 +312,9 @@ func realBound(st *runnerStats) throughputBound {
 func tenantLimitBound(m map[string]float64) string {
 	dyn, self, cores, slots := m["dynalite-cores"], m["process-cores"], m["machine-cores"], m["encompass-slots-busy"]
 	switch {
-	case dyn >= 0.85:
+	case dyn >= saturated:
 		return fmt.Sprintf("the DynamoDB emulator (dynalite, one Node process, %.0f%% of a core; the tenant's slots %.0f%% busy): this row measures dynalite on this machine, not the tenant", 100*dyn, 100*slots)
-	case cores > 0 && dyn+self >= 0.85*cores:
+	case cores > 0 && dyn+self >= saturated*cores:
 		return fmt.Sprintf("this machine's %.0f cores (%.0f%% used: dynalite %.2f cores, handlers and simulator %.2f; the tenant's slots %.0f%% busy): this row measures the machine, not the tenant", cores, 100*(dyn+self)/cores, dyn, self, 100*slots)
 	}
 	return fmt.Sprintf("the Encompass slots (%.0f%% busy; dynalite %.0f%% of a core, this machine's cores %.0f%% used)", 100*slots, 100*dyn, 100*(dyn+self)/max(cores, 1))

@@ -151,7 +151,6 @@ func measureRunner(ctx context.Context, o runnerOptions, progress io.Writer) (*r
 	if err := provisionBatch(ctx, env, batch); err != nil {
 		return nil, err
 	}
-	time.Sleep(100 * time.Millisecond)
 	st.CallsByRoute = env.Sim.Counts()
 	total := 0
 	for _, n := range st.CallsByRoute {
@@ -180,6 +179,11 @@ func measureThroughput(ctx context.Context, env *localenv.Env, o runnerOptions, 
 	cfg, err := env.Config("provision")
 	if err != nil {
 		return err
+	}
+	// The plan's slots are the containers times this; the report divides by it.
+	inFlight, err := strconv.Atoi(cfg.Env["ENCOMPASS_MAX_IN_FLIGHT"])
+	if err != nil || inFlight < 1 {
+		return fmt.Errorf("provision's ENCOMPASS_MAX_IN_FLIGHT is %q: want a positive number of Encompass requests in flight", cfg.Env["ENCOMPASS_MAX_IN_FLIGHT"])
 	}
 	containers := make([]*lambdarun.Container, o.containers)
 	for i := range containers {
@@ -237,7 +241,7 @@ func measureThroughput(ctx context.Context, env *localenv.Env, o runnerOptions, 
 	}
 	st.Events = o.batches * o.batchSize
 	st.Containers = o.containers
-	st.InFlight, _ = strconv.Atoi(cfg.Env["ENCOMPASS_MAX_IN_FLIGHT"])
+	st.InFlight = inFlight
 	for _, r := range env.Sim.Requests() {
 		if r.Status == 429 {
 			st.Throttled++

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -70,8 +71,6 @@ type deps struct {
 	store func(ctx context.Context, table string) (*state.Store, error)
 	// sqs returns the SQS client.
 	sqs func(ctx context.Context) (sqsAPI, error)
-	// held lists an employee's held events (storeHeld).
-	held heldLister
 }
 
 // run executes one command line and returns the exit status.
@@ -136,16 +135,33 @@ func parse(fs *flag.FlagSet, args []string, want int, what string) ([]string, er
 	return pos, nil
 }
 
-// tableName is -table, else STATE_TABLE.
-func tableName(d *deps, flagValue string) (string, error) {
-	t := flagValue
-	if t == "" {
-		t = d.getenv("STATE_TABLE")
+// tableFlag declares -table, the state table of the commands that read it.
+func tableFlag(fs *flag.FlagSet) *string {
+	return fs.String("table", "", "state table (default $STATE_TABLE)")
+}
+
+// openStore opens the state table named by -table (flagValue), else by
+// STATE_TABLE, and returns it with its name.
+func openStore(ctx context.Context, d *deps, flagValue string) (*state.Store, string, error) {
+	table := flagValue
+	if table == "" {
+		table = d.getenv("STATE_TABLE")
 	}
-	if t == "" {
-		return "", fmt.Errorf("%w: no state table: set STATE_TABLE or -table (the stack's StateTableName output)", errUsage)
+	if table == "" {
+		return nil, "", fmt.Errorf("%w: no state table: set STATE_TABLE or -table (the stack's StateTableName output)", errUsage)
 	}
-	return t, nil
+	store, err := d.store(ctx, table)
+	if err != nil {
+		return nil, "", err
+	}
+	return store, table, nil
+}
+
+// printJSON writes v to w as indented JSON (the commands' -json).
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 // checkID refuses an identifier that cannot name an item: empty, longer

@@ -38,13 +38,12 @@ type harness struct {
 	sqs    *testenv.SQSFake
 	env    map[string]string
 	now    time.Time
-	held   heldLister
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	d := testenv.DynamoDB(t)
-	h := &harness{t: t, table: d.CreateTable(t), client: d.Client, sqs: testenv.SQS(t), env: map[string]string{}, held: storeHeld}
+	h := &harness{t: t, table: d.CreateTable(t), client: d.Client, sqs: testenv.SQS(t), env: map[string]string{}}
 	h.now = time.Now().UTC()
 	h.store = state.New(d.Client, h.table, state.WithClock(func() time.Time { return h.now }))
 	h.env["STATE_TABLE"] = h.table
@@ -65,8 +64,7 @@ func (h *harness) run(args ...string) (int, string, string) {
 		store: func(_ context.Context, table string) (*state.Store, error) {
 			return state.New(h.client, table, state.WithClock(func() time.Time { return h.now })), nil
 		},
-		sqs:  func(context.Context) (sqsAPI, error) { return h.sqs.Client, nil },
-		held: h.held,
+		sqs: func(context.Context) (sqsAPI, error) { return h.sqs.Client, nil },
 	}
 	code := run(context.Background(), args, d)
 	for name, v := range secrets {

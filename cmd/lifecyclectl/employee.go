@@ -25,11 +25,8 @@ type heldEvent struct {
 	HeldBehind string `json:"heldBehind,omitempty"`
 }
 
-// heldLister lists the events held for an employee, soonest first.
-type heldLister func(ctx context.Context, store *state.Store, employeeID string) ([]heldEvent, error)
-
-// storeHeld reads the employee's held events from the state table (one
-// Query of HELD#EMP#<employeeId>).
+// storeHeld reads the employee's held events from the state table, soonest
+// first (one Query of HELD#EMP#<employeeId>).
 func storeHeld(ctx context.Context, store *state.Store, employeeID string) ([]heldEvent, error) {
 	hs, err := store.HeldFor(ctx, employeeID)
 	if err != nil {
@@ -97,7 +94,7 @@ type employeeReport struct {
 
 func runEmployee(ctx context.Context, d *deps, args []string) error {
 	fs := newFlags("employee", d)
-	tableFlag := fs.String("table", "", "state table (default $STATE_TABLE)")
+	tableName := tableFlag(fs)
 	maxWrites := fs.Int("writes", 10, "how many of the last writes to show (the write log keeps 7 days)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	pos, err := parse(fs, args, 1, "EMPLOYEE_ID")
@@ -111,11 +108,7 @@ func runEmployee(ctx context.Context, d *deps, args []string) error {
 	if *maxWrites < 0 || *maxWrites > 1000 {
 		return fmt.Errorf("%w: -writes %d: want 0 to 1000", errUsage, *maxWrites)
 	}
-	table, err := tableName(d, *tableFlag)
-	if err != nil {
-		return err
-	}
-	store, err := d.store(ctx, table)
+	store, table, err := openStore(ctx, d, *tableName)
 	if err != nil {
 		return err
 	}
@@ -153,7 +146,7 @@ func runEmployee(ctx context.Context, d *deps, args []string) error {
 		}
 	}
 
-	held, err := d.held(ctx, store, id)
+	held, err := storeHeld(ctx, store, id)
 	if err != nil {
 		fail("held events", err)
 	} else if held != nil {
@@ -182,9 +175,7 @@ func runEmployee(ctx context.Context, d *deps, args []string) error {
 	}
 
 	if *asJSON {
-		enc := json.NewEncoder(d.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+		if err := printJSON(d.stdout, rep); err != nil {
 			return err
 		}
 	} else {

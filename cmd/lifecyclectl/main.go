@@ -58,6 +58,5 @@ func awsDeps() *deps {
 			}
 			return sqs.NewFromConfig(cfg), nil
 		},
-		held: storeHeld,
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -33,7 +32,7 @@ type pendingReport struct {
 // an event, so a 1 MB page holds thousands).
 func runPending(ctx context.Context, d *deps, args []string) error {
 	fs := newFlags("pending", d)
-	tableFlag := fs.String("table", "", "state table (default $STATE_TABLE)")
+	tableName := tableFlag(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	overdue := fs.Duration("overdue", 15*time.Minute, "how long after its due time a held event still held is reported overdue")
 	if _, err := parse(fs, args, 0, ""); err != nil {
@@ -42,11 +41,7 @@ func runPending(ctx context.Context, d *deps, args []string) error {
 	if *overdue < 0 || *overdue > 30*24*time.Hour {
 		return fmt.Errorf("%w: -overdue %s: want 0 to 720h", errUsage, *overdue)
 	}
-	table, err := tableName(d, *tableFlag)
-	if err != nil {
-		return err
-	}
-	store, err := d.store(ctx, table)
+	store, table, err := openStore(ctx, d, *tableName)
 	if err != nil {
 		return err
 	}
@@ -63,9 +58,7 @@ func runPending(ctx context.Context, d *deps, args []string) error {
 		rep.Held = append(rep.Held, p)
 	}
 	if *asJSON {
-		enc := json.NewEncoder(d.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return printJSON(d.stdout, rep)
 	}
 	printPending(d.stdout, rep)
 	return nil

@@ -15,7 +15,7 @@ import (
 // stderr, so that stdout is the body and nothing else.
 func runRejected(ctx context.Context, d *deps, args []string) error {
 	fs := newFlags("rejected", d)
-	tableFlag := fs.String("table", "", "state table (default $STATE_TABLE)")
+	tableName := tableFlag(fs)
 	message := fs.String("message", "", "the SQS message id, when several messages carried the event id")
 	out := fs.String("o", "", "write the body to this new file instead of stdout (several bodies: FILE.1, FILE.2, ...)")
 	pos, err := parse(fs, args, 1, "EVENT_ID")
@@ -31,11 +31,7 @@ func runRejected(ctx context.Context, d *deps, args []string) error {
 			return err
 		}
 	}
-	table, err := tableName(d, *tableFlag)
-	if err != nil {
-		return err
-	}
-	store, err := d.store(ctx, table)
+	store, table, err := openStore(ctx, d, *tableName)
 	if err != nil {
 		return err
 	}

@@ -221,7 +221,7 @@ func (c *Container) Invoke(ctx context.Context, payload []byte) (*Result, error)
 	if c.closed {
 		return nil, errors.New("lambdarun: container closed")
 	}
-	res := &Result{RequestID: newRequestID()}
+	res := &Result{RequestID: NewRequestID()}
 	if c.proc != nil {
 		select {
 		case <-c.proc.exited:
@@ -365,7 +365,7 @@ func (c *Container) start() error {
 	if err != nil {
 		return err
 	}
-	stream := time.Now().UTC().Format("2006/01/02") + "/[$LATEST]" + newRequestID()[:32]
+	stream := time.Now().UTC().Format("2006/01/02") + "/[$LATEST]" + NewRequestID()[:32]
 	cmd := exec.Command(c.cfg.Bootstrap)
 	cmd.Dir = filepath.Dir(c.cfg.Bootstrap)
 	cmd.Env = c.cfg.Environ(sb.addr(), stream)
@@ -435,7 +435,8 @@ func (c *Container) Close() error {
 	return err
 }
 
-func newRequestID() string {
+// NewRequestID is a random UUID in Lambda's request-id form.
+func NewRequestID() string {
 	var b [16]byte
 	rand.Read(b[:])
 	h := hex.EncodeToString(b[:])

@@ -9,13 +9,15 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/lenderops/encompass-lifecycle/internal/testenv"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
 )
 
-// Queue ARNs of the two FIFO queues, as the stack names them.
+// Queue ARNs of the two FIFO queues, as the stack names them (the values
+// testenv.FunctionEnv configures).
 const (
-	ProvisionQueueARN   = "arn:aws:sqs:us-east-1:000000000000:encompass-provision.fifo"
-	DeprovisionQueueARN = "arn:aws:sqs:us-east-1:000000000000:encompass-deprovision.fifo"
+	ProvisionQueueARN   = testenv.ProvisionQueueARN
+	DeprovisionQueueARN = testenv.DeprovisionQueueARN
 )
 
 var messageSeq atomic.Int64
@@ -35,29 +37,41 @@ func SQSBatch(queueARN string, bodies ...[]byte) events.SQSEvent {
 			} `json:"employee"`
 		}
 		json.Unmarshal(body, &probe) //nolint:errcheck // malformed bodies are delivered as is
-		n := messageSeq.Add(1)
 		group := probe.Employee.EmployeeID
 		if group == "" {
 			group = "unknown"
 		}
-		ev.Records = append(ev.Records, events.SQSMessage{
-			MessageId:     fmt.Sprintf("00000000-0000-4000-8000-%012d", n),
-			ReceiptHandle: "local-" + strconv.FormatInt(n, 10),
-			Body:          string(body),
-			Attributes: map[string]string{
-				"ApproximateReceiveCount":          "1",
-				"SentTimestamp":                    strconv.FormatInt(time.Now().UnixMilli(), 10),
-				"MessageGroupId":                   group,
-				"MessageDeduplicationId":           probe.EventID,
-				"SequenceNumber":                   strconv.FormatInt(n, 10),
-				"ApproximateFirstReceiveTimestamp": strconv.FormatInt(time.Now().UnixMilli(), 10),
-			},
-			EventSource:    "aws:sqs",
-			EventSourceARN: queueARN,
-			AWSRegion:      "us-east-1",
-		})
+		ev.Records = append(ev.Records, sqsRecord(queueARN, "", string(body), group, probe.EventID, time.Now()))
 	}
 	return ev
+}
+
+// sqsRecord is one message as a FIFO queue hands it to the function it
+// feeds, sent at sent with the group and deduplication ids its sender set:
+// a fresh receipt handle and sequence number, received once, and messageID,
+// or a fresh one when it is empty.
+func sqsRecord(queueARN, messageID, body, group, dedup string, sent time.Time) events.SQSMessage {
+	n := messageSeq.Add(1)
+	if messageID == "" {
+		messageID = fmt.Sprintf("00000000-0000-4000-8000-%012d", n)
+	}
+	ms := strconv.FormatInt(sent.UnixMilli(), 10)
+	return events.SQSMessage{
+		MessageId:     messageID,
+		ReceiptHandle: "local-" + strconv.FormatInt(n, 10),
+		Body:          body,
+		Attributes: map[string]string{
+			"ApproximateReceiveCount":          "1",
+			"SentTimestamp":                    ms,
+			"MessageGroupId":                   group,
+			"MessageDeduplicationId":           dedup,
+			"SequenceNumber":                   strconv.FormatInt(n, 10),
+			"ApproximateFirstReceiveTimestamp": ms,
+		},
+		EventSource:    "aws:sqs",
+		EventSourceARN: queueARN,
+		AWSRegion:      "us-east-1",
+	}
 }
 
 // Schedule is the EventBridge scheduled event that triggers the poller.

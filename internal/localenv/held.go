@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
 
@@ -16,13 +15,6 @@ import (
 
 	"github.com/lenderops/encompass-lifecycle/internal/lambdarun"
 	"github.com/lenderops/encompass-lifecycle/internal/testenv"
-)
-
-// The held-event resources of the local product, as the stack names them.
-const (
-	SchedulerGroup   = "encompass-lifecycle-held"
-	SchedulerRoleARN = "arn:aws:iam::000000000000:role/encompass-lifecycle-held-events"
-	SchedulerDLQARN  = "arn:aws:sqs:us-east-1:000000000000:encompass-lifecycle-held-dlq"
 )
 
 // Clock is the local product's time: the machine's, moved by an offset the
@@ -51,27 +43,26 @@ func (c *Clock) Now() time.Time {
 // Advance moves the local product's time forward by d.
 func (c *Clock) Advance(d time.Duration) error {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.offset += d
-	c.mu.Unlock()
 	return c.write()
 }
 
 // Set moves the local product's time to t (it runs on from there).
 func (c *Clock) Set(t time.Time) error {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.offset = time.Until(t)
-	c.mu.Unlock()
 	return c.write()
 }
 
 // write replaces the file the functions read, whole (a rename), so that a
-// function never reads half an offset.
+// function never reads half an offset. The caller holds c.mu (or has the
+// clock to itself), so that writers never share the temporary file and the
+// last offset set is the one the file keeps.
 func (c *Clock) write() error {
-	c.mu.Lock()
-	text := c.offset.String()
-	c.mu.Unlock()
 	tmp := c.path + ".new"
-	if err := os.WriteFile(tmp, []byte(text+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(tmp, []byte(c.offset.String()+"\n"), 0o600); err != nil {
 		return fmt.Errorf("local clock: %w", err)
 	}
 	if err := os.Rename(tmp, c.path); err != nil {
@@ -101,7 +92,7 @@ type Delivery struct {
 func (e *Env) FireDue(ctx context.Context) ([]Delivery, error) {
 	var out []Delivery
 	for _, f := range e.Scheduler.Fire(e.Clock.Now()) {
-		fn, ok := map[string]string{ProvisionQueueARN: "provision", DeprovisionQueueARN: "deprovision"}[f.TargetARN]
+		fn, ok := queueFunctions[f.TargetARN]
 		if !ok {
 			return out, fmt.Errorf("schedule %s targets %s, which is not a queue of the local product", f.Name, f.TargetARN)
 		}
@@ -125,22 +116,7 @@ func (e *Env) FireDue(ctx context.Context) ([]Delivery, error) {
 // target sets only the message group; docs/provisioning.md).
 func ScheduledMessage(f testenv.Fired, at time.Time) events.SQSEvent {
 	sum := sha256.Sum256([]byte(f.Input))
-	n := messageSeq.Add(1)
-	ms := strconv.FormatInt(at.UnixMilli(), 10)
-	return events.SQSEvent{Records: []events.SQSMessage{{
-		MessageId:     f.MessageID,
-		ReceiptHandle: "local-" + strconv.FormatInt(n, 10),
-		Body:          f.Input,
-		Attributes: map[string]string{
-			"ApproximateReceiveCount":          "1",
-			"SentTimestamp":                    ms,
-			"MessageGroupId":                   f.MessageGroupID,
-			"MessageDeduplicationId":           hex.EncodeToString(sum[:]),
-			"SequenceNumber":                   strconv.FormatInt(n, 10),
-			"ApproximateFirstReceiveTimestamp": ms,
-		},
-		EventSource:    "aws:sqs",
-		EventSourceARN: f.TargetARN,
-		AWSRegion:      "us-east-1",
-	}}}
+	return events.SQSEvent{Records: []events.SQSMessage{
+		sqsRecord(f.TargetARN, f.MessageID, f.Input, f.MessageGroupID, hex.EncodeToString(sum[:]), at),
+	}}
 }

@@ -76,8 +76,8 @@ type Options struct {
 	DynamoURL string
 	Table     string
 	// Runner starts a function's execution environment; nil means
-	// lambdarun's Container. The cross-check with AWS's runtime interface
-	// emulator passes one that starts internal/rie's Invoker.
+	// lambdarun.New (a Container). The cross-check with AWS's runtime
+	// interface emulator passes one that starts internal/rie's Invoker.
 	Runner func(lambdarun.Config) (Invoker, error)
 }
 
@@ -124,16 +124,18 @@ type Env struct {
 	// temporary directory for the functions to read.
 	mappingFile string
 
-	mu         sync.Mutex
-	containers map[string]*lambdarun.Container
-	invokers   map[string]Invoker // with Options.Runner
-	drained    int                // SQS messages DrainQueues has delivered
+	mu       sync.Mutex
+	invokers map[string]Invoker // each function's warm environment, started by Options.Runner
+	drained  int                // SQS messages DrainQueues has delivered
 }
 
 // Start builds the bootstraps for this machine and starts every server. Close
 // stops them all, also after a failed Start.
 func Start(ctx context.Context, opts Options) (env *Env, err error) {
-	e := &Env{opts: opts, containers: map[string]*lambdarun.Container{}, invokers: map[string]Invoker{}}
+	e := &Env{opts: opts, invokers: map[string]Invoker{}}
+	if e.opts.Runner == nil {
+		e.opts.Runner = func(cfg lambdarun.Config) (Invoker, error) { return lambdarun.New(cfg) }
+	}
 	defer func() {
 		if err != nil {
 			e.Close()
@@ -201,7 +203,7 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 	}
 	simErr := e.Sim.Start(addr)
 	e.Bus = testenv.NewEventBridgeFake()
-	e.Scheduler = testenv.NewSchedulerFake(SchedulerGroup)
+	e.Scheduler = testenv.NewSchedulerFake(testenv.SchedulerGroup)
 	if e.clockDir, err = os.MkdirTemp("", "localenv-clock-"); err != nil {
 		return nil, err
 	}
@@ -278,16 +280,16 @@ func (e *Env) Vars(fn string) map[string]string {
 	if fn == "poller" {
 		vars["POLLER_MAX_REMOVAL_RATIO"] = "0.2"
 	}
-	if (fn == "provision" || fn == "deprovision") && e.mappingFile != "" {
-		vars["MAPPING_FILE"] = e.mappingFile
-	}
 	if fn == "provision" || fn == "deprovision" {
+		if e.mappingFile != "" {
+			vars["MAPPING_FILE"] = e.mappingFile
+		}
 		// Held events: the Scheduler fake, the queues they go back to, and
 		// the local product's clock.
 		maps.Copy(vars, map[string]string{
-			"SCHEDULER_GROUP":            SchedulerGroup,
-			"SCHEDULER_ROLE_ARN":         SchedulerRoleARN,
-			"SCHEDULER_DLQ_ARN":          SchedulerDLQARN,
+			"SCHEDULER_GROUP":            testenv.SchedulerGroup,
+			"SCHEDULER_ROLE_ARN":         testenv.SchedulerRoleARN,
+			"SCHEDULER_DLQ_ARN":          testenv.SchedulerDLQARN,
 			"PROVISION_QUEUE_ARN":        ProvisionQueueARN,
 			"DEPROVISION_QUEUE_ARN":      DeprovisionQueueARN,
 			"AWS_ENDPOINT_URL_SCHEDULER": e.Scheduler.URL,
@@ -329,31 +331,24 @@ func (e *Env) Config(fn string) (lambdarun.Config, error) {
 	}, nil
 }
 
-// Function returns the warm container of fn, creating it on first use.
+// Function returns the warm container of fn, creating it on first use. It
+// fails when Options.Runner starts another kind of environment: a second,
+// lambdarun one beside it would run the function twice over.
 func (e *Env) Function(fn string) (*lambdarun.Container, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if c, ok := e.containers[fn]; ok {
-		return c, nil
-	}
-	cfg, err := e.Config(fn)
+	inv, err := e.invoker(fn)
 	if err != nil {
 		return nil, err
 	}
-	c, err := lambdarun.New(cfg)
-	if err != nil {
-		return nil, err
+	c, ok := inv.(*lambdarun.Container)
+	if !ok {
+		return nil, fmt.Errorf("%s runs in a %T (Options.Runner), not in lambdarun's Container", fn, inv)
 	}
-	e.containers[fn] = c
 	return c, nil
 }
 
-// invoker returns fn's warm environment under Options.Runner, or its
-// lambdarun container.
+// invoker returns fn's warm environment, starting it with Options.Runner on
+// first use.
 func (e *Env) invoker(fn string) (Invoker, error) {
-	if e.opts.Runner == nil {
-		return e.Function(fn)
-	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if inv, ok := e.invokers[fn]; ok {
@@ -371,7 +366,7 @@ func (e *Env) invoker(fn string) (Invoker, error) {
 	return inv, nil
 }
 
-// Reconfigure replaces fn's container with one whose configuration mutate
+// Reconfigure replaces fn's environment with one whose configuration mutate
 // changed (a shorter timeout, another variable); the next invocation is cold.
 func (e *Env) Reconfigure(fn string, mutate func(*lambdarun.Config)) error {
 	cfg, err := e.Config(fn)
@@ -379,27 +374,13 @@ func (e *Env) Reconfigure(fn string, mutate func(*lambdarun.Config)) error {
 		return err
 	}
 	mutate(&cfg)
-	if e.opts.Runner != nil {
-		inv, err := e.opts.Runner(cfg)
-		if err != nil {
-			return err
-		}
-		e.mu.Lock()
-		old := e.invokers[fn]
-		e.invokers[fn] = inv
-		e.mu.Unlock()
-		if old != nil {
-			old.Close()
-		}
-		return nil
-	}
-	c, err := lambdarun.New(cfg)
+	inv, err := e.opts.Runner(cfg)
 	if err != nil {
 		return err
 	}
 	e.mu.Lock()
-	old := e.containers[fn]
-	e.containers[fn] = c
+	old := e.invokers[fn]
+	e.invokers[fn] = inv
 	e.mu.Unlock()
 	if old != nil {
 		old.Close()
@@ -433,14 +414,11 @@ func (e *Env) Invoke(ctx context.Context, fn string, payload any) (*lambdarun.Re
 // Close stops every process and server and removes temporary files.
 func (e *Env) Close() {
 	e.mu.Lock()
-	cs, is := e.containers, e.invokers
-	e.containers, e.invokers = map[string]*lambdarun.Container{}, map[string]Invoker{}
+	invokers := e.invokers
+	e.invokers = map[string]Invoker{}
 	e.mu.Unlock()
-	for _, c := range cs {
-		c.Close()
-	}
-	for _, i := range is {
-		i.Close()
+	for _, inv := range invokers {
+		inv.Close()
 	}
 	if e.Bus != nil {
 		e.Bus.Close()

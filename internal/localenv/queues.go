@@ -4,16 +4,20 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"path"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/lenderops/encompass-lifecycle/internal/lambdarun"
+	"github.com/lenderops/encompass-lifecycle/internal/testenv"
 )
 
 // queueName is the name of a queue from its ARN.
 func queueName(arn string) string { return arn[strings.LastIndexByte(arn, ':')+1:] }
+
+// queueFunctions are the functions the two HRIS queues feed, by queue ARN.
+var queueFunctions = map[string]string{ProvisionQueueARN: "provision", DeprovisionQueueARN: "deprovision"}
 
 // QueueDelivery is one SQS batch DrainQueues handed to a function.
 type QueueDelivery struct {
@@ -24,41 +28,50 @@ type QueueDelivery struct {
 
 // DrainQueues delivers the messages sent to the two HRIS queues since the
 // last call to the function each queue feeds (provision, deprovision), in
-// FIFO batches of ten, as the event source mapping would. Duplicates the
-// queue dropped are not delivered.
+// FIFO batches of ten, as the event source mapping would, each with the
+// group and deduplication ids its sender set. Duplicates the queue dropped
+// are not delivered.
 func (e *Env) DrainQueues(ctx context.Context) ([]QueueDelivery, error) {
 	e.mu.Lock()
 	sent := e.SQS.Sent()
 	from := e.drained
 	e.drained = len(sent)
 	e.mu.Unlock()
-	byQueue := map[string][][]byte{}
+	byQueue := map[string][]testenv.SQSMessage{}
 	var order []string
 	for _, m := range sent[from:] {
 		if m.Duplicate {
 			continue
 		}
-		q := path.Base(m.QueueURL)
-		if byQueue[q] == nil {
-			order = append(order, q)
+		if byQueue[m.QueueARN] == nil {
+			order = append(order, m.QueueARN)
 		}
-		byQueue[q] = append(byQueue[q], []byte(m.Body))
+		byQueue[m.QueueARN] = append(byQueue[m.QueueARN], m)
 	}
 	var out []QueueDelivery
 	for _, q := range order {
-		fn, arn := "provision", ProvisionQueueARN
-		if q == queueName(DeprovisionQueueARN) {
-			fn, arn = "deprovision", DeprovisionQueueARN
+		// The SQS fake's queues carry an account of their own: the stack's
+		// queue is the one of the same name.
+		arn := ProvisionQueueARN
+		if queueName(q) == queueName(DeprovisionQueueARN) {
+			arn = DeprovisionQueueARN
 		}
-		bodies := byQueue[q]
-		for len(bodies) > 0 {
-			n := min(len(bodies), 10)
-			res, err := e.Invoke(ctx, fn, SQSBatch(arn, bodies[:n]...))
+		fn := queueFunctions[arn]
+		msgs := byQueue[q]
+		for len(msgs) > 0 {
+			n := min(len(msgs), 10)
+			batch := events.SQSEvent{Records: make([]events.SQSMessage, n)}
+			bodies := make([][]byte, n)
+			for i, m := range msgs[:n] {
+				batch.Records[i] = sqsRecord(arn, "", m.Body, m.GroupID, m.DedupID, time.Now())
+				bodies[i] = []byte(m.Body)
+			}
+			res, err := e.Invoke(ctx, fn, batch)
 			if err != nil {
 				return out, fmt.Errorf("deliver to %s: %w", fn, err)
 			}
-			out = append(out, QueueDelivery{Function: fn, Bodies: bodies[:n], Result: res})
-			bodies = bodies[n:]
+			out = append(out, QueueDelivery{Function: fn, Bodies: bodies, Result: res})
+			msgs = msgs[n:]
 		}
 	}
 	return out, nil

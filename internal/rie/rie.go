@@ -13,9 +13,7 @@ package rie
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"debug/buildinfo"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,9 +34,9 @@ import (
 	"github.com/lenderops/encompass-lifecycle/internal/lambdarun"
 )
 
-// Module and Version pin the emulator: .ci/run and `make rie` install
-// exactly this, and Find refuses another build, so that a cross-check
-// always compares against the same emulator.
+// Module and Version pin the emulator: `make rie` (which `make test`, and
+// so CI, runs first) installs exactly this, and Find refuses another build,
+// so that a cross-check always compares against the same emulator.
 const (
 	Module  = "github.com/aws/aws-lambda-runtime-interface-emulator"
 	Version = "v0.0.0-20261030222936-bef5c4ba774d"
@@ -151,7 +149,7 @@ func (i *Invoker) timeoutSeconds() int {
 // emulator sets its own), plus the emulator's settings.
 func (i *Invoker) environ() []string {
 	var env []string
-	stream := time.Now().UTC().Format("2006/01/02") + "/[$LATEST]" + strings.ReplaceAll(newRequestID(), "-", "")
+	stream := time.Now().UTC().Format("2006/01/02") + "/[$LATEST]" + strings.ReplaceAll(lambdarun.NewRequestID(), "-", "")
 	for _, kv := range i.cfg.Environ("", stream) {
 		if strings.HasPrefix(kv, "AWS_LAMBDA_RUNTIME_API=") {
 			continue
@@ -196,9 +194,7 @@ func (i *Invoker) start() error {
 		cmd.Dir = filepath.Dir(i.cfg.Bootstrap)
 		cmd.Env = i.environ()
 		cmd.Stdout, cmd.Stderr = i.out, i.rapid
-		// Its own process group; SIGTERM (not KILL) if this process dies,
-		// so that the emulator stops the runtime it started.
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+		cmd.SysProcAttr = sysProcAttr()
 		if err := cmd.Start(); err != nil {
 			return fmt.Errorf("rie: start %s: %w", i.binary, err)
 		}
@@ -245,7 +241,7 @@ func stopProcess(cmd *exec.Cmd, exited <-chan struct{}) {
 	select {
 	case <-exited:
 	case <-time.After(2 * time.Second):
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) //nolint:errcheck // likewise
+		killGroup(cmd)
 		<-exited
 	}
 }
@@ -278,7 +274,7 @@ func (i *Invoker) Invoke(ctx context.Context, payload []byte) (*lambdarun.Result
 			return nil, err
 		}
 	}
-	res := &lambdarun.Result{RequestID: newRequestID()}
+	res := &lambdarun.Result{RequestID: lambdarun.NewRequestID()}
 	// The emulator enforces the timeout itself; this bound is only for an
 	// emulator that hangs.
 	rctx, cancel := context.WithTimeout(ctx, i.cfg.Timeout+time.Duration(i.timeoutSeconds())*time.Second+15*time.Second)
@@ -473,12 +469,4 @@ func (i *Invoker) Close() error {
 		}
 	}
 	return os.RemoveAll(i.dir)
-}
-
-// newRequestID is a random UUID; the emulator takes it from X-Amzn-RequestId.
-func newRequestID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -258,15 +259,28 @@ func BenchmarkInvokeWarmRIE(b *testing.B) {
 	}
 }
 
-// TestPinnedEverywhere: the Makefile and CI install the version Find accepts.
+// TestPinnedEverywhere: the Makefile installs the version Find accepts,
+// `make test` installs it before running the tests, and CI runs `make test`
+// rather than pinning a copy of its own.
 func TestPinnedEverywhere(t *testing.T) {
-	for _, f := range []string{"../../Makefile", "../../.ci/run"} {
+	read := func(f string) string {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(string(b), rie.Version) || !strings.Contains(string(b), rie.Module+"/cmd/aws-lambda-rie@") {
-			t.Errorf("%s does not install %s@%s", f, rie.Module, rie.Version)
-		}
+		return string(b)
+	}
+	mk, ci := read("../../Makefile"), read("../../.ci/run")
+	if !strings.Contains(mk, rie.Version) || !strings.Contains(mk, rie.Module+"/cmd/aws-lambda-rie@") {
+		t.Errorf("the Makefile does not install %s@%s", rie.Module, rie.Version)
+	}
+	if !regexp.MustCompile(`(?m)^test:.*\brie\b`).MatchString(mk) {
+		t.Error("make test does not depend on the rie target that installs the emulator")
+	}
+	if !regexp.MustCompile(`(?m)^make test$`).MatchString(ci) {
+		t.Error(".ci/run does not run make test")
+	}
+	if strings.Contains(ci, "aws-lambda-rie@") {
+		t.Error(".ci/run pins the emulator itself: the Makefile's rie target is the one pin")
 	}
 }

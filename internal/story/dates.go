@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/lenderops/encompass-lifecycle/internal/localenv"
-	"github.com/lenderops/encompass-lifecycle/internal/testenv"
 	"github.com/lenderops/encompass-lifecycle/pkg/state"
 )
 
@@ -44,7 +44,6 @@ const (
 type Dates struct {
 	// D0 is the first day; every date of the chapter is days after it.
 	D0    time.Time
-	Days  []int
 	Sends map[int][]DatedBatch
 	// Due are the days the chapter moves the clock to, for the held events
 	// to come due.
@@ -106,7 +105,6 @@ func NewDates(d0 time.Time) Dates {
 			Why: "hired for next quarter: still held at the end (make ops ARGS=pending)"})},
 		10: {prov(HRISEvent{EventID: "hris-0112", Type: "update", OccurredAt: on(10), Employee: Employee{"employeeId": Grace, "workPhone": "(555) 207-0007", "location": "Branch 7", "jobCode": "LO2", "department": "Retail Lending"}, Why: "moves to Branch 7 before she leaves"})},
 	}
-	d.Days = []int{0, 1, 2, 10, 31}
 	d.Due = []int{14, 21, 28, 30}
 	return d
 }
@@ -124,16 +122,13 @@ func withField(e Employee, k string, v any) Employee {
 // is known, an operator lists what is held, and the clock moves to each
 // due date, where the Scheduler sends the held events back.
 func (p *Player) EffectiveDates(ctx context.Context) error {
-	if p.start.IsZero() {
-		p.start = time.Now()
-	}
 	if p.Dates.D0.IsZero() {
 		// Tomorrow: the clock only ever moves forward.
 		now := p.Env.Clock.Now().UTC()
 		p.Dates = NewDates(time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, time.UTC))
 	}
 	d := p.Dates
-	days := slices.Sorted(slices.Values(append(append([]int{}, d.Days...), d.Due...)))
+	days := slices.Sorted(slices.Values(append(slices.Collect(maps.Keys(d.Sends)), d.Due...)))
 	for _, n := range slices.Compact(days) {
 		batches, sending := d.Sends[n]
 		// A due date is seen at its midnight; the events of a day are sent
@@ -180,13 +175,8 @@ func (p *Player) fire(ctx context.Context) error {
 	}
 	published := p.take()
 	for _, dl := range ds {
-		var mine []testenv.Event
 		eventID := eventIDOf(dl.Input)
-		for _, ev := range published {
-			if detailString(ev, "eventId") == eventID {
-				mine = append(mine, ev)
-			}
-		}
+		mine := eventsOf(published, eventID)
 		outcome := p.describeAll(mine)
 		if dl.Retry {
 			outcome = "left on the queue for a retry; " + outcome

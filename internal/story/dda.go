@@ -43,9 +43,6 @@ func NewDDAFeed(t0 time.Time) DDAFeed {
 // disabled and read back), and terminated with both profiles verified
 // disabled, which an administrator then checks in both products.
 func (p *Player) DDA(ctx context.Context) error {
-	if p.start.IsZero() {
-		p.start = time.Now()
-	}
 	f := NewDDAFeed(p.Feed.anchor())
 	for _, b := range []struct {
 		fn, queue string
@@ -74,11 +71,7 @@ func (p *Player) profiles(ctx context.Context) string {
 	if err != nil {
 		return "not found: " + err.Error()
 	}
-	enc, err := p.Admin.SCIM.GetUser(ctx, u.ID)
-	if err != nil {
-		return "Encompass profile unreadable: " + err.Error()
-	}
-	s := fmt.Sprintf("global user id %s…: Encompass %s", u.ID[:8], enabledWord(enc.IsEnabled()))
+	s := fmt.Sprintf("global user id %s…: Encompass %s", u.ID[:8], enabledWord(u.IsEnabled()))
 	dda, err := p.Admin.SCIM.GetAIQUser(ctx, u.ID)
 	switch {
 	case err == nil:

@@ -7,11 +7,10 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/lenderops/encompass-lifecycle/internal/localenv"
-	"github.com/lenderops/encompass-lifecycle/internal/testenv"
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
+	"github.com/lenderops/encompass-lifecycle/pkg/reconcile"
 )
 
 // The reconciliation chapter's people and accounts.
@@ -63,9 +62,6 @@ type Reconciliation struct {
 // function compares it with the poller's fresh snapshot, reports, and sends
 // HRIS events, which the queues deliver to provision and deprovision.
 func (p *Player) Reconcile(ctx context.Context) error {
-	if p.start.IsZero() {
-		p.start = time.Now()
-	}
 	if _, err := p.Admin.Users.Create(ctx, encompass.User{
 		LoginID: ElleLogin, FirstName: "Elle", LastName: "Brooks", Email: "elle@lender-old.example",
 		OrganizationID: "1", Personas: []encompass.PersonaRef{{ID: "10"}}, Password: "Hand-Made-Passw0rd!",
@@ -99,15 +95,7 @@ func (p *Player) Reconcile(ctx context.Context) error {
 	published := p.take()
 	outcome := invocationOutcome(res, 0)
 	if res.Error == nil {
-		var resp struct {
-			Results []struct {
-				RunID     string         `json:"runId"`
-				Counts    map[string]int `json:"counts"`
-				Sent      int            `json:"sent"`
-				ReportKey string         `json:"reportKey"`
-				Refused   string         `json:"refused"`
-			} `json:"results"`
-		}
+		var resp reconcile.Response
 		if err := json.Unmarshal(res.Payload, &resp); err != nil || len(resp.Results) != 1 {
 			return fmt.Errorf("reconcile answered %q: %v", res.Payload, err)
 		}
@@ -141,29 +129,24 @@ func (p *Player) Reconcile(ctx context.Context) error {
 				} `json:"employee"`
 			}
 			_ = json.Unmarshal(body, &ev)
-			var mine []testenv.Event
-			for _, pe := range published {
-				if detailString(pe, "eventId") == ev.EventID {
-					mine = append(mine, pe)
-				}
-			}
+			mine := eventsOf(published, ev.EventID)
 			p.record(Step{Actor: "reconcile", Action: fmt.Sprintf("%-9s %s (from the roster)", ev.Type, ev.Employee.EmployeeID), Outcome: p.describeAll(mine), Events: mine})
 		}
 	}
 	return nil
 }
 
-// CountsLine lists the classes found, in the contract's order.
+// CountsLine lists the classes found, in the contract's order
+// (reconcile.Classes), then any other, by name.
 func CountsLine(counts map[string]int) string {
-	order := []string{"in_sync", "drift", "adoptable", "suggested", "ambiguous", "missing", "leaver_enabled", "orphan", "invalid"}
 	var parts []string
-	for _, c := range order {
+	for _, c := range reconcile.Classes {
 		if counts[c] > 0 {
 			parts = append(parts, fmt.Sprintf("%s %d", c, counts[c]))
 		}
 	}
 	for _, c := range slices.Sorted(maps.Keys(counts)) {
-		if !slices.Contains(order, c) && counts[c] > 0 {
+		if !slices.Contains(reconcile.Classes, c) && counts[c] > 0 {
 			parts = append(parts, fmt.Sprintf("%s %d", c, counts[c]))
 		}
 	}

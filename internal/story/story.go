@@ -119,9 +119,6 @@ func (p *Player) Play(ctx context.Context) (*Report, error) {
 
 // HRISFeed sends the feed through provision and deprovision in four FIFO batches.
 func (p *Player) HRISFeed(ctx context.Context) error {
-	if p.start.IsZero() {
-		p.start = time.Now()
-	}
 	for _, b := range []struct {
 		fn    string
 		queue string
@@ -163,13 +160,7 @@ func (p *Player) SendBatch(ctx context.Context, fn, queueARN string, evs []HRISE
 	}
 	p.record(Step{Actor: fn, Action: fmt.Sprintf("SQS batch of %d message(s)", len(evs)), Outcome: invocationOutcome(res, len(retry)), Result: res})
 	for i, e := range evs {
-		var mine []testenv.Event
-		for _, ev := range published {
-			// A held event it cancelled is its doing too.
-			if detailString(ev, "eventId") == e.EventID || detailString(ev, "supersededBy") == e.EventID {
-				mine = append(mine, ev)
-			}
-		}
+		mine := eventsOf(published, e.EventID)
 		outcome := p.describeAll(mine)
 		switch {
 		case res.Error != nil:
@@ -290,7 +281,12 @@ func (p *Player) take() []testenv.Event {
 	return out
 }
 
+// record adds a step to the timeline. The timeline starts with the first
+// step of the first chapter played, unless Play started it.
 func (p *Player) record(s Step) {
+	if p.start.IsZero() {
+		p.start = time.Now()
+	}
 	s.Elapsed = time.Since(p.start)
 	p.report.Steps = append(p.report.Steps, s)
 	if p.Emit != nil {
@@ -500,6 +496,18 @@ func firstString(d map[string]any, keys ...string) string {
 		}
 	}
 	return ""
+}
+
+// eventsOf are the published events an HRIS event caused: those carrying
+// its eventId, and the held events it cancelled (supersededBy).
+func eventsOf(published []testenv.Event, eventID string) []testenv.Event {
+	var out []testenv.Event
+	for _, ev := range published {
+		if detailString(ev, "eventId") == eventID || detailString(ev, "supersededBy") == eventID {
+			out = append(out, ev)
+		}
+	}
+	return out
 }
 
 func detailString(ev testenv.Event, key string) string {

@@ -63,6 +63,9 @@ type Schedule struct {
 	DeadLetterARN         string
 	ClientToken           string
 	Created               time.Time
+	// Completed: the one-time schedule ran, and ActionAfterCompletion NONE
+	// kept it; it never runs again.
+	Completed bool
 }
 
 // Fired is a schedule delivered to its target: an SQS message to put on the
@@ -169,22 +172,25 @@ func (f *SchedulerFake) Get(group, name string) (Schedule, bool) {
 	return *s, true
 }
 
-// Fire delivers every schedule whose time has come by now, soonest first
-// (schedules due at the same second in the order they were created), and
-// deletes those whose ActionAfterCompletion is DELETE, as the service does
-// after a one-time schedule ran. The caller puts each one's input on its
-// target queue.
+// Fire delivers every schedule whose time has come by now and that has not
+// run yet, soonest first (schedules due at the same second in the order
+// they were created). As the service does after a one-time schedule ran, it
+// deletes those whose ActionAfterCompletion is DELETE and keeps those with
+// NONE, Completed. The caller puts each one's input on its target queue.
 func (f *SchedulerFake) Fire(now time.Time) []Fired {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var due []Schedule
 	for key, s := range f.schedules {
-		if s.At.After(now) {
+		if s.Completed || s.At.After(now) {
 			continue
 		}
 		due = append(due, *s)
-		// A one-time schedule runs once; NONE keeps it, spent.
-		delete(f.schedules, key)
+		if s.ActionAfterCompletion == "DELETE" {
+			delete(f.schedules, key)
+		} else {
+			s.Completed = true
+		}
 	}
 	sortSchedules(due)
 	out := make([]Fired, len(due))

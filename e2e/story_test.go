@@ -231,7 +231,7 @@ func TestStory(t *testing.T) {
 			t.Logf("%s %s: %s %v", f.Class, key, f.Reason, f.Differences)
 		}
 		want := map[string]string{
-			story.Alice: "drift", story.Carol: "in_sync", story.Dan: "leaver_enabled", story.Elle: "adoptable",
+			story.Alice: "drift", story.Carol: "in_sync", story.Dan: "leaver_enabled", story.Uma: "in_sync", story.Elle: "adoptable",
 			"E10001": "adoptable", "E10002": "adoptable", "orphan:" + story.OrphanLogin: "orphan",
 		}
 		if !maps.Equal(classOf, want) {

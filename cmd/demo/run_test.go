@@ -80,7 +80,7 @@ func TestDemo(t *testing.T) {
 		"HTTP 200; Loan update",
 		"HTTP 401; nothing published",
 		"reconcile rosters/apply/hr-export.csv",
-		"reconciliation      in_sync 1, drift 1, adoptable 3, leaver_enabled 1, orphan 1; 5 HRIS event(s) sent",
+		"reconciliation      in_sync 2, drift 1, adoptable 3, leaver_enabled 1, orphan 1; 5 HRIS event(s) sent",
 		"applied         User Deprovisioned x1, User Provisioned x3, User Updated x1",
 		"User Deprovisioned dan.okafor",
 		"orphan bwilliams",

@@ -30,14 +30,16 @@ const RosterKey = "rosters/apply/hr-export.csv"
 
 // Roster is last night's HR export (CONTRACTS section 7): Alice, whose
 // persona was changed by hand, Carol, Dan, who left and whose account was
-// enabled again by hand, Elle with her explicit link, and two of the
-// lender's existing staff, whose Encompass accounts carry their employee ids.
+// enabled again by hand, Uma, who left (the export lists leavers), Elle
+// with her explicit link, and two of the lender's existing staff, whose
+// Encompass accounts carry their employee ids.
 func Roster() []byte {
 	rows := []string{
 		"employeeId,givenName,familyName,email,jobCode,department,encompassUserName,status",
 		Alice + ",Alice,Nguyen,alice.nguyen@example.com,PR2,Processing,,active",
 		Carol + ",Carol,Diaz,carol.diaz@example.com,PR1,Processing,,active",
 		Dan + ",Dan,Okafor,dan.okafor@example.com,LO1,Retail Lending,,terminated",
+		Uma + ",Uma,Reyes,uma.reyes@example.com,LO1,Retail Lending,,terminated",
 		Elle + ",Elle,Brooks,elle.brooks@example.com,LO1,Retail Lending," + ElleLogin + ",active",
 		"E10001,Maria,Johnson,maria.johnson@lender.example,LO2,Retail Lending,,active",
 		"E10002,Alex,Smith,alex.smith@lender.example,PR1,Processing,,active",

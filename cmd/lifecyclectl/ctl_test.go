@@ -228,13 +228,14 @@ func TestEmployeeBadInput(t *testing.T) {
 		!strings.Contains(stderr, "1 section(s) could not be read") {
 		t.Errorf("malformed link: exit %d\n%s\n%s", code, out, stderr)
 	}
-	// A malformed entry in the terminated index is reported, not skipped.
-	h.rawPut(map[string]ddbtypes.AttributeValue{"pk": sv("TERMINATED"), "sk": sv("E0000"), "terminatedAt": sv("yesterday")})
+	// A malformed entry of the employee in the terminated index is
+	// reported, not skipped.
+	h.rawPut(map[string]ddbtypes.AttributeValue{"pk": sv("TERMINATED"), "sk": sv("E1001"), "terminatedAt": sv("yesterday")})
 	if code, out, _ := h.run("employee", "E1001"); code != 1 || !strings.Contains(out, "ERROR        terminated index") || !strings.Contains(out, "status       active") {
 		t.Errorf("malformed terminated entry: exit %d\n%s", code, out)
 	}
 	if _, err := h.client.DeleteItem(context.Background(), &dynamodb.DeleteItemInput{TableName: aws.String(h.table),
-		Key: map[string]ddbtypes.AttributeValue{"pk": sv("TERMINATED"), "sk": sv("E0000")}}); err != nil {
+		Key: map[string]ddbtypes.AttributeValue{"pk": sv("TERMINATED"), "sk": sv("E1001")}}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -133,17 +133,10 @@ func runEmployee(ctx context.Context, d *deps, args []string) error {
 		}
 	}
 
-	// The terminated index is one partition; a lender's leavers fit in a
-	// few pages, read once at 2 a.m.
-	for u, err := range store.Terminated(ctx) {
-		if err != nil {
-			fail("terminated index", err)
-			break
-		}
-		if u.EmployeeID == id {
-			rep.Terminated = &terminatedView{UserID: u.UserID, LoginID: u.LoginID, TerminatedAt: u.TerminatedAt}
-			break
-		}
+	if u, found, err := store.TerminatedOf(ctx, id); err != nil {
+		fail("terminated index", err)
+	} else if found {
+		rep.Terminated = &terminatedView{UserID: u.UserID, LoginID: u.LoginID, TerminatedAt: u.TerminatedAt}
 	}
 
 	held, err := storeHeld(ctx, store, id)

@@ -9,6 +9,7 @@ import (
 	"github.com/lenderops/encompass-lifecycle/pkg/encompass"
 	"github.com/lenderops/encompass-lifecycle/pkg/hris"
 	"github.com/lenderops/encompass-lifecycle/pkg/poll"
+	"github.com/lenderops/encompass-lifecycle/pkg/provisioning"
 )
 
 // Finding classes (CONTRACTS section 7), one per roster row or Encompass user.
@@ -224,10 +225,11 @@ func (run *run) matchedBy(emp hris.Employee, u *user) string {
 	return "by userName and e-mail"
 }
 
-// missing: an active employee with no account. Creating one needs the
-// names and e-mail (CONTRACTS section 1), and a login that is free.
+// missing: an active employee with no account. Creating one needs what
+// provisioning needs (provisioning.CanCreate: the names, e-mail and a
+// userName) and a login that is free.
 func (run *run) missing(f Finding, emp hris.Employee) Finding {
-	if !emp.GivenName.IsSet() || !emp.FamilyName.IsSet() || !emp.Email.IsSet() || emp.UserName == "" {
+	if !provisioning.CanCreate(emp) {
 		f.Class = ClassInvalid
 		f.Reason = "missing_field: active with no account; creating one needs givenName, familyName and email"
 		return f

@@ -5,7 +5,9 @@
 // start reports that it failed.
 //
 // Nothing here decides anything about HRIS events, polls or webhooks: the
-// handler a main builds from these parts does.
+// handler a main builds from these parts does (for the two queue
+// functions, provisioning.Function builds it: they differ only in their
+// queue).
 package coldstart
 
 import (

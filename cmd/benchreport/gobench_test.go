@@ -71,6 +71,8 @@ func TestTenantLimitBound(t *testing.T) {
 		{map[string]float64{"dynalite-cores": 1.02, "process-cores": 0.5, "machine-cores": 2, "encompass-slots-busy": 0.49}, "the DynamoDB emulator (dynalite, one Node process, 102% of a core"},
 		{map[string]float64{"dynalite-cores": 0.83, "process-cores": 0.95, "machine-cores": 2, "encompass-slots-busy": 0.41}, "this machine's 2 cores (89% used: dynalite 0.83 cores, handlers and simulator 0.95"},
 		{map[string]float64{"dynalite-cores": 0.3, "process-cores": 0.4, "machine-cores": 8, "encompass-slots-busy": 0.97}, "the Encompass slots (97% busy"},
+		// Nothing at 85%: the busiest names the bound, not the slots by default.
+		{map[string]float64{"dynalite-cores": 0.848, "process-cores": 0.6, "machine-cores": 2, "encompass-slots-busy": 0.48}, "the DynamoDB emulator (dynalite, one Node process, 85% of a core"},
 	} {
 		if got := tenantLimitBound(c.m); !strings.HasPrefix(got, c.want) {
 			t.Errorf("tenantLimitBound(%v) = %q, want prefix %q", c.m, got, c.want)
